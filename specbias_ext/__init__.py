@@ -1,0 +1,29 @@
+"""specbias_ext: fused torch ops for the spectral-bias analyses of coordinate-based ReLU MLPs.
+
+The ops live in ``torch.ops.specbias`` (CPU and CUDA kernels behind one schema); typed wrappers
+are in ``specbias_ext.ops`` and plain-torch references in ``specbias_ext.reference``.
+"""
+from . import ops, reference
+from .build import build_info
+from .mlp import hidden_widths, layer_bit_ranges, mlp_params, num_pattern_words
+from .ops import (
+    activation_patterns,
+    bit_counts,
+    grad_dots,
+    grad_gram,
+    hamming_neighbors,
+    hamming_pairs,
+    hamming_pairs_per_layer,
+    per_example_grad_norms,
+    region_grad_norms,
+    region_ids,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "activation_patterns", "bit_counts", "build_info", "grad_dots", "grad_gram",
+    "hamming_neighbors", "hamming_pairs", "hamming_pairs_per_layer", "hidden_widths",
+    "layer_bit_ranges", "mlp_params", "num_pattern_words", "ops", "per_example_grad_norms",
+    "reference", "region_grad_norms", "region_ids",
+]

@@ -1,0 +1,55 @@
+"""Plain-torch reference versions of every op: slow, obviously right, used by the tests.
+
+They follow ../shared/DESIGN.md literally (dense bit matrices, explicit loops where that is
+clearest) and are not meant for large grids.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+Tensor = torch.Tensor
+
+
+def hidden_preactivations(x: Tensor, weights: Sequence[Tensor],
+                          biases: Sequence[Tensor]) -> list[Tensor]:
+    """Pre-activations z_l [N, out_l] of every hidden layer."""
+    zs = []
+    a = x
+    for w, b in zip(weights[:-1], biases[:-1]):
+        z = a @ w.T + b
+        zs.append(z)
+        a = torch.relu(z)
+    return zs
+
+
+def pattern_bits(x: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor]) -> Tensor:
+    """Unpacked patterns: bool [N, H], 1 iff the pre-activation is > 0."""
+    zs = hidden_preactivations(x, weights, biases)
+    if not zs:
+        return torch.zeros((x.shape[0], 0), dtype=torch.bool, device=x.device)
+    return torch.cat([z > 0 for z in zs], dim=1)
+
+
+def pack_bits(bits: Tensor) -> Tensor:
+    """Pack bool [N, H] into int64 [N, ceil(H/64)]: bit k -> word k // 64, bit k % 64."""
+    n, h = bits.shape
+    words = (h + 63) // 64
+    padded = torch.zeros((n, words * 64), dtype=torch.int64, device=bits.device)
+    padded[:, :h] = bits.to(torch.int64)
+    padded = padded.view(n, words, 64)
+    shifts = torch.arange(64, device=bits.device, dtype=torch.int64)
+    # Summing distinct powers of two is a bitwise OR; bit 63 wraps to the sign bit as in C.
+    return (padded << shifts).sum(dim=2)
+
+
+def unpack_bits(patterns: Tensor, num_bits: int) -> Tensor:
+    """Inverse of pack_bits: bool [N, num_bits]."""
+    shifts = torch.arange(64, device=patterns.device, dtype=torch.int64)
+    bits = (patterns.unsqueeze(2) >> shifts) & 1
+    return bits.reshape(patterns.shape[0], -1)[:, :num_bits].bool()
+
+
+def activation_patterns(x: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor]) -> Tensor:
+    return pack_bits(pattern_bits(x, weights, biases))
