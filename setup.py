@@ -49,6 +49,25 @@ def _arch_list() -> str:
     return arch
 
 
+def _fallback_cuda_includes() -> list[str]:
+    """Header folders of the pip CUDA wheels, for toolkits that lack the math-library headers.
+
+    Some toolkit installs ship nvcc and the runtime but not cusparse.h & co, which ATen's CUDA
+    headers include. The pip wheels torch depends on carry them; -isystem puts them after the
+    toolkit's own -I folders, so the toolkit's headers win wherever both exist.
+    """
+    if os.path.exists(os.path.join(cpp_extension.CUDA_HOME, "include", "cusparse.h")):
+        return []
+    try:
+        import nvidia  # the namespace package of torch's CUDA wheels
+    except ImportError:
+        return []
+    found = []
+    for base in nvidia.__path__:
+        found += sorted(glob.glob(os.path.join(base, "*", "include")))
+    return [flag for inc in found for flag in ("-isystem", inc)]
+
+
 def _extension():
     sources = sorted(glob.glob("csrc/*.cpp") + glob.glob("csrc/common/*.cpp")
                      + glob.glob("csrc/cpu/*.cpp"))
@@ -57,11 +76,13 @@ def _extension():
     if _want_cuda():
         arch = _arch_list()
         sources += sorted(glob.glob("csrc/cuda/*.cu"))
+        extra_includes = _fallback_cuda_includes()
         define_macros += [("SPECBIAS_WITH_CUDA", None),
                           ("SPECBIAS_CUDA_ARCH_LIST", f'"{arch}"')]
         return cpp_extension.CUDAExtension(
             "specbias_ext._C", sources, define_macros=define_macros,
-            extra_compile_args={"cxx": cxx_flags, "nvcc": ["-O3"]},
+            extra_compile_args={"cxx": cxx_flags + extra_includes,
+                                "nvcc": ["-O3"] + extra_includes},
             extra_link_args=["-fopenmp"],
         )
     return cpp_extension.CppExtension(
