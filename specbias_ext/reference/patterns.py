@@ -1,8 +1,4 @@
-"""Plain-torch reference versions of every op: slow, obviously right, used by the tests.
-
-They follow ../shared/DESIGN.md literally (dense bit matrices, explicit loops where that is
-clearest) and are not meant for large grids.
-"""
+"""Reference activation patterns: dense sign bits, then packing."""
 from __future__ import annotations
 
 from typing import Sequence
