@@ -78,7 +78,7 @@ def _extension():
         sources += sorted(glob.glob("csrc/cuda/*.cu"))
         extra_includes = _fallback_cuda_includes()
         define_macros += [("SPECBIAS_WITH_CUDA", None),
-                          ("SPECBIAS_CUDA_ARCH_LIST", f'"{arch}"')]
+                          ("SPECBIAS_CUDA_ARCH_LIST", '"' + arch.replace(';', ' ') + '"')]
         return cpp_extension.CUDAExtension(
             "specbias_ext._C", sources, define_macros=define_macros,
             extra_compile_args={"cxx": cxx_flags + extra_includes,
