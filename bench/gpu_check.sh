@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The GPU check: on a machine with a CUDA GPU (and torch, nvcc, pytest, pytest-benchmark, ninja),
+# build the extension for the visible GPU, run the CUDA tests and the GPU benchmarks, and write
+# logs and JSON to $OUT (default ./gpu-check-out). Each step runs even if an earlier one failed;
+# the exit code is the number of failed steps. Time budget: about 8 minutes on an H100.
+#   OUT=/tmp/out bash bench/gpu_check.sh            # everything
+#   STEPS="build tests" bash bench/gpu_check.sh     # a subset
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/gpu-check-out}
+PY=${PYTHON:-python3}
+STEPS=${STEPS:-"build tests bench reproduce"}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 SPECBIAS_CUDA=1 MAX_JOBS=${MAX_JOBS:-16}
+failed=0
+
+step() {  # step NAME TIMEOUT_S COMMAND...: run, log to $OUT/NAME.log, record time and status
+  local name=$1 limit=$2; shift 2
+  case " $STEPS " in *" $name "*) ;; *) return 0 ;; esac
+  local t0=$(date +%s)
+  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+  local rc=$?
+  echo "$name rc=$rc seconds=$(( $(date +%s) - t0 ))" | tee -a "$OUT/steps.txt"
+  [ $rc -eq 0 ] || failed=$((failed + 1))
+}
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$OUT/device.txt" 2>&1
+step build 300 "$PY" setup.py build_ext --inplace
+"$PY" -c "import json, specbias_ext; print(json.dumps(specbias_ext.build_info()))" \
+  > "$OUT/build_info.json" 2>&1
+# The CUDA tests: every test with cuda in its name (the CUDA-vs-CPU comparisons), plus opcheck.
+step tests 300 "$PY" -m pytest python_tests -q -x -k "cuda or opcheck" -p no:cacheprovider
+step bench 300 "$PY" -m pytest bench -q --device cuda -p no:cacheprovider \
+  --benchmark-json "$OUT/bench.json" --benchmark-columns=min,mean,rounds
+step reproduce 300 "$PY" -m specbias_ext reproduce regions-2d --preset paper --device cuda \
+  --seeds 1 --out "$OUT/reproduce"
+# Keep only what comes back (at most 8 files, two folders down): the report and claims.
+if [ -d "$OUT/reproduce" ]; then
+  cp "$OUT/reproduce/claims.json" "$OUT/reproduce_claims.json" 2>/dev/null
+  cp "$OUT/reproduce/summary.md" "$OUT/reproduce_summary.md" 2>/dev/null
+  rm -rf "$OUT/reproduce"
+fi
+echo "failed steps: $failed" | tee -a "$OUT/steps.txt"
+exit $failed
