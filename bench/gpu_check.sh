@@ -24,10 +24,11 @@ step() {  # step NAME TIMEOUT_S COMMAND...: run, log to $OUT/NAME.log, record ti
   [ $rc -eq 0 ] || failed=$((failed + 1))
 }
 
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$OUT/device.txt" 2>&1
+# At most 8 files come back from the device machine: steps.txt holds the device and build info.
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$OUT/steps.txt" 2>&1
 step build 300 "$PY" setup.py build_ext --inplace
 "$PY" -c "import json, specbias_ext; print(json.dumps(specbias_ext.build_info()))" \
-  > "$OUT/build_info.json" 2>&1
+  >> "$OUT/steps.txt" 2>&1
 # The CUDA tests: every test with cuda in its name (the CUDA-vs-CPU comparisons), plus opcheck.
 step tests 300 "$PY" -m pytest python_tests -q -x -k "cuda or opcheck" -p no:cacheprovider
 step bench 300 "$PY" -m pytest bench -q --device cuda -p no:cacheprovider \
