@@ -123,3 +123,31 @@ def test_independent_of_thread_count():
     finally:
         torch.set_num_threads(threads)
     assert torch.equal(one, activation_patterns(x, weights, biases))
+
+
+def _rss_kib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(field)
+
+
+def test_big_grid_memory_stays_near_output_size():
+    """200k points through 2x256: a plain forward holds 195 MiB per layer; the tiled kernel must
+    stay within the 12 MiB output plus a small working set (resident-set high-water mark)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current resident set
+    except OSError:
+        pytest.skip("cannot reset the resident-set high-water mark here (/proc/self/clear_refs)")
+    weights, biases = random_mlp(8, [256, 256], dtype=torch.float32, seed=7)
+    x = torch.rand(200_000, 8)
+    output_mib = 200_000 * 8 * 8 / 2**20
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = _rss_kib("VmRSS")
+    out = activation_patterns(x, weights, biases)
+    peak_mib = (_rss_kib("VmHWM") - before) / 1024
+    assert out.shape == (200_000, 8)
+    assert peak_mib < output_mib + 48, f"peak {peak_mib:.1f} MiB for a {output_mib:.1f} MiB output"
