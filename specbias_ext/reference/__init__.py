@@ -10,3 +10,12 @@ from .patterns import (
     pattern_bits,
     unpack_bits,
 )
+from .gradients import (
+    confusion_from_gram,
+    flat_per_example_grads,
+    grad_dots,
+    grad_gram,
+    per_example_grad_norms,
+    per_example_grads,
+    region_grad_norms,
+)
