@@ -2,7 +2,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from nets import random_mlp
+from nets import mlp_configs, random_mlp
 from pattern_data import duplicated_rows, pattern_tensors, random_words
 from specbias_ext import activation_patterns, reference, region_ids
 
@@ -76,3 +76,18 @@ def test_region_ids_of_activation_patterns():
     ids, counts = region_ids(patterns)
     check_ids(patterns, ids, counts)
     assert 1 < counts.shape[0] < x.shape[0]  # a 2-D ReLU net cuts the square into some regions
+
+
+@settings(max_examples=30, deadline=None)
+@given(mlp_configs(max_n=400, max_width=150, max_in=3))
+def test_region_ids_of_random_networks(cfg):
+    """Patterns of random nets (incl. all-dead layers: one region) on points with repeats."""
+    weights, biases = random_mlp(cfg["in_dim"], cfg["hidden"], cfg["out_dim"], cfg["dtype"],
+                                 cfg["seed"], cfg["dead_fraction"])
+    gen = torch.Generator().manual_seed(cfg["seed"])
+    x = torch.randint(0, 8, (cfg["n"], cfg["in_dim"]), generator=gen).to(cfg["dtype"]) / 8
+    patterns = activation_patterns(x, weights, biases)
+    ids, counts = region_ids(patterns)
+    check_ids(patterns, ids, counts)
+    if cfg["dead_fraction"] == 1.0 and cfg["n"]:
+        assert counts.tolist() == [cfg["n"]]

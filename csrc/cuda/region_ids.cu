@@ -101,7 +101,7 @@ std::tuple<at::Tensor, at::Tensor> region_ids_cuda(const at::Tensor& patterns_in
   flag_first_kernel<<<blocks, kThreads, 0, stream>>>(
       slot_of.data_ptr<int64_t>(), first.data_ptr<int64_t>(), n, group_rank.data_ptr<int64_t>());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
-  at::cumsum_out(group_rank, group_rank, 0);
+  group_rank.cumsum_(0);
   const int64_t num_regions = group_rank[n - 1].item<int64_t>();
 
   at::Tensor counts = at::zeros({num_regions}, opts);
