@@ -104,11 +104,12 @@ def test_regions_from_activation_patterns_are_deterministic():
     else:
         ids, _ = _python_region_ids(x, weights, biases)
     first = se.region_grad_norms(x, weights, biases, go, ids, int(ids.max()) + 1)
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         second = se.region_grad_norms(x, weights, biases, go, ids, int(ids.max()) + 1)
     finally:
-        torch.set_num_threads(2)
+        torch.set_num_threads(threads)
     assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
     _check(x, weights, biases, go, ids, int(ids.max()) + 1)
 
