@@ -47,6 +47,13 @@ def best_time(fn, device, rounds=ROUNDS):
     return best
 
 
+@pytest.fixture(autouse=True)
+def _print_extra_info(request, benchmark):
+    """Print each test's extra_info as it ends (visible with -s, kept if a later test hangs)."""
+    yield
+    print(f"\n{request.node.name} {dict(benchmark.extra_info)}", flush=True)
+
+
 def run_ours(benchmark, fn, device):
     def timed():
         out = fn()

@@ -12,7 +12,7 @@ echo "build: $(( $(date +%s) - start )) s"
 timeout 150 python3 -m pytest python_tests/test_grad_api.py -q -x -k "cuda or device" -p no:cacheprovider \
   2>&1 | tee "$OUT/cuda_tests.log" | tail -25
 echo "tests done: $(( $(date +%s) - start )) s"
-timeout ${BENCH_TIMEOUT:-240} python3 -m pytest bench/bench_grad_ops.py --device cuda -q -p no:cacheprovider \
+timeout ${BENCH_TIMEOUT:-240} python3 -m pytest bench/bench_grad_ops.py --device cuda -q -s -p no:cacheprovider \
   --benchmark-json="$OUT/bench_cuda.json" --benchmark-columns=min,mean,rounds 2>&1 \
   | tee "$OUT/bench.log" | tail -30
 python3 - "$OUT/bench_cuda.json" <<'PY'
