@@ -10,3 +10,4 @@ from .patterns import (
     pattern_bits,
     unpack_bits,
 )
+from .geometry import boundary_distance, coord_gradients, encode_affine_sine
