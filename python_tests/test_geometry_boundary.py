@@ -118,7 +118,8 @@ def test_raw_1d_against_exact_breakpoints(depth, seed):
     bps = geometry.exact_breakpoints_1d(w, b, lo, hi)
     assert bps.numel() >= 2
     margin = 0.05 * float(bps[-1] - bps[0])
-    x = torch.linspace(float(bps[0]) - margin, float(bps[-1]) + margin, 2001, dtype=torch.float64)
+    x = torch.linspace(float(bps[0]) - margin, float(bps[-1]) + margin, 2001,
+                       dtype=torch.float64)
     dist, _ = geometry.boundary_distance(x[:, None], None, w, b)
     d_bp, d_end, interior = _nearest_and_piece(x, bps, lo, hi)
     tol = 1e-9

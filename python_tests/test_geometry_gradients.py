@@ -51,7 +51,8 @@ def _region_spread(coords, form, w, b):
         g = grads[ids == r]
         if g.shape[0] >= 2:
             multi += 1
-            spread = torch.maximum(spread, (g - g[0]).abs().max() / g[0].abs().max().clamp_min(1e-12))
+            rel = (g - g[0]).abs().max() / g[0].abs().max().clamp_min(1e-12)
+            spread = torch.maximum(spread, rel)
     return spread, multi
 
 
@@ -98,8 +99,8 @@ def test_opcheck():
 def test_encoding_object_with_affine_sine():
     class Form:
         def affine_sine(self, dtype=None, device=None):
-            return tuple(t.to(device=device) if t.dtype == torch.bool else t.to(dtype=dtype, device=device)
-                         for t in pe_form(2, 2))
+            return tuple(t.to(device=device) if t.dtype == torch.bool
+                         else t.to(dtype=dtype, device=device) for t in pe_form(2, 2))
     w, b = random_mlp(8, [6], 1, seed=0, dtype=torch.float32)
     coords = torch.rand(10, 2)
     torch.testing.assert_close(geometry.coord_gradients(coords, Form(), w, b),

@@ -63,8 +63,8 @@ def test_spectral_tracker_follows_training_like_drift(dtype):
     tracker = geometry.SpectralNormTracker(iters=4)
     for epoch in range(21):
         if epoch:
-            weights = [w + 0.01 * torch.randn(w.shape, generator=gen, dtype=dtype) / math.sqrt(w.shape[1])
-                       for w in weights]
+            weights = [w + 0.01 * torch.randn(w.shape, generator=gen, dtype=dtype)
+                       / math.sqrt(w.shape[1]) for w in weights]
         sigmas, product = tracker.update(weights)
         exact = torch.stack([torch.linalg.svdvals(w.double())[0] for w in weights])
         torch.testing.assert_close(sigmas.double(), exact, rtol=1e-3, atol=0)

@@ -34,7 +34,8 @@ def encoding_form(encoding, coords: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     dtype, device = coords.dtype, coords.device
     if encoding is None:
         d = coords.shape[1]
-        return (torch.eye(d, dtype=dtype, device=device), torch.zeros(d, dtype=dtype, device=device),
+        return (torch.eye(d, dtype=dtype, device=device),
+                torch.zeros(d, dtype=dtype, device=device),
                 torch.zeros(d, dtype=torch.bool, device=device))
     if hasattr(encoding, "affine_sine"):
         matrix, offset, periodic = encoding.affine_sine(dtype=dtype, device=device)

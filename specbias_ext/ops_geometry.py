@@ -2,7 +2,7 @@
 
 Both start from coordinates ``coords [N, D]`` *before* the encoding, with the encoding given in
 affine-sine form ``(enc_matrix [E, D], enc_offset [E], enc_periodic bool [E])``:
-``encode(c) = where(enc_periodic, sin(c @ enc_matrix.T + enc_offset), c @ enc_matrix.T + enc_offset)``.
+``encode(c) = where(enc_periodic, sin(u), u)`` with ``u = c @ enc_matrix.T + enc_offset``.
 Every encoding of the project has this form (``Encoding.affine_sine()``); raw coordinates are the
 identity matrix, zero offset, nothing periodic. Derivatives w.r.t. the coordinates are carried by
 forward mode through the encoding and the network in the same pass as the values.

@@ -33,7 +33,9 @@ __global__ void encode_with_tangents_kernel(const scalar_t* __restrict__ coords,
   const bool p = periodic[e];
   s[r * features + e] = p ? sin(u) : u;
   const scalar_t slope = p ? cos(u) : scalar_t(1);
-  for (int64_t d = 0; d < dims; ++d) s[((1 + d) * rows + r) * features + e] = slope * matrix[e * dims + d];
+  for (int64_t d = 0; d < dims; ++d) {
+    s[((1 + d) * rows + r) * features + e] = slope * matrix[e * dims + d];
+  }
 }
 
 // One warp per point (row). Lanes walk the neurons with stride 32 (coalesced), keep their own
