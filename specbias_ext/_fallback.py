@@ -1,0 +1,241 @@
+"""TEMPORARY SHIM: plain-torch fallbacks for the specbias ops whose kernels are not merged yet.
+
+``call(name, *args)`` runs ``torch.ops.specbias.<name>`` and, only if the op has no kernel for the
+inputs' device (the dispatcher raises NotImplementedError), the fallback below, which implements
+exactly the semantics documented in specbias_ext/ops.py and shared/DESIGN.md:
+
+- region ids in order of first appearance, counts per region;
+- Hamming distance = popcount of the XOR of packed patterns (optionally per bit segment);
+- per-example gradient norms by the formula ||g_i||^2 = sum_l ||delta_l||^2 (||a_{l-1}||^2 + 1);
+- gradient inner products sum_l (delta_l^i . delta_l^j)(a_{l-1}^i . a_{l-1}^j + 1);
+- region gradient norms ||sum_{i in S_r} g_i|| (exact) and sum_{i in S_r} ||g_i||.
+
+No per-example gradient is materialised; work is chunked over points so memory stays bounded.
+Once the kernels land, ``call`` switches to them automatically; ``backend_used`` says which ran.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import torch
+
+from . import _loader  # noqa: F401  (registers torch.ops.specbias)
+
+Tensor = torch.Tensor
+
+CHUNK = 16384          # points per chunk in the gradient fallbacks
+_NO_KERNEL: set[tuple[str, str]] = set()
+
+
+def _device_of(args) -> str:
+    for a in args:
+        if isinstance(a, Tensor):
+            return a.device.type
+        if isinstance(a, (list, tuple)) and a and isinstance(a[0], Tensor):
+            return a[0].device.type
+    return "cpu"
+
+
+def call(name: str, *args):
+    """Run the op's kernel, or its fallback when the op has no kernel for this device."""
+    key = (name, _device_of(args))
+    if key not in _NO_KERNEL:
+        try:
+            return getattr(torch.ops.specbias, name)(*args)
+        except NotImplementedError:
+            _NO_KERNEL.add(key)
+    return FALLBACKS[name](*args)
+
+
+def backend_used(name: str, device="cpu") -> str:
+    """"kernel" or "fallback": what ``call(name, ...)`` ran last time on this device type."""
+    return "fallback" if (name, torch.device(device).type) in _NO_KERNEL else "kernel"
+
+
+# ----------------------------------------------------------------------------- bits
+
+_BYTE_POPCOUNT = torch.tensor([bin(v).count("1") for v in range(256)], dtype=torch.int64)
+
+
+def popcount_rows(words: Tensor) -> Tensor:
+    """Number of set bits of each row of an int64 [P, W] tensor -> int64 [P]."""
+    as_bytes = words.contiguous().view(torch.uint8).to(torch.int64)
+    return _BYTE_POPCOUNT.to(words.device)[as_bytes].sum(dim=-1)
+
+
+def _unpack(words: Tensor, num_bits: int) -> Tensor:
+    shifts = torch.arange(64, device=words.device, dtype=torch.int64)
+    bits = (words.unsqueeze(-1) >> shifts) & 1
+    return bits.reshape(*words.shape[:-1], -1)[..., :num_bits]
+
+
+def region_ids(patterns: Tensor) -> tuple[Tensor, Tensor]:
+    n = patterns.shape[0]
+    if n == 0:
+        empty = torch.zeros(0, dtype=torch.int64, device=patterns.device)
+        return empty, empty.clone()
+    uniq, inverse = torch.unique(patterns, dim=0, return_inverse=True)
+    positions = torch.arange(n, device=patterns.device)
+    first = torch.full((uniq.shape[0],), n, dtype=torch.int64, device=patterns.device)
+    first.scatter_reduce_(0, inverse, positions, reduce="amin")
+    rank = torch.empty_like(first)
+    rank[torch.argsort(first)] = torch.arange(first.numel(), device=patterns.device)
+    ids = rank[inverse]
+    return ids, torch.bincount(ids, minlength=uniq.shape[0])
+
+
+def hamming_pairs(patterns: Tensor, i: Tensor, j: Tensor,
+                  segments: Optional[Sequence[int]] = None) -> Tensor:
+    out = []
+    for s in range(0, i.shape[0], CHUNK):
+        xor = patterns[i[s:s + CHUNK]] ^ patterns[j[s:s + CHUNK]]
+        if segments is None:
+            out.append(popcount_rows(xor))
+        else:
+            bits = _unpack(xor, int(segments[-1]))
+            cum = torch.nn.functional.pad(bits.cumsum(dim=1), (1, 0))
+            idx = torch.tensor(list(segments), device=patterns.device)
+            sums = cum[:, idx]
+            out.append(sums[:, 1:] - sums[:, :-1])
+    if not out:
+        shape = (0,) if segments is None else (0, len(segments) - 1)
+        return torch.zeros(shape, dtype=torch.int64, device=patterns.device)
+    return torch.cat(out)
+
+
+def hamming_neighbors(patterns: Tensor, grid_shape: Sequence[int]) -> list[Tensor]:
+    shape = [int(s) for s in grid_shape]
+    grid = patterns.reshape(*shape, patterns.shape[1])
+    out = []
+    for axis in range(len(shape)):
+        a = grid.narrow(axis, 0, shape[axis] - 1)
+        b = grid.narrow(axis, 1, shape[axis] - 1)
+        out.append(popcount_rows(a ^ b))
+    return out
+
+
+def bit_counts(patterns: Tensor, num_bits: int) -> Tensor:
+    total = torch.zeros(int(num_bits), dtype=torch.int64, device=patterns.device)
+    for s in range(0, patterns.shape[0], CHUNK):
+        total += _unpack(patterns[s:s + CHUNK], int(num_bits)).sum(dim=0)
+    return total
+
+
+# ----------------------------------------------------------------------------- gradients
+
+
+def layer_inputs_and_deltas(x: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor],
+                            grad_out: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+    """``(a, delta)``: a[l] = input of layer l (a_{l-1}), delta[l] = dl/dz_l, l = 0..L."""
+    with torch.no_grad():
+        inputs, masks = [x], []
+        a = x
+        for w, b in zip(weights[:-1], biases[:-1]):
+            z = torch.addmm(b, a, w.T)
+            masks.append(z > 0)
+            a = torch.relu(z)
+            inputs.append(a)
+        deltas = [grad_out.to(x.dtype)]
+        for l in range(len(weights) - 2, -1, -1):
+            d = (deltas[0] @ weights[l + 1]) * masks[l]
+            deltas.insert(0, d)
+    return inputs, deltas
+
+
+def per_example_grad_norms(x, weights, biases, grad_out) -> Tensor:
+    out = x.new_zeros((x.shape[0], len(weights)))
+    for s in range(0, x.shape[0], CHUNK):
+        a, d = layer_inputs_and_deltas(x[s:s + CHUNK], weights, biases, grad_out[s:s + CHUNK])
+        for l in range(len(weights)):
+            out[s:s + CHUNK, l] = d[l].square().sum(1) * (a[l].square().sum(1) + 1)
+    return out
+
+
+def grad_dots(x, weights, biases, grad_out, i, j) -> Tensor:
+    out = x.new_zeros((i.shape[0],))
+    for s in range(0, i.shape[0], CHUNK):
+        ii, jj = i[s:s + CHUNK], j[s:s + CHUNK]
+        ai, di = layer_inputs_and_deltas(x[ii], weights, biases, grad_out[ii])
+        aj, dj = layer_inputs_and_deltas(x[jj], weights, biases, grad_out[jj])
+        for l in range(len(weights)):
+            out[s:s + CHUNK] += (di[l] * dj[l]).sum(1) * ((ai[l] * aj[l]).sum(1) + 1)
+    return out
+
+
+def _group_sq_norm_of_sum(a: Tensor, d: Tensor) -> Tensor:
+    """||sum_m d[g, m] (x) [a[g, m], 1]||^2 for each group g of padded members [G, M, .]."""
+    m, out_w, in_w = a.shape[1], d.shape[2], a.shape[2] + 1
+    if m * (out_w + in_w) < out_w * in_w:  # pairwise Gram products are cheaper
+        return ((d @ d.transpose(1, 2)) * (a @ a.transpose(1, 2) + 1)).sum(dim=(1, 2))
+    a1 = torch.cat([a, a.new_ones(a.shape[:2] + (1,))], dim=2)
+    return (d.transpose(1, 2) @ a1).square().sum(dim=(1, 2))
+
+
+def region_grad_norms(x, weights, biases, grad_out, ids, num_regions) -> tuple[Tensor, Tensor]:
+    num_regions = int(num_regions)
+    sq_norms = per_example_grad_norms(x, weights, biases, grad_out).sum(1)
+    sum_of_norms = x.new_zeros(num_regions).index_add_(0, ids, sq_norms.sqrt())
+    norm_sq = x.new_zeros(num_regions)
+    if x.shape[0] == 0 or num_regions == 0:
+        return norm_sq, sum_of_norms
+    order = torch.argsort(ids, stable=True)
+    counts = torch.bincount(ids, minlength=num_regions)
+    starts = torch.cumsum(counts, 0) - counts
+    counts_l, starts_l = counts.tolist(), starts.tolist()
+    r = 0
+    while r < num_regions:
+        if counts_l[r] > CHUNK:  # one big region: accumulate sum_i delta_i [a_i, 1]^T
+            members = order[starts_l[r]:starts_l[r] + counts_l[r]]
+            total = x.new_zeros(())
+            sums = None
+            for s in range(0, members.numel(), CHUNK):
+                idx = members[s:s + CHUNK]
+                a, d = layer_inputs_and_deltas(x[idx], weights, biases, grad_out[idx])
+                part = [torch.cat([d[l].T @ a[l], d[l].sum(0, keepdim=True).T], 1)
+                        for l in range(len(weights))]
+                sums = part if sums is None else [p + q for p, q in zip(sums, part)]
+            for p in sums:
+                total = total + p.square().sum()
+            norm_sq[r] = total
+            r += 1
+            continue
+        r_end, members_total = r, 0  # a group of whole regions with <= CHUNK members
+        while r_end < num_regions and counts_l[r_end] <= CHUNK and \
+                members_total + counts_l[r_end] <= CHUNK:
+            members_total += counts_l[r_end]
+            r_end += 1
+        _small_regions(x, weights, biases, grad_out, order, counts, starts, r, r_end, norm_sq)
+        r = r_end
+    return norm_sq.clamp_min(0).sqrt(), sum_of_norms
+
+
+def _small_regions(x, weights, biases, grad_out, order, counts, starts, r0, r1, norm_sq):
+    first, last = int(starts[r0]), int(starts[r1 - 1] + counts[r1 - 1])
+    idx = order[first:last]
+    a, d = layer_inputs_and_deltas(x[idx], weights, biases, grad_out[idx])
+    local_counts = counts[r0:r1]
+    local_starts = starts[r0:r1] - first
+    size_bucket = torch.ceil(torch.log2(local_counts.to(torch.float64))).to(torch.int64)
+    for bucket in torch.unique(size_bucket).tolist():
+        regions = torch.nonzero(size_bucket == bucket).flatten()
+        width = 1 << bucket
+        slot = torch.arange(width, device=x.device)
+        rows = local_starts[regions].unsqueeze(1) + slot
+        valid = slot < local_counts[regions].unsqueeze(1)
+        rows = torch.where(valid, rows, torch.zeros_like(rows))
+        mask = valid.unsqueeze(2).to(x.dtype)
+        total = x.new_zeros(regions.numel())
+        for l in range(len(weights)):
+            total += _group_sq_norm_of_sum(a[l][rows] * mask, d[l][rows] * mask)
+        norm_sq[r0 + regions] = total
+
+
+FALLBACKS: dict[str, Callable] = {
+    "region_ids": region_ids,
+    "hamming_pairs": hamming_pairs,
+    "hamming_neighbors": hamming_neighbors,
+    "bit_counts": bit_counts,
+    "per_example_grad_norms": per_example_grad_norms,
+    "grad_dots": grad_dots,
+    "region_grad_norms": region_grad_norms,
+}
