@@ -84,19 +84,24 @@ def region_ids(patterns: Tensor) -> tuple[Tensor, Tensor]:
     return ids, torch.bincount(ids, minlength=uniq.shape[0])
 
 
+def _segment_masks(segments: Sequence[int], num_words: int, device) -> Tensor:
+    """int64 [S, W]: the bits b_s..b_{s+1}-1 of each segment as packed word masks."""
+    bits = torch.arange(num_words * 64, device=device)
+    bounds = torch.tensor(list(segments), device=device)
+    inside = (bits >= bounds[:-1, None]) & (bits < bounds[1:, None])        # [S, W*64]
+    weights = torch.ones(64, dtype=torch.int64, device=device) << torch.arange(64, device=device)
+    return (inside.view(-1, num_words, 64).to(torch.int64) * weights).sum(dim=2)
+
+
 def hamming_pairs(patterns: Tensor, i: Tensor, j: Tensor,
                   segments: Optional[Sequence[int]] = None) -> Tensor:
+    masks = None if segments is None else \
+        _segment_masks(segments, patterns.shape[1], patterns.device)
     out = []
     for s in range(0, i.shape[0], CHUNK):
         xor = patterns[i[s:s + CHUNK]] ^ patterns[j[s:s + CHUNK]]
-        if segments is None:
-            out.append(popcount_rows(xor))
-        else:
-            bits = _unpack(xor, int(segments[-1]))
-            cum = torch.nn.functional.pad(bits.cumsum(dim=1), (1, 0))
-            idx = torch.tensor(list(segments), device=patterns.device)
-            sums = cum[:, idx]
-            out.append(sums[:, 1:] - sums[:, :-1])
+        out.append(popcount_rows(xor) if masks is None
+                   else popcount_rows(xor.unsqueeze(1) & masks))
     if not out:
         shape = (0,) if segments is None else (0, len(segments) - 1)
         return torch.zeros(shape, dtype=torch.int64, device=patterns.device)
@@ -152,13 +157,16 @@ def per_example_grad_norms(x, weights, biases, grad_out) -> Tensor:
 
 
 def grad_dots(x, weights, biases, grad_out, i, j) -> Tensor:
+    # One forward/backward per distinct point of the chunk's pairs (pairs share points), then
+    # gather the pair products.
     out = x.new_zeros((i.shape[0],))
     for s in range(0, i.shape[0], CHUNK):
         ii, jj = i[s:s + CHUNK], j[s:s + CHUNK]
-        ai, di = layer_inputs_and_deltas(x[ii], weights, biases, grad_out[ii])
-        aj, dj = layer_inputs_and_deltas(x[jj], weights, biases, grad_out[jj])
+        points, inverse = torch.unique(torch.cat([ii, jj]), return_inverse=True)
+        pi, pj = inverse[:ii.numel()], inverse[ii.numel():]
+        a, d = layer_inputs_and_deltas(x[points], weights, biases, grad_out[points])
         for l in range(len(weights)):
-            out[s:s + CHUNK] += (di[l] * dj[l]).sum(1) * ((ai[l] * aj[l]).sum(1) + 1)
+            out[s:s + CHUNK] += (d[l][pi] * d[l][pj]).sum(1) * ((a[l][pi] * a[l][pj]).sum(1) + 1)
     return out
 
 
