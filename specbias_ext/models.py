@@ -35,7 +35,7 @@ class CoordinateMLP(nn.Module):
         layers: list[nn.Module] = []
         gen = torch.Generator().manual_seed(self.seed)
         for l in range(len(dims) - 1):
-            linear = nn.Linear(dims[l], dims[l + 1])
+            linear = nn.utils.skip_init(nn.Linear, dims[l], dims[l + 1])  # no global RNG use
             bound = 1.0 / math.sqrt(dims[l])
             with torch.no_grad():
                 linear.weight.copy_(torch.empty_like(linear.weight).uniform_(
