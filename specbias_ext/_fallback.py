@@ -224,7 +224,10 @@ def _small_regions(x, weights, biases, grad_out, order, counts, starts, r0, r1, 
     local_counts = counts[r0:r1]
     local_starts = starts[r0:r1] - first
     size_bucket = torch.ceil(torch.log2(local_counts.to(torch.float64))).to(torch.int64)
+    size_bucket[local_counts == 0] = -1       # empty regions keep a norm of 0
     for bucket in torch.unique(size_bucket).tolist():
+        if bucket < 0:
+            continue
         regions = torch.nonzero(size_bucket == bucket).flatten()
         width = 1 << bucket
         slot = torch.arange(width, device=x.device)
