@@ -54,13 +54,20 @@ def backend_used(name: str, device="cpu") -> str:
 
 # ----------------------------------------------------------------------------- bits
 
-_BYTE_POPCOUNT = torch.tensor([bin(v).count("1") for v in range(256)], dtype=torch.int64)
+_M1, _M2, _M4 = 0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F
 
 
 def popcount_rows(words: Tensor) -> Tensor:
-    """Number of set bits of each row of an int64 [P, W] tensor -> int64 [P]."""
-    as_bytes = words.contiguous().view(torch.uint8).to(torch.int64)
-    return _BYTE_POPCOUNT.to(words.device)[as_bytes].sum(dim=-1)
+    """Number of set bits of each row of an int64 [..., W] tensor -> int64 [...].
+
+    Bit-parallel popcount; every shift is followed by a mask with a clear top bit, so torch's
+    arithmetic (sign-extending) right shift does no harm.
+    """
+    x = words - ((words >> 1) & _M1)
+    x = (x & _M2) + ((x >> 2) & _M2)
+    x = (x + (x >> 4)) & _M4                    # per-byte counts (<= 8)
+    return x.contiguous().view(torch.uint8).reshape(*x.shape[:-1], -1).sum(dim=-1,
+                                                                          dtype=torch.int64)
 
 
 def _unpack(words: Tensor, num_bits: int) -> Tensor:

@@ -278,10 +278,22 @@ class Recorder:
                 ctx.ids.reshape(self.grid_shape).cpu().numpy()
         self.arrays[self._key("region_sizes", ctx.epoch)] = counts.cpu().numpy()
 
+    def _all_pairs(self, ctx: "_Context") -> tuple[Tensor, Tensor, list[tuple[str, slice]]]:
+        """All pair kinds concatenated, so each op runs once per record."""
+        kinds, ii, jj, start = [], [], [], 0
+        for kind, (i, j) in ctx.data["pairs"].items():
+            kinds.append((kind, slice(start, start + i.numel())))
+            ii.append(i)
+            jj.append(j)
+            start += i.numel()
+        return torch.cat(ii), torch.cat(jj), kinds
+
     def _hamming(self, ctx: "_Context", rec: dict) -> None:
         bounds = [0] + [end for _, end in layer_bit_ranges(ctx.weights)]
-        for kind, (i, j) in ctx.data["pairs"].items():
-            per_layer = _fallback.call("hamming_pairs", ctx.patterns, i, j, bounds)
+        i, j, kinds = self._all_pairs(ctx)
+        all_layers = _fallback.call("hamming_pairs", ctx.patterns, i, j, bounds)
+        for kind, sl in kinds:
+            per_layer = all_layers[sl]
             total = per_layer.sum(dim=1)
             rec[f"hamming_{kind}"] = _summary(total)
             rec[f"hamming_{kind}_per_layer"] = per_layer.to(torch.float64).mean(0).cpu().tolist()
@@ -292,18 +304,31 @@ class Recorder:
                     per_layer.cpu().numpy().astype(np.int32)
 
     def _confusion(self, ctx: "_Context", rec: dict) -> None:
-        norms = ctx.grad_norms().sum(dim=1).clamp_min(0).sqrt()
-        bins = self.config.confusion_bins
-        for kind, (i, j) in ctx.data["pairs"].items():
+        i, j, kinds = self._all_pairs(ctx)
+        if ctx.has_grad_norms() or self.config.wants("grad_norms"):
+            norms = ctx.grad_norms().sum(dim=1).clamp_min(0).sqrt()
             dots = _fallback.call("grad_dots", ctx.x, ctx.weights, ctx.biases, ctx.grad_out, i, j)
-            denom = norms[i] * norms[j]
-            conf = torch.where(denom > 0, dots / torch.where(denom > 0, denom, 1),
+        else:
+            # ||g_u||^2 = <g_u, g_u>: the self-pairs of the points involved ride along in the
+            # same grad_dots call instead of a separate pass over the whole grid.
+            points = torch.unique(torch.cat([i, j]))
+            both = _fallback.call("grad_dots", ctx.x, ctx.weights, ctx.biases, ctx.grad_out,
+                                  torch.cat([i, points]), torch.cat([j, points]))
+            dots = both[:i.numel()]
+            norms = ctx.x.new_zeros(ctx.x.shape[0])
+            norms[points] = both[i.numel():].clamp_min(0).sqrt()
+        bins = self.config.confusion_bins
+        denom = norms[i] * norms[j]
+        all_conf = torch.where(denom > 0, dots / torch.where(denom > 0, denom, 1),
                                torch.zeros_like(dots)).clamp(-1, 1)
-            rec[f"confusion_{kind}"] = _summary(conf)
-            rec[f"confusion_{kind}"]["frac_negative"] = float((conf < 0).to(torch.float64).mean()) \
+        for kind, sl in kinds:
+            conf = all_conf[sl]
+            stats = _summary(conf)
+            stats["frac_negative"] = float((conf < 0).to(torch.float64).mean()) \
                 if conf.numel() else None
-            rec[f"confusion_{kind}"]["frac_abs_gt_0.9"] = \
-                float((conf.abs() > 0.9).to(torch.float64).mean()) if conf.numel() else None
+            stats["frac_abs_gt_0.9"] = float((conf.abs() > 0.9).to(torch.float64).mean()) \
+                if conf.numel() else None
+            rec[f"confusion_{kind}"] = stats
             rec[f"confusion_{kind}_hist"] = _histogram(conf, bins, -1.0, 1.0)
             if self.config.save_pair_values:
                 self.arrays[self._key(f"confusion_{kind}", ctx.epoch)] = \
@@ -391,6 +416,9 @@ class _Context:
     ids: Optional[Tensor] = None
     counts: Optional[Tensor] = None
     _grad_norms: Optional[Tensor] = field(default=None, repr=False)
+
+    def has_grad_norms(self) -> bool:
+        return self._grad_norms is not None
 
     def grad_norms(self) -> Tensor:
         if self._grad_norms is None:
