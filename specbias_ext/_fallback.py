@@ -25,6 +25,7 @@ Tensor = torch.Tensor
 
 CHUNK = 16384          # points per chunk in the gradient fallbacks
 _NO_KERNEL: set[tuple[str, str]] = set()
+_TRIED: set[tuple[str, str]] = set()
 
 
 def _device_of(args) -> str:
@@ -39,6 +40,7 @@ def _device_of(args) -> str:
 def call(name: str, *args):
     """Run the op's kernel, or its fallback when the op has no kernel for this device."""
     key = (name, _device_of(args))
+    _TRIED.add(key)
     if key not in _NO_KERNEL:
         try:
             return getattr(torch.ops.specbias, name)(*args)
@@ -48,8 +50,11 @@ def call(name: str, *args):
 
 
 def backend_used(name: str, device="cpu") -> str:
-    """"kernel" or "fallback": what ``call(name, ...)`` ran last time on this device type."""
-    return "fallback" if (name, torch.device(device).type) in _NO_KERNEL else "kernel"
+    """"kernel", "fallback", or "not called": what ``call(name, ...)`` ran on this device type."""
+    key = (name, torch.device(device).type)
+    if key not in _TRIED:
+        return "not called"
+    return "fallback" if key in _NO_KERNEL else "kernel"
 
 
 # ----------------------------------------------------------------------------- bits
@@ -77,18 +82,28 @@ def _unpack(words: Tensor, num_bits: int) -> Tensor:
 
 
 def region_ids(patterns: Tensor) -> tuple[Tensor, Tensor]:
-    n = patterns.shape[0]
+    n, words = patterns.shape
     if n == 0:
         empty = torch.zeros(0, dtype=torch.int64, device=patterns.device)
         return empty, empty.clone()
-    uniq, inverse = torch.unique(patterns, dim=0, return_inverse=True)
-    positions = torch.arange(n, device=patterns.device)
-    first = torch.full((uniq.shape[0],), n, dtype=torch.int64, device=patterns.device)
-    first.scatter_reduce_(0, inverse, positions, reduce="amin")
-    rank = torch.empty_like(first)
-    rank[torch.argsort(first)] = torch.arange(first.numel(), device=patterns.device)
-    ids = rank[inverse]
-    return ids, torch.bincount(ids, minlength=uniq.shape[0])
+    # Lexicographic sort of the rows by stable sorts from the last word to the first, then a new
+    # group wherever a row differs from the previous one (torch.unique(dim=0) is far slower).
+    order = torch.arange(n, device=patterns.device)
+    for w in range(words - 1, -1, -1):
+        order = order[torch.argsort(patterns[order, w], stable=True)]
+    rows = patterns[order]
+    starts = torch.ones(n, dtype=torch.bool, device=patterns.device)
+    starts[1:] = (rows[1:] != rows[:-1]).any(dim=1)
+    group = torch.cumsum(starts.to(torch.int64), 0) - 1          # sorted-order group of a row
+    num_groups = int(group[-1]) + 1
+    # Groups are sorted by value; renumber them by first appearance (the smallest original row
+    # index in the group, which a stable sort puts first within the group).
+    first = order[starts]
+    rank = torch.empty(num_groups, dtype=torch.int64, device=patterns.device)
+    rank[torch.argsort(first)] = torch.arange(num_groups, device=patterns.device)
+    ids = torch.empty(n, dtype=torch.int64, device=patterns.device)
+    ids[order] = rank[group]
+    return ids, torch.bincount(ids, minlength=num_groups)
 
 
 def _segment_masks(segments: Sequence[int], num_words: int, device) -> Tensor:
@@ -164,11 +179,11 @@ def per_example_grad_norms(x, weights, biases, grad_out) -> Tensor:
 
 
 def grad_dots(x, weights, biases, grad_out, i, j) -> Tensor:
-    # One forward/backward per distinct point of the chunk's pairs (pairs share points), then
-    # gather the pair products.
     out = x.new_zeros((i.shape[0],))
     for s in range(0, i.shape[0], CHUNK):
         ii, jj = i[s:s + CHUNK], j[s:s + CHUNK]
+        # One forward/backward per distinct point of the chunk's pairs (pairs share points),
+        # then gather the pair products layer by layer.
         points, inverse = torch.unique(torch.cat([ii, jj]), return_inverse=True)
         pi, pj = inverse[:ii.numel()], inverse[ii.numel():]
         a, d = layer_inputs_and_deltas(x[points], weights, biases, grad_out[points])
