@@ -149,3 +149,24 @@ def test_recorder_errors():
     with pytest.raises(ValueError, match="coords"):
         Recorder(torch.full((64, 1), float("nan")), (64,), sig.target(),
                  RecorderConfig(**SMALL_1D), signal_freqs=sig.freqs)
+
+
+from conftest import requires_cuda  # noqa: E402
+
+
+@requires_cuda
+def test_cuda_record_matches_cpu():
+    sig, model, rec = small_1d(seed=5)
+    cpu = rec.record(model, 0)
+    gpu_rec = Recorder(sig.coords(), (64,), sig.target(), rec.config, signal_freqs=sig.freqs)
+    gpu = gpu_rec.record(model.cuda(), 0)
+    assert gpu["regions"] == cpu["regions"]
+    assert gpu["hamming_local"] == cpu["hamming_local"]
+    assert gpu["dead_neurons"] == cpu["dead_neurons"]
+    for key in ("loss",):
+        assert gpu[key] == pytest.approx(cpu[key], rel=1e-9)
+    for key in ("confusion_local", "confusion_global", "grad_norm", "region_grad_norm"):
+        assert gpu[key]["mean"] == pytest.approx(cpu[key]["mean"], rel=1e-6, abs=1e-9)
+    np.testing.assert_allclose(gpu["spectral_residual"], cpu["spectral_residual"], rtol=1e-6)
+    np.testing.assert_array_equal(gpu_rec.arrays["region_ids_e000000"],
+                                  rec.arrays["region_ids_e000000"])

@@ -135,3 +135,23 @@ def test_bad_data_fails_before_training(tmp_path):
         train(model, sig.coords(), sig.target(), TrainConfig(epochs=2, record_every=1, quiet=True))
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
     assert not (tmp_path / "a").exists()
+
+
+from conftest import requires_cuda  # noqa: E402
+
+
+@requires_cuda
+def test_cuda_training_is_deterministic_and_close_to_cpu():
+    runs = []
+    for device in ("cuda", "cuda", "cpu"):
+        sig, model, rec = setup()
+        model = model.double()
+        rec = Recorder(sig.coords().double(), (128,), sig.target().double(), RecorderConfig(**CFG),
+                       signal_freqs=sig.freqs)
+        res = train(model, sig.coords().double(), sig.target().double(),
+                    TrainConfig(epochs=5, batch_size=40, quiet=True, record_every=5,
+                                device=device), recorder=rec)
+        runs.append(res)
+    assert runs[0].loss == runs[1].loss
+    np.testing.assert_allclose(runs[0].loss, runs[2].loss, rtol=1e-8)
+    assert runs[0].records[-1]["regions"] == runs[2].records[-1]["regions"]
