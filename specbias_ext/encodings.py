@@ -64,17 +64,28 @@ class Encoding(nn.Module):
         matrix, offset, periodic = self._affine(coords.dtype, coords.device)
         return coords @ matrix.T + offset, periodic
 
+    def _sine_parts(self, coords: Tensor):
+        self._check_coords(coords)
+        matrix, offset, periodic = self._affine(coords.dtype, coords.device)
+        linear = coords @ matrix.T
+        # Rows with offset pi/2 are evaluated as cos(linear) rather than sin(linear + pi/2): the
+        # same function, without the rounding of the sum (which grows with 2^l at high levels).
+        is_cos = periodic & (offset == torch.tensor(HALF_PI, dtype=offset.dtype))
+        return matrix, offset, periodic, linear, is_cos
+
     def forward(self, coords: Tensor) -> Tensor:
-        u, periodic = self.preactivation(coords)
-        if not bool(periodic.any()):
-            return u
-        return torch.where(periodic, torch.sin(u), u)
+        _, offset, periodic, linear, is_cos = self._sine_parts(coords)
+        u = linear + offset
+        out = torch.where(periodic, torch.sin(u), u)
+        if bool(is_cos.any()):
+            out = torch.where(is_cos, torch.cos(linear), out)
+        return out
 
     def jacobian(self, coords: Tensor) -> Tensor:
         """``[N, E, D]``: d encoding / d coordinates at every point, from the affine-sine form."""
-        u, periodic = self.preactivation(coords)
-        matrix = self._affine(coords.dtype, coords.device)[0]
-        scale = torch.where(periodic, torch.cos(u), torch.ones_like(u))
+        matrix, offset, periodic, linear, is_cos = self._sine_parts(coords)
+        scale = torch.where(periodic, torch.cos(linear + offset), torch.ones_like(linear))
+        scale = torch.where(is_cos, -torch.sin(linear), scale)
         return scale.unsqueeze(2) * matrix.unsqueeze(0)
 
     def describe(self) -> dict[str, Any]:
