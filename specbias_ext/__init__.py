@@ -4,6 +4,7 @@ The ops live in ``torch.ops.specbias`` (CPU and CUDA kernels behind one schema);
 are in ``specbias_ext.ops`` and plain-torch references in ``specbias_ext.reference``.
 """
 from . import gradients, ops, reference
+from . import encodings, grids, models, recorder, results, samplers, signals, spectral, training
 from .build import build_info
 from .gradients import (
     confusion_block,
@@ -31,7 +32,13 @@ __version__ = "0.1.0"
 __all__ = [
     "activation_patterns", "bit_counts", "build_info", "confusion_block", "confusion_pairs",
     "empirical_ntk", "gradients", "mse_grad_out", "region_coherence", "grad_dots", "grad_gram",
+    "encodings", "grids", "models", "recorder", "results", "samplers", "signals", "spectral",
+    "training",
     "hamming_neighbors", "hamming_pairs", "hamming_pairs_per_layer", "hidden_widths",
     "layer_bit_ranges", "mlp_params", "num_pattern_words", "ops", "per_example_grad_norms",
     "reference", "region_grad_norms", "region_ids",
 ]
+
+# Geometry (boundary distance, coordinate slopes, exact 1D regions, hyperplanes, layer norms);
+# importing ops_geometry also registers the fake kernels of its ops.
+from . import geometry, ops_geometry  # noqa: E402,F401
