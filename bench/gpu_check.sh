@@ -4,7 +4,8 @@
 # logs and JSON to $OUT (default ./gpu-check-out). Each step runs even if an earlier one failed;
 # the exit code is the number of failed steps. Time budget: about 8 minutes on an H100.
 #   OUT=/tmp/out bash bench/gpu_check.sh            # everything
-#   STEPS="build tests" bash bench/gpu_check.sh     # a subset
+#   STEPS="build tests" bash bench/gpu_check.sh     # a subset (steps: build tests bench reproduce)
+#   BENCH_FILES="bench/bench_grad_ops.py" BENCH_TIMEOUT=60 bash bench/gpu_check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu-check-out}
@@ -16,7 +17,9 @@ failed=0
 
 step() {  # step NAME TIMEOUT_S COMMAND...: run, log to $OUT/NAME.log, record time and status
   local name=$1 limit=$2; shift 2
-  case " $STEPS " in *" $name "*) ;; *) return 0 ;; esac
+  local group=$name
+  case $name in bench_*) group=bench ;; esac
+  case " $STEPS " in *" $group "*) ;; *) return 0 ;; esac
   local t0=$(date +%s)
   timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
   local rc=$?
@@ -29,10 +32,13 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$OUT/ste
 step build 300 "$PY" setup.py build_ext --inplace
 "$PY" -c "import json, specbias_ext; print(json.dumps(specbias_ext.build_info()))" \
   >> "$OUT/steps.txt" 2>&1
-# The CUDA tests: every test with cuda in its name (the CUDA-vs-CPU comparisons), plus opcheck.
-step tests 300 "$PY" -m pytest python_tests -q -x -k "cuda or opcheck" -p no:cacheprovider
-step bench 300 "$PY" -m pytest bench -q --device cuda -p no:cacheprovider \
-  --benchmark-json "$OUT/bench.json" --benchmark-columns=min,mean,rounds
+# The CUDA tests: every test with cuda in its name (the CUDA-vs-CPU comparisons).
+step tests 300 "$PY" -m pytest python_tests -q -k "cuda" -p no:cacheprovider
+for bench_file in ${BENCH_FILES:-bench/bench_*.py}; do  # one JSON per file, so a slow file loses only itself
+  name=$(basename "$bench_file" .py)
+  step "$name" "${BENCH_TIMEOUT:-120}" "$PY" -m pytest "$bench_file" -q --device cuda \
+    -p no:cacheprovider --benchmark-json "$OUT/$name.json" --benchmark-columns=min,mean,rounds
+done
 step reproduce 300 "$PY" -m specbias_ext reproduce regions-2d --preset paper --device cuda \
   --seeds 1 --out "$OUT/reproduce"
 # Keep only what comes back (at most 8 files, two folders down): the report and claims.
@@ -42,4 +48,6 @@ if [ -d "$OUT/reproduce" ]; then
   rm -rf "$OUT/reproduce"
 fi
 echo "failed steps: $failed" | tee -a "$OUT/steps.txt"
+# At most 8 files come back: the logs travel as one archive beside steps.txt and the JSON files.
+(cd "$OUT" && tar czf logs.tar.gz ./*.log && rm -f ./*.log)
 exit $failed
