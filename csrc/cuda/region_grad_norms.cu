@@ -51,7 +51,7 @@ __global__ void segment_sum_kernel(const double* __restrict__ vals,
 }
 
 // region_sq[s] += sum_{p,q in segment s} (d_p . d_q)(a_p . a_q + 1) for segments with at most
-// `cutoff` members; one block per segment.
+// `cutoff` members; one block per segment, one warp per pair (coalesced row reads).
 template <typename T>
 __global__ void pairwise_kernel(const T* __restrict__ d, int64_t wd, const T* __restrict__ a,
                                 int64_t wa, const int64_t* __restrict__ seg, int64_t cutoff,
@@ -60,21 +60,18 @@ __global__ void pairwise_kernel(const T* __restrict__ d, int64_t wd, const T* __
   const int64_t s = blockIdx.x;
   const int64_t start = seg[s], n = seg[s + 1] - seg[s];
   if (n == 0 || n > cutoff) return;
+  const int lane = threadIdx.x % cuda::kWarp;
+  const int warp = threadIdx.x / cuda::kWarp, warps = blockDim.x / cuda::kWarp;
   double v = 0;
-  for (int64_t k = threadIdx.x; k < n * n; k += blockDim.x) {
+  for (int64_t k = warp; k < n * n; k += warps) {
     const int64_t p = k / n, q = k % n;
     if (q < p) continue;
-    const T* dp = d + (start + p) * wd;
-    const T* dq = d + (start + q) * wd;
-    const T* ap = a + (start + p) * wa;
-    const T* aq = a + (start + q) * wa;
-    double dd = 0, aa = 0;
-    for (int64_t c = 0; c < wd; ++c) dd += double(dp[c]) * double(dq[c]);
-    for (int64_t c = 0; c < wa; ++c) aa += double(ap[c]) * double(aq[c]);
-    v += (p == q ? 1.0 : 2.0) * dd * (aa + 1.0);
+    const double dd = cuda::warp_dot(d + (start + p) * wd, d + (start + q) * wd, wd, lane);
+    const double aa = cuda::warp_dot(a + (start + p) * wa, a + (start + q) * wa, wa, lane);
+    if (lane == 0) v += (p == q ? 1.0 : 2.0) * dd * (aa + 1.0);
   }
   const double total = block_sum(v, scratch);
-  if (threadIdx.x == 0 && threadIdx.y == 0) region_sq[s] += total;
+  if (threadIdx.x == 0) region_sq[s] += total;
 }
 
 // partial[j, t] = ||tile t of sum_{p in segment j} d_p [a_p, 1]^T||_F^2 for the large segments
@@ -85,8 +82,9 @@ __global__ void outer_sum_tiles_kernel(const T* __restrict__ d, int64_t wd,
                                        const int64_t* __restrict__ start,
                                        const int64_t* __restrict__ len, int64_t tiles_i,
                                        double* __restrict__ partial) {
-  __shared__ double sd[kTile][kTile + 1];
-  __shared__ double sa[kTile][kTile + 1];
+  // Each 32-member chunk is summed in the input precision (32 terms), the chunks in float64.
+  __shared__ T sd[kTile][kTile + 1];
+  __shared__ T sa[kTile][kTile + 1];
   __shared__ double scratch[32];
   const int64_t j = blockIdx.x;
   const int64_t o0 = int64_t(blockIdx.y / tiles_i) * kTile;
@@ -99,16 +97,19 @@ __global__ void outer_sum_tiles_kernel(const T* __restrict__ d, int64_t wd,
       const int64_t p = p0 + pp;
       const bool row_ok = p < n;
       const int64_t o = o0 + tx, i = i0 + tx;
-      sd[pp][tx] = (row_ok && o < wd) ? double(d[(s + p) * wd + o]) : 0.0;
-      sa[pp][tx] = !row_ok ? 0.0 : (i < wa ? double(a[(s + p) * wa + i]) : (i == wa ? 1.0 : 0.0));
+      sd[pp][tx] = (row_ok && o < wd) ? d[(s + p) * wd + o] : T(0);
+      sa[pp][tx] = !row_ok ? T(0) : (i < wa ? a[(s + p) * wa + i] : (i == wa ? T(1) : T(0)));
     }
     __syncthreads();
+    T part[kTileRowsPerThread] = {0, 0, 0, 0};
 #pragma unroll 8
     for (int pp = 0; pp < kTile; ++pp) {
-      const double av = sa[pp][tx];
+      const T av = sa[pp][tx];
 #pragma unroll
-      for (int k = 0; k < kTileRowsPerThread; ++k) acc[k] += sd[pp][ty + 8 * k] * av;
+      for (int k = 0; k < kTileRowsPerThread; ++k) part[k] += sd[pp][ty + 8 * k] * av;
     }
+#pragma unroll
+    for (int k = 0; k < kTileRowsPerThread; ++k) acc[k] += double(part[k]);
     __syncthreads();
   }
   double v = 0;
@@ -173,6 +174,10 @@ void process_regions(const ItemContext& c, const RegionItem& item) {
         big_local.push_back(r);
       }
     }
+    // One host-to-device copy for the three lists.
+    std::vector<int64_t> big_all(big_start);
+    big_all.insert(big_all.end(), big_len.begin(), big_len.end());
+    big_all.insert(big_all.end(), big_local.begin(), big_local.end());
     AT_DISPATCH_FLOATING_TYPES(c.x.scalar_type(), "region_grad_norms_cuda", [&] {
       const scalar_t* dp = f.deltas[l].data_ptr<scalar_t>();
       const scalar_t* ap = f.inputs[l].data_ptr<scalar_t>();
@@ -185,15 +190,16 @@ void process_regions(const ItemContext& c, const RegionItem& item) {
         const int64_t big = static_cast<int64_t>(big_start.size());
         const int64_t tiles_o = (wd + kTile - 1) / kTile, tiles_i = (wa + 1 + kTile - 1) / kTile;
         at::Tensor partial = at::empty({big, tiles_o * tiles_i}, region_sq.options());
-        const at::Tensor start_dev = to_device(big_start, c.x.device());
-        const at::Tensor len_dev = to_device(big_len, c.x.device());
+        const at::Tensor big_dev = to_device(big_all, c.x.device());
+        const at::Tensor start_dev = big_dev.narrow(0, 0, big);
+        const at::Tensor len_dev = big_dev.narrow(0, big, big);
         outer_sum_tiles_kernel<scalar_t>
             <<<dim3(static_cast<unsigned>(big), static_cast<unsigned>(tiles_o * tiles_i)),
                dim3(kTile, 8), 0, stream>>>(dp, wd, ap, wa, start_dev.data_ptr<int64_t>(),
                                             len_dev.data_ptr<int64_t>(), tiles_i,
                                             partial.data_ptr<double>());
         C10_CUDA_KERNEL_LAUNCH_CHECK();
-        region_sq.index_add_(0, to_device(big_local, c.x.device()), partial.sum(1));
+        region_sq.index_add_(0, big_dev.narrow(0, 2 * big, big), partial.sum(1));
       }
     });
   }
