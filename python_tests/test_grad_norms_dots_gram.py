@@ -19,7 +19,7 @@ def _comparable(x, weights, biases, dtype):
     return torch.ones(x.shape[0], dtype=torch.bool)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(configs)
 def test_per_example_grad_norms_match_reference(cfg):
     x, weights, biases, go = make_case(cfg)
@@ -30,7 +30,7 @@ def test_per_example_grad_norms_match_reference(cfg):
     assert_close_scaled(got[ok], want[ok], want.sum(1, keepdim=True)[ok], cfg["dtype"], "norms")
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(configs, st.integers(0, 30), st.integers(0, 2**31 - 1))
 def test_grad_dots_match_reference(cfg, pairs, seed):
     x, weights, biases, go = make_case(cfg)
@@ -48,7 +48,7 @@ def test_grad_dots_match_reference(cfg, pairs, seed):
     assert_close_scaled(got[both], want[both], (norms[i] * norms[j])[both], cfg["dtype"], "dots")
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(configs, st.sampled_from(["all", "rows", "both"]), st.integers(0, 2**31 - 1))
 def test_grad_gram_matches_reference(cfg, which, seed):
     x, weights, biases, go = make_case(cfg)

@@ -29,7 +29,7 @@ def _check(x, weights, biases, go, ids, num_regions, dtype=torch.float64):
     return nos, son
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(mlp_configs(max_depth=4, max_width=120, max_in=20, max_out=3, max_n=60),
        st.integers(1, 20), st.integers(0, 2**31 - 1))
 def test_random_assignments(cfg, num_regions, seed):
