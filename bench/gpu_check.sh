@@ -47,6 +47,15 @@ if [ -d "$OUT/reproduce" ]; then
   cp "$OUT/reproduce/summary.md" "$OUT/reproduce_summary.md" 2>/dev/null
   rm -rf "$OUT/reproduce"
 fi
+# The ratios and peak memory every benchmark stored, one line each, for the issue notes.
+for json_file in "$OUT"/bench_*.json; do
+  [ -e "$json_file" ] || continue
+  "$PY" - "$json_file" >> "$OUT/steps.txt" 2>&1 <<'PY'
+import json, sys
+for b in json.load(open(sys.argv[1]))["benchmarks"]:
+    print(b["name"], f"min={b['stats']['min'] * 1e3:.3f}ms", json.dumps(b["extra_info"]))
+PY
+done
 echo "failed steps: $failed" | tee -a "$OUT/steps.txt"
 # At most 8 files come back: the logs travel as one archive beside steps.txt and the JSON files.
 (cd "$OUT" && tar czf logs.tar.gz ./*.log && rm -f ./*.log)
