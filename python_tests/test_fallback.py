@@ -127,3 +127,14 @@ def test_call_matches_the_fallback_whichever_runs():
     ids2, counts2 = fb.region_ids(p)
     assert torch.equal(ids, ids2) and torch.equal(counts, counts2)
     assert fb.backend_used("region_ids") in ("kernel", "fallback")
+
+
+@settings(max_examples=25, deadline=None)
+@given(cfg=small, num_pairs=st.integers(1, 60))
+def test_sampled_and_gathered_pair_dots_agree(cfg, num_pairs):
+    x, w, b, grad_out, gen = setup(cfg, n=max(cfg["n"], 1))
+    a, d = fb.layer_inputs_and_deltas(x, w, b, grad_out)
+    pi = torch.randint(0, x.shape[0], (num_pairs,), generator=gen)   # duplicates, any order
+    pj = torch.randint(0, x.shape[0], (num_pairs,), generator=gen)
+    torch.testing.assert_close(fb._pair_dots_sampled(a, d, pi, pj),
+                               fb._pair_dots_gather(a, d, pi, pj))
