@@ -8,6 +8,15 @@ from specbias_ext import _fallback as fb
 from specbias_ext.reference import activation_patterns, unpack_bits
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks: OpenMP threads only add synchronisation (badly so on a shared CPU)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def per_example_gradients(x, weights, biases, grad_out):
     """g_i materialised: the gradient of <grad_out[i], f(x_i)> over all weights and biases."""
     params = [p.detach().clone().requires_grad_(True) for p in list(weights) + list(biases)]

@@ -16,6 +16,15 @@ from specbias_ext.spectral import radial_band_residual_2d, spectral_residual_1d
 from specbias_ext.training import TrainConfig, train
 from test_fallback import per_example_gradients
 
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks: OpenMP threads only add synchronisation (badly so on a shared CPU)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 SMALL_1D = dict(num_windows=3, window=8, pairs_per_window=10, global_pairs=40)
 
 
