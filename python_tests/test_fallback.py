@@ -37,15 +37,21 @@ def per_example_gradients(x, weights, biases, grad_out):
 
 def setup(cfg, n=None):
     n = cfg["n"] if n is None else n
-    w, b = random_mlp(cfg["in_dim"], cfg["hidden"], cfg["out_dim"], dtype=torch.float64,
+    dtype = cfg["dtype"]
+    w, b = random_mlp(cfg["in_dim"], cfg["hidden"], cfg["out_dim"], dtype=dtype,
                       seed=cfg["seed"], dead_fraction=cfg["dead_fraction"])
     gen = torch.Generator().manual_seed(cfg["seed"])
-    x = torch.rand(n, cfg["in_dim"], generator=gen, dtype=torch.float64) * 2 - 1
-    grad_out = torch.randn(n, cfg["out_dim"], generator=gen, dtype=torch.float64)
+    x = (torch.rand(n, cfg["in_dim"], generator=gen, dtype=torch.float64) * 2 - 1).to(dtype)
+    grad_out = torch.randn(n, cfg["out_dim"], generator=gen, dtype=torch.float64).to(dtype)
     return x, w, b, grad_out, gen
 
 
-small = mlp_configs(max_depth=4, max_width=70, max_in=5, max_out=2, max_n=40)
+def close(actual, expected):
+    tol = 1e-4 if actual.dtype == torch.float32 else 1e-9
+    torch.testing.assert_close(actual, expected, rtol=tol, atol=tol)
+
+
+small = mlp_configs(max_depth=5, max_width=70, max_in=5, max_out=2, max_n=40)
 
 
 @settings(max_examples=40, deadline=None)
@@ -102,11 +108,11 @@ def test_grad_norms_and_dots_match_materialised_gradients(cfg):
     g = per_example_gradients(x, w, b, grad_out)
     norms = fb.per_example_grad_norms(x, w, b, grad_out)
     assert norms.shape == (x.shape[0], len(w))
-    torch.testing.assert_close(norms.sum(1), g.square().sum(1))
+    close(norms.sum(1), g.square().sum(1))
     n = x.shape[0]
     i = torch.randint(0, max(n, 1), (15 if n else 0,), generator=gen)
     j = torch.randint(0, max(n, 1), (15 if n else 0,), generator=gen)
-    torch.testing.assert_close(fb.grad_dots(x, w, b, grad_out, i, j), (g[i] * g[j]).sum(1))
+    close(fb.grad_dots(x, w, b, grad_out, i, j), (g[i] * g[j]).sum(1))
 
 
 @settings(max_examples=40, deadline=None)
@@ -124,8 +130,12 @@ def test_region_grad_norms_match_materialised_gradients(cfg, num_regions, chunk)
     g = per_example_gradients(x, w, b, grad_out)
     for r in range(num_regions):
         members = g[ids == r]
-        torch.testing.assert_close(norm_of_sum[r], members.sum(0).norm())
-        torch.testing.assert_close(sum_of_norms[r], members.norm(dim=1).sum())
+        close(sum_of_norms[r], members.norm(dim=1).sum())
+        # compare squares: the norm of a nearly cancelling sum is sqrt of a rounding-level value
+        scale = float(members.norm(dim=1).sum()) ** 2 + 1
+        tol = (1e-5 if x.dtype == torch.float32 else 1e-12) * scale
+        torch.testing.assert_close(norm_of_sum[r] ** 2, members.sum(0).norm() ** 2,
+                                   rtol=0, atol=tol)
 
 
 def test_call_matches_the_fallback_whichever_runs():
@@ -145,5 +155,4 @@ def test_sampled_and_gathered_pair_dots_agree(cfg, num_pairs):
     a, d = fb.layer_inputs_and_deltas(x, w, b, grad_out)
     pi = torch.randint(0, x.shape[0], (num_pairs,), generator=gen)   # duplicates, any order
     pj = torch.randint(0, x.shape[0], (num_pairs,), generator=gen)
-    torch.testing.assert_close(fb._pair_dots_sampled(a, d, pi, pj),
-                               fb._pair_dots_gather(a, d, pi, pj))
+    close(fb._pair_dots_sampled(a, d, pi, pj), fb._pair_dots_gather(a, d, pi, pj))
