@@ -252,9 +252,9 @@ def _group_sq_norm_of_sum(a: Tensor, d: Tensor) -> Tensor:
 
 
 def region_grad_norms(x, weights, biases, grad_out, ids, num_regions) -> tuple[Tensor, Tensor]:
+    # Every point goes through exactly one forward/backward below, which also gives its ||g_i||.
     num_regions = int(num_regions)
-    sq_norms = per_example_grad_norms(x, weights, biases, grad_out).sum(1)
-    sum_of_norms = x.new_zeros(num_regions).index_add_(0, ids, sq_norms.sqrt())
+    sum_of_norms = x.new_zeros(num_regions)
     norm_sq = x.new_zeros(num_regions)
     if x.shape[0] == 0 or num_regions == 0:
         return norm_sq, sum_of_norms
@@ -271,6 +271,7 @@ def region_grad_norms(x, weights, biases, grad_out, ids, num_regions) -> tuple[T
             for s in range(0, members.numel(), CHUNK):
                 idx = members[s:s + CHUNK]
                 a, d = layer_inputs_and_deltas(x[idx], weights, biases, grad_out[idx])
+                sum_of_norms[r] += _example_sq_norms(a, d).sqrt().sum()
                 part = [torch.cat([d[l].T @ a[l], d[l].sum(0, keepdim=True).T], 1)
                         for l in range(len(weights))]
                 sums = part if sums is None else [p + q for p, q in zip(sums, part)]
@@ -284,15 +285,23 @@ def region_grad_norms(x, weights, biases, grad_out, ids, num_regions) -> tuple[T
                 members_total + counts_l[r_end] <= CHUNK:
             members_total += counts_l[r_end]
             r_end += 1
-        _small_regions(x, weights, biases, grad_out, order, counts, starts, r, r_end, norm_sq)
+        _small_regions(x, weights, biases, grad_out, ids, order, counts, starts, r, r_end,
+                       norm_sq, sum_of_norms)
         r = r_end
     return norm_sq.clamp_min(0).sqrt(), sum_of_norms
 
 
-def _small_regions(x, weights, biases, grad_out, order, counts, starts, r0, r1, norm_sq):
+def _example_sq_norms(a: list[Tensor], d: list[Tensor]) -> Tensor:
+    """||g_i||^2 = sum_l ||delta_l||^2 (||a_{l-1}||^2 + 1) of each row."""
+    return sum(dl.square().sum(1) * (al.square().sum(1) + 1) for al, dl in zip(a, d))
+
+
+def _small_regions(x, weights, biases, grad_out, ids, order, counts, starts, r0, r1, norm_sq,
+                   sum_of_norms):
     first, last = int(starts[r0]), int(starts[r1 - 1] + counts[r1 - 1])
     idx = order[first:last]
     a, d = layer_inputs_and_deltas(x[idx], weights, biases, grad_out[idx])
+    sum_of_norms.index_add_(0, ids[idx], _example_sq_norms(a, d).clamp_min(0).sqrt())
     local_counts = counts[r0:r1]
     local_starts = starts[r0:r1] - first
     size_bucket = torch.ceil(torch.log2(local_counts.to(torch.float64))).to(torch.int64)
