@@ -107,6 +107,17 @@ def test_records_are_deterministic_and_pairs_fixed():
         assert torch.equal(rec.pairs[kind][0], other.pairs[kind][0])
 
 
+def test_series_over_epochs():
+    sig, model, rec = small_1d()
+    train(model, sig.coords(), sig.target(), TrainConfig(epochs=4, quiet=True, record_every=2),
+          recorder=rec)
+    epochs, hamming = rec.series("hamming_local.mean")
+    assert epochs == [0, 2, 4] and hamming == [r["hamming_local"]["mean"] for r in rec.history]
+    assert rec.series("regions")[1] == [r["regions"] for r in rec.history]
+    with pytest.raises(KeyError, match="key"):
+        rec.series("hamming_local.nope")
+
+
 def test_2d_recorder_on_an_image():
     img = load_image("camera", size=16)
     coords = grid_coords((16, 16))

@@ -386,6 +386,20 @@ class Recorder:
                 fit.reshape(h, w, -1), target.reshape(h, w, -1), self.config.num_bands
             ).cpu().tolist()
 
+    def series(self, key: str) -> tuple[list[int], list[Any]]:
+        """``(epochs, values)`` of one recorded quantity over the history; nested keys with dots,
+        e.g. ``series("hamming_local.mean")`` or ``series("regions")``."""
+        epochs, values = [], []
+        for rec in self.history:
+            value: Any = rec
+            for part in key.split("."):
+                if not isinstance(value, dict) or part not in value:
+                    raise KeyError(f"key: {key!r} is not in the record of epoch {rec['epoch']}")
+                value = value[part]
+            epochs.append(rec["epoch"])
+            values.append(value)
+        return epochs, values
+
     # ------------------------------------------------------------------ persistence
 
     def settings(self) -> dict[str, Any]:
