@@ -157,6 +157,14 @@ def test_record_vs_training_step(benchmark, device, case, measurements):
                 record_s=record_s, step_s=step_s, record_over_step=record_s / step_s,
                 record_parts_s=dict(rec.timings),
                 backends={op: _fallback.backend_used(op, device) for op in GRAD_OPS})
+    info["pair_dots_route"] = rec.pair_dots_route
+    if "confusion" in wanted:             # the other route of the confusion's inner products
+        other = "op" if rec.pair_dots_route == "shared" else "shared"
+        alt = Recorder(coords.cpu(), shape, target.cpu(),
+                       RecorderConfig(measurements=wanted, pair_dots=other), signal_freqs=freqs)
+        alt.record(model, 0)
+        info[f"record_with_{other}_route_s"] = _best_seconds(lambda: alt.record(model, 0),
+                                                            device, rounds=3)
     record_peak(benchmark, "record", lambda: rec.record(model, 0), device)
     record_peak(benchmark, "step", step, device)
     if measurements == "full" and case == "1d-pe4":

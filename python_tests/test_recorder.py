@@ -107,6 +107,24 @@ def test_records_are_deterministic_and_pairs_fixed():
         assert torch.equal(rec.pairs[kind][0], other.pairs[kind][0])
 
 
+@pytest.mark.parametrize("with_norms", [False, True])
+def test_pair_dot_routes_agree(with_norms):
+    sig, model, _ = small_1d(seed=2)
+    measurements = ("confusion", "grad_norms") if with_norms else ("confusion",)
+    out = {}
+    for route in ("op", "shared"):
+        rec = Recorder(sig.coords(), (64,), sig.target(),
+                       RecorderConfig(measurements=measurements, pair_dots=route, **SMALL_1D))
+        rec.record(model, 0)
+        assert rec.pair_dots_route == route
+        out[route] = rec.arrays
+    for kind in ("local", "global"):
+        np.testing.assert_allclose(out["op"][f"confusion_{kind}_e000000"],
+                                   out["shared"][f"confusion_{kind}_e000000"], atol=1e-6)
+    with pytest.raises(ValueError, match="pair_dots"):
+        RecorderConfig(pair_dots="fast")
+
+
 def test_series_over_epochs():
     sig, model, rec = small_1d()
     train(model, sig.coords(), sig.target(), TrainConfig(epochs=4, quiet=True, record_every=2),
