@@ -71,4 +71,11 @@ std::pair<at::Tensor, at::Tensor> gather_rows(const at::Tensor& x, const at::Ten
   return {x.index_select(0, idx).contiguous(), grad_out.index_select(0, idx).contiguous()};
 }
 
+DistinctRows distinct_rows(const at::Tensor& i, const at::Tensor& j) {
+  const int64_t pairs = i.size(0);
+  auto [points, inverse] = at::_unique(at::cat({i, j}), /*sorted=*/true, /*return_inverse=*/true);
+  return {points, inverse.narrow(0, 0, pairs).contiguous(),
+          inverse.narrow(0, pairs, pairs).contiguous()};
+}
+
 }  // namespace specbias

@@ -39,4 +39,14 @@ GradFeatures compute_features(const at::Tensor& x, const at::Tensor& grad_out,
 std::pair<at::Tensor, at::Tensor> gather_rows(const at::Tensor& x, const at::Tensor& grad_out,
                                               const at::Tensor& idx);
 
+// The distinct points of index pairs (i[p], j[p]) and, for each pair, the rows of its two ends
+// among them: points[row_i[p]] == i[p] and points[row_j[p]] == j[p]. Lets pair ops compute
+// each point's features once however many pairs share it.
+struct DistinctRows {
+  at::Tensor points;  // int64 [U], sorted
+  at::Tensor row_i;   // int64 [P]
+  at::Tensor row_j;   // int64 [P]
+};
+DistinctRows distinct_rows(const at::Tensor& i, const at::Tensor& j);
+
 }  // namespace specbias

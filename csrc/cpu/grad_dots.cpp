@@ -1,5 +1,6 @@
-// Per-example gradient inner products of index pairs on the CPU. Pairs run in blocks: the rows
-// i[p] and j[p] of a block are gathered, their features computed in parallel tiles, and
+// Per-example gradient inner products of index pairs on the CPU. Pairs run in blocks: the distinct
+// points of a block's i[p] and j[p] are gathered (samplers reuse points across many pairs), their
+// features computed once in parallel tiles, and
 // <g_i, g_j> = sum_l (delta_l^i . delta_l^j)(a_{l-1}^i . a_{l-1}^j + 1) reduced per pair.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -34,9 +35,11 @@ at::Tensor grad_dots_cpu(const at::Tensor& x_in, at::TensorList weights, at::Ten
 
   for (int64_t p0 = 0; p0 < pairs; p0 += kPairBlock) {
     const int64_t np = std::min(kPairBlock, pairs - p0);
-    const at::Tensor idx = at::cat({i.narrow(0, p0, np), j.narrow(0, p0, np)});
-    auto [xs, gos] = gather_rows(x, grad_out, idx);
+    const DistinctRows rows = distinct_rows(i.narrow(0, p0, np), j.narrow(0, p0, np));
+    auto [xs, gos] = gather_rows(x, grad_out, rows.points);
     const GradFeatures f = compute_features(xs, gos, weights, biases, kTileRows, true);
+    const int64_t* ri = rows.row_i.data_ptr<int64_t>();
+    const int64_t* rj = rows.row_j.data_ptr<int64_t>();
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "grad_dots_cpu", [&] {
       scalar_t* out_ptr = out.data_ptr<scalar_t>() + p0;
       at::parallel_for(0, np, 256, [&](int64_t q0, int64_t q1) {
@@ -46,8 +49,8 @@ at::Tensor grad_dots_cpu(const at::Tensor& x_in, at::TensorList weights, at::Ten
             const int64_t in = f.inputs[l].size(1), width = f.deltas[l].size(1);
             const scalar_t* a = f.inputs[l].data_ptr<scalar_t>();
             const scalar_t* d = f.deltas[l].data_ptr<scalar_t>();
-            const double dd = cpu::dot(d + q * width, d + (np + q) * width, width);
-            const double aa = cpu::dot(a + q * in, a + (np + q) * in, in);
+            const double dd = cpu::dot(d + ri[q] * width, d + rj[q] * width, width);
+            const double aa = cpu::dot(a + ri[q] * in, a + rj[q] * in, in);
             s += dd * (aa + 1.0);
           }
           out_ptr[q] = static_cast<scalar_t>(s);

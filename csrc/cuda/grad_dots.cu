@@ -1,6 +1,6 @@
-// Per-example gradient inner products of index pairs on the GPU: blocks of pairs, the rows
-// [i; j] gathered and their features computed with cuBLAS, then one warp per pair and layer
-// accumulates (delta_l^i . delta_l^j)(a_{l-1}^i . a_{l-1}^j + 1) in float64.
+// Per-example gradient inner products of index pairs on the GPU: blocks of pairs, the distinct
+// points of [i; j] gathered and their features computed once with cuBLAS, then one warp per pair
+// and layer accumulates (delta_l^i . delta_l^j)(a_{l-1}^i . a_{l-1}^j + 1) in float64.
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
@@ -33,11 +33,11 @@ at::Tensor grad_dots_cuda(const at::Tensor& x_in, at::TensorList weights, at::Te
   const int64_t block = cuda::chunk_rows(weights, x.element_size(), kChunkBytes) / 2;
   for (int64_t p0 = 0; p0 < pairs; p0 += block) {
     const int64_t np = std::min(block, pairs - p0);
-    const at::Tensor idx = at::cat({i.narrow(0, p0, np), j.narrow(0, p0, np)});
-    auto [xs, gos] = gather_rows(x, grad_out, idx);
+    const DistinctRows rows = distinct_rows(i.narrow(0, p0, np), j.narrow(0, p0, np));
+    auto [xs, gos] = gather_rows(x, grad_out, rows.points);
     const GradFeatures f = compute_features(xs, gos, weights, biases, 2 * np, false);
     at::Tensor acc = at::zeros({np}, x.options().dtype(at::kDouble));
-    cuda::accumulate_layer_products(f, np, np, acc, false);
+    cuda::accumulate_pair_products(f, rows.row_i, rows.row_j, acc);
     out.narrow(0, p0, np).copy_(acc);
   }
   return out;

@@ -42,6 +42,42 @@ __global__ void layer_products_kernel(const T* __restrict__ d, int64_t wd,
   if (lane == 0) acc[r] += dd * (aa + 1.0);
 }
 
+// acc[p] += (d_{ri[p]} . d_{rj[p]}) (a_{ri[p]} . a_{rj[p]} + 1) for pairs p < pairs: the pair
+// form of layer_products_kernel, for features computed once per distinct point.
+template <typename T>
+__global__ void indexed_pair_products_kernel(const T* __restrict__ d, int64_t wd,
+                                             const T* __restrict__ a, int64_t wa, int64_t pairs,
+                                             const int64_t* __restrict__ ri,
+                                             const int64_t* __restrict__ rj,
+                                             double* __restrict__ acc) {
+  const int64_t p = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / kWarp;
+  const int lane = threadIdx.x % kWarp;
+  if (p >= pairs) return;
+  const int64_t r = ri[p], s = rj[p];
+  const double dd = warp_dot(d + r * wd, d + s * wd, wd, lane);
+  const double aa = warp_dot(a + r * wa, a + s * wa, wa, lane);
+  if (lane == 0) acc[p] += dd * (aa + 1.0);
+}
+
+// acc [pairs] (float64) += sum over layers of the pair products of rows (ri[p], rj[p]) of f.
+inline void accumulate_pair_products(const GradFeatures& f, const at::Tensor& ri,
+                                     const at::Tensor& rj, at::Tensor& acc) {
+  const int64_t pairs = ri.size(0);
+  if (pairs == 0) return;
+  auto stream = at::cuda::getCurrentCUDAStream();
+  const int threads = kWarp * kWarpsPerBlock;
+  const int64_t blocks = (pairs + kWarpsPerBlock - 1) / kWarpsPerBlock;
+  for (size_t l = 0; l < f.layers(); ++l) {
+    AT_DISPATCH_FLOATING_TYPES(f.inputs[l].scalar_type(), "pair_products", [&] {
+      indexed_pair_products_kernel<scalar_t><<<blocks, threads, 0, stream>>>(
+          f.deltas[l].data_ptr<scalar_t>(), f.deltas[l].size(1),
+          f.inputs[l].data_ptr<scalar_t>(), f.inputs[l].size(1), pairs,
+          ri.data_ptr<int64_t>(), rj.data_ptr<int64_t>(), acc.data_ptr<double>());
+    });
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  }
+}
+
 // acc [rows] (float64) += per-row layer products of the features f (see layer_products_kernel);
 // with `per_layer` the products of layer l go to column l of acc [rows, layers] instead.
 inline void accumulate_layer_products(const GradFeatures& f, int64_t rows, int64_t shift,
