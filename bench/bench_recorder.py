@@ -4,8 +4,7 @@ Paper setting (1D): N = 2048, MLP 4x128, PE L=4 and raw [0,1); the "full record"
 region count, local + global Hamming, local + global confusion, spectral residual. extra_info:
 record_over_step (the issue asks for <= 3), plain_over_record (plain torch: dense sign bits,
 torch.unique, per-example gradients materialised with torch.func.vmap in chunks of 512 points;
-1d-pe4 only), peak memory of each,
-and which backend (kernel or the temporary fallback) ran each op.
+1d-pe4 only) and peak memory of each.
 With --device cuda a 2D case (256^2 grid, 4x256, PE L=8) is added (record vs step only).
 """
 from __future__ import annotations
@@ -17,15 +16,12 @@ import torch
 from torch.func import functional_call, grad, vmap
 
 from peak_memory import record as record_peak
-from specbias_ext import _fallback
 from specbias_ext.grids import grid_coords
 from specbias_ext.models import CoordinateMLP
 from specbias_ext.recorder import Recorder, RecorderConfig
 from specbias_ext.signals import load_image, sum_of_sines
 
 FULL = ("regions", "hamming", "confusion", "spectral")
-GRAD_OPS = ("region_ids", "hamming_pairs", "grad_dots", "per_example_grad_norms",
-            "region_grad_norms", "bit_counts", "hamming_neighbors")
 
 
 def _sync(device):
@@ -155,16 +151,7 @@ def test_record_vs_training_step(benchmark, device, case, measurements):
     info = benchmark.extra_info
     info.update(case=case, measurements=list(wanted), n=int(coords.shape[0]),
                 record_s=record_s, step_s=step_s, record_over_step=record_s / step_s,
-                record_parts_s=dict(rec.timings),
-                backends={op: _fallback.backend_used(op, device) for op in GRAD_OPS})
-    info["pair_dots_route"] = rec.pair_dots_route
-    if "confusion" in wanted:             # the other route of the confusion's inner products
-        other = "op" if rec.pair_dots_route == "shared" else "shared"
-        alt = Recorder(coords.cpu(), shape, target.cpu(),
-                       RecorderConfig(measurements=wanted, pair_dots=other), signal_freqs=freqs)
-        alt.record(model, 0)
-        info[f"record_with_{other}_route_s"] = _best_seconds(lambda: alt.record(model, 0),
-                                                            device, rounds=3)
+                record_parts_s=dict(rec.timings))
     record_peak(benchmark, "record", lambda: rec.record(model, 0), device)
     record_peak(benchmark, "step", step, device)
     if measurements == "full" and case == "1d-pe4":

@@ -9,12 +9,12 @@ from specbias_ext import activation_patterns
 from specbias_ext.grids import grid_coords
 from specbias_ext.models import CoordinateMLP
 from specbias_ext.recorder import Recorder, RecorderConfig
+from specbias_ext import reference
 from specbias_ext.reference import unpack_bits
 from specbias_ext.results import to_jsonable
 from specbias_ext.signals import load_image, sum_of_sines
 from specbias_ext.spectral import radial_band_residual_2d, spectral_residual_1d
 from specbias_ext.training import TrainConfig, train
-from test_fallback import per_example_gradients
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -65,7 +65,7 @@ def test_record_equals_direct_calculations_on_a_checkpoint(tmp_path):
             assert (ids[p] == ids[q]) == bool((bits[p] == bits[q]).all())
 
     grad_out = 2 * (fit - y) / 1
-    g = per_example_gradients(x, w, b, grad_out)
+    g = reference.flat_per_example_grads(x, w, b, grad_out)
     gnorm = g.norm(dim=1)
     for kind in ("local", "global"):
         i, j = rec.pairs[kind]
@@ -107,22 +107,18 @@ def test_records_are_deterministic_and_pairs_fixed():
         assert torch.equal(rec.pairs[kind][0], other.pairs[kind][0])
 
 
-@pytest.mark.parametrize("with_norms", [False, True])
-def test_pair_dot_routes_agree(with_norms):
+def test_confusion_same_with_and_without_grad_norm_pass():
+    """The two confusion paths (norms from the grid-wide pass, or self-pairs) agree."""
     sig, model, _ = small_1d(seed=2)
-    measurements = ("confusion", "grad_norms") if with_norms else ("confusion",)
     out = {}
-    for route in ("op", "shared"):
+    for measurements in (("confusion",), ("confusion", "grad_norms")):
         rec = Recorder(sig.coords(), (64,), sig.target(),
-                       RecorderConfig(measurements=measurements, pair_dots=route, **SMALL_1D))
+                       RecorderConfig(measurements=measurements, **SMALL_1D))
         rec.record(model, 0)
-        assert rec.pair_dots_route == route
-        out[route] = rec.arrays
+        out[len(measurements)] = rec.arrays
     for kind in ("local", "global"):
-        np.testing.assert_allclose(out["op"][f"confusion_{kind}_e000000"],
-                                   out["shared"][f"confusion_{kind}_e000000"], atol=1e-6)
-    with pytest.raises(ValueError, match="pair_dots"):
-        RecorderConfig(pair_dots="fast")
+        np.testing.assert_allclose(out[1][f"confusion_{kind}_e000000"],
+                                   out[2][f"confusion_{kind}_e000000"], atol=1e-6)
 
 
 def test_series_over_epochs():

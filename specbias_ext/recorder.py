@@ -29,7 +29,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
-from . import _fallback, samplers
+from . import ops, samplers
 from .grids import normalize_shape
 from .mlp import hidden_widths, layer_bit_ranges, mlp_params
 from .ops import activation_patterns
@@ -54,8 +54,6 @@ class RecorderConfig:
     ``num_bands``: radial bands of the 2D spectral residual. ``confusion_bins``/``coherence_bins``:
     histogram bins on [-1, 1] / [0, 1]. ``psnr_peak``: peak of PSNR = 10 log10(peak^2 / MSE);
     None uses the target's range max - min. ``save_region_maps``: keep region-id maps in arrays.
-    ``pair_dots``: how the confusion's gradient inner products are computed ("auto", "op",
-    "shared"; see Recorder._pair_dots) - the numbers are the same up to rounding.
     """
 
     measurements: tuple[str, ...] = ALL_MEASUREMENTS
@@ -76,7 +74,6 @@ class RecorderConfig:
     psnr_peak: Optional[float] = None
     save_region_maps: bool = True
     save_pair_values: bool = True
-    pair_dots: str = "auto"
 
     def __post_init__(self):
         if isinstance(self.measurements, str):
@@ -90,9 +87,6 @@ class RecorderConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
-        if self.pair_dots not in ("auto", "op", "shared"):
-            raise ValueError(f"pair_dots: expected 'auto', 'op' or 'shared', got "
-                             f"{self.pair_dots!r}")
         if self.psnr_peak is not None and not float(self.psnr_peak) > 0:
             raise ValueError(f"psnr_peak: expected a value > 0 or None, got {self.psnr_peak}")
 
@@ -176,7 +170,6 @@ class Recorder:
         self.history: list[dict[str, Any]] = []
         self.arrays: dict[str, np.ndarray] = {}
         self.timings: dict[str, float] = {}
-        self.pair_dots_route: Optional[str] = None
         self._device_cache: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ setup
@@ -253,7 +246,7 @@ class Recorder:
                     or cfg.wants("region_grads"):
                 ctx.patterns = activation_patterns(x, weights, biases)
             if cfg.wants("regions") or cfg.wants("region_grads"):
-                ctx.ids, ctx.counts = _fallback.call("region_ids", ctx.patterns)
+                ctx.ids, ctx.counts = ops.region_ids(ctx.patterns)
             for name, step in (("regions", self._regions), ("hamming", self._hamming),
                                ("confusion", self._confusion), ("neurons", self._neurons),
                                ("grad_norms", self._grad_norms),
@@ -276,7 +269,7 @@ class Recorder:
         rec["region_size_hist_log2"] = _log2_size_histogram(counts)
         rec["largest_region_frac"] = (float(counts.max()) / ctx.x.shape[0]
                                       if counts.numel() else None)
-        neighbors = _fallback.call("hamming_neighbors", ctx.patterns, list(self.grid_shape))
+        neighbors = ops.hamming_neighbors(ctx.patterns, list(self.grid_shape))
         changes = torch.cat([d.flatten() for d in neighbors])
         rec["neighbor_boundary_frac"] = float((changes > 0).to(torch.float64).mean()) \
             if changes.numel() else None
@@ -298,7 +291,7 @@ class Recorder:
     def _hamming(self, ctx: "_Context", rec: dict) -> None:
         bounds = [0] + [end for _, end in layer_bit_ranges(ctx.weights)]
         i, j, kinds = self._all_pairs(ctx)
-        all_layers = _fallback.call("hamming_pairs", ctx.patterns, i, j, bounds)
+        all_layers = ops.hamming_pairs(ctx.patterns, i, j, bounds)
         for kind, sl in kinds:
             per_layer = all_layers[sl]
             total = per_layer.sum(dim=1)
@@ -310,34 +303,17 @@ class Recorder:
                 self.arrays[self._key(f"hamming_{kind}", ctx.epoch)] = \
                     per_layer.cpu().numpy().astype(np.int32)
 
-    def _pair_dots(self, ctx: "_Context", i: Tensor, j: Tensor) -> Tensor:
-        """<g_i, g_j> by the route of ``config.pair_dots``.
-
-        "op" calls the grad_dots op, whose kernel computes the features of both ends of every
-        pair (2P forward/backward rows). "shared" computes them once per distinct point and takes
-        the pair products as sampled dense-dense products (specbias_ext._fallback.grad_dots):
-        the same formula, far cheaper when pairs share points (the paper's 11250 pairs touch
-        ~1800 of 2048 points). "auto" takes "shared" when 2P > 1.5 x the distinct points.
-        """
-        route = self.config.pair_dots
-        if route == "auto":
-            distinct = int(torch.unique(torch.cat([i, j])).numel())
-            route = "shared" if 2 * i.numel() > 1.5 * distinct else "op"
-        self.pair_dots_route = route
-        if route == "shared":
-            return _fallback.grad_dots(ctx.x, ctx.weights, ctx.biases, ctx.grad_out, i, j)
-        return _fallback.call("grad_dots", ctx.x, ctx.weights, ctx.biases, ctx.grad_out, i, j)
-
     def _confusion(self, ctx: "_Context", rec: dict) -> None:
         i, j, kinds = self._all_pairs(ctx)
         if ctx.has_grad_norms() or self.config.wants("grad_norms"):
             norms = ctx.grad_norms().sum(dim=1).clamp_min(0).sqrt()
-            dots = self._pair_dots(ctx, i, j)
+            dots = ops.grad_dots(ctx.x, ctx.weights, ctx.biases, ctx.grad_out, i, j)
         else:
             # ||g_u||^2 = <g_u, g_u>: the self-pairs of the points involved ride along in the
             # same call instead of a separate pass over the whole grid.
             points = torch.unique(torch.cat([i, j]))
-            both = self._pair_dots(ctx, torch.cat([i, points]), torch.cat([j, points]))
+            both = ops.grad_dots(ctx.x, ctx.weights, ctx.biases, ctx.grad_out,
+                                 torch.cat([i, points]), torch.cat([j, points]))
             dots = both[:i.numel()]
             norms = ctx.x.new_zeros(ctx.x.shape[0])
             norms[points] = both[i.numel():].clamp_min(0).sqrt()
@@ -360,7 +336,7 @@ class Recorder:
 
     def _neurons(self, ctx: "_Context", rec: dict) -> None:
         n = ctx.x.shape[0]
-        counts = _fallback.call("bit_counts", ctx.patterns, sum(hidden_widths(ctx.weights)))
+        counts = ops.bit_counts(ctx.patterns, sum(hidden_widths(ctx.weights)))
         dead_l, on_l = [], []
         for start, end in layer_bit_ranges(ctx.weights):
             dead_l.append(int((counts[start:end] == 0).sum()))
@@ -378,9 +354,8 @@ class Recorder:
 
     def _region_grads(self, ctx: "_Context", rec: dict) -> None:
         num_regions = int(ctx.counts.numel())
-        norm_of_sum, sum_of_norms = _fallback.call(
-            "region_grad_norms", ctx.x, ctx.weights, ctx.biases, ctx.grad_out, ctx.ids,
-            num_regions)
+        norm_of_sum, sum_of_norms = ops.region_grad_norms(
+            ctx.x, ctx.weights, ctx.biases, ctx.grad_out, ctx.ids, num_regions)
         valid = sum_of_norms > 0
         coherence = torch.where(valid, norm_of_sum / torch.where(valid, sum_of_norms, 1),
                                 torch.full_like(norm_of_sum, float("nan"))).clamp(max=1.0)
@@ -460,6 +435,6 @@ class _Context:
 
     def grad_norms(self) -> Tensor:
         if self._grad_norms is None:
-            self._grad_norms = _fallback.call("per_example_grad_norms", self.x, self.weights,
-                                              self.biases, self.grad_out)
+            self._grad_norms = ops.per_example_grad_norms(self.x, self.weights, self.biases,
+                                                          self.grad_out)
         return self._grad_norms
