@@ -67,6 +67,18 @@ TORCH_LIBRARY(specbias, m) {
       "Tensor enc_periodic, Tensor[] weights, Tensor[] biases) -> Tensor");
 }
 
+// None of the ops is differentiable (bit patterns, counts, measurements of gradients). Autograd
+// falls through to the CPU/CUDA kernels, so live nn.Parameters can be passed in and the results
+// carry no grad_fn (instead of one that warns on backward).
+TORCH_LIBRARY_IMPL(specbias, Autograd, m) {
+  for (const char* op :
+       {"activation_patterns", "region_ids", "hamming_pairs", "hamming_neighbors", "bit_counts",
+        "per_example_grad_norms", "grad_dots", "grad_gram", "region_grad_norms",
+        "boundary_distance", "coord_gradients"}) {
+    m.impl(op, torch::CppFunction::makeFallthrough());
+  }
+}
+
 #ifdef SPECBIAS_PYTHON_MODULE
 // The module only exists so that `import specbias_ext._C` loads the library and runs the
 // registrations above; it has no Python functions of its own.

@@ -151,3 +151,17 @@ def test_big_grid_memory_stays_near_output_size():
     peak_mib = (_rss_kib("VmHWM") - before) / 1024
     assert out.shape == (200_000, 8)
     assert peak_mib < output_mib + 48, f"peak {peak_mib:.1f} MiB for a {output_mib:.1f} MiB output"
+
+
+def test_ops_accept_parameters_that_require_grad():
+    """Users pass model.parameters() straight in; the ops must not try to record a graph."""
+    import specbias_ext as se
+    from torch import nn
+    model = nn.Sequential(nn.Linear(2, 70), nn.ReLU(), nn.Linear(70, 1))
+    w, b = se.mlp_params(model)
+    x = torch.rand(50, 2)
+    patterns = se.activation_patterns(x, w, b)
+    assert torch.equal(patterns, se.reference.activation_patterns(x, [t.detach() for t in w],
+                                                                  [t.detach() for t in b]))
+    norms = se.per_example_grad_norms(x, w, b, torch.ones(50, 1))
+    assert not norms.requires_grad and norms.shape == (50, 2)

@@ -37,6 +37,7 @@ void pack_and_relu(scalar_t* z, int64_t rows, int64_t width, int64_t bit0, int64
 
 at::Tensor activation_patterns_cpu(const at::Tensor& x_in, at::TensorList weights,
                                    at::TensorList biases) {
+  const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
   check_mlp_inputs(x_in, weights, biases);
   const at::Tensor x = x_in.contiguous();
   const int64_t n = x.size(0);

@@ -15,6 +15,7 @@ constexpr int64_t kTileRows = 256;
 at::Tensor coord_gradients_cpu(const at::Tensor& coords_in, const at::Tensor& enc_matrix,
                                const at::Tensor& enc_offset, const at::Tensor& enc_periodic,
                                at::TensorList weights, at::TensorList biases) {
+  const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
   check_coord_mlp_inputs(coords_in, enc_matrix, enc_offset, enc_periodic, weights, biases);
   const at::Tensor coords = coords_in.contiguous();
   const int64_t n = coords.size(0);

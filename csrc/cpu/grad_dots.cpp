@@ -20,6 +20,7 @@ constexpr int64_t kPairBlock = 16384;  // pairs per block: bounds memory at O(bl
 at::Tensor grad_dots_cpu(const at::Tensor& x_in, at::TensorList weights, at::TensorList biases,
                          const at::Tensor& grad_out_in, const at::Tensor& i,
                          const at::Tensor& j) {
+  const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
   check_mlp_inputs(x_in, weights, biases);
   check_grad_out(grad_out_in, x_in, weights);
   const int64_t n = x_in.size(0);

@@ -41,6 +41,7 @@ void accumulate_layer(double* acc, const scalar_t* dd, const scalar_t* aa, int64
 at::Tensor grad_gram_cpu(const at::Tensor& x_in, at::TensorList weights, at::TensorList biases,
                          const at::Tensor& grad_out_in, const std::optional<at::Tensor>& rows,
                          const std::optional<at::Tensor>& cols) {
+  const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
   check_mlp_inputs(x_in, weights, biases);
   check_grad_out(grad_out_in, x_in, weights);
   const int64_t n = x_in.size(0);

@@ -16,6 +16,7 @@ constexpr int64_t kTileRows = 256;
 
 at::Tensor per_example_grad_norms_cpu(const at::Tensor& x_in, at::TensorList weights,
                                       at::TensorList biases, const at::Tensor& grad_out_in) {
+  const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
   check_mlp_inputs(x_in, weights, biases);
   check_grad_out(grad_out_in, x_in, weights);
   const at::Tensor x = x_in.contiguous();

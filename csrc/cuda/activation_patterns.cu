@@ -45,6 +45,7 @@ __global__ void pack_relu_kernel(scalar_t* __restrict__ z, int64_t rows, int64_t
 
 at::Tensor activation_patterns_cuda(const at::Tensor& x_in, at::TensorList weights,
                                     at::TensorList biases) {
+  const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
   check_mlp_inputs(x_in, weights, biases);
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor x = x_in.contiguous();

@@ -13,6 +13,7 @@ namespace {
 at::Tensor coord_gradients_cuda(const at::Tensor& coords_in, const at::Tensor& enc_matrix,
                                 const at::Tensor& enc_offset, const at::Tensor& enc_periodic,
                                 at::TensorList weights, at::TensorList biases) {
+  const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
   check_coord_mlp_inputs(coords_in, enc_matrix, enc_offset, enc_periodic, weights, biases);
   const c10::cuda::CUDAGuard guard(coords_in.device());
   const at::Tensor coords = coords_in.contiguous();

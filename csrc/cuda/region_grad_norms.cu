@@ -238,6 +238,7 @@ std::tuple<at::Tensor, at::Tensor> region_grad_norms_cuda(const at::Tensor& x_in
                                                           const at::Tensor& grad_out_in,
                                                           const at::Tensor& ids,
                                                           int64_t num_regions) {
+  const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
   check_mlp_inputs(x_in, weights, biases);
   check_grad_out(grad_out_in, x_in, weights);
   check_region_ids(ids, num_regions, x_in);
