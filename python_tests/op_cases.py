@@ -43,6 +43,19 @@ def run_cases(ops) -> dict[str, torch.Tensor]:
                                                       int(counts.numel()))
     out["region_grad_norms.norm_of_sum"] = norm_of_sum
     out["region_grad_norms.sum_of_norms"] = sum_of_norms
+    # Geometry: raw 2D coordinates (identity encoding) and a 2-level positional encoding.
+    eye = torch.eye(2, dtype=torch.float64)
+    no_offset = torch.zeros(2, dtype=torch.float64)
+    not_periodic = torch.zeros(2, dtype=torch.bool)
+    dist, argmin = ops.boundary_distance(x, eye, no_offset, not_periodic, weights, biases)
+    out["boundary_distance.distance"], out["boundary_distance.argmin"] = dist, argmin
+    pe_matrix = torch.tensor([[1.0, 0], [1, 0], [2, 0], [2, 0], [0, 1], [0, 1], [0, 2], [0, 2]],
+                             dtype=torch.float64) * torch.pi
+    pe_offset = torch.tensor([0, torch.pi / 2] * 4, dtype=torch.float64)
+    pe_weights, pe_biases = _mlp(gen, [8, 40, 3])
+    out["coord_gradients"] = ops.coord_gradients(x, pe_matrix, pe_offset,
+                                                 torch.ones(8, dtype=torch.bool), pe_weights,
+                                                 pe_biases)
     return out
 
 
