@@ -159,9 +159,12 @@ def test_ops_accept_parameters_that_require_grad():
     from torch import nn
     model = nn.Sequential(nn.Linear(2, 70), nn.ReLU(), nn.Linear(70, 1))
     w, b = se.mlp_params(model)
-    x = torch.rand(50, 2)
+    x = torch.rand(5000, 2)  # several tiles, so worker threads run too
     patterns = se.activation_patterns(x, w, b)
     assert torch.equal(patterns, se.reference.activation_patterns(x, [t.detach() for t in w],
                                                                   [t.detach() for t in b]))
-    norms = se.per_example_grad_norms(x, w, b, torch.ones(50, 1))
-    assert not norms.requires_grad and norms.shape == (50, 2)
+    norms = se.per_example_grad_norms(x, w, b, torch.ones(5000, 1))
+    assert not norms.requires_grad and norms.shape == (5000, 2)
+    coords_enc = (torch.eye(2), torch.zeros(2), torch.zeros(2, dtype=torch.bool))
+    dist, _ = se.geometry.boundary_distance(x, coords_enc, w, b)
+    assert not dist.requires_grad and dist.shape == (5000,)

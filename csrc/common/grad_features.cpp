@@ -1,5 +1,7 @@
 #include "grad_features.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <ATen/Parallel.h>
 
 namespace specbias {
@@ -50,6 +52,7 @@ GradFeatures compute_features(const at::Tensor& x, const at::Tensor& grad_out,
   if (n == 0) return f;
   const int64_t tiles = (n + tile_rows - 1) / tile_rows;
   auto run_tiles = [&](int64_t t0, int64_t t1) {
+    const at::NoGradGuard no_grad;  // grad mode is thread-local: set it in each worker
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t r0 = t * tile_rows;
       const int64_t rows = std::min(tile_rows, n - r0);

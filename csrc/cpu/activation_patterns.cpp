@@ -58,6 +58,7 @@ at::Tensor activation_patterns_cpu(const at::Tensor& x_in, at::TensorList weight
 
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "activation_patterns_cpu", [&] {
     at::parallel_for(0, tiles, 1, [&](int64_t t0, int64_t t1) {
+      const at::NoGradGuard no_grad;  // grad mode is thread-local: set it in each worker
       // Two ping-pong buffers per task: layer l reads one and writes the other.
       at::Tensor buffers[2] = {at::empty({kTileRows * max_width}, x.options()),
                                at::empty({kTileRows * max_width}, x.options())};

@@ -41,6 +41,7 @@ std::tuple<at::Tensor, at::Tensor> boundary_distance_cpu(
   AT_DISPATCH_FLOATING_TYPES(coords.scalar_type(), "boundary_distance_cpu", [&] {
     scalar_t* dist_ptr = dist.data_ptr<scalar_t>();
     at::parallel_for(0, tiles, 1, [&](int64_t t0, int64_t t1) {
+      const at::NoGradGuard no_grad;  // grad mode is thread-local: set it in each worker
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t r0 = t * kTileRows;
         const int64_t rows = std::min(kTileRows, n - r0);

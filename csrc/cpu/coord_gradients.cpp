@@ -37,6 +37,7 @@ at::Tensor coord_gradients_cpu(const at::Tensor& coords_in, const at::Tensor& en
 
   AT_DISPATCH_FLOATING_TYPES(coords.scalar_type(), "coord_gradients_cpu", [&] {
     at::parallel_for(0, tiles, 1, [&](int64_t t0, int64_t t1) {
+      const at::NoGradGuard no_grad;  // grad mode is thread-local: set it in each worker
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t r0 = t * kTileRows;
         const int64_t rows = std::min(kTileRows, n - r0);

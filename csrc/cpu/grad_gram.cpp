@@ -68,6 +68,7 @@ at::Tensor grad_gram_cpu(const at::Tensor& x_in, at::TensorList weights, at::Ten
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "grad_gram_cpu", [&] {
     scalar_t* out_ptr = out.data_ptr<scalar_t>();
     at::parallel_for(0, static_cast<int64_t>(tiles.size()), 1, [&](int64_t k0, int64_t k1) {
+      const at::NoGradGuard no_grad;  // grad mode is thread-local: set it in each worker
       at::Tensor dd = at::empty({kOutTile, kOutTile}, x.options());
       at::Tensor aa = at::empty({kOutTile, kOutTile}, x.options());
       std::vector<double> acc(kOutTile * kOutTile);

@@ -30,6 +30,7 @@ at::Tensor per_example_grad_norms_cpu(const at::Tensor& x_in, at::TensorList wei
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "per_example_grad_norms_cpu", [&] {
     scalar_t* out_ptr = out.data_ptr<scalar_t>();
     at::parallel_for(0, tiles, 1, [&](int64_t t0, int64_t t1) {
+      const at::NoGradGuard no_grad;  // grad mode is thread-local: set it in each worker
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t r0 = t * kTileRows;
         const int64_t rows = std::min(kTileRows, n - r0);

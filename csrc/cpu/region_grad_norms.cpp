@@ -145,6 +145,7 @@ std::tuple<at::Tensor, at::Tensor> region_grad_norms_cpu(const at::Tensor& x_in,
   double* son = sum_of_norms.data_ptr<double>();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "region_grad_norms_cpu", [&] {
     at::parallel_for(0, static_cast<int64_t>(items.size()), 1, [&](int64_t k0, int64_t k1) {
+      const at::NoGradGuard no_grad;  // grad mode is thread-local: set it in each worker
       for (int64_t k = k0; k < k1; ++k) {
         process_item<scalar_t>(items[k], x, grad_out, weights, biases, ro, nos, son);
       }
