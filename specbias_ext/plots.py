@@ -50,7 +50,8 @@ def density(ax, values, label, bins=50, lo=-1.0, hi=1.0, color=None):
 
 
 def region_map_2d(ax, ids: np.ndarray, seed: int = 0, title: str = ""):
-    """Regions in random colours, boundaries (id changes to a neighbour) in black."""
+    """Regions in random colours; boundaries (id changes to the next pixel) in black when the
+    regions are large enough (>= 20 pixels on average) for a boundary line not to hide them."""
     ids = np.asarray(ids)
     rng = np.random.default_rng(seed)
     palette = rng.uniform(0.25, 1.0, size=(int(ids.max()) + 1, 3))
@@ -58,7 +59,8 @@ def region_map_2d(ax, ids: np.ndarray, seed: int = 0, title: str = ""):
     edge = np.zeros(ids.shape, dtype=bool)
     edge[:-1, :] |= ids[:-1, :] != ids[1:, :]
     edge[:, :-1] |= ids[:, :-1] != ids[:, 1:]
-    img[edge] = 0.0
+    if ids.size >= 20 * palette.shape[0]:
+        img[edge] = 0.0
     ax.imshow(img, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])

@@ -42,7 +42,7 @@ def _popcount_words(words: Tensor) -> Tensor:
 
 def _bits(patterns: Tensor, start: int, end: int) -> Tensor:
     shifts = torch.arange(64, device=patterns.device, dtype=torch.int64)
-    bits = ((patterns.unsqueeze(2) >> shifts) & 1).reshape(patterns.shape[0], -1)
+    bits = ((patterns.unsqueeze(2) >> shifts) & 1).reshape(patterns.shape[0], patterns.shape[1] * 64)
     return bits[:, start:end]
 
 
