@@ -18,8 +18,8 @@ PRESETS = {
         region_map_max=512, bins=50,
     ),
     "quick": dict(
-        task1d=Task("1d", depth=4, width=128, epochs=400, lr=1e-3, record_every=25, n=2048),
-        task2d=Task("2d", depth=4, width=128, epochs=150, lr=1e-3, record_every=25,
+        task1d=Task("1d", depth=4, width=128, epochs=300, lr=1e-3, record_every=25, n=2048),
+        task2d=Task("2d", depth=4, width=128, epochs=100, lr=1e-3, record_every=20,
                     image="camera", size=128, batch_size=8192),
         seeds=3, seeds2d=2,
         local1d=dict(num_windows=25, window=50, pairs_per_window=250),
