@@ -4,6 +4,7 @@ The ops live in ``torch.ops.specbias`` (CPU and CUDA kernels behind one schema);
 are in ``specbias_ext.ops`` and plain-torch references in ``specbias_ext.reference``.
 """
 from . import ops, reference
+from . import encodings, grids, models, recorder, results, samplers, signals, spectral, training
 from .build import build_info
 from .mlp import hidden_widths, layer_bit_ranges, mlp_params, num_pattern_words
 from .ops import (
@@ -22,7 +23,8 @@ from .ops import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "activation_patterns", "bit_counts", "build_info", "grad_dots", "grad_gram",
+    "activation_patterns", "bit_counts", "build_info", "encodings", "grids", "models",
+    "recorder", "results", "samplers", "signals", "spectral", "training", "grad_dots", "grad_gram",
     "hamming_neighbors", "hamming_pairs", "hamming_pairs_per_layer", "hidden_widths",
     "layer_bit_ranges", "mlp_params", "num_pattern_words", "ops", "per_example_grad_norms",
     "reference", "region_grad_norms", "region_ids",

@@ -1,0 +1,157 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from specbias_ext.models import CoordinateMLP
+from specbias_ext.recorder import Recorder, RecorderConfig
+from specbias_ext.signals import sum_of_sines
+from specbias_ext.training import TrainConfig, train
+
+CFG = dict(num_windows=2, window=8, pairs_per_window=10, global_pairs=30)
+
+
+def setup(encoding="pe:3", seed=0, n=128):
+    sig = sum_of_sines(n, (3, 8, 20), seed=seed)
+    model = CoordinateMLP(encoding, depth=3, width=32, in_dim=1, seed=seed)
+    rec = Recorder(sig.coords(), (n,), sig.target(), RecorderConfig(**CFG),
+                   signal_freqs=sig.freqs)
+    return sig, model, rec
+
+
+def strip(records):
+    return [{k: v for k, v in r.items() if k != "record_seconds"} for r in records]
+
+
+@pytest.mark.parametrize("batch_size,optimizer", [(None, "adam"), (48, "adam"), (32, "sgd")])
+def test_same_seed_same_numbers(batch_size, optimizer):
+    results = []
+    for _ in range(2):
+        sig, model, rec = setup()
+        cfg = TrainConfig(epochs=6, batch_size=batch_size, optimizer=optimizer, quiet=True,
+                          record_every=3, lr=1e-2 if optimizer == "sgd" else 1e-3)
+        res = train(model, sig.coords(), sig.target(), cfg, recorder=rec)
+        results.append((res, [p.detach().clone() for p in model.parameters()]))
+    (a, pa), (b, pb) = results
+    assert a.loss == b.loss and strip(a.records) == strip(b.records)
+    assert all(torch.equal(p, q) for p, q in zip(pa, pb))
+    assert [r["epoch"] for r in a.records] == [0, 3, 6]
+
+
+def test_minibatch_order_depends_on_the_seed_and_training_learns():
+    losses = []
+    for seed in (0, 1):
+        sig, model, _ = setup()
+        res = train(model, sig.coords(), sig.target(),
+                    TrainConfig(epochs=30, batch_size=16, seed=seed, quiet=True, lr=3e-3))
+        losses.append(res.loss)
+    assert losses[0] != losses[1]
+    assert losses[0][-1] < 0.7 * losses[0][0]
+
+
+def test_resume_continues_the_same_trajectory(tmp_path):
+    k = 4
+    sig, model, rec = setup()
+    full_cfg = TrainConfig(epochs=2 * k, batch_size=40, quiet=True, record_every=2)
+    full = train(model, sig.coords(), sig.target(), full_cfg, recorder=rec,
+                 run_dir=tmp_path / "full")
+    full_params = [p.detach().clone() for p in model.parameters()]
+
+    sig, model, rec = setup()
+    train(model, sig.coords(), sig.target(),
+          TrainConfig(epochs=k, batch_size=40, quiet=True, record_every=2), recorder=rec,
+          run_dir=tmp_path / "split")
+    sig, model, rec = setup()            # a fresh process would start from a fresh model
+    torch.manual_seed(1234)              # global RNG must not matter
+    resumed = train(model, sig.coords(), sig.target(), full_cfg, recorder=rec,
+                    run_dir=tmp_path / "split", resume=True)
+    assert resumed.loss == full.loss
+    assert strip(resumed.records) == strip(full.records)
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), full_params))
+    saved = json.loads((tmp_path / "split" / "results.json").read_text())
+    assert saved["epoch"] == 2 * k and len(saved["loss"]) == 2 * k
+    with np.load(tmp_path / "split" / "arrays.npz") as arrays:
+        assert {f"region_ids_e{e:06d}" for e in (0, 2, 4, 6, 8)} <= set(arrays.files)
+
+
+def test_run_directory_contents(tmp_path):
+    sig, model, rec = setup()
+    train(model, sig.coords(), sig.target(),
+          TrainConfig(epochs=3, quiet=True, record_epochs=[0, 3], checkpoint_every=1),
+          recorder=rec, run_dir=tmp_path)
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["settings"]["model"] == model.describe()
+    assert results["settings"]["train"]["schedule"] == [0, 3]
+    assert [r["epoch"] for r in results["records"]] == [0, 3]
+    assert results["records"][0]["regions"] >= 1
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert state["epoch"] == 3 and set(state) >= {"model", "optimizer", "shuffle_rng", "loss"}
+
+
+def test_resume_with_other_settings_is_refused(tmp_path):
+    sig, model, _ = setup()
+    train(model, sig.coords(), sig.target(), TrainConfig(epochs=1, quiet=True), run_dir=tmp_path)
+    sig, model, _ = setup()
+    with pytest.raises(ValueError, match="config"):
+        train(model, sig.coords(), sig.target(), TrainConfig(epochs=2, lr=0.5, quiet=True),
+              run_dir=tmp_path, resume=True)
+    other = CoordinateMLP("pe:2", depth=3, width=32, in_dim=1)
+    with pytest.raises(ValueError, match="run_dir"):
+        train(other, sig.coords(), sig.target(), TrainConfig(epochs=2, quiet=True),
+              run_dir=tmp_path, resume=True)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(epochs=5, record_epochs=[2, 6]), "record_epochs"),
+    (dict(epochs=-1), "epochs"), (dict(epochs=2, lr=0), "lr"),
+    (dict(epochs=2, optimizer="rmsprop"), "optimizer"), (dict(epochs=2, batch_size=0), "batch_size"),
+    (dict(epochs=2, record_every=0), "record_every"),
+])
+def test_bad_config(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error")
+def test_cuda_without_a_gpu_is_an_error():
+    with pytest.raises(ValueError, match="device"):
+        TrainConfig(epochs=1, device="cuda")
+
+
+def test_bad_data_fails_before_training(tmp_path):
+    sig, model, rec = setup()
+    before = [p.detach().clone() for p in model.parameters()]
+    cfg = TrainConfig(epochs=2, quiet=True)
+    bad_coords = sig.coords().clone()
+    bad_coords[3] = float("nan")
+    with pytest.raises(ValueError, match="coords"):
+        train(model, bad_coords, sig.target(), cfg, run_dir=tmp_path / "a")
+    with pytest.raises(ValueError, match="target"):
+        train(model, sig.coords(), sig.target()[:5], cfg)
+    with pytest.raises(ValueError, match="coords"):
+        train(model, torch.rand(128, 2), sig.target(), cfg)
+    with pytest.raises(ValueError, match="recorder"):
+        train(model, sig.coords(), sig.target(), TrainConfig(epochs=2, record_every=1, quiet=True))
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
+    assert not (tmp_path / "a").exists()
+
+
+from conftest import requires_cuda  # noqa: E402
+
+
+@requires_cuda
+def test_cuda_training_is_deterministic_and_close_to_cpu():
+    runs = []
+    for device in ("cuda", "cuda", "cpu"):
+        sig, model, rec = setup()
+        model = model.double()
+        rec = Recorder(sig.coords().double(), (128,), sig.target().double(), RecorderConfig(**CFG),
+                       signal_freqs=sig.freqs)
+        res = train(model, sig.coords().double(), sig.target().double(),
+                    TrainConfig(epochs=5, batch_size=40, quiet=True, record_every=5,
+                                device=device), recorder=rec)
+        runs.append(res)
+    assert runs[0].loss == runs[1].loss
+    np.testing.assert_allclose(runs[0].loss, runs[2].loss, rtol=1e-8)
+    assert runs[0].records[-1]["regions"] == runs[2].records[-1]["regions"]

@@ -1,0 +1,238 @@
+"""Input encodings of coordinate networks, each an affine map followed by an optional sine.
+
+Every encoding E: R^D -> R^E is written as ``u = c @ matrix.T + offset`` followed by ``sin`` on
+the rows where ``periodic`` is True (a cosine is ``sin(u + pi/2)``). ``forward`` evaluates exactly
+that form, so ``affine_sine()`` and ``jacobian()`` describe the encoding the network really sees,
+which the boundary-distance analysis needs for forward-mode derivatives.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Mapping, Union
+
+import torch
+from torch import nn
+
+Tensor = torch.Tensor
+
+HALF_PI = math.pi / 2
+
+
+def _check_positive_int(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            as_int = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}") from None
+        if as_int != value:
+            raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
+        value = as_int
+    if value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    return value
+
+
+class Encoding(nn.Module):
+    """Base class: subclasses implement ``_affine(dtype, device) -> (matrix, offset, periodic)``."""
+
+    in_dim: int
+    out_dim: int
+
+    def _affine(self, dtype, device) -> tuple[Tensor, Tensor, Tensor]:
+        raise NotImplementedError
+
+    def affine_sine(self, dtype=None, device=None) -> tuple[Tensor, Tensor, Tensor]:
+        """``(matrix [E, D], offset [E], periodic bool [E])`` with
+        ``forward(c) == where(periodic, sin(c @ matrix.T + offset), c @ matrix.T + offset)``."""
+        dtype = dtype or torch.get_default_dtype()
+        return self._affine(dtype, device)
+
+    def _check_coords(self, coords: Tensor) -> None:
+        if not isinstance(coords, Tensor):
+            raise TypeError(f"coords: expected a Tensor, got {type(coords).__name__}")
+        if coords.dim() != 2 or coords.shape[1] != self.in_dim:
+            raise ValueError(
+                f"coords: expected shape [N, {self.in_dim}] for a {self.in_dim}-D encoding, "
+                f"got {list(coords.shape)}")
+        if not coords.dtype.is_floating_point:
+            raise ValueError(f"coords: expected a floating dtype, got {coords.dtype}")
+
+    def preactivation(self, coords: Tensor) -> tuple[Tensor, Tensor]:
+        """``(u [N, E], periodic [E])``: the affine part before the sine."""
+        self._check_coords(coords)
+        matrix, offset, periodic = self._affine(coords.dtype, coords.device)
+        return coords @ matrix.T + offset, periodic
+
+    def _sine_parts(self, coords: Tensor):
+        self._check_coords(coords)
+        matrix, offset, periodic = self._affine(coords.dtype, coords.device)
+        linear = coords @ matrix.T
+        # Rows with offset pi/2 are evaluated as cos(linear) rather than sin(linear + pi/2): the
+        # same function, without the rounding of the sum (which grows with 2^l at high levels).
+        is_cos = periodic & (offset == torch.tensor(HALF_PI, dtype=offset.dtype))
+        return matrix, offset, periodic, linear, is_cos
+
+    def forward(self, coords: Tensor) -> Tensor:
+        _, offset, periodic, linear, is_cos = self._sine_parts(coords)
+        u = linear + offset
+        out = torch.where(periodic, torch.sin(u), u)
+        if bool(is_cos.any()):
+            out = torch.where(is_cos, torch.cos(linear), out)
+        return out
+
+    def jacobian(self, coords: Tensor) -> Tensor:
+        """``[N, E, D]``: d encoding / d coordinates at every point, from the affine-sine form."""
+        matrix, offset, periodic, linear, is_cos = self._sine_parts(coords)
+        scale = torch.where(periodic, torch.cos(linear + offset), torch.ones_like(linear))
+        scale = torch.where(is_cos, -torch.sin(linear), scale)
+        return scale.unsqueeze(2) * matrix.unsqueeze(0)
+
+    def describe(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.describe().items())
+
+
+class RawEncoding(Encoding):
+    """Identity: the network sees the coordinates themselves (range set by the grid)."""
+
+    def __init__(self, in_dim: int):
+        super().__init__()
+        self.in_dim = _check_positive_int(in_dim, "in_dim")
+        self.out_dim = self.in_dim
+
+    def _affine(self, dtype, device):
+        matrix = torch.eye(self.in_dim, dtype=dtype, device=device)
+        offset = torch.zeros(self.in_dim, dtype=dtype, device=device)
+        periodic = torch.zeros(self.in_dim, dtype=torch.bool, device=device)
+        return matrix, offset, periodic
+
+    def forward(self, coords: Tensor) -> Tensor:
+        self._check_coords(coords)
+        return coords
+
+    def describe(self):
+        return {"name": "raw", "in_dim": self.in_dim}
+
+
+class PositionalEncoding(Encoding):
+    """For each coordinate c and l = 0..L-1: sin(2^l pi c), cos(2^l pi c).
+
+    Output order: coordinate-major, then level, then (sin, cos); out_dim = 2 * L * D.
+    """
+
+    def __init__(self, in_dim: int, levels: int):
+        super().__init__()
+        self.in_dim = _check_positive_int(in_dim, "in_dim")
+        self.levels = _check_positive_int(levels, "levels (L)")
+        self.out_dim = 2 * self.levels * self.in_dim
+
+    def _affine(self, dtype, device):
+        d, levels = self.in_dim, self.levels
+        freqs = math.pi * 2.0 ** torch.arange(levels, dtype=torch.float64)
+        matrix = torch.zeros(d, levels, 2, d, dtype=torch.float64)
+        for c in range(d):
+            matrix[c, :, :, c] = freqs.unsqueeze(1)
+        offset = torch.tensor([0.0, HALF_PI], dtype=torch.float64).repeat(d * levels)
+        periodic = torch.ones(self.out_dim, dtype=torch.bool)
+        return (matrix.reshape(self.out_dim, d).to(dtype=dtype, device=device),
+                offset.to(dtype=dtype, device=device), periodic.to(device))
+
+    def describe(self):
+        return {"name": "pe", "in_dim": self.in_dim, "levels": self.levels}
+
+
+class FourierFeatures(Encoding):
+    """Gaussian random Fourier features [sin(2 pi B c), cos(2 pi B c)], B ~ N(0, sigma^2) [m, d].
+
+    B is drawn once from ``seed`` (a private generator, the global RNG is untouched) and kept as
+    the buffer ``B``, so it is saved and loaded with the model's state_dict. out_dim = 2 m.
+    """
+
+    def __init__(self, in_dim: int, num_features: int, sigma: float, seed: int = 0):
+        super().__init__()
+        self.in_dim = _check_positive_int(in_dim, "in_dim")
+        self.num_features = _check_positive_int(num_features, "num_features (m)")
+        try:
+            sigma = float(sigma)
+        except (TypeError, ValueError):
+            raise ValueError(f"sigma: expected a positive float, got {sigma!r}") from None
+        if not (math.isfinite(sigma) and sigma > 0):
+            raise ValueError(f"sigma: expected a finite value > 0, got {sigma}")
+        self.sigma = sigma
+        self.seed = int(seed)
+        self.out_dim = 2 * self.num_features
+        gen = torch.Generator().manual_seed(self.seed)
+        b = sigma * torch.randn(self.num_features, self.in_dim, generator=gen, dtype=torch.float64)
+        self.register_buffer("B", b.to(torch.get_default_dtype()))
+
+    def _affine(self, dtype, device):
+        b = (2 * math.pi) * self.B.to(dtype=dtype, device=device)
+        matrix = torch.cat([b, b], dim=0)
+        m = self.num_features
+        offset = torch.cat([torch.zeros(m, dtype=dtype, device=device),
+                            torch.full((m,), HALF_PI, dtype=dtype, device=device)])
+        periodic = torch.ones(self.out_dim, dtype=torch.bool, device=device)
+        return matrix, offset, periodic
+
+    def describe(self):
+        return {"name": "rff", "in_dim": self.in_dim, "num_features": self.num_features,
+                "sigma": self.sigma, "seed": self.seed}
+
+
+EncodingSpec = Union[str, Mapping[str, Any], Encoding]
+
+_SPEC_HELP = ('expected "raw", "pe:<L>" (e.g. "pe:4"), "rff:<m>:<sigma>[:<seed>]", '
+              "a dict from Encoding.describe(), or an Encoding")
+
+
+def make_encoding(spec: EncodingSpec, in_dim: int | None = None) -> Encoding:
+    """Build an encoding from a spec string, a describe() dict, or pass an Encoding through."""
+    if isinstance(spec, Encoding):
+        if in_dim is not None and spec.in_dim != in_dim:
+            raise ValueError(f"in_dim: the encoding takes {spec.in_dim}-D coordinates, "
+                             f"got in_dim={in_dim}")
+        return spec
+    if isinstance(spec, Mapping):
+        return _from_dict(spec, in_dim)
+    if not isinstance(spec, str):
+        raise ValueError(f"encoding: {_SPEC_HELP}; got {type(spec).__name__}")
+    if in_dim is None:
+        raise ValueError(f"in_dim: required to build the encoding {spec!r} from a string")
+    text = spec.strip().lower()
+    parts = text.split(":")
+    name, args = parts[0], parts[1:]
+    if name == "raw" and not args:
+        return RawEncoding(in_dim)
+    if name == "pe" and len(args) == 1 and re.fullmatch(r"-?\d+", args[0]):
+        return PositionalEncoding(in_dim, int(args[0]))
+    if name == "rff" and len(args) in (2, 3):
+        try:
+            m = int(args[0])
+            sigma = float(args[1])
+            seed = int(args[2]) if len(args) == 3 else 0
+        except ValueError:
+            raise ValueError(f"encoding: bad rff spec {spec!r}; {_SPEC_HELP}") from None
+        return FourierFeatures(in_dim, m, sigma, seed)
+    raise ValueError(f"encoding: unknown encoding {spec!r}; {_SPEC_HELP}")
+
+
+def _from_dict(spec: Mapping[str, Any], in_dim: int | None) -> Encoding:
+    settings = dict(spec)
+    name = settings.pop("name", None)
+    dict_in = settings.pop("in_dim", None)
+    if dict_in is not None and in_dim is not None and int(dict_in) != int(in_dim):
+        raise ValueError(f"in_dim: the encoding dict says in_dim={dict_in}, got in_dim={in_dim}")
+    in_dim = dict_in if dict_in is not None else in_dim
+    if in_dim is None:
+        raise ValueError("in_dim: missing from the encoding dict and not given")
+    classes = {"raw": RawEncoding, "pe": PositionalEncoding, "rff": FourierFeatures}
+    if name not in classes:
+        raise ValueError(f"encoding: unknown encoding name {name!r} in {dict(spec)!r}; "
+                         f"expected one of {sorted(classes)}")
+    try:
+        return classes[name](in_dim, **settings)
+    except TypeError as exc:
+        raise ValueError(f"encoding: bad settings {dict(spec)!r} for {name!r}: {exc}") from None

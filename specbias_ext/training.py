@@ -1,0 +1,299 @@
+"""Training a coordinate network with MSE, recording measurements at chosen epochs.
+
+Epoch e of a record means "after e epochs of training"; epoch 0 is the initial network.
+Determinism: the model is initialised from its own seed, minibatches are reshuffled every epoch
+from a private torch.Generator seeded by ``TrainConfig.seed`` (the global RNG is not used), so the
+same seed on the same device gives the same numbers, and a resumed run (model + optimizer +
+generator state + epoch + history restored from the checkpoint) continues the same trajectory.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+import torch
+from torch import nn
+
+from .recorder import Recorder
+from .results import RunDirectory
+
+Tensor = torch.Tensor
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass
+class TrainConfig:
+    """Settings of a training run.
+
+    ``batch_size=None`` trains full-batch. ``record_epochs`` (epochs in 0..epochs) and/or
+    ``record_every`` (k: epochs 0, k, 2k, ... and the last epoch) say when the recorder runs.
+    ``checkpoint_every`` (epochs) writes checkpoint.pt and results in the run directory; the end
+    of training always does.
+    """
+
+    epochs: int
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    batch_size: Optional[int] = None
+    seed: int = 0
+    device: str = "cpu"
+    record_epochs: Optional[Sequence[int]] = None
+    record_every: Optional[int] = None
+    quiet: bool = False
+    checkpoint_every: Optional[int] = None
+
+    def __post_init__(self):
+        self.epochs = _int_at_least(self.epochs, "epochs", 0)
+        try:
+            self.lr = float(self.lr)
+        except (TypeError, ValueError):
+            raise ValueError(f"lr: expected a positive float, got {self.lr!r}") from None
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr: expected a finite value > 0, got {self.lr}")
+        if not isinstance(self.optimizer, str) or self.optimizer.lower() not in OPTIMIZERS:
+            raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {self.optimizer!r}")
+        self.optimizer = self.optimizer.lower()
+        if self.batch_size is not None:
+            self.batch_size = _int_at_least(self.batch_size, "batch_size", 1)
+        self.seed = int(self.seed)
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"device: not a torch device: {self.device!r}") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device: {self.device!r} requested but CUDA is not available")
+        self.device = str(device)
+        if self.record_every is not None:
+            self.record_every = _int_at_least(self.record_every, "record_every", 1)
+        if self.record_epochs is not None:
+            epochs = [_int_at_least(e, "record_epochs", 0) for e in self.record_epochs]
+            beyond = [e for e in epochs if e > self.epochs]
+            if beyond:
+                raise ValueError(f"record_epochs: {beyond} lie beyond the {self.epochs} training "
+                                 "epochs")
+            self.record_epochs = sorted(set(epochs))
+        if self.checkpoint_every is not None:
+            self.checkpoint_every = _int_at_least(self.checkpoint_every, "checkpoint_every", 1)
+
+    def schedule(self) -> list[int]:
+        """The sorted epochs at which the recorder runs."""
+        epochs = set(self.record_epochs or [])
+        if self.record_every is not None:
+            epochs.update(range(0, self.epochs + 1, self.record_every))
+            epochs.add(self.epochs)
+        return sorted(epochs)
+
+    def trajectory_settings(self) -> dict[str, Any]:
+        """The settings a resumed run must share with the run it continues."""
+        return {"lr": self.lr, "optimizer": self.optimizer, "batch_size": self.batch_size,
+                "seed": self.seed}
+
+
+def _int_at_least(value, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            as_int = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}") from None
+        if as_int != value:
+            raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
+        value = as_int
+    if value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    return value
+
+
+@dataclass
+class TrainResult:
+    loss: list[float]                        # mean training loss of each epoch
+    records: list[dict[str, Any]]            # the recorder's history
+    timings: dict[str, float]                # train_seconds, record_seconds, total_seconds
+    epochs: int                              # epochs trained in total (incl. before a resume)
+    run_dir: Optional[Path] = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_data(model: nn.Module, coords: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    if not isinstance(coords, Tensor) or coords.dim() != 2:
+        raise ValueError(f"coords: expected a Tensor [N, D], got "
+                         f"{list(coords.shape) if isinstance(coords, Tensor) else type(coords)}")
+    in_dim = getattr(model, "in_dim", None)
+    if in_dim is not None and coords.shape[1] != in_dim:
+        raise ValueError(f"coords: the model takes {in_dim}-D coordinates, got "
+                         f"{coords.shape[1]}-D")
+    if not coords.dtype.is_floating_point or not bool(torch.isfinite(coords).all()):
+        raise ValueError("coords: expected finite floating-point coordinates (NaN/inf found "
+                         "or integer dtype)")
+    if not isinstance(target, Tensor):
+        raise ValueError(f"target: expected a Tensor, got {type(target).__name__}")
+    if target.dim() == 1:
+        target = target.unsqueeze(1)
+    elif target.dim() == 3:
+        target = target.reshape(-1, target.shape[2])
+    out_dim = getattr(model, "out_dim", target.shape[-1])
+    if target.dim() != 2 or target.shape[0] != coords.shape[0] or target.shape[1] != out_dim:
+        raise ValueError(f"target: expected [{coords.shape[0]}, {out_dim}] (or [N] / [H, W, C]) "
+                         f"to match coords and the model, got {list(target.shape)}")
+    if not target.dtype.is_floating_point or not bool(torch.isfinite(target).all()):
+        raise ValueError("target: expected finite floating-point values")
+    return coords, target
+
+
+def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.lr)
+    return torch.optim.SGD(model.parameters(), lr=config.lr)
+
+
+def _settings(model, config, recorder, coords) -> dict[str, Any]:
+    settings = {"train": asdict(config), "n": int(coords.shape[0]),
+                "model": model.describe() if hasattr(model, "describe") else repr(model)}
+    settings["train"]["schedule"] = config.schedule()
+    if recorder is not None:
+        settings["recorder"] = recorder.settings()
+    return settings
+
+
+def _progress(config: TrainConfig, start_epoch: int):
+    from tqdm.auto import tqdm
+    return tqdm(total=config.epochs, initial=start_epoch, disable=config.quiet, unit="epoch",
+                dynamic_ncols=True)
+
+
+def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
+          recorder: Optional[Recorder] = None, run_dir: Union[str, Path, None] = None,
+          resume: bool = False) -> TrainResult:
+    """Train ``model`` on (coords, target) with MSE; record and checkpoint on schedule.
+
+    The model is moved to ``config.device`` (in place). With ``run_dir`` the run directory gets
+    results.json / arrays.npz / checkpoint.pt; ``resume=True`` continues from its checkpoint if
+    there is one (the model, lr, optimizer, batch size and seed must match; ``epochs`` may grow)
+    and starts from scratch otherwise. All inputs are checked before any training starts.
+    """
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
+    coords, target = _check_data(model, coords, target)
+    if recorder is not None and recorder.coords.shape[0] != coords.shape[0]:
+        raise ValueError(f"recorder: built for {recorder.coords.shape[0]} points, training on "
+                         f"{coords.shape[0]}")
+    if resume and run_dir is None:
+        raise ValueError("run_dir: resume=True needs the run directory to resume from")
+    schedule = config.schedule()
+    if schedule and recorder is None:
+        raise ValueError("recorder: the config schedules records but no recorder was given")
+    run = RunDirectory(run_dir) if run_dir is not None else None
+
+    device = torch.device(config.device)
+    model.to(device)
+    dtype = next(model.parameters()).dtype
+    coords = coords.to(device=device, dtype=dtype)
+    target = target.to(device=device, dtype=dtype)
+    optimizer = _make_optimizer(model, config)
+    shuffle = torch.Generator().manual_seed(config.seed)
+    settings = _settings(model, config, recorder, coords)
+    loss_history: list[float] = []
+    timings = {"train_seconds": 0.0, "record_seconds": 0.0}
+    start_epoch = 0
+
+    if resume and run.has_checkpoint():
+        state = run.load_checkpoint(map_location=device)
+        _check_resumable(state, model, config)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        shuffle.set_state(state["shuffle_rng"])
+        start_epoch = int(state["epoch"])
+        loss_history = list(state["loss"])
+        timings.update(state.get("timings", {}))
+        if start_epoch > config.epochs:
+            raise ValueError(f"epochs: the checkpoint is at epoch {start_epoch}, beyond "
+                             f"config.epochs = {config.epochs}")
+        if recorder is not None:
+            recorder.load_state_dict(state.get("recorder", {}))
+
+    n = coords.shape[0]
+    batch = n if config.batch_size is None else min(config.batch_size, n)
+    recorded = {r["epoch"] for r in recorder.history} if recorder is not None else set()
+
+    def do_record(epoch: int) -> None:
+        if recorder is None or epoch not in schedule or epoch in recorded:
+            return
+        t0 = time.perf_counter()
+        model.eval()
+        recorder.record(model, epoch)
+        model.train()
+        recorded.add(epoch)
+        timings["record_seconds"] += time.perf_counter() - t0
+
+    def save(epoch: int) -> None:
+        if run is None:
+            return
+        run.save_checkpoint({
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "shuffle_rng": shuffle.get_state(), "epoch": epoch, "loss": loss_history,
+            "timings": dict(timings), "model_config": settings["model"],
+            "trajectory": config.trajectory_settings(),
+            "recorder": recorder.state_dict() if recorder is not None else {},
+        })
+        write_results(run, settings, loss_history, recorder, timings, epoch)
+
+    do_record(start_epoch)
+    bar = _progress(config, start_epoch)
+    model.train()
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            t0 = time.perf_counter()
+            order = torch.randperm(n, generator=shuffle).to(device) if batch < n else None
+            total = torch.zeros((), dtype=torch.float64, device=device)
+            for s in range(0, n, batch):
+                idx = None if order is None else order[s:s + batch]
+                xb = coords if idx is None else coords[idx]
+                yb = target if idx is None else target[idx]
+                optimizer.zero_grad(set_to_none=True)
+                loss = (model(xb) - yb).square().mean()
+                loss.backward()
+                optimizer.step()
+                total += loss.detach().to(torch.float64) * xb.shape[0]
+            loss_history.append(float(total) / n)
+            timings["train_seconds"] += time.perf_counter() - t0
+            do_record(epoch + 1)
+            postfix = {"loss": f"{loss_history[-1]:.4g}"}
+            if recorder is not None and recorder.history and "regions" in recorder.history[-1]:
+                postfix["regions"] = recorder.history[-1]["regions"]
+            bar.set_postfix(postfix, refresh=False)
+            bar.update(1)
+            if config.checkpoint_every and (epoch + 1) % config.checkpoint_every == 0:
+                save(epoch + 1)
+    finally:
+        bar.close()
+    end_epoch = max(start_epoch, config.epochs)
+    save(end_epoch)
+    timings["total_seconds"] = timings["train_seconds"] + timings["record_seconds"]
+    return TrainResult(loss=loss_history,
+                       records=list(recorder.history) if recorder is not None else [],
+                       timings=dict(timings), epochs=end_epoch,
+                       run_dir=run.path if run is not None else None, settings=settings)
+
+
+def _check_resumable(state: dict, model: nn.Module, config: TrainConfig) -> None:
+    described = model.describe() if hasattr(model, "describe") else repr(model)
+    if state.get("model_config") != described:
+        raise ValueError(f"run_dir: the checkpoint holds a different model "
+                         f"({state.get('model_config')}) than {described}")
+    if state.get("trajectory") != config.trajectory_settings():
+        raise ValueError(f"config: resuming needs the same lr/optimizer/batch_size/seed as the "
+                         f"checkpoint ({state.get('trajectory')}), got "
+                         f"{config.trajectory_settings()}")
+
+
+def write_results(run: RunDirectory, settings: dict, loss: list, recorder: Optional[Recorder],
+                  timings: dict, epoch: int) -> None:
+    """results.json (settings, loss per epoch, records, timings) and arrays.npz."""
+    records = recorder.history if recorder is not None else []
+    run.write_results({"settings": settings, "epoch": epoch, "loss": loss, "records": records,
+                       "timings": timings})
+    arrays = dict(recorder.arrays) if recorder is not None else {}
+    arrays["loss"] = torch.tensor(loss, dtype=torch.float64).numpy()
+    run.write_arrays(arrays)
