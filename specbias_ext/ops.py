@@ -123,8 +123,19 @@ def region_grad_norms(x: Tensor, weights: Sequence[Tensor], biases: Sequence[Ten
 # ----------------------------------------------------------------------------- fake kernels
 
 
+def _check_devices(device, what: str, named: Sequence[tuple[str, Tensor]]) -> None:
+    """The device check of the C++ kernels, for the fake kernels: a call mixing a meta (or fake)
+    tensor with real ones dispatches to the fake kernel, which must refuse it the same way."""
+    for name, t in named:
+        if t.device != device:
+            raise RuntimeError(f"{name}: expected device {device}{what}, got {t.device}")
+
+
 @torch.library.register_fake("specbias::activation_patterns")
 def _activation_patterns_fake(x, weights, biases):
+    _check_devices(x.device, " (the device of x)",
+                   [(f"weights[{l}]", w) for l, w in enumerate(weights)]
+                   + [(f"biases[{l}]", b) for l, b in enumerate(biases)])
     return x.new_empty((x.shape[0], num_pattern_words(weights)), dtype=torch.int64)
 
 
@@ -137,6 +148,7 @@ def _region_ids_fake(patterns):
 
 @torch.library.register_fake("specbias::hamming_pairs")
 def _hamming_pairs_fake(patterns, i, j, segments=None):
+    _check_devices(patterns.device, "", [("i", i), ("j", j)])
     if segments is None:
         return patterns.new_empty((i.shape[0],), dtype=torch.int64)
     return patterns.new_empty((i.shape[0], len(segments) - 1), dtype=torch.int64)
@@ -147,7 +159,7 @@ def _hamming_neighbors_fake(patterns, grid_shape):
     out = []
     for axis in range(len(grid_shape)):
         shape = list(grid_shape)
-        shape[axis] -= 1
+        shape[axis] = max(shape[axis] - 1, 0)
         out.append(patterns.new_empty(shape, dtype=torch.int64))
     return out
 

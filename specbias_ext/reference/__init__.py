@@ -10,3 +10,4 @@ from .patterns import (
     pattern_bits,
     unpack_bits,
 )
+from .regions import bit_counts, hamming_neighbors, hamming_pairs, region_ids

@@ -44,7 +44,8 @@ def unpack_bits(patterns: Tensor, num_bits: int) -> Tensor:
     """Inverse of pack_bits: bool [N, num_bits]."""
     shifts = torch.arange(64, device=patterns.device, dtype=torch.int64)
     bits = (patterns.unsqueeze(2) >> shifts) & 1
-    return bits.reshape(patterns.shape[0], -1)[:, :num_bits].bool()
+    # Explicit sizes: reshape(0, -1) is ambiguous for N = 0.
+    return bits.reshape(patterns.shape[0], patterns.shape[1] * 64)[:, :num_bits].bool()
 
 
 def activation_patterns(x: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor]) -> Tensor:

@@ -1,0 +1,38 @@
+"""Packed pattern tensors for the region-op tests: random rows with controlled duplication."""
+from __future__ import annotations
+
+import torch
+from hypothesis import strategies as st
+
+
+def random_words(n, words, seed, bit_density=0.5):
+    """int64 [n, words] with each bit on with probability bit_density (bit 63 included)."""
+    gen = torch.Generator().manual_seed(seed)
+    bits = torch.rand(n, words, 64, generator=gen) < bit_density
+    shifts = torch.arange(64, dtype=torch.int64)
+    return (bits.to(torch.int64) << shifts).sum(dim=2)
+
+
+def duplicated_rows(n, words, distinct, seed):
+    """n rows drawn (with repetition, random order) from `distinct` random distinct-ish rows."""
+    gen = torch.Generator().manual_seed(seed + 1)
+    base = random_words(max(distinct, 1), words, seed)
+    pick = torch.randint(0, base.shape[0], (n,), generator=gen)
+    return base[pick].contiguous()
+
+
+@st.composite
+def pattern_tensors(draw, max_n=600, max_words=6):
+    """Packed patterns with few, many or no duplicate rows, plus sparse or dense bits."""
+    n = draw(st.integers(0, max_n))
+    words = draw(st.integers(1, max_words))
+    seed = draw(st.integers(0, 2**31 - 1))
+    kind = draw(st.sampled_from(["few", "many", "distinct", "sparse"]))
+    if kind == "few":
+        return duplicated_rows(n, words, draw(st.integers(1, 5)), seed)
+    if kind == "many":
+        return duplicated_rows(n, words, max(1, n // 3), seed)
+    if kind == "sparse":
+        # Rows differing in a few bits, like neighbouring grid points.
+        return random_words(n, words, seed, bit_density=0.01)
+    return random_words(n, words, seed)
