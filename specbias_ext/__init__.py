@@ -3,9 +3,16 @@
 The ops live in ``torch.ops.specbias`` (CPU and CUDA kernels behind one schema); typed wrappers
 are in ``specbias_ext.ops`` and plain-torch references in ``specbias_ext.reference``.
 """
-from . import ops, reference
+from . import gradients, ops, reference
 from . import encodings, grids, models, recorder, results, samplers, signals, spectral, training
 from .build import build_info
+from .gradients import (
+    confusion_block,
+    confusion_pairs,
+    empirical_ntk,
+    mse_grad_out,
+    region_coherence,
+)
 from .mlp import hidden_widths, layer_bit_ranges, mlp_params, num_pattern_words
 from .ops import (
     activation_patterns,
@@ -23,8 +30,10 @@ from .ops import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "activation_patterns", "bit_counts", "build_info", "encodings", "grids", "models",
-    "recorder", "results", "samplers", "signals", "spectral", "training", "grad_dots", "grad_gram",
+    "activation_patterns", "bit_counts", "build_info", "confusion_block", "confusion_pairs",
+    "empirical_ntk", "gradients", "mse_grad_out", "region_coherence", "encodings", "grids",
+    "models", "recorder", "results", "samplers", "signals", "spectral", "training",
+    "grad_dots", "grad_gram",
     "hamming_neighbors", "hamming_pairs", "hamming_pairs_per_layer", "hidden_widths",
     "layer_bit_ranges", "mlp_params", "num_pattern_words", "ops", "per_example_grad_norms",
     "reference", "region_grad_norms", "region_ids",

@@ -11,3 +11,12 @@ from .patterns import (
     unpack_bits,
 )
 from .regions import bit_counts, hamming_neighbors, hamming_pairs, region_ids
+from .gradients import (
+    confusion_from_gram,
+    flat_per_example_grads,
+    grad_dots,
+    grad_gram,
+    per_example_grad_norms,
+    per_example_grads,
+    region_grad_norms,
+)

@@ -1,0 +1,41 @@
+#include "grad_checks.h"
+
+namespace specbias {
+
+void check_grad_out(const at::Tensor& grad_out, const at::Tensor& x, at::TensorList weights) {
+  const int64_t out_dim = weights.back().size(0);
+  TORCH_CHECK(grad_out.dim() == 2, "grad_out: expected a 2-D tensor [N, out] = [", x.size(0),
+              ", ", out_dim, "], got ", grad_out.dim(), " dimensions");
+  TORCH_CHECK(grad_out.size(0) == x.size(0) && grad_out.size(1) == out_dim,
+              "grad_out: expected shape [N, out] = [", x.size(0), ", ", out_dim,
+              "] (x.shape[0], weights[-1].shape[0]), got ", grad_out.sizes());
+  TORCH_CHECK(grad_out.scalar_type() == x.scalar_type(), "grad_out: expected dtype ",
+              x.scalar_type(), " (the dtype of x), got ", grad_out.scalar_type());
+  TORCH_CHECK(grad_out.device() == x.device(), "grad_out: expected device ", x.device(),
+              " (the device of x), got ", grad_out.device());
+  if (grad_out.numel() > 0) {
+    TORCH_CHECK(at::isfinite(grad_out).all().item<bool>(),
+                "grad_out: expected finite values, found NaN or inf");
+  }
+}
+
+void check_region_ids(const at::Tensor& ids, int64_t num_regions, const at::Tensor& x) {
+  TORCH_CHECK(num_regions >= 0, "num_regions: expected a count >= 0, got ", num_regions);
+  TORCH_CHECK(ids.dim() == 1, "ids: expected a 1-D tensor [N] of region ids, got ", ids.dim(),
+              " dimensions");
+  TORCH_CHECK(ids.scalar_type() == at::kLong, "ids: expected int64 region ids (from region_ids), got ",
+              ids.scalar_type());
+  TORCH_CHECK(ids.device() == x.device(), "ids: expected device ", x.device(),
+              " (the device of x), got ", ids.device());
+  TORCH_CHECK(ids.size(0) == x.size(0), "ids: expected one id per point of x (", x.size(0),
+              "), got ", ids.size(0));
+  if (ids.numel() > 0) {
+    const int64_t mn = ids.min().item<int64_t>();
+    const int64_t mx = ids.max().item<int64_t>();
+    TORCH_CHECK(mn >= 0, "ids: expected region ids >= 0, got ", mn);
+    TORCH_CHECK(mx < num_regions, "num_regions: expected more than the largest id (", mx,
+                "), i.e. num_regions >= ", mx + 1, ", got ", num_regions);
+  }
+}
+
+}  // namespace specbias

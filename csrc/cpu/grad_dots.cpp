@@ -1,0 +1,65 @@
+// Per-example gradient inner products of index pairs on the CPU. Pairs run in blocks: the rows
+// i[p] and j[p] of a block are gathered, their features computed in parallel tiles, and
+// <g_i, g_j> = sum_l (delta_l^i . delta_l^j)(a_{l-1}^i . a_{l-1}^j + 1) reduced per pair.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include "../common/grad_checks.h"
+#include "../common/grad_features.h"
+#include "../common/mlp_checks.h"
+#include "grad_reduce.h"
+
+namespace specbias {
+namespace {
+
+constexpr int64_t kTileRows = 256;
+constexpr int64_t kPairBlock = 16384;  // pairs per block: bounds memory at O(block * width)
+
+at::Tensor grad_dots_cpu(const at::Tensor& x_in, at::TensorList weights, at::TensorList biases,
+                         const at::Tensor& grad_out_in, const at::Tensor& i,
+                         const at::Tensor& j) {
+  check_mlp_inputs(x_in, weights, biases);
+  check_grad_out(grad_out_in, x_in, weights);
+  const int64_t n = x_in.size(0);
+  check_indices(i, "i", n, x_in.device());
+  check_indices(j, "j", n, x_in.device());
+  TORCH_CHECK(i.size(0) == j.size(0), "j: expected as many indices as i (", i.size(0), "), got ",
+              j.size(0));
+  const at::Tensor x = x_in.contiguous();
+  const at::Tensor grad_out = grad_out_in.contiguous();
+  const int64_t pairs = i.size(0);
+  at::Tensor out = at::empty({pairs}, x.options());
+  const size_t layers = weights.size();
+
+  for (int64_t p0 = 0; p0 < pairs; p0 += kPairBlock) {
+    const int64_t np = std::min(kPairBlock, pairs - p0);
+    const at::Tensor idx = at::cat({i.narrow(0, p0, np), j.narrow(0, p0, np)});
+    auto [xs, gos] = gather_rows(x, grad_out, idx);
+    const GradFeatures f = compute_features(xs, gos, weights, biases, kTileRows, true);
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "grad_dots_cpu", [&] {
+      scalar_t* out_ptr = out.data_ptr<scalar_t>() + p0;
+      at::parallel_for(0, np, 256, [&](int64_t q0, int64_t q1) {
+        for (int64_t q = q0; q < q1; ++q) {
+          double s = 0;
+          for (size_t l = 0; l < layers; ++l) {
+            const int64_t in = f.inputs[l].size(1), width = f.deltas[l].size(1);
+            const scalar_t* a = f.inputs[l].data_ptr<scalar_t>();
+            const scalar_t* d = f.deltas[l].data_ptr<scalar_t>();
+            const double dd = cpu::dot(d + q * width, d + (np + q) * width, width);
+            const double aa = cpu::dot(a + q * in, a + (np + q) * in, in);
+            s += dd * (aa + 1.0);
+          }
+          out_ptr[q] = static_cast<scalar_t>(s);
+        }
+      });
+    });
+  }
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(specbias, CPU, m) { m.impl("grad_dots", &grad_dots_cpu); }
+
+}  // namespace specbias

@@ -1,0 +1,103 @@
+// Block of the per-example gradient Gram matrix on the CPU. The features (a_{l-1}, delta_l) of the
+// row points and of the column points are computed once (O(N * width)); then each
+// at::parallel_for task owns output tiles and accumulates, in float64,
+//   G_tile = sum_l (D_r D_c^T) * (A_r A_c^T + 1)
+// from two tile-sized GEMMs per layer, so no N x N temporary exists besides the output. The
+// full Gram matrix (rows = cols = None) computes only the upper tiles and mirrors them.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <optional>
+#include <vector>
+
+#include "../common/grad_checks.h"
+#include "../common/grad_features.h"
+#include "../common/mlp_checks.h"
+
+namespace specbias {
+namespace {
+
+constexpr int64_t kFeatureTileRows = 256;
+constexpr int64_t kOutTile = 256;
+
+GradFeatures features_of(const at::Tensor& x, const at::Tensor& grad_out,
+                         const std::optional<at::Tensor>& idx, at::TensorList weights,
+                         at::TensorList biases) {
+  if (!idx.has_value()) {
+    return compute_features(x, grad_out, weights, biases, kFeatureTileRows, true);
+  }
+  auto [xs, gos] = gather_rows(x, grad_out, *idx);
+  return compute_features(xs, gos, weights, biases, kFeatureTileRows, true);
+}
+
+// acc += dd * (aa + 1), elementwise over one output tile.
+template <typename scalar_t>
+void accumulate_layer(double* acc, const scalar_t* dd, const scalar_t* aa, int64_t count) {
+#pragma omp simd
+  for (int64_t e = 0; e < count; ++e) acc[e] += double(dd[e]) * (double(aa[e]) + 1.0);
+}
+
+at::Tensor grad_gram_cpu(const at::Tensor& x_in, at::TensorList weights, at::TensorList biases,
+                         const at::Tensor& grad_out_in, const std::optional<at::Tensor>& rows,
+                         const std::optional<at::Tensor>& cols) {
+  check_mlp_inputs(x_in, weights, biases);
+  check_grad_out(grad_out_in, x_in, weights);
+  const int64_t n = x_in.size(0);
+  if (rows.has_value()) check_indices(*rows, "rows", n, x_in.device());
+  if (cols.has_value()) check_indices(*cols, "cols", n, x_in.device());
+  const at::Tensor x = x_in.contiguous();
+  const at::Tensor grad_out = grad_out_in.contiguous();
+  const bool symmetric = !rows.has_value() && !cols.has_value();
+
+  const GradFeatures fr = features_of(x, grad_out, rows, weights, biases);
+  const GradFeatures fc = symmetric ? fr : features_of(x, grad_out, cols, weights, biases);
+  const int64_t nr = fr.rows(), nc = fc.rows();
+  at::Tensor out = at::empty({nr, nc}, x.options());
+  if (nr == 0 || nc == 0) return out;
+
+  const int64_t tr_count = (nr + kOutTile - 1) / kOutTile;
+  const int64_t tc_count = (nc + kOutTile - 1) / kOutTile;
+  std::vector<std::pair<int64_t, int64_t>> tiles;
+  for (int64_t tr = 0; tr < tr_count; ++tr) {
+    for (int64_t tc = symmetric ? tr : 0; tc < tc_count; ++tc) tiles.emplace_back(tr, tc);
+  }
+  const size_t layers = weights.size();
+
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "grad_gram_cpu", [&] {
+    scalar_t* out_ptr = out.data_ptr<scalar_t>();
+    at::parallel_for(0, static_cast<int64_t>(tiles.size()), 1, [&](int64_t k0, int64_t k1) {
+      at::Tensor dd = at::empty({kOutTile, kOutTile}, x.options());
+      at::Tensor aa = at::empty({kOutTile, kOutTile}, x.options());
+      std::vector<double> acc(kOutTile * kOutTile);
+      for (int64_t k = k0; k < k1; ++k) {
+        const int64_t r0 = tiles[k].first * kOutTile, c0 = tiles[k].second * kOutTile;
+        const int64_t tr = std::min(kOutTile, nr - r0), tc = std::min(kOutTile, nc - c0);
+        at::Tensor dd_t = dd.view(-1).narrow(0, 0, tr * tc).view({tr, tc});
+        at::Tensor aa_t = aa.view(-1).narrow(0, 0, tr * tc).view({tr, tc});
+        std::fill(acc.begin(), acc.begin() + tr * tc, 0.0);
+        for (size_t l = 0; l < layers; ++l) {
+          at::mm_out(dd_t, fr.deltas[l].narrow(0, r0, tr), fc.deltas[l].narrow(0, c0, tc).t());
+          at::mm_out(aa_t, fr.inputs[l].narrow(0, r0, tr), fc.inputs[l].narrow(0, c0, tc).t());
+          const scalar_t* dp = dd_t.data_ptr<scalar_t>();
+          const scalar_t* ap = aa_t.data_ptr<scalar_t>();
+          accumulate_layer(acc.data(), dp, ap, tr * tc);
+        }
+        for (int64_t r = 0; r < tr; ++r) {
+          for (int64_t c = 0; c < tc; ++c) {
+            const scalar_t v = static_cast<scalar_t>(acc[r * tc + c]);
+            out_ptr[(r0 + r) * nc + (c0 + c)] = v;
+            if (symmetric) out_ptr[(c0 + c) * nc + (r0 + r)] = v;
+          }
+        }
+      }
+    });
+  });
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(specbias, CPU, m) { m.impl("grad_gram", &grad_gram_cpu); }
+
+}  // namespace specbias

@@ -1,0 +1,60 @@
+// Per-example squared gradient norms by layer on the CPU: each at::parallel_for task runs the
+// forward and backward pass of one tile of points, then ||delta_l||^2 (||a_{l-1}||^2 + 1) per row.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include "../common/grad_checks.h"
+#include "../common/grad_features.h"
+#include "../common/mlp_checks.h"
+#include "grad_reduce.h"
+
+namespace specbias {
+namespace {
+
+constexpr int64_t kTileRows = 256;
+
+at::Tensor per_example_grad_norms_cpu(const at::Tensor& x_in, at::TensorList weights,
+                                      at::TensorList biases, const at::Tensor& grad_out_in) {
+  check_mlp_inputs(x_in, weights, biases);
+  check_grad_out(grad_out_in, x_in, weights);
+  const at::Tensor x = x_in.contiguous();
+  const at::Tensor grad_out = grad_out_in.contiguous();
+  const int64_t n = x.size(0);
+  const int64_t layers = static_cast<int64_t>(weights.size());
+  at::Tensor out = at::empty({n, layers}, x.options());
+  if (n == 0) return out;
+  const int64_t tiles = (n + kTileRows - 1) / kTileRows;
+
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "per_example_grad_norms_cpu", [&] {
+    scalar_t* out_ptr = out.data_ptr<scalar_t>();
+    at::parallel_for(0, tiles, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t r0 = t * kTileRows;
+        const int64_t rows = std::min(kTileRows, n - r0);
+        GradFeatures f = alloc_features(rows, x.options(), weights);
+        forward_backward_into(x.narrow(0, r0, rows), grad_out.narrow(0, r0, rows), weights,
+                              biases, f);
+        for (int64_t l = 0; l < layers; ++l) {
+          const scalar_t* a = f.inputs[l].data_ptr<scalar_t>();
+          const scalar_t* d = f.deltas[l].data_ptr<scalar_t>();
+          const int64_t in = f.inputs[l].size(1), width = f.deltas[l].size(1);
+          for (int64_t r = 0; r < rows; ++r) {
+            const double dd = cpu::sq_norm(d + r * width, width);
+            const double aa = cpu::sq_norm(a + r * in, in);
+            out_ptr[(r0 + r) * layers + l] = static_cast<scalar_t>(dd * (aa + 1.0));
+          }
+        }
+      }
+    });
+  });
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(specbias, CPU, m) {
+  m.impl("per_example_grad_norms", &per_example_grad_norms_cpu);
+}
+
+}  // namespace specbias
