@@ -56,6 +56,15 @@ TORCH_LIBRARY(specbias, m) {
   m.def(
       "region_grad_norms(Tensor x, Tensor[] weights, Tensor[] biases, Tensor grad_out, "
       "Tensor ids, int num_regions) -> (Tensor, Tensor)");
+
+  // Geometry ops: forward mode from coordinates through an encoding in affine-sine form,
+  // encode(c) = where(enc_periodic, sin(c @ enc_matrix.T + enc_offset), c @ enc_matrix.T + enc_offset).
+  m.def(
+      "boundary_distance(Tensor coords, Tensor enc_matrix, Tensor enc_offset, "
+      "Tensor enc_periodic, Tensor[] weights, Tensor[] biases) -> (Tensor, Tensor)");
+  m.def(
+      "coord_gradients(Tensor coords, Tensor enc_matrix, Tensor enc_offset, "
+      "Tensor enc_periodic, Tensor[] weights, Tensor[] biases) -> Tensor");
 }
 
 #ifdef SPECBIAS_PYTHON_MODULE

@@ -38,3 +38,7 @@ __all__ = [
     "layer_bit_ranges", "mlp_params", "num_pattern_words", "ops", "per_example_grad_norms",
     "reference", "region_grad_norms", "region_ids",
 ]
+
+# Geometry (boundary distance, coordinate slopes, exact 1D regions, hyperplanes, layer norms);
+# importing ops_geometry also registers the fake kernels of its ops.
+from . import geometry, ops_geometry  # noqa: E402,F401

@@ -20,3 +20,4 @@ from .gradients import (
     per_example_grads,
     region_grad_norms,
 )
+from .geometry import boundary_distance, coord_gradients, encode_affine_sine

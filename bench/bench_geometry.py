@@ -1,0 +1,119 @@
+"""Geometry benchmarks: boundary distance vs activation_patterns and vs the torch.func.jvp
+reference; the warm-started spectral-norm tracker vs svdvals of every layer.
+
+Run: PYTHONPATH=. python -m pytest bench/bench_geometry.py -q --benchmark-columns=min,mean,rounds
+[--device cuda]. Ratios (alternative time / our time, or our time / activation_patterns time) and
+peak memory land in each benchmark's extra_info.
+"""
+import math
+import time
+
+import pytest
+import torch
+
+from geometry_forms import pe_form
+from nets import random_mlp
+from peak_memory import record
+from specbias_ext import activation_patterns, geometry, ops_geometry, reference
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _best_time(fn, device, rounds=3):
+    fn()  # warm-up
+    best = math.inf
+    for _ in range(rounds):
+        _sync(device)
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _grid(side, device, dtype=torch.float32):
+    axis = torch.arange(side, dtype=torch.float64) / side
+    rows, cols = torch.meshgrid(axis, axis, indexing="ij")
+    return torch.stack([rows.reshape(-1), cols.reshape(-1)], 1).to(device=device, dtype=dtype)
+
+
+def _pe_mlp(device, width=256, depth=4, levels=8):
+    form = [t.to(device) for t in pe_form(2, levels, torch.float32)]
+    w, b = random_mlp(form[0].shape[0], [width] * depth, 3, dtype=torch.float32, seed=0,
+                      device=device)
+    return form, w, b
+
+
+def test_boundary_distance_vs_activation_patterns(benchmark, device):
+    """MLP 4x256, PE L=8 (E=32), float32; 512x512 grid on CUDA, 256x256 on the CPU (to keep the
+    file near a minute; the cost is linear in the points). Target: ratio_vs_patterns <= 4."""
+    coords = _grid(512 if device.type == "cuda" else 256, device)
+    form, w, b = _pe_mlp(device)
+    encoded = reference.encode_affine_sine(coords, *form)
+    ours = lambda: ops_geometry.boundary_distance(coords, *form, w, b)  # noqa: E731
+    # activation_patterns gets the already encoded grid, so it does strictly less work.
+    patterns = lambda: activation_patterns(encoded, w, b)  # noqa: E731
+    t_patterns = _best_time(patterns, device, rounds=2)
+    t_ours = _best_time(ours, device, rounds=2)
+    benchmark.extra_info.update(points=coords.shape[0], mlp="4x256", encoding="PE L=8",
+                                patterns_s=round(t_patterns, 4), ours_s=round(t_ours, 4),
+                                ratio_vs_patterns=round(t_ours / t_patterns, 3))
+    record(benchmark, "ours", ours, device)
+    record(benchmark, "patterns", patterns, device)
+    benchmark.pedantic(ours, rounds=2, warmup_rounds=0)
+
+
+def test_boundary_distance_vs_jvp_reference(benchmark, device):
+    """Same network; 128x128 grid on CPU (the reference is slow and holds [N, H] tensors per
+    tangent), 512x512 on CUDA."""
+    side = 512 if device.type == "cuda" else 128
+    coords = _grid(side, device)
+    form, w, b = _pe_mlp(device)
+    ours = lambda: ops_geometry.boundary_distance(coords, *form, w, b)  # noqa: E731
+    ref = lambda: reference.boundary_distance(coords, *form, w, b)  # noqa: E731
+    torch.testing.assert_close(ours()[0], ref()[0], rtol=2e-3, atol=1e-4)
+    t_ref = _best_time(ref, device, rounds=2)
+    t_ours = _best_time(ours, device, rounds=2)
+    benchmark.extra_info.update(points=coords.shape[0], reference_s=round(t_ref, 4),
+                                ours_s=round(t_ours, 4), speedup_vs_jvp=round(t_ref / t_ours, 2))
+    record(benchmark, "ours", ours, device)
+    record(benchmark, "jvp_reference", ref, device)
+    benchmark.pedantic(ours, rounds=2, warmup_rounds=0)
+
+
+def test_coord_gradients_vs_jvp_reference(benchmark, device):
+    side = 512 if device.type == "cuda" else 128
+    coords = _grid(side, device)
+    form, w, b = _pe_mlp(device)
+    ours = lambda: ops_geometry.coord_gradients(coords, *form, w, b)  # noqa: E731
+    ref = lambda: reference.coord_gradients(coords, *form, w, b)  # noqa: E731
+    t_ref = _best_time(ref, device, rounds=2)
+    t_ours = _best_time(ours, device, rounds=2)
+    benchmark.extra_info.update(points=coords.shape[0], reference_s=round(t_ref, 4),
+                                ours_s=round(t_ours, 4), speedup_vs_jvp=round(t_ref / t_ours, 2))
+    record(benchmark, "ours", ours, device)
+    record(benchmark, "jvp_reference", ref, device)
+    benchmark.pedantic(ours, rounds=2, warmup_rounds=0)
+
+
+def test_spectral_tracker_vs_svdvals(benchmark, device):
+    """One 'epoch' of layer norms for an MLP 4x512 on PE L=8 input (E=32) with 3 outputs:
+    warm tracker (4 iterations per layer) vs torch.linalg.svdvals of every layer."""
+    form, w, _ = _pe_mlp(device, width=512)
+    tracker = geometry.SpectralNormTracker(iters=4)
+    tracker.update(w)
+    ours = lambda: tracker.update(w)  # noqa: E731
+    svd = lambda: torch.stack([torch.linalg.svdvals(x)[0] for x in w])  # noqa: E731
+    exact = svd()
+    rel_err = float(((ours()[0] - exact) / exact).abs().max())
+    t_svd = _best_time(svd, device)
+    t_ours = _best_time(ours, device)
+    benchmark.extra_info.update(svdvals_s=round(t_svd, 5), ours_s=round(t_ours, 5),
+                                speedup_vs_svdvals=round(t_svd / t_ours, 1),
+                                max_rel_err=rel_err)
+    record(benchmark, "ours", ours, device)
+    record(benchmark, "svdvals", svd, device)
+    benchmark.pedantic(ours, rounds=5, warmup_rounds=0)
