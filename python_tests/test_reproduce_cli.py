@@ -53,11 +53,11 @@ def test_train_then_analyze_on_a_finer_grid(tmp_path, capsys):
     assert main(["train", "--encoding", "pe:3", "--n", "128", "--depth", "2", "--width", "16",
                  "--epochs", "6", "--record-every", "3", "--out", str(run), "--quiet"]) == 0
     res = json.loads((run / "results.json").read_text())
-    assert [h["epoch"] for h in res["history"]] == [0, 3, 6]
-    assert all(h["regions"] >= 1 for h in res["history"])
+    assert [h["epoch"] for h in res["records"]] == [0, 3, 6]
+    assert all(h["regions"] >= 1 for h in res["records"])
     assert main(["analyze", str(run / "checkpoint.pt"), "--grid", "1024"]) == 0
     stats = json.loads((run / "regions_1024.json").read_text())
-    assert stats["grid_shape"] == [1024] and stats["regions"] >= res["history"][-1]["regions"]
+    assert stats["grid_shape"] == [1024] and stats["regions"] >= res["records"][-1]["regions"]
     assert (run / "regions_1024.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["analyze", str(run / "checkpoint.pt"), "--grid", "10x10"]) == 2
     assert "1D" in capsys.readouterr().err

@@ -80,3 +80,17 @@ def test_losses_recorded_for_every_epoch_full_batch():
     assert run.losses.shape == (2, 6)
     assert torch.isfinite(run.losses).all() and (run.losses > 0).all()
     assert run.losses[:, -1].mean() < run.losses[:, 0].mean()
+
+
+def test_ensemble_init_equals_coordinate_mlp():
+    from specbias_ext.models import CoordinateMLP
+    specs, seeds = ["raw", "pe:3"], [3, 11]
+    models = [CoordinateMLP(spec, depth=2, width=7, seed=s, in_dim=1) for spec, s in zip(specs, seeds)]
+    ens = MLPEnsemble([m.encoding.out_dim for m in models], 2, 7, 1, seeds)
+    x = torch.zeros(2, 1, 6)
+    run = train_ensemble(ens, x, torch.zeros(1, 1), epochs=0, lr=1e-3, record_epochs=[0])
+    for i, model in enumerate(models):
+        w_ref, b_ref = model.mlp_params()
+        w, b = run.params(i, 0)
+        for a, r in zip(w + b, list(w_ref) + list(b_ref)):
+            assert torch.equal(a, r.detach())

@@ -151,3 +151,16 @@ def test_claims_are_computed_not_set():
     assert C.ordered("e", "c", "s", [("a", [3]), ("b", [3])], "decreasing", strict=False).held
     s = C.stats([1.0, 3.0])
     assert s["mean"] == 2.0 and s["min"] == 1.0 and s["max"] == 3.0 and s["n"] == 2
+
+
+@pytest.mark.parametrize("spec", ["raw", "pe:4", "pe:12"])
+def test_fused_boundary_distance_matches_forward_mode_torch(spec):
+    from specbias_ext.encodings import make_encoding
+    from specbias_ext.experiments import layer
+
+    w, b = random_mlp(2 * 12 if spec == "pe:12" else (8 if spec == "pe:4" else 1), [20, 13],
+                      dtype=torch.float64, seed=7)
+    enc = make_encoding(spec, 1)
+    coords = torch.rand(50, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(layer.boundary_distance(coords, enc, w, b),
+                               boundary_distance(coords, enc, w, b), rtol=1e-9, atol=1e-12)

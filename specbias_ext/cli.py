@@ -50,14 +50,18 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="cpu")
     t.add_argument("--record-every", type=int, default=25,
-                   help="epochs between region-count records")
+                   help="epochs between records (regions, Hamming, confusion, neurons, gradient "
+                        "norms, spectral residual) and checkpoints")
     t.add_argument("--out", default="specbias-run", help="run folder (default ./specbias-run)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoint in --out (same settings, more --epochs)")
     t.add_argument("--quiet", action="store_true")
 
     a = sub.add_parser("analyze", help="region analysis of a saved model on a grid of any size")
     a.add_argument("checkpoint", help="checkpoint.pt written by `specbias train`")
     a.add_argument("--grid", default=None,
-                   help="N (1D) or HxW (2D) grid to analyse on (default: the training grid)")
+                   help="N (1D) or HxW (2D) grid to analyse on, over the training range "
+                        "(default: the training grid)")
     a.add_argument("--device", default="cpu")
     a.add_argument("--out", default=None, help="folder for the maps (default: beside the "
                                                "checkpoint)")

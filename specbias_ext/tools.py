@@ -10,7 +10,6 @@ import torch
 
 from . import plots
 from .experiments import layer, opcalls
-from .experiments.ensemble import MLPEnsemble, model_slice, train_ensemble
 from .experiments.runner import check_device
 from .mlp import hidden_widths
 
@@ -37,9 +36,14 @@ def _parse_grid(text: str) -> tuple:
     return shape
 
 
+def _freqs(n: int) -> list[int]:
+    """The paper's frequencies 5, 10, ..., 70, keeping those below Nyquist for small grids."""
+    return [k for k in range(5, 75, 5) if 2 * k < n]
+
+
 def _target(args):
     if args.signal == "sines":
-        return layer.sum_of_sines(args.n).y.reshape(-1, 1), (args.n,)
+        return layer.sum_of_sines(args.n, _freqs(args.n)).y.reshape(-1, 1), (args.n,)
     if args.signal in IMAGES or os.path.exists(args.signal):
         img = layer.load_image(args.signal, size=args.size, grey=True)
         return img.reshape(-1, img.shape[-1]), tuple(img.shape[:2])
@@ -55,41 +59,52 @@ def region_summary(x, weights, biases) -> tuple[dict, torch.Tensor]:
             "dead_neurons": int((bits == 0).sum()), "always_on": int((bits == p.shape[0]).sum())}, ids
 
 
+def _recorder_config(shape, seed: int):
+    """The paper's pair settings, reduced where a small grid has fewer distinct pairs."""
+    from .recorder import RecorderConfig
+
+    if len(shape) == 1:
+        window = min(50, max(2, shape[0] // 4))
+        far = int(0.4 * shape[0])
+        return RecorderConfig(seed=seed, window=window,
+                              pairs_per_window=min(250, window * (window - 1) // 2),
+                              global_pairs=min(5000, far * far // 2))
+    patch = min(8, max(2, min(shape) // 4))
+    corner = int(0.25 * shape[0]) * int(0.25 * shape[1])
+    return RecorderConfig(seed=seed, patch=patch,
+                          pairs_per_patch=min(250, patch ** 2 * (patch ** 2 - 1) // 2),
+                          corner_pairs=min(5000, corner * corner // 2))
+
+
 def train_command(args) -> None:
-    device = check_device(args.device)
+    """One CoordinateMLP trained by specbias_ext.training with the full Recorder."""
+    from .models import CoordinateMLP
+    from .recorder import Recorder, RecorderConfig
+    from .training import TrainConfig, train
+
+    check_device(args.device)
     lo_hi = _parse_range(args.coord_range)
     target, shape = _target(args)
-    enc = layer.make_encoding(args.encoding, len(shape))
-    coords = layer.grid_coords(shape, lo_hi, dtype=torch.float64)
-    x = enc(coords).float()
-    ens = MLPEnsemble([x.shape[1]], args.depth, args.width, target.shape[1], [args.seed],
-                      device=device)
-    record = list(range(0, args.epochs + 1, max(1, args.record_every)))
-    run = train_ensemble(ens, x[None].to(device), target.to(device), epochs=args.epochs,
-                         lr=args.lr, record_epochs=record, batch_size=args.batch,
-                         seeds=[args.seed])
-    history = []
-    for k, epoch in enumerate(run.record_epochs):
-        w, b = run.params(0, k)
-        stats, ids = region_summary(x.to(device), w, b)
-        history.append({"epoch": epoch, "loss": float(run.losses[0, epoch]), **stats})
-        if not args.quiet:
-            print(f"epoch {epoch}: loss {history[-1]['loss']:.4g}, {stats['regions']} regions")
-    w, b = run.params(0, -1)
-    config = {"encoding": enc.describe() if hasattr(enc, "describe") else args.encoding,
-              "encoding_spec": args.encoding, "coord_range": list(lo_hi), "grid_shape": list(shape),
-              "signal": args.signal, "depth": args.depth, "width": args.width,
-              "epochs": args.epochs, "lr": args.lr, "batch": args.batch, "seed": args.seed}
+    coords = layer.grid_coords(shape, lo_hi)
+    model = CoordinateMLP(args.encoding, args.depth, args.width, out_dim=target.shape[1],
+                          seed=args.seed, in_dim=len(shape))
+    freqs = _freqs(args.n) if args.signal == "sines" else None
+    recorder = Recorder(coords, shape, target, _recorder_config(shape, args.seed),
+                        signal_freqs=freqs)
+    config = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch, seed=args.seed,
+                         device=args.device, record_every=args.record_every, quiet=args.quiet,
+                         checkpoint_every=args.record_every)
     os.makedirs(args.out, exist_ok=True)
-    buf = io.BytesIO()
-    torch.save({"config": config, "weights": [t.cpu() for t in w], "biases": [t.cpu() for t in b],
-                "encoding_state": enc.state_dict()}, buf)
-    layer.atomic_write_bytes(os.path.join(args.out, "checkpoint.pt"), buf.getvalue())
-    layer.atomic_write_json(os.path.join(args.out, "results.json"),
-                            {"config": config, "history": history,
-                             "losses": run.losses[0].tolist(), "train_s": run.train_seconds})
-    print(f"trained in {run.train_seconds:.1f}s; final loss {history[-1]['loss']:.4g}, "
-          f"{history[-1]['regions']} regions; wrote {args.out}/checkpoint.pt and results.json")
+    layer.atomic_write_json(os.path.join(args.out, "grid.json"),
+                            {"grid_shape": list(shape), "coord_range": list(lo_hi),
+                             "signal": args.signal})
+    result = train(model, coords, target, config, recorder=recorder, run_dir=args.out,
+                   resume=args.resume)
+    last = result.records[-1] if result.records else {}
+    print(f"trained {result.epochs} epochs in {result.timings['train_seconds']:.1f}s (records "
+          f"{result.timings['record_seconds']:.1f}s); final loss {result.loss[-1]:.4g}, "
+          f"{last.get('regions', '?')} regions; wrote {args.out}/checkpoint.pt, results.json, "
+          "arrays.npz")
 
 
 def analyze_command(args) -> None:
@@ -97,31 +112,43 @@ def analyze_command(args) -> None:
     if not os.path.exists(args.checkpoint):
         raise ValueError(f"checkpoint {args.checkpoint!r} does not exist; write one with "
                          "`specbias train --out DIR`")
+    from .models import CoordinateMLP
+
     ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
-    cfg = ckpt["config"]
-    shape = _parse_grid(args.grid) if args.grid else tuple(cfg["grid_shape"])
-    if len(shape) != len(cfg["grid_shape"]):
-        raise ValueError(f"--grid {args.grid!r}: the model takes {len(cfg['grid_shape'])}D "
-                         f"coordinates")
-    enc = layer.make_encoding(cfg["encoding_spec"], len(shape))
-    enc.load_state_dict(ckpt["encoding_state"])
-    coords = layer.grid_coords(shape, tuple(cfg["coord_range"]), dtype=torch.float64)
-    x = enc(coords).float().to(device)
-    w = [t.to(device) for t in ckpt["weights"]]
-    b = [t.to(device) for t in ckpt["biases"]]
+    if "model_config" not in ckpt or "model" not in ckpt:
+        raise ValueError(f"{args.checkpoint}: not a checkpoint of `specbias train` "
+                         "(no model_config/model)")
+    model = CoordinateMLP.from_config(ckpt["model_config"])
+    model.load_state_dict(ckpt["model"])
+    grid_file = os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "grid.json")
+    saved = {}
+    if os.path.exists(grid_file):
+        import json
+        with open(grid_file) as f:
+            saved = json.load(f)
+    dims = model.encoding.in_dim
+    if args.grid:
+        shape = _parse_grid(args.grid)
+    elif "grid_shape" in saved:
+        shape = tuple(saved["grid_shape"])
+    else:
+        raise ValueError("--grid: no grid.json beside the checkpoint; pass --grid N or HxW")
+    if len(shape) != dims:
+        raise ValueError(f"--grid {args.grid!r}: the model takes {dims}D coordinates")
+    coords = layer.grid_coords(shape, tuple(saved.get("coord_range", (0.0, 1.0))))
+    model.to(device)
+    x = model.encode(coords.to(device)).detach()
+    w, b = (list(t) for t in model.mlp_params())
+    w, b = [t.detach() for t in w], [t.detach() for t in b]
     stats, ids = region_summary(x, w, b)
     out = args.out or os.path.dirname(os.path.abspath(args.checkpoint))
     ids_np = ids.cpu().numpy()
     fig, axes = plots.new_figure(width=5, height=4)
     if len(shape) == 1:
         with torch.no_grad():
-            a = x
-            for l in range(len(w)):
-                a = a @ w[l].T + b[l]
-                if l < len(w) - 1:
-                    a = torch.relu(a)
-        plots.region_map_1d(axes[0][0], coords[:, 0].numpy(), a[:, 0].cpu().numpy(),
-                            np.full(shape[0], np.nan), ids_np, cfg["encoding_spec"])
+            fit = model(coords.to(device))[:, 0].cpu().numpy()
+        plots.region_map_1d(axes[0][0], coords[:, 0].numpy(), fit, np.full(shape[0], np.nan),
+                            ids_np, str(model.encoding.describe().get("kind", "")))
     else:
         plots.region_map_2d(axes[0][0], ids_np.reshape(shape),
                             title=f"{stats['regions']} regions on {shape[0]}x{shape[1]}")

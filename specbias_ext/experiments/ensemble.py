@@ -19,11 +19,12 @@ Tensor = torch.Tensor
 
 
 def linear_init(out_dim: int, in_dim: int, gen: torch.Generator, dtype) -> tuple[Tensor, Tensor]:
-    """nn.Linear's default init: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias."""
+    """nn.Linear's default init U(-1/sqrt(in), 1/sqrt(in)), weight then bias, drawn exactly as
+    ``CoordinateMLP`` draws them, so model m equals ``CoordinateMLP(..., seed=seeds[m])``."""
     bound = 1.0 / math.sqrt(in_dim)
-    w = (torch.rand(out_dim, in_dim, generator=gen, dtype=torch.float64) * 2 - 1) * bound
-    b = (torch.rand(out_dim, generator=gen, dtype=torch.float64) * 2 - 1) * bound
-    return w.to(dtype), b.to(dtype)
+    w = torch.empty(out_dim, in_dim, dtype=dtype).uniform_(-bound, bound, generator=gen)
+    b = torch.empty(out_dim, dtype=dtype).uniform_(-bound, bound, generator=gen)
+    return w, b
 
 
 class MLPEnsemble(torch.nn.Module):
@@ -90,7 +91,9 @@ class EnsembleRun:
     in_dims: list[int]
     record_epochs: list[int]
     snapshots: list[tuple[list[Tensor], list[Tensor]]]   # one (stacked weights, biases) per epoch
-    losses: Tensor                                       # [M, epochs + 1]; column 0 at init
+    # [M, epochs + 1]: loss on all points at init, at record epochs and at the end; in between
+    # the loss of the step taken at that epoch (full batch) or the epoch's mean minibatch loss
+    losses: Tensor
     train_seconds: float
     fits: list[Tensor] = field(default_factory=list)     # model outputs on the grid per record
 
@@ -121,14 +124,19 @@ def train_ensemble(ensemble: MLPEnsemble, inputs: Tensor, target: Tensor, *, epo
     losses = torch.zeros(m_count, epochs + 1, dtype=torch.float64)
     snapshots, fits = [], []
 
-    def full_pass_and_maybe_record(epoch: int):
+    def full_pass(chunk: int = 65536) -> Tensor:
+        # In chunks of points so that M x chunk x width activations bound the memory.
         with torch.no_grad():
-            out = ensemble(inputs.expand(m_count, -1, -1) if shared else inputs)
-            losses[:, epoch] = ((out - target_b) ** 2).mean(dim=(1, 2)).double().cpu()
-            if epoch in record:
-                snapshots.append(ensemble.state())
-                if keep_fits:
-                    fits.append(out.detach().cpu())
+            x = inputs.expand(m_count, -1, -1) if shared else inputs
+            return torch.cat([ensemble(x[:, s:s + chunk]) for s in range(0, n, chunk)], dim=1)
+
+    def full_pass_and_maybe_record(epoch: int):
+        out = full_pass()
+        losses[:, epoch] = ((out - target_b) ** 2).mean(dim=(1, 2)).double().cpu()
+        if epoch in record:
+            snapshots.append(ensemble.state())
+            if keep_fits:
+                fits.append(out.cpu())
 
     start = time.perf_counter()
     full_pass_and_maybe_record(0)
@@ -143,16 +151,11 @@ def train_ensemble(ensemble: MLPEnsemble, inputs: Tensor, target: Tensor, *, epo
             opt.step()
             with torch.no_grad():
                 losses[:, epoch - 1] = loss.detach().double().cpu()
-            if epoch == epochs:
-                with torch.no_grad():
-                    losses[:, epoch] = ((ensemble(x) - target_b) ** 2).mean(dim=(1, 2)).double().cpu()
-            if epoch in record:
-                snapshots.append(ensemble.state())
-                if keep_fits:
-                    with torch.no_grad():
-                        fits.append(ensemble(x).cpu())
+            if epoch in record or epoch == epochs:
+                full_pass_and_maybe_record(epoch)
         else:
             perms = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(inputs.device)
+            running = torch.zeros(m_count, dtype=torch.float64, device=inputs.device)
             for start_b in range(0, n, batch_size):
                 idx = perms[:, start_b:start_b + batch_size]
                 src = inputs.expand(m_count, -1, -1) if shared else inputs
@@ -162,10 +165,11 @@ def train_ensemble(ensemble: MLPEnsemble, inputs: Tensor, target: Tensor, *, epo
                 loss = ((ensemble(x) - y) ** 2).mean(dim=(1, 2))
                 loss.sum().backward()
                 opt.step()
+                running += loss.detach().double() * idx.shape[1]
             if epoch in record or epoch == epochs:
                 full_pass_and_maybe_record(epoch)
-            else:
-                losses[:, epoch] = float("nan")
+            else:   # mean minibatch loss over the epoch (the weights moved during it)
+                losses[:, epoch] = (running / n).cpu()
         if progress is not None:
             full = batch_size is None or batch_size >= n
             progress(epoch, losses[:, epoch - 1] if full and epoch < epochs else losses[:, epoch])

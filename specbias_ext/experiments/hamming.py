@@ -10,6 +10,7 @@ from tqdm import tqdm
 from .. import claims as C
 from .. import plots
 from ..mlp import layer_bit_ranges
+from . import opcalls
 from .base import Context, ExperimentResult, key
 from .common import mean_hamming, pairs_1d, pairs_2d, patterns_at
 from .tasks import RAW01, RAW11, pe
@@ -19,15 +20,16 @@ VARIANTS_2D = [RAW01, RAW11, pe(1), pe(2), pe(8)]
 
 
 def hamming_curves(ctx: Context, tset, variants, seeds, pairs, desc, per_layer=False):
-    """{label: {"local": [seeds, records], "global": ...}} (per layer: [seeds, records, layers])."""
+    """{label: {"local": [seeds, records], "global": ..., "regions": [seeds, records]}}
+    (per layer: Hamming arrays are [seeds, records, layers])."""
     out = {}
     records = len(tset.task.record_epochs)
     bar = tqdm(total=len(variants) * len(seeds) * records, disable=ctx.quiet, leave=False,
                desc=desc)
     for v in variants:
-        curves = {kind: [] for kind in pairs}
+        curves = {kind: [] for kind in list(pairs) + ["regions"]}
         for s in seeds:
-            per_seed = {kind: [] for kind in pairs}
+            per_seed = {kind: [] for kind in list(pairs) + ["regions"]}
             for k in range(records):
                 p, w, _ = patterns_at(tset, v, s, k, ctx.device)
                 segs = None
@@ -35,8 +37,9 @@ def hamming_curves(ctx: Context, tset, variants, seeds, pairs, desc, per_layer=F
                     segs = [0] + [end for _, end in layer_bit_ranges(w)]
                 for kind, pr in pairs.items():
                     per_seed[kind].append(mean_hamming(p, pr, ctx.device, segs))
+                per_seed["regions"].append(np.float64(opcalls.region_ids(p)[1].numel()))
                 bar.update(1)
-            for kind in pairs:
+            for kind in per_seed:
                 curves[kind].append(np.stack(per_seed[kind]))
         out[v.label] = {kind: np.stack(c) for kind, c in curves.items()}
     bar.close()
@@ -44,13 +47,30 @@ def hamming_curves(ctx: Context, tset, variants, seeds, pairs, desc, per_layer=F
 
 
 def _curve_figure(ctx, name, epochs, curves, title_prefix):
-    fig, axes = plots.new_figure(ncols=2)
+    fig, axes = plots.new_figure(ncols=3)
     for col, kind in enumerate(("local", "global")):
         ax = axes[0][col]
         for label, c in curves.items():
             plots.band(ax, epochs, c[kind], label)
         plots.finish(ax, "epoch", "mean Hamming distance", f"{title_prefix}: {kind} pairs")
+    for label, c in curves.items():
+        plots.band(axes[0][2], epochs, c["regions"], label)
+    plots.finish(axes[0][2], "epoch", "linear regions on the grid", f"{title_prefix}: regions",
+                 logy=True)
     return plots.save(fig, ctx.figures(name), "hamming_vs_epoch")[0]
+
+
+def _region_maps_1d(ctx, name, tset, variants, seed):
+    """The fit of each variant at the last epoch with its region boundaries."""
+    fig, axes = plots.new_figure(nrows=len(variants), width=9, height=1.9)
+    t = np.arange(tset.task.n) / tset.task.n
+    for ax, v in zip(axes[:, 0], variants):
+        p, _, _ = patterns_at(tset, v, seed, -1, ctx.device)
+        ids = opcalls.region_ids(p)[0].cpu().numpy()
+        plots.region_map_1d(ax, t, tset.fit(v, seed, -1)[:, 0].numpy(),
+                            tset.target[:, 0].numpy(), ids, v.label)
+        ax.legend(fontsize=6, frameon=False, loc="upper right")
+    return plots.save(fig, ctx.figures(name), "fits_with_regions")[0]
 
 
 def _series(curves, epochs):
@@ -71,6 +91,7 @@ def hamming_1d(ctx: Context) -> ExperimentResult:
     curves = hamming_curves(ctx, tset, VARIANTS_1D, ctx.seeds, pairs, "hamming-1d")
     final = {label: {kind: c[kind][:, -1] for kind in c} for label, c in curves.items()}
     fig = _curve_figure(ctx, name, task.record_epochs, curves, "1D")
+    fig_maps = _region_maps_1d(ctx, name, tset, VARIANTS_1D, ctx.seeds[0])
     st = "local Hamming ~0-2 for raw inputs, ~15 for L=4, ~55-65 for L=7; global ~60 for " \
          "[0,1), 120-160 otherwise"
     claims = [
@@ -93,7 +114,7 @@ def hamming_1d(ctx: Context) -> ExperimentResult:
         name, "Hamming distance of local and global pairs over training (1D)",
         {"task": task.describe(), "variants": [v.describe() for v in VARIANTS_1D],
          "seeds": ctx.seeds, "pairs": {"local": ctx.preset["local1d"], "global": ctx.preset["global1d"]}},
-        _series(curves, task.record_epochs), _arrays(curves), [fig], claims,
+        _series(curves, task.record_epochs), _arrays(curves), [fig, fig_maps], claims,
         {"train_s": train_s, "measure_s": measure_s}, summ)
 
 

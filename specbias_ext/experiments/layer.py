@@ -31,6 +31,25 @@ except ImportError:
     atomic_save_npz, atomic_write_bytes = fallback.atomic_save_npz, fallback.atomic_write_bytes
     atomic_write_json = fallback.atomic_write_json
 
+try:
+    from ..spectral import spectral_residual_1d
+except ImportError:
+    from .measures import spectral_residual_1d
+
+try:
+    from ..geometry import boundary_distance as _fused_boundary_distance
+except ImportError:
+    _fused_boundary_distance = None
+
+
+def boundary_distance(coords, encoding, weights, biases):
+    """Distance [N] to the nearest sign change: the fused geometry op (issue #6) when it and an
+    encoding with ``affine_sine()`` are there, else the forward-mode torch version."""
+    if _fused_boundary_distance is not None and hasattr(encoding, "affine_sine"):
+        return _fused_boundary_distance(coords, encoding, weights, biases)[0]
+    from .measures import boundary_distance as torch_boundary_distance
+    return torch_boundary_distance(coords, encoding, weights, biases)
+
 
 def using_fallbacks() -> list[str]:
     """Names of the contract functions currently served by fallback.py."""

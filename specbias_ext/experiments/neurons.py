@@ -11,7 +11,7 @@ from ..mlp import hidden_widths
 from . import opcalls
 from .base import Context, ExperimentResult, key
 from .common import inputs, patterns_at
-from .measures import boundary_distance
+from .layer import boundary_distance
 from .tasks import Variant, pe
 
 RANGES = [(0.0, 1.0), (-1.0, 1.0), (-2.0, 2.0), (-3.0, 3.0)]
