@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from peak_memory import record
-from specbias_ext.experiments import fallback, opcalls
+from specbias_ext.experiments import layer, opcalls
 from specbias_ext.experiments.ensemble import MLPEnsemble, train_ensemble
 
 N, DEPTH, WIDTH, MODELS, RECORDS = 2048, 4, 128, 20, 21
@@ -41,8 +41,8 @@ def _model(device, seed=0):
 
 def _inputs(device):
     t = torch.arange(N, dtype=torch.float64)[:, None] / N
-    x = fallback.PositionalEncoding(1, 7)(t).float().to(device)
-    y = fallback.sum_of_sines(N).y[:, None].to(device)
+    x = layer.make_encoding("pe:7", 1)(t).float().to(device)
+    y = layer.sum_of_sines(N).y[:, None].to(device)
     return x, y
 
 
@@ -83,8 +83,8 @@ def test_measurements_vs_per_pair_method(benchmark, device):
     sizes = _sizes(device)
     model = _model(device)
     x, y = _inputs(device)
-    li, lj = fallback.local_pairs_1d(N)
-    gi, gj = fallback.global_pairs_1d(N)
+    li, lj = layer.local_pairs_1d(N)
+    gi, gj = layer.global_pairs_1d(N)
     pairs = [(li.to(device), lj.to(device)), (gi.to(device), gj.to(device))]
     k = sizes["sample_pairs"]
     si, sj = li[:k], lj[:k]

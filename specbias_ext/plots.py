@@ -14,15 +14,21 @@ import numpy as np  # noqa: E402
 
 from .experiments import layer  # noqa: E402
 
-_ORDER = ["raw [0,1)", "raw [-1,1)", "raw [-2,2)", "raw [-3,3)", "PE L=1", "PE L=2", "PE L=4",
-          "PE L=7", "PE L=8", "PE L=12", "PE L=16", "PE L=20"]
-_PALETTE = plt.get_cmap("tab20").colors
+# One fixed colour per encoding (no greys: the target is drawn in grey).
+_COLOURS = {
+    "raw [0,1)": "#1f77b4", "raw [-1,1)": "#ff7f0e", "raw [-2,2)": "#bcbd22",
+    "raw [-3,3)": "#8c564b", "PE L=1": "#2ca02c", "PE L=2": "#17becf", "PE L=4": "#e377c2",
+    "PE L=7": "#d62728", "PE L=8": "#9467bd", "PE L=12": "#393b79", "PE L=16": "#637939",
+    "PE L=20": "#000000",
+}
+_PALETTE = plt.get_cmap("tab10").colors
 
 
 def colour(label: str):
     """The colour of an encoding label, the same in every figure."""
-    idx = _ORDER.index(label) if label in _ORDER else len(_ORDER) + abs(hash(label)) % 8
-    return _PALETTE[(idx * 2) % len(_PALETTE)] if idx < 10 else _PALETTE[(idx * 2 + 1) % 20]
+    if label in _COLOURS:
+        return _COLOURS[label]
+    return _PALETTE[sum(map(ord, label)) % len(_PALETTE)]
 
 
 def new_figure(ncols=1, nrows=1, width=4.2, height=3.2):
@@ -117,3 +123,8 @@ def save(fig, folder: str, stem: str) -> list[str]:
         paths.append(path)
     plt.close(fig)
     return paths
+
+
+def layer_colour(layer_index: int):
+    """Colour of hidden layer ``layer_index`` (0-based) in per-layer figures."""
+    return plt.get_cmap("viridis")(0.1 + 0.8 * (layer_index % 6) / 5)

@@ -158,7 +158,7 @@ def hamming_layers(ctx: Context) -> ExperimentResult:
     for ax, v in zip(axes[0], variants):
         c = curves[v.label]["local"]                                # [seeds, records, layers]
         for l in range(depth):
-            plots.band(ax, epochs, c[:, :, l], f"layer {l + 1}", color=plots._PALETTE[2 * l % 20])
+            plots.band(ax, epochs, c[:, :, l], f"layer {l + 1}", color=plots.layer_colour(l))
         plots.finish(ax, "epoch", "mean local Hamming distance", f"{v.label}: per layer")
     path = plots.save(fig, ctx.figures(name), "hamming_per_layer")[0]
     final = {v.label: curves[v.label]["local"][:, -1, :] for v in variants}   # [seeds, layers]
