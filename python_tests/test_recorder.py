@@ -16,6 +16,15 @@ from specbias_ext.spectral import radial_band_residual_2d, spectral_residual_1d
 from specbias_ext.training import TrainConfig, train
 from test_fallback import per_example_gradients
 
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks: OpenMP threads only add synchronisation (badly so on a shared CPU)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 SMALL_1D = dict(num_windows=3, window=8, pairs_per_window=10, global_pairs=40)
 
 
@@ -96,6 +105,35 @@ def test_records_are_deterministic_and_pairs_fixed():
     _, _, other = small_1d(seed=3)
     for kind in rec.pairs:
         assert torch.equal(rec.pairs[kind][0], other.pairs[kind][0])
+
+
+@pytest.mark.parametrize("with_norms", [False, True])
+def test_pair_dot_routes_agree(with_norms):
+    sig, model, _ = small_1d(seed=2)
+    measurements = ("confusion", "grad_norms") if with_norms else ("confusion",)
+    out = {}
+    for route in ("op", "shared"):
+        rec = Recorder(sig.coords(), (64,), sig.target(),
+                       RecorderConfig(measurements=measurements, pair_dots=route, **SMALL_1D))
+        rec.record(model, 0)
+        assert rec.pair_dots_route == route
+        out[route] = rec.arrays
+    for kind in ("local", "global"):
+        np.testing.assert_allclose(out["op"][f"confusion_{kind}_e000000"],
+                                   out["shared"][f"confusion_{kind}_e000000"], atol=1e-6)
+    with pytest.raises(ValueError, match="pair_dots"):
+        RecorderConfig(pair_dots="fast")
+
+
+def test_series_over_epochs():
+    sig, model, rec = small_1d()
+    train(model, sig.coords(), sig.target(), TrainConfig(epochs=4, quiet=True, record_every=2),
+          recorder=rec)
+    epochs, hamming = rec.series("hamming_local.mean")
+    assert epochs == [0, 2, 4] and hamming == [r["hamming_local"]["mean"] for r in rec.history]
+    assert rec.series("regions")[1] == [r["regions"] for r in rec.history]
+    with pytest.raises(KeyError, match="key"):
+        rec.series("hamming_local.nope")
 
 
 def test_2d_recorder_on_an_image():

@@ -15,6 +15,7 @@ Once the kernels land, ``call`` switches to them automatically; ``backend_used``
 """
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Optional, Sequence
 
 import torch
@@ -117,13 +118,20 @@ def _segment_masks(segments: Sequence[int], num_words: int, device) -> Tensor:
 
 def hamming_pairs(patterns: Tensor, i: Tensor, j: Tensor,
                   segments: Optional[Sequence[int]] = None) -> Tensor:
-    masks = None if segments is None else \
-        _segment_masks(segments, patterns.shape[1], patterns.device)
+    num_words = patterns.shape[1]
+    masks = None if segments is None else _segment_masks(segments, num_words, patterns.device)
     out = []
     for s in range(0, i.shape[0], CHUNK):
-        xor = patterns[i[s:s + CHUNK]] ^ patterns[j[s:s + CHUNK]]
-        out.append(popcount_rows(xor) if masks is None
-                   else popcount_rows(xor.unsqueeze(1) & masks))
+        xor = patterns.index_select(0, i[s:s + CHUNK]) ^ patterns.index_select(0, j[s:s + CHUNK])
+        if masks is None:
+            out.append(popcount_rows(xor))
+            continue
+        cols = []
+        for k in range(len(segments) - 1):     # only the words a segment touches
+            w0, w1 = int(segments[k]) // 64, -(-int(segments[k + 1]) // 64)
+            cols.append(popcount_rows(xor[:, w0:w1] & masks[k, w0:w1]) if w1 > w0
+                        else xor.new_zeros(xor.shape[0]))
+        out.append(torch.stack(cols, dim=1))
     if not out:
         shape = (0,) if segments is None else (0, len(segments) - 1)
         return torch.zeros(shape, dtype=torch.int64, device=patterns.device)
@@ -178,17 +186,59 @@ def per_example_grad_norms(x, weights, biases, grad_out) -> Tensor:
     return out
 
 
+def _pair_dots_gather(a, d, pi, pj) -> Tensor:
+    out = 0
+    for al, dl in zip(a, d):
+        dd = (dl.index_select(0, pi) * dl.index_select(0, pj)).sum(1)
+        aa = (al.index_select(0, pi) * al.index_select(0, pj)).sum(1)
+        out = out + dd * (aa + 1)
+    return out
+
+
+def _pair_dots_sampled(a, d, pi, pj) -> Tensor:
+    """The per-layer row dot products at the pairs as sampled dense-dense products (SDDMM on a
+    CSR pattern of the pairs): no gathered copies of the rows, which is what costs time."""
+    u = a[0].shape[0]
+    # Distinct pairs in row-major order are exactly a CSR pattern (duplicates are not allowed).
+    keys, inverse = torch.unique(pi * u + pj, return_inverse=True)
+    rows, cols = keys // u, keys % u
+    crow = torch.zeros(u + 1, dtype=torch.int64, device=pi.device)
+    crow[1:] = torch.cumsum(torch.bincount(rows, minlength=u), 0)
+    pattern = torch.sparse_csr_tensor(crow, cols, a[0].new_ones(keys.numel()), (u, u))
+    out = 0
+    for al, dl in zip(a, d):
+        dd = torch.sparse.sampled_addmm(pattern, dl, dl.T, beta=0.0).values()
+        aa = torch.sparse.sampled_addmm(pattern, al, al.T, beta=0.0).values()
+        out = out + dd * (aa + 1)
+    return out[inverse]
+
+
+_SAMPLED_OK: dict[str, bool] = {}
+
+
+def _pair_dots(a, d, pi, pj) -> Tensor:
+    key = f"{pi.device.type}/{a[0].dtype}"
+    if _SAMPLED_OK.get(key, True):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "sparse CSR is in beta"
+                result = _pair_dots_sampled(a, d, pi, pj)
+            _SAMPLED_OK[key] = True
+            return result
+        except (RuntimeError, NotImplementedError):
+            _SAMPLED_OK[key] = False
+    return _pair_dots_gather(a, d, pi, pj)
+
+
 def grad_dots(x, weights, biases, grad_out, i, j) -> Tensor:
     out = x.new_zeros((i.shape[0],))
     for s in range(0, i.shape[0], CHUNK):
         ii, jj = i[s:s + CHUNK], j[s:s + CHUNK]
-        # One forward/backward per distinct point of the chunk's pairs (pairs share points),
-        # then gather the pair products layer by layer.
+        # One forward/backward per distinct point of the chunk's pairs (pairs share points).
         points, inverse = torch.unique(torch.cat([ii, jj]), return_inverse=True)
         pi, pj = inverse[:ii.numel()], inverse[ii.numel():]
         a, d = layer_inputs_and_deltas(x[points], weights, biases, grad_out[points])
-        for l in range(len(weights)):
-            out[s:s + CHUNK] += (d[l][pi] * d[l][pj]).sum(1) * ((a[l][pi] * a[l][pj]).sum(1) + 1)
+        out[s:s + CHUNK] = _pair_dots(a, d, pi, pj)
     return out
 
 
@@ -202,9 +252,9 @@ def _group_sq_norm_of_sum(a: Tensor, d: Tensor) -> Tensor:
 
 
 def region_grad_norms(x, weights, biases, grad_out, ids, num_regions) -> tuple[Tensor, Tensor]:
+    # Every point goes through exactly one forward/backward below, which also gives its ||g_i||.
     num_regions = int(num_regions)
-    sq_norms = per_example_grad_norms(x, weights, biases, grad_out).sum(1)
-    sum_of_norms = x.new_zeros(num_regions).index_add_(0, ids, sq_norms.sqrt())
+    sum_of_norms = x.new_zeros(num_regions)
     norm_sq = x.new_zeros(num_regions)
     if x.shape[0] == 0 or num_regions == 0:
         return norm_sq, sum_of_norms
@@ -221,6 +271,7 @@ def region_grad_norms(x, weights, biases, grad_out, ids, num_regions) -> tuple[T
             for s in range(0, members.numel(), CHUNK):
                 idx = members[s:s + CHUNK]
                 a, d = layer_inputs_and_deltas(x[idx], weights, biases, grad_out[idx])
+                sum_of_norms[r] += _example_sq_norms(a, d).sqrt().sum()
                 part = [torch.cat([d[l].T @ a[l], d[l].sum(0, keepdim=True).T], 1)
                         for l in range(len(weights))]
                 sums = part if sums is None else [p + q for p, q in zip(sums, part)]
@@ -234,15 +285,23 @@ def region_grad_norms(x, weights, biases, grad_out, ids, num_regions) -> tuple[T
                 members_total + counts_l[r_end] <= CHUNK:
             members_total += counts_l[r_end]
             r_end += 1
-        _small_regions(x, weights, biases, grad_out, order, counts, starts, r, r_end, norm_sq)
+        _small_regions(x, weights, biases, grad_out, ids, order, counts, starts, r, r_end,
+                       norm_sq, sum_of_norms)
         r = r_end
     return norm_sq.clamp_min(0).sqrt(), sum_of_norms
 
 
-def _small_regions(x, weights, biases, grad_out, order, counts, starts, r0, r1, norm_sq):
+def _example_sq_norms(a: list[Tensor], d: list[Tensor]) -> Tensor:
+    """||g_i||^2 = sum_l ||delta_l||^2 (||a_{l-1}||^2 + 1) of each row."""
+    return sum(dl.square().sum(1) * (al.square().sum(1) + 1) for al, dl in zip(a, d))
+
+
+def _small_regions(x, weights, biases, grad_out, ids, order, counts, starts, r0, r1, norm_sq,
+                   sum_of_norms):
     first, last = int(starts[r0]), int(starts[r1 - 1] + counts[r1 - 1])
     idx = order[first:last]
     a, d = layer_inputs_and_deltas(x[idx], weights, biases, grad_out[idx])
+    sum_of_norms.index_add_(0, ids[idx], _example_sq_norms(a, d).clamp_min(0).sqrt())
     local_counts = counts[r0:r1]
     local_starts = starts[r0:r1] - first
     size_bucket = torch.ceil(torch.log2(local_counts.to(torch.float64))).to(torch.int64)

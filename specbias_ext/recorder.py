@@ -54,6 +54,8 @@ class RecorderConfig:
     ``num_bands``: radial bands of the 2D spectral residual. ``confusion_bins``/``coherence_bins``:
     histogram bins on [-1, 1] / [0, 1]. ``psnr_peak``: peak of PSNR = 10 log10(peak^2 / MSE);
     None uses the target's range max - min. ``save_region_maps``: keep region-id maps in arrays.
+    ``pair_dots``: how the confusion's gradient inner products are computed ("auto", "op",
+    "shared"; see Recorder._pair_dots) - the numbers are the same up to rounding.
     """
 
     measurements: tuple[str, ...] = ALL_MEASUREMENTS
@@ -74,6 +76,7 @@ class RecorderConfig:
     psnr_peak: Optional[float] = None
     save_region_maps: bool = True
     save_pair_values: bool = True
+    pair_dots: str = "auto"
 
     def __post_init__(self):
         if isinstance(self.measurements, str):
@@ -87,6 +90,9 @@ class RecorderConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
+        if self.pair_dots not in ("auto", "op", "shared"):
+            raise ValueError(f"pair_dots: expected 'auto', 'op' or 'shared', got "
+                             f"{self.pair_dots!r}")
         if self.psnr_peak is not None and not float(self.psnr_peak) > 0:
             raise ValueError(f"psnr_peak: expected a value > 0 or None, got {self.psnr_peak}")
 
@@ -170,6 +176,7 @@ class Recorder:
         self.history: list[dict[str, Any]] = []
         self.arrays: dict[str, np.ndarray] = {}
         self.timings: dict[str, float] = {}
+        self.pair_dots_route: Optional[str] = None
         self._device_cache: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ setup
@@ -303,17 +310,34 @@ class Recorder:
                 self.arrays[self._key(f"hamming_{kind}", ctx.epoch)] = \
                     per_layer.cpu().numpy().astype(np.int32)
 
+    def _pair_dots(self, ctx: "_Context", i: Tensor, j: Tensor) -> Tensor:
+        """<g_i, g_j> by the route of ``config.pair_dots``.
+
+        "op" calls the grad_dots op, whose kernel computes the features of both ends of every
+        pair (2P forward/backward rows). "shared" computes them once per distinct point and takes
+        the pair products as sampled dense-dense products (specbias_ext._fallback.grad_dots):
+        the same formula, far cheaper when pairs share points (the paper's 11250 pairs touch
+        ~1800 of 2048 points). "auto" takes "shared" when 2P > 1.5 x the distinct points.
+        """
+        route = self.config.pair_dots
+        if route == "auto":
+            distinct = int(torch.unique(torch.cat([i, j])).numel())
+            route = "shared" if 2 * i.numel() > 1.5 * distinct else "op"
+        self.pair_dots_route = route
+        if route == "shared":
+            return _fallback.grad_dots(ctx.x, ctx.weights, ctx.biases, ctx.grad_out, i, j)
+        return _fallback.call("grad_dots", ctx.x, ctx.weights, ctx.biases, ctx.grad_out, i, j)
+
     def _confusion(self, ctx: "_Context", rec: dict) -> None:
         i, j, kinds = self._all_pairs(ctx)
         if ctx.has_grad_norms() or self.config.wants("grad_norms"):
             norms = ctx.grad_norms().sum(dim=1).clamp_min(0).sqrt()
-            dots = _fallback.call("grad_dots", ctx.x, ctx.weights, ctx.biases, ctx.grad_out, i, j)
+            dots = self._pair_dots(ctx, i, j)
         else:
             # ||g_u||^2 = <g_u, g_u>: the self-pairs of the points involved ride along in the
-            # same grad_dots call instead of a separate pass over the whole grid.
+            # same call instead of a separate pass over the whole grid.
             points = torch.unique(torch.cat([i, j]))
-            both = _fallback.call("grad_dots", ctx.x, ctx.weights, ctx.biases, ctx.grad_out,
-                                  torch.cat([i, points]), torch.cat([j, points]))
+            both = self._pair_dots(ctx, torch.cat([i, points]), torch.cat([j, points]))
             dots = both[:i.numel()]
             norms = ctx.x.new_zeros(ctx.x.shape[0])
             norms[points] = both[i.numel():].clamp_min(0).sqrt()
@@ -385,6 +409,20 @@ class Recorder:
             rec["band_residual"] = radial_band_residual_2d(
                 fit.reshape(h, w, -1), target.reshape(h, w, -1), self.config.num_bands
             ).cpu().tolist()
+
+    def series(self, key: str) -> tuple[list[int], list[Any]]:
+        """``(epochs, values)`` of one recorded quantity over the history; nested keys with dots,
+        e.g. ``series("hamming_local.mean")`` or ``series("regions")``."""
+        epochs, values = [], []
+        for rec in self.history:
+            value: Any = rec
+            for part in key.split("."):
+                if not isinstance(value, dict) or part not in value:
+                    raise KeyError(f"key: {key!r} is not in the record of epoch {rec['epoch']}")
+                value = value[part]
+            epochs.append(rec["epoch"])
+            values.append(value)
+        return epochs, values
 
     # ------------------------------------------------------------------ persistence
 
