@@ -66,13 +66,23 @@ SPECBIAS_HD uint64_t mix64(uint64_t h) {
 
 // Hash of a row for the region tables. Equal rows hash equal; collisions only cost a row
 // comparison, never a wrong id.
+// Four independent multiply chains over words 4q, 4q+1, 4q+2, 4q+3 (a single chain would be
+// bound by the multiply latency), merged at the end.
 SPECBIAS_HD uint64_t row_hash(const uint64_t* row, int64_t words) {
-  uint64_t h = 0x9e3779b97f4a7c15ull ^ static_cast<uint64_t>(words);
-  for (int64_t w = 0; w < words; ++w) {
-    h = (h ^ row[w]) * 0xff51afd7ed558ccdull;
-    h ^= h >> 32;
+  uint64_t h[4] = {0x9e3779b97f4a7c15ull ^ static_cast<uint64_t>(words), 0x243f6a8885a308d3ull,
+                   0x13198a2e03707344ull, 0xa4093822299f31d0ull};
+  int64_t w = 0;
+  for (; w + 4 <= words; w += 4) {
+    for (int q = 0; q < 4; ++q) {
+      h[q] = (h[q] ^ row[w + q]) * 0xff51afd7ed558ccdull;
+      h[q] ^= h[q] >> 32;
+    }
   }
-  return mix64(h);
+  for (int q = 0; w < words; ++w, ++q) {
+    h[q] = (h[q] ^ row[w]) * 0xff51afd7ed558ccdull;
+    h[q] ^= h[q] >> 32;
+  }
+  return mix64(h[0] ^ mix64(h[1] ^ mix64(h[2] ^ mix64(h[3]))));
 }
 
 }  // namespace specbias
