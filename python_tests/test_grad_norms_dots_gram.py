@@ -1,7 +1,7 @@
 """per_example_grad_norms, grad_dots and grad_gram against materialised torch.func gradients."""
 import pytest
 import torch
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import specbias_ext as se
@@ -12,27 +12,29 @@ from nets import mlp_configs, random_mlp
 configs = mlp_configs(max_depth=5, max_width=200, max_in=40, max_out=3, max_n=40)
 
 
-def _guard(x, weights, biases, dtype):
-    if dtype == torch.float32 and x.shape[0] > 0:
-        assume(bool(kink_free(x, weights, biases).all()))
+def _comparable(x, weights, biases, dtype):
+    """bool [N]: points whose float32 result can be compared with float64 (see kink_free)."""
+    if dtype == torch.float32:
+        return kink_free(x, weights, biases)
+    return torch.ones(x.shape[0], dtype=torch.bool)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(configs)
 def test_per_example_grad_norms_match_reference(cfg):
     x, weights, biases, go = make_case(cfg)
-    _guard(x, weights, biases, cfg["dtype"])
+    ok = _comparable(x, weights, biases, cfg["dtype"])
     got = se.per_example_grad_norms(x, weights, biases, go)
     assert got.shape == (x.shape[0], len(weights)) and got.dtype == x.dtype
     want = reference_norms(x, weights, biases, go)
-    assert_close_scaled(got, want, want.sum(1, keepdim=True), cfg["dtype"], "norms")
+    assert_close_scaled(got[ok], want[ok], want.sum(1, keepdim=True)[ok], cfg["dtype"], "norms")
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(configs, st.integers(0, 30), st.integers(0, 2**31 - 1))
 def test_grad_dots_match_reference(cfg, pairs, seed):
     x, weights, biases, go = make_case(cfg)
-    _guard(x, weights, biases, cfg["dtype"])
+    ok = _comparable(x, weights, biases, cfg["dtype"])
     n = x.shape[0]
     gen = torch.Generator().manual_seed(seed)
     pairs = pairs if n > 0 else 0
@@ -42,14 +44,15 @@ def test_grad_dots_match_reference(cfg, pairs, seed):
     assert got.shape == (pairs,) and got.dtype == x.dtype
     want = ref.grad_dots(*as_double(x, weights, biases, go), i, j)
     norms = reference_norms(x, weights, biases, go).sum(1).sqrt()
-    assert_close_scaled(got, want, norms[i] * norms[j], cfg["dtype"], "dots")
+    both = ok[i] & ok[j]
+    assert_close_scaled(got[both], want[both], (norms[i] * norms[j])[both], cfg["dtype"], "dots")
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(configs, st.sampled_from(["all", "rows", "both"]), st.integers(0, 2**31 - 1))
 def test_grad_gram_matches_reference(cfg, which, seed):
     x, weights, biases, go = make_case(cfg)
-    _guard(x, weights, biases, cfg["dtype"])
+    ok = _comparable(x, weights, biases, cfg["dtype"])
     n = x.shape[0]
     gen = torch.Generator().manual_seed(seed)
     rows = cols = None
@@ -65,7 +68,10 @@ def test_grad_gram_matches_reference(cfg, which, seed):
     norms = reference_norms(x, weights, biases, go).sum(1).sqrt()
     nr = norms if rows is None else norms[rows]
     nc = norms if cols is None else norms[cols]
-    assert_close_scaled(got, want, nr[:, None] * nc[None, :], cfg["dtype"], "gram")
+    ok_r = ok if rows is None else ok[rows]
+    ok_c = ok if cols is None else ok[cols]
+    assert_close_scaled(got[ok_r][:, ok_c], want[ok_r][:, ok_c],
+                        (nr[:, None] * nc[None, :])[ok_r][:, ok_c], cfg["dtype"], "gram")
     if rows is None and cols is None:
         assert torch.equal(got, got.T)
 

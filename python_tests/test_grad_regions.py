@@ -1,6 +1,6 @@
 """region_grad_norms against explicit sums of materialised per-example gradients."""
 import torch
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import specbias_ext as se
@@ -19,19 +19,21 @@ def _check(x, weights, biases, go, ids, num_regions, dtype=torch.float64):
     assert nos.shape == son.shape == (num_regions,) and nos.dtype == x.dtype
     want_nos, want_son = ref.region_grad_norms(*as_double(x, weights, biases, go), ids,
                                                num_regions)
-    assert_close_scaled(son, want_son, want_son, dtype, "sum_of_norms")
-    assert_close_scaled(nos, want_nos, want_son, dtype, "norm_of_sum")
+    ok = torch.ones(num_regions, dtype=torch.bool)
+    if dtype == torch.float32:  # compare regions without a member at a ReLU kink
+        bad = ~kink_free(x, weights, biases)
+        ok[ids[bad]] = False
+    assert_close_scaled(son[ok], want_son[ok], want_son[ok], dtype, "sum_of_norms")
+    assert_close_scaled(nos[ok], want_nos[ok], want_son[ok], dtype, "norm_of_sum")
     assert torch.all(nos <= son * (1 + 1e-6) + 1e-12)
     return nos, son
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(mlp_configs(max_depth=4, max_width=120, max_in=20, max_out=3, max_n=60),
        st.integers(1, 20), st.integers(0, 2**31 - 1))
 def test_random_assignments(cfg, num_regions, seed):
     x, weights, biases, go = make_case(cfg)
-    if cfg["dtype"] == torch.float32 and x.shape[0] > 0:
-        assume(bool(kink_free(x, weights, biases).all()))
     gen = torch.Generator().manual_seed(seed)
     ids = torch.randint(0, num_regions, (x.shape[0],), generator=gen)
     nos, son = _check(x, weights, biases, go, ids, num_regions + 2, cfg["dtype"])
@@ -104,11 +106,12 @@ def test_regions_from_activation_patterns_are_deterministic():
     else:
         ids, _ = _python_region_ids(x, weights, biases)
     first = se.region_grad_norms(x, weights, biases, go, ids, int(ids.max()) + 1)
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         second = se.region_grad_norms(x, weights, biases, go, ids, int(ids.max()) + 1)
     finally:
-        torch.set_num_threads(2)
+        torch.set_num_threads(threads)
     assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
     _check(x, weights, biases, go, ids, int(ids.max()) + 1)
 

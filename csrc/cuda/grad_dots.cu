@@ -1,0 +1,50 @@
+// Per-example gradient inner products of index pairs on the GPU: blocks of pairs, the rows
+// [i; j] gathered and their features computed with cuBLAS, then one warp per pair and layer
+// accumulates (delta_l^i . delta_l^j)(a_{l-1}^i . a_{l-1}^j + 1) in float64.
+#include <ATen/ATen.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <torch/library.h>
+
+#include "../common/grad_checks.h"
+#include "../common/grad_features.h"
+#include "../common/mlp_checks.h"
+#include "grad_kernels.cuh"
+
+namespace specbias {
+namespace {
+
+constexpr int64_t kChunkBytes = int64_t(256) << 20;
+
+at::Tensor grad_dots_cuda(const at::Tensor& x_in, at::TensorList weights, at::TensorList biases,
+                          const at::Tensor& grad_out_in, const at::Tensor& i,
+                          const at::Tensor& j) {
+  check_mlp_inputs(x_in, weights, biases);
+  check_grad_out(grad_out_in, x_in, weights);
+  const int64_t n = x_in.size(0);
+  check_indices(i, "i", n, x_in.device());
+  check_indices(j, "j", n, x_in.device());
+  TORCH_CHECK(i.size(0) == j.size(0), "j: expected as many indices as i (", i.size(0), "), got ",
+              j.size(0));
+  const c10::cuda::CUDAGuard guard(x_in.device());
+  const at::Tensor x = x_in.contiguous();
+  const at::Tensor grad_out = grad_out_in.contiguous();
+  const int64_t pairs = i.size(0);
+  at::Tensor out = at::empty({pairs}, x.options());
+  const int64_t block = cuda::chunk_rows(weights, x.element_size(), kChunkBytes) / 2;
+  for (int64_t p0 = 0; p0 < pairs; p0 += block) {
+    const int64_t np = std::min(block, pairs - p0);
+    const at::Tensor idx = at::cat({i.narrow(0, p0, np), j.narrow(0, p0, np)});
+    auto [xs, gos] = gather_rows(x, grad_out, idx);
+    const GradFeatures f = compute_features(xs, gos, weights, biases, 2 * np, false);
+    at::Tensor acc = at::zeros({np}, x.options().dtype(at::kDouble));
+    cuda::accumulate_layer_products(f, np, np, acc, false);
+    out.narrow(0, p0, np).copy_(acc);
+  }
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(specbias, CUDA, m) { m.impl("grad_dots", &grad_dots_cuda); }
+
+}  // namespace specbias
