@@ -192,3 +192,16 @@ def test_cuda_matches_cpu(dtype, kind):
     assert agree > (0.999 if dtype == torch.float64 else 0.99)
     empty = ops_geometry.boundary_distance(coords[:0].cuda(), *cuda(form), cuda(w), cuda(b))
     assert empty[0].shape == (0,)
+
+
+@requires_cuda
+@pytest.mark.parametrize("op", [ops_geometry.boundary_distance, ops_geometry.coord_gradients])
+def test_cuda_device_mismatch_errors(op):
+    coords, (m, o, p), w, b = _good()
+    cuda = lambda ts: [t.cuda() for t in ts]  # noqa: E731
+    with pytest.raises(RuntimeError, match="enc_matrix: expected device"):
+        op(coords.cuda(), m, o.cuda(), p.cuda(), cuda(w), cuda(b))
+    with pytest.raises(RuntimeError, match="enc_periodic: expected device"):
+        op(coords.cuda(), m.cuda(), o.cuda(), p, cuda(w), cuda(b))
+    with pytest.raises(RuntimeError, match=r"weights\[1\]: expected device"):
+        op(coords.cuda(), m.cuda(), o.cuda(), p.cuda(), [w[0].cuda(), w[1], w[2].cuda()], cuda(b))

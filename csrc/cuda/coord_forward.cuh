@@ -28,11 +28,16 @@ __global__ void encode_with_tangents_kernel(const scalar_t* __restrict__ coords,
   if (i >= rows * features) return;
   const int64_t r = i / features;
   const int64_t e = i % features;
-  scalar_t u = offset[e];
-  for (int64_t d = 0; d < dims; ++d) u += coords[r * dims + d] * matrix[e * dims + d];
-  const bool p = periodic[e];
-  s[r * features + e] = p ? sin(u) : u;
-  const scalar_t slope = p ? cos(u) : scalar_t(1);
+  scalar_t p = 0;  // phase c . m; the offset is added by angle addition (see coord_forward.h)
+  for (int64_t d = 0; d < dims; ++d) p += coords[r * dims + d] * matrix[e * dims + d];
+  scalar_t value = p + offset[e];
+  scalar_t slope = 1;
+  if (periodic[e]) {
+    const scalar_t sp = sin(p), cp = cos(p), so = sin(offset[e]), co = cos(offset[e]);
+    value = sp * co + cp * so;
+    slope = cp * co - sp * so;
+  }
+  s[r * features + e] = value;
   for (int64_t d = 0; d < dims; ++d) {
     s[((1 + d) * rows + r) * features + e] = slope * matrix[e * dims + d];
   }

@@ -52,7 +52,7 @@ def boundary_distance(coords: Tensor, matrix: Tensor, offset: Tensor, periodic: 
     z, tangents = _tangents(hidden, coords)
     grad_norm = torch.stack(tangents, dim=0).pow(2).sum(0).sqrt()
     dist = torch.where(grad_norm > 0, z.abs() / grad_norm, torch.full_like(z, float("inf")))
-    best, arg = dist.min(dim=1) if dist.shape[0] else (dist[:, 0], dist[:, 0].long())
+    best, arg = dist.min(dim=1)  # first index on ties
     arg = torch.where(torch.isinf(best), torch.full_like(arg, -1), arg)
     return best, arg
 
