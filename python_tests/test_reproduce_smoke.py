@@ -81,3 +81,12 @@ def test_report_embeds_every_figure(smoke_run):
         m = re.match(r"!\[.*\]\((.*)\)", line)
         if m:
             assert os.path.exists(out / m.group(1))
+
+
+def test_summary_table_rows_have_five_cells(smoke_run):
+    out, claims, _ = smoke_run
+    rows = [l for l in (out / "summary.md").read_text().splitlines()
+            if l.startswith("| ") and not l.startswith("| experiment")]
+    assert len(rows) == claims["total"]
+    for row in rows:
+        assert len(re.split(r"(?<!\\)\|", row)) == 7, row     # 5 cells between 6 pipes

@@ -28,9 +28,10 @@ def summary_markdown(results, claims: dict, env: dict) -> str:
              f"{claims['held']}/{claims['total']} claims held; total {claims['total_s']:.1f} s.", "",
              "## Claims", "", "| experiment | claim | check | measured (mean ± sd over seeds) | held |",
              "|---|---|---|---|---|"]
+    cell = lambda text: str(text).replace("|", "\\|")  # noqa: E731  (pipes inside a cell)
     for c, measured in _claim_rows(claims):
-        lines.append(f"| {c['experiment']} | {c['statement']} | {c['expected']} | {measured} | "
-                     f"{'yes' if c['held'] else '**no**'} |")
+        lines.append(f"| {c['experiment']} | {cell(c['statement'])} | {cell(c['expected'])} | "
+                     f"{cell(measured)} | {'yes' if c['held'] else '**no**'} |")
     for r in results:
         lines += ["", f"## {r.name}: {r.title}", "", r.summary, "",
                   "Timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in r.timings.items()), "",
