@@ -1,0 +1,72 @@
+"""The specbias command line: help, clear errors, train/analyze round trip."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from specbias_ext.cli import main
+from specbias_ext.experiments.registry import EXPERIMENTS
+
+
+def test_help_lists_flags_and_experiments(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--preset", "--device", "--seeds", "--out"):
+        assert flag in text
+    for name in EXPERIMENTS:
+        assert name in text
+
+
+def test_module_entry_point_help():
+    r = subprocess.run([sys.executable, "-m", "specbias_ext", "--help"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 and "reproduce" in r.stdout and "analyze" in r.stdout
+
+
+def test_unknown_experiment_lists_valid_ones(capsys, tmp_path):
+    assert main(["reproduce", "hamming-3d", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "hamming-3d" in err
+    for name in EXPERIMENTS:
+        assert name in err
+
+
+def test_bad_preset_is_refused(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "--preset", "huge"])
+    assert exc.value.code == 2
+    assert "smoke" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown without a GPU")
+def test_cuda_without_gpu_says_so(capsys, tmp_path):
+    assert main(["reproduce", "hamming-1d", "--device", "cuda", "--out", str(tmp_path)]) == 2
+    assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_train_then_analyze_on_a_finer_grid(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--encoding", "pe:3", "--n", "128", "--depth", "2", "--width", "16",
+                 "--epochs", "6", "--record-every", "3", "--out", str(run), "--quiet"]) == 0
+    res = json.loads((run / "results.json").read_text())
+    assert [h["epoch"] for h in res["records"]] == [0, 3, 6]
+    assert all(h["regions"] >= 1 for h in res["records"])
+    assert main(["analyze", str(run / "checkpoint.pt"), "--grid", "1024"]) == 0
+    stats = json.loads((run / "regions_1024.json").read_text())
+    assert stats["grid_shape"] == [1024] and stats["regions"] >= res["records"][-1]["regions"]
+    assert (run / "regions_1024.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["analyze", str(run / "checkpoint.pt"), "--grid", "10x10"]) == 2
+    assert "1D" in capsys.readouterr().err
+
+
+def test_train_errors_are_clear(capsys, tmp_path):
+    assert main(["train", "--signal", "nosuchimage", "--out", str(tmp_path)]) == 2
+    assert "camera" in capsys.readouterr().err
+    assert main(["train", "--range", "1,0", "--out", str(tmp_path)]) == 2
+    assert "lo < hi" in capsys.readouterr().err
+    assert main(["analyze", str(tmp_path / "missing.pt")]) == 2
+    assert "specbias train" in capsys.readouterr().err

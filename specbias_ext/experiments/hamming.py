@@ -1,0 +1,188 @@
+"""hamming-1d, hamming-2d, hamming-layers: Hamming distance between the activation patterns of
+local (nearby) and global (far apart) coordinate pairs over training."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from .. import claims as C
+from .. import plots
+from ..mlp import layer_bit_ranges
+from . import opcalls
+from .base import Context, ExperimentResult, key
+from .common import mean_hamming, pairs_1d, pairs_2d, patterns_at
+from .tasks import RAW01, RAW11, pe
+
+VARIANTS_1D = [RAW01, RAW11, pe(4), pe(7)]
+VARIANTS_2D = [RAW01, RAW11, pe(1), pe(2), pe(8)]
+
+
+def hamming_curves(ctx: Context, tset, variants, seeds, pairs, desc, per_layer=False):
+    """{label: {"local": [seeds, records], "global": ..., "regions": [seeds, records]}}
+    (per layer: Hamming arrays are [seeds, records, layers])."""
+    out = {}
+    records = len(tset.task.record_epochs)
+    bar = tqdm(total=len(variants) * len(seeds) * records, disable=ctx.quiet, leave=False,
+               desc=desc)
+    for v in variants:
+        curves = {kind: [] for kind in list(pairs) + ["regions"]}
+        for s in seeds:
+            per_seed = {kind: [] for kind in list(pairs) + ["regions"]}
+            for k in range(records):
+                p, w, _ = patterns_at(tset, v, s, k, ctx.device)
+                segs = None
+                if per_layer:
+                    segs = [0] + [end for _, end in layer_bit_ranges(w)]
+                for kind, pr in pairs.items():
+                    per_seed[kind].append(mean_hamming(p, pr, ctx.device, segs))
+                per_seed["regions"].append(np.float64(opcalls.region_ids(p)[1].numel()))
+                bar.update(1)
+            for kind in per_seed:
+                curves[kind].append(np.stack(per_seed[kind]))
+        out[v.label] = {kind: np.stack(c) for kind, c in curves.items()}
+    bar.close()
+    return out
+
+
+def _curve_figure(ctx, name, epochs, curves, title_prefix):
+    fig, axes = plots.new_figure(ncols=3)
+    for col, kind in enumerate(("local", "global")):
+        ax = axes[0][col]
+        for label, c in curves.items():
+            plots.band(ax, epochs, c[kind], label)
+        plots.finish(ax, "epoch", "mean Hamming distance", f"{title_prefix}: {kind} pairs")
+    for label, c in curves.items():
+        plots.band(axes[0][2], epochs, c["regions"], label)
+    plots.finish(axes[0][2], "epoch", "linear regions on the grid", f"{title_prefix}: regions",
+                 logy=True)
+    return plots.save(fig, ctx.figures(name), "hamming_vs_epoch")[0]
+
+
+def _region_maps_1d(ctx, name, tset, variants, seed):
+    """The fit of each variant at the last epoch with its region boundaries."""
+    fig, axes = plots.new_figure(nrows=len(variants), width=9, height=1.9)
+    t = np.arange(tset.task.n) / tset.task.n
+    for ax, v in zip(axes[:, 0], variants):
+        p, _, _ = patterns_at(tset, v, seed, -1, ctx.device)
+        ids = opcalls.region_ids(p)[0].cpu().numpy()
+        plots.region_map_1d(ax, t, tset.fit(v, seed, -1)[:, 0].numpy(),
+                            tset.target[:, 0].numpy(), ids, v.label)
+        ax.legend(fontsize=6, frameon=False, loc="upper right")
+    return plots.save(fig, ctx.figures(name), "fits_with_regions")[0]
+
+
+def _series(curves, epochs):
+    return {"epochs": epochs,
+            "curves": {label: {kind: c[kind].tolist() for kind in c} for label, c in curves.items()}}
+
+
+def _arrays(curves):
+    return {f"{key(label)}__{kind}": arr for label, cs in curves.items() for kind, arr in cs.items()}
+
+
+def hamming_1d(ctx: Context) -> ExperimentResult:
+    name = "hamming-1d"
+    task = ctx.preset["task1d"]
+    tset, train_s = ctx.cache.get(task, VARIANTS_1D, ctx.seeds)
+    start = time.perf_counter()
+    pairs = pairs_1d(ctx.preset, task.n)
+    curves = hamming_curves(ctx, tset, VARIANTS_1D, ctx.seeds, pairs, "hamming-1d")
+    final = {label: {kind: c[kind][:, -1] for kind in c} for label, c in curves.items()}
+    fig = _curve_figure(ctx, name, task.record_epochs, curves, "1D")
+    fig_maps = _region_maps_1d(ctx, name, tset, VARIANTS_1D, ctx.seeds[0])
+    st = "local Hamming ~0-2 for raw inputs, ~15 for L=4, ~55-65 for L=7; global ~60 for " \
+         "[0,1), 120-160 otherwise"
+    claims = [
+        C.in_range(name, "local-raw01", st, "final local Hamming raw [0,1)",
+                   final["raw [0,1)"]["local"], 0, 2.5),
+        C.in_range(name, "local-raw11", st, "final local Hamming raw [-1,1)",
+                   final["raw [-1,1)"]["local"], 0, 2.5),
+        C.in_range(name, "local-pe4", st, "final local Hamming PE L=4",
+                   final["PE L=4"]["local"], 10, 20),
+        C.in_range(name, "local-pe7", st, "final local Hamming PE L=7",
+                   final["PE L=7"]["local"], 50, 70),
+        C.in_range(name, "global-raw01", st, "final global Hamming raw [0,1)",
+                   final["raw [0,1)"]["global"], 45, 75),
+    ] + [C.in_range(name, f"global-{key(l)}", st, f"final global Hamming {l}",
+                    final[l]["global"], 110, 170) for l in ("raw [-1,1)", "PE L=4", "PE L=7")]
+    measure_s = time.perf_counter() - start
+    summ = ", ".join(f"{l}: local {final[l]['local'].mean():.1f} global "
+                     f"{final[l]['global'].mean():.1f}" for l in final)
+    return ExperimentResult(
+        name, "Hamming distance of local and global pairs over training (1D)",
+        {"task": task.describe(), "variants": [v.describe() for v in VARIANTS_1D],
+         "seeds": ctx.seeds, "pairs": {"local": ctx.preset["local1d"], "global": ctx.preset["global1d"]}},
+        _series(curves, task.record_epochs), _arrays(curves), [fig, fig_maps], claims,
+        {"train_s": train_s, "measure_s": measure_s}, summ)
+
+
+def hamming_2d(ctx: Context) -> ExperimentResult:
+    name = "hamming-2d"
+    task = ctx.preset["task2d"]
+    tset, train_s = ctx.cache.get(task, VARIANTS_2D, ctx.seeds2d)
+    start = time.perf_counter()
+    pairs = pairs_2d(ctx.preset, task.grid_shape)
+    curves = hamming_curves(ctx, tset, VARIANTS_2D, ctx.seeds2d, pairs, "hamming-2d")
+    final = {label: {kind: c[kind][:, -1] for kind in c} for label, c in curves.items()}
+    fig = _curve_figure(ctx, name, task.record_epochs, curves, "2D")
+    st = "as in 1D: PE raises local Hamming"
+    claims = [C.greater(name, f"local-{key(p)}-gt-{key(r)}", st,
+                        f"final local Hamming {p}", final[p]["local"],
+                        f"final local Hamming {r}", final[r]["local"])
+              for p in ("PE L=1", "PE L=2", "PE L=8") for r in ("raw [0,1)", "raw [-1,1)")]
+    measure_s = time.perf_counter() - start
+    summ = ", ".join(f"{l}: local {final[l]['local'].mean():.1f} global "
+                     f"{final[l]['global'].mean():.1f}" for l in final)
+    return ExperimentResult(
+        name, "Hamming distance of local (patch) and global (corner) pairs over training (2D)",
+        {"task": task.describe(), "variants": [v.describe() for v in VARIANTS_2D],
+         "seeds": ctx.seeds2d, "pairs": {"local": ctx.preset["local2d"], "global": ctx.preset["corner2d"]}},
+        _series(curves, task.record_epochs), _arrays(curves), [fig], claims,
+        {"train_s": train_s, "measure_s": measure_s}, summ)
+
+
+def hamming_layers(ctx: Context) -> ExperimentResult:
+    name = "hamming-layers"
+    task = ctx.preset["task1d"]
+    variants = [RAW01, pe(8)]
+    tset, train_s = ctx.cache.get(task, variants, ctx.seeds)
+    start = time.perf_counter()
+    pairs = {"local": pairs_1d(ctx.preset, task.n)["local"]}
+    curves = hamming_curves(ctx, tset, variants, ctx.seeds, pairs, "hamming-layers",
+                            per_layer=True)
+    epochs = task.record_epochs
+    depth = task.depth
+    fig, axes = plots.new_figure(ncols=len(variants))
+    for ax, v in zip(axes[0], variants):
+        c = curves[v.label]["local"]                                # [seeds, records, layers]
+        for l in range(depth):
+            plots.band(ax, epochs, c[:, :, l], f"layer {l + 1}", color=plots.layer_colour(l))
+        plots.finish(ax, "epoch", "mean local Hamming distance", f"{v.label}: per layer")
+    path = plots.save(fig, ctx.figures(name), "hamming_per_layer")[0]
+    final = {v.label: curves[v.label]["local"][:, -1, :] for v in variants}   # [seeds, layers]
+    raw, pe8 = final["raw [0,1)"], final["PE L=8"]
+    claims = [
+        C.greater(name, "pe-layer1-gt-raw-layer1",
+                  "PE separates neighbours already in layer 1; raw only in deeper layers",
+                  "final layer-1 local Hamming PE L=8", pe8[:, 0],
+                  "final layer-1 local Hamming raw [0,1)", raw[:, 0]),
+        C.less(name, "raw-layer1-lt-deeper",
+               "PE separates neighbours already in layer 1; raw only in deeper layers",
+               "final layer-1 local Hamming raw [0,1)", raw[:, 0],
+               "final mean local Hamming of layers 2..L raw [0,1)", raw[:, 1:].mean(1)),
+        C.above(name, "pe-layer1-separates",
+                "PE separates neighbours already in layer 1",
+                "final layer-1 local Hamming PE L=8", pe8[:, 0], 1.0),
+    ]
+    measure_s = time.perf_counter() - start
+    summ = "; ".join(f"{l}: " + " ".join(f"{x:.1f}" for x in final[l].mean(0)) for l in final)
+    return ExperimentResult(
+        name, "Per-layer Hamming distance of local pairs (1D)",
+        {"task": task.describe(), "variants": [v.describe() for v in variants],
+         "seeds": ctx.seeds, "pairs": {"local": ctx.preset["local1d"]}},
+        {"epochs": epochs, "layers": list(range(1, depth + 1)),
+         "curves": {l: curves[l]["local"].tolist() for l in curves}},
+        {f"{key(l)}__local_per_layer": curves[l]["local"] for l in curves}, [path], claims,
+        {"train_s": train_s, "measure_s": measure_s}, "final per-layer local Hamming " + summ)

@@ -1,0 +1,118 @@
+"""dead-neurons (raw inputs on wider ranges) and narrowness (boundary distance vs PE levels)."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .. import claims as C
+from .. import plots
+from ..mlp import hidden_widths
+from . import opcalls
+from .base import Context, ExperimentResult, key
+from .common import inputs, patterns_at
+from .layer import boundary_distance
+from .tasks import Variant, pe
+
+RANGES = [(0.0, 1.0), (-1.0, 1.0), (-2.0, 2.0), (-3.0, 3.0)]
+LEVELS = [4, 8, 12, 16, 20]
+
+
+def dead_neurons(ctx: Context) -> ExperimentResult:
+    name = "dead-neurons"
+    task = ctx.preset["task1d"]
+    variants = [Variant("raw", r) for r in RANGES]
+    tset, train_s = ctx.cache.get(task, variants, ctx.seeds)
+    start = time.perf_counter()
+    records = len(task.record_epochs)
+    dead, on = {}, {}
+    for v in variants:
+        d_rows, o_rows = [], []
+        for s in ctx.seeds:
+            d_row, o_row = [], []
+            for k in range(records):
+                p, w, _ = patterns_at(tset, v, s, k, ctx.device)
+                bits = sum(hidden_widths(w))
+                counts = opcalls.bit_counts(p, bits)
+                d_row.append(int((counts == 0).sum()))
+                o_row.append(int((counts == p.shape[0]).sum()))
+            d_rows.append(d_row)
+            o_rows.append(o_row)
+        dead[v.label], on[v.label] = np.asarray(d_rows), np.asarray(o_rows)
+    epochs = task.record_epochs
+    fig, axes = plots.new_figure(ncols=2)
+    for label in dead:
+        plots.band(axes[0][0], epochs, dead[label], label)
+        plots.band(axes[0][1], epochs, on[label], label)
+    plots.finish(axes[0][0], "epoch", "dead neurons", "dead on the grid (z <= 0 everywhere)")
+    plots.finish(axes[0][1], "epoch", "always-on neurons", "always on (z > 0 everywhere)")
+    fig_path = plots.save(fig, ctx.figures(name), "dead_neurons_vs_epoch")[0]
+    st = "a wider input range leaves fewer dead neurons"
+    claims = [C.ordered(name, "wider-fewer-dead", st,
+                        [(f"final dead neurons {l}", dead[l][:, -1]) for l in dead], "decreasing",
+                        strict=False),
+              C.greater(name, "widest-vs-narrowest", st, "final dead neurons raw [0,1)",
+                        dead["raw [0,1)"][:, -1], "final dead neurons raw [-3,3)",
+                        dead["raw [-3,3)"][:, -1])]
+    summ = ", ".join(f"{l}: {dead[l][:, -1].mean():.1f} dead" for l in dead) + \
+        f" of {task.depth * task.width}"
+    return ExperimentResult(
+        name, "Dead and always-on neurons for raw inputs on wider ranges (1D)",
+        {"task": task.describe(), "variants": [v.describe() for v in variants], "seeds": ctx.seeds},
+        {"epochs": epochs, "dead": {l: d.tolist() for l, d in dead.items()},
+         "always_on": {l: o.tolist() for l, o in on.items()}},
+        {**{f"{key(l)}__dead": d for l, d in dead.items()},
+         **{f"{key(l)}__always_on": o for l, o in on.items()}},
+        [fig_path], claims, {"train_s": train_s, "measure_s": time.perf_counter() - start}, summ)
+
+
+def narrowness(ctx: Context) -> ExperimentResult:
+    name = "narrowness"
+    task = ctx.preset["task1d"]
+    variants = [pe(L) for L in LEVELS]
+    tset, train_s = ctx.cache.get(task, variants, ctx.seeds)
+    start = time.perf_counter()
+    medians, regions, dists = {}, {}, {}
+    for v in variants:
+        enc = task.encoding(v).to(ctx.device)
+        coords = task.coords(v).to(ctx.device)
+        med, reg = [], []
+        for s in ctx.seeds:
+            w, b = tset.params(v, s, -1)
+            d = boundary_distance(coords, enc, [t.double() for t in w], [t.double() for t in b])
+            med.append(float(d.median()))
+            if s == ctx.seeds[0]:
+                dists[v.label] = d.cpu().numpy()
+            p = opcalls.activation_patterns(inputs(tset, v, ctx.device), w, b)
+            reg.append(int(opcalls.region_ids(p)[1].numel()))
+        medians[v.label], regions[v.label] = np.asarray(med), np.asarray(reg)
+    fig, axes = plots.new_figure(ncols=2)
+    ax = axes[0][0]
+    m = np.stack([medians[v.label] for v in variants], 1)
+    ax.errorbar(LEVELS, m.mean(0), yerr=m.std(0), marker="o", color="C0", capsize=3)
+    plots.finish(ax, "PE levels L", "median boundary distance (coordinate units)",
+                 "distance to the nearest region boundary", legend=False, logy=True)
+    ax = axes[0][1]
+    for v in variants:
+        d = dists[v.label]
+        d = d[np.isfinite(d) & (d > 0)]
+        if d.size:
+            hist, edges = np.histogram(np.log10(d), bins=ctx.preset["bins"], density=True)
+            ax.plot(0.5 * (edges[1:] + edges[:-1]), hist, label=v.label, color=plots.colour(v.label))
+    plots.finish(ax, "log10 boundary distance", "density", f"seed {ctx.seeds[0]}, last epoch")
+    fig_path = plots.save(fig, ctx.figures(name), "boundary_distance_vs_levels")[0]
+    st = "regions get narrower as L grows"
+    claims = [C.ordered(name, "narrower-with-L", st,
+                        [(f"median boundary distance {v.label}", medians[v.label])
+                         for v in variants], "decreasing")]
+    summ = ", ".join(f"L={L}: {medians[pe(L).label].mean():.2e}" for L in LEVELS) + \
+        " median boundary distance"
+    return ExperimentResult(
+        name, "Width of linear regions (first-order boundary distance) vs PE levels (1D)",
+        {"task": task.describe(), "variants": [v.describe() for v in variants], "seeds": ctx.seeds,
+         "distance": "min over hidden neurons of |z| / |dz/dt|, forward mode, float64"},
+        {"levels": LEVELS, "median_boundary_distance": {l: m.tolist() for l, m in medians.items()},
+         "region_count": {l: r.tolist() for l, r in regions.items()}},
+        {**{f"{key(l)}__boundary_distance_seed{ctx.seeds[0]}": d for l, d in dists.items()},
+         **{f"{key(l)}__median": m for l, m in medians.items()}},
+        [fig_path], claims, {"train_s": train_s, "measure_s": time.perf_counter() - start}, summ)

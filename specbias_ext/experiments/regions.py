@@ -1,0 +1,82 @@
+"""regions-2d: number of linear regions on the image grid over training, and region maps."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from .. import claims as C
+from .. import plots
+from . import opcalls
+from .base import Context, ExperimentResult, key
+from .common import patterns_at
+from .hamming import VARIANTS_2D
+
+
+def region_counts(ctx, tset, variants, seeds, desc) -> dict:
+    """{label: int array [seeds, records]} of distinct patterns on the grid."""
+    records = len(tset.task.record_epochs)
+    bar = tqdm(total=len(variants) * len(seeds) * records, disable=ctx.quiet, leave=False,
+               desc=desc)
+    out = {}
+    for v in variants:
+        rows = []
+        for s in seeds:
+            row = []
+            for k in range(records):
+                p, _, _ = patterns_at(tset, v, s, k, ctx.device)
+                _, counts = opcalls.region_ids(p)
+                row.append(int(counts.numel()))
+                bar.update(1)
+            rows.append(row)
+        out[v.label] = np.asarray(rows, dtype=np.int64)
+    bar.close()
+    return out
+
+
+def regions_2d(ctx: Context) -> ExperimentResult:
+    name = "regions-2d"
+    task = ctx.preset["task2d"]
+    variants, seeds = VARIANTS_2D, ctx.seeds2d
+    tset, train_s = ctx.cache.get(task, variants, seeds)
+    start = time.perf_counter()
+    counts = region_counts(ctx, tset, variants, seeds, name)
+    epochs = task.record_epochs
+    fig, axes = plots.new_figure()
+    for label, c in counts.items():
+        plots.band(axes[0][0], epochs, c, label)
+    plots.finish(axes[0][0], "epoch", "number of linear regions on the grid",
+                 f"regions on {task.size}x{task.size} {task.image}", logy=True)
+    figs = [plots.save(fig, ctx.figures(name), "region_count_vs_epoch")[0]]
+
+    fig, axes = plots.new_figure(ncols=len(variants), width=2.6, height=2.8)
+    arrays = {f"{key(l)}__region_count": c for l, c in counts.items()}
+    for ax, v in zip(axes[0], variants):
+        p, _, _ = patterns_at(tset, v, seeds[0], -1, ctx.device)
+        ids, cnt = opcalls.region_ids(p)
+        ids = ids.reshape(task.grid_shape).cpu().numpy()
+        arrays[f"{key(v.label)}__region_ids_seed{seeds[0]}"] = ids.astype(np.int32)
+        plots.region_map_2d(ax, ids, title=f"{v.label}\n{int(cnt.numel())} regions")
+    figs.append(plots.save(fig, ctx.figures(name), "region_maps")[0])
+
+    final = {l: c[:, -1] for l, c in counts.items()}
+    st_levels = "more levels -> more regions"
+    st_raw = "raw [0,1) has the fewest regions, rising during training"
+    claims = [
+        C.ordered(name, "levels-more-regions", st_levels,
+                  [(f"final regions {l}", final[l]) for l in ("PE L=1", "PE L=2", "PE L=8")],
+                  "increasing"),
+    ] + [C.less(name, f"raw01-fewest-vs-{key(l)}", st_raw, "final regions raw [0,1)",
+                final["raw [0,1)"], f"final regions {l}", final[l])
+         for l in final if l != "raw [0,1)"] + [
+        C.greater(name, "raw01-rising", st_raw, "final regions raw [0,1)", final["raw [0,1)"],
+                  "initial regions raw [0,1)", counts["raw [0,1)"][:, 0]),
+    ]
+    measure_s = time.perf_counter() - start
+    summ = ", ".join(f"{l}: {final[l].mean():.0f}" for l in final) + " regions at the end"
+    return ExperimentResult(
+        name, "Linear regions on the image grid over training (2D)",
+        {"task": task.describe(), "variants": [v.describe() for v in variants], "seeds": seeds},
+        {"epochs": epochs, "region_count": {l: c.tolist() for l, c in counts.items()}},
+        arrays, figs, claims, {"train_s": train_s, "measure_s": measure_s}, summ)

@@ -1,0 +1,130 @@
+"""Figures in the paper's form (matplotlib, Agg backend): curves with bands over seeds, densities,
+region maps, spectral heatmaps. One colour per encoding label across every figure."""
+from __future__ import annotations
+
+import io
+import os
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .experiments import layer  # noqa: E402
+
+# One fixed colour per encoding (no greys: the target is drawn in grey).
+_COLOURS = {
+    "raw [0,1)": "#1f77b4", "raw [-1,1)": "#ff7f0e", "raw [-2,2)": "#bcbd22",
+    "raw [-3,3)": "#8c564b", "PE L=1": "#2ca02c", "PE L=2": "#17becf", "PE L=4": "#e377c2",
+    "PE L=7": "#d62728", "PE L=8": "#9467bd", "PE L=12": "#393b79", "PE L=16": "#637939",
+    "PE L=20": "#000000",
+}
+_PALETTE = plt.get_cmap("tab10").colors
+
+
+def colour(label: str):
+    """The colour of an encoding label, the same in every figure."""
+    if label in _COLOURS:
+        return _COLOURS[label]
+    return _PALETTE[sum(map(ord, label)) % len(_PALETTE)]
+
+
+def new_figure(ncols=1, nrows=1, width=4.2, height=3.2):
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
+                             squeeze=False, constrained_layout=True)
+    return fig, axes
+
+
+def band(ax, x, values, label, color=None):
+    """Mean over seeds (rows of ``values``) with a min-max band."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim == 1:
+        v = v[None]
+    color = color or colour(label)
+    ax.plot(x, v.mean(0), label=label, color=color, lw=1.6)
+    if v.shape[0] > 1:
+        ax.fill_between(x, v.min(0), v.max(0), color=color, alpha=0.2, lw=0)
+
+
+def density(ax, values, label, bins=50, lo=-1.0, hi=1.0, color=None):
+    hist, edges = np.histogram(np.asarray(values), bins=bins, range=(lo, hi), density=True)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    ax.plot(centres, hist, label=label, color=color or colour(label), lw=1.4)
+    return hist, edges
+
+
+def region_map_2d(ax, ids: np.ndarray, seed: int = 0, title: str = ""):
+    """Regions in random colours; boundaries (id changes to the next pixel) in black when the
+    regions are large enough (>= 20 pixels on average) for a boundary line not to hide them."""
+    ids = np.asarray(ids)
+    rng = np.random.default_rng(seed)
+    palette = rng.uniform(0.25, 1.0, size=(int(ids.max()) + 1, 3))
+    img = palette[ids]
+    edge = np.zeros(ids.shape, dtype=bool)
+    edge[:-1, :] |= ids[:-1, :] != ids[1:, :]
+    edge[:, :-1] |= ids[:, :-1] != ids[:, 1:]
+    if ids.size >= 20 * palette.shape[0]:
+        img[edge] = 0.0
+    ax.imshow(img, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=9)
+
+
+def region_map_1d(ax, t, fit, target, ids, label: str):
+    """The fit over the target with a thin line at every region boundary."""
+    t, ids = np.asarray(t), np.asarray(ids)
+    for x in t[1:][ids[1:] != ids[:-1]]:
+        ax.axvline(x, color="0.8", lw=0.3, zorder=0)
+    ax.plot(t, target, color="0.3", lw=0.8, label="target")
+    ax.plot(t, fit, color=colour(label), lw=1.0, label=label)
+    ax.set_xlabel("t")
+    ax.set_ylabel("f(t)")
+    ax.set_title(f"{label}: {int(ids.max()) + 1 if ids.size else 0} regions", fontsize=9)
+
+
+def heatmap(ax, epochs, freqs, residual, title):
+    """Residual per frequency (rows) over epochs (columns)."""
+    r = np.asarray(residual)
+    im = ax.imshow(r, aspect="auto", origin="lower", cmap="viridis", vmin=0.0, vmax=1.0,
+                   extent=(epochs[0], epochs[-1], -0.5, len(freqs) - 0.5), interpolation="nearest")
+    step = max(1, len(freqs) // 7)
+    ax.set_yticks(range(0, len(freqs), step))
+    ax.set_yticklabels([str(f) for f in freqs[::step]])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("frequency k")
+    ax.set_title(title, fontsize=9)
+    return im
+
+
+def finish(ax, xlabel, ylabel, title=None, legend=True, logy=False):
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    if logy:
+        ax.set_yscale("log")
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, frameon=False)
+    ax.grid(alpha=0.25, lw=0.5)
+
+
+def save(fig, folder: str, stem: str) -> list[str]:
+    """Write ``stem.png`` and ``stem.pdf`` atomically; returns both paths."""
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for ext, kw in (("png", {"dpi": 130}), ("pdf", {})):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, **kw)
+        path = os.path.join(folder, f"{stem}.{ext}")
+        layer.atomic_write_bytes(path, buf.getvalue())
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def layer_colour(layer_index: int):
+    """Colour of hidden layer ``layer_index`` (0-based) in per-layer figures."""
+    return plt.get_cmap("viridis")(0.1 + 0.8 * (layer_index % 6) / 5)
