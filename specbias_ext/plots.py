@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .experiments import layer  # noqa: E402
+from .results import atomic_write_bytes  # noqa: E402
 
 # One fixed colour per encoding (no greys: the target is drawn in grey).
 _COLOURS = {
@@ -119,7 +119,7 @@ def save(fig, folder: str, stem: str) -> list[str]:
         buf = io.BytesIO()
         fig.savefig(buf, format=ext, **kw)
         path = os.path.join(folder, f"{stem}.{ext}")
-        layer.atomic_write_bytes(path, buf.getvalue())
+        atomic_write_bytes(path, buf.getvalue())
         paths.append(path)
     plt.close(fig)
     return paths

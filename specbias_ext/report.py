@@ -7,7 +7,7 @@ import html
 import json
 import os
 
-from .experiments import layer
+from .results import atomic_write_bytes
 
 
 def _fmt(s: dict) -> str:
@@ -82,7 +82,7 @@ def report_html(results, claims: dict, env: dict) -> str:
 
 
 def write_report(out: str, results, claims: dict, env: dict) -> None:
-    layer.atomic_write_bytes(os.path.join(out, "summary.md"),
+    atomic_write_bytes(os.path.join(out, "summary.md"),
                              summary_markdown(results, claims, env).encode())
-    layer.atomic_write_bytes(os.path.join(out, "report.html"),
+    atomic_write_bytes(os.path.join(out, "report.html"),
                              report_html(results, claims, env).encode())

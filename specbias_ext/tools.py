@@ -9,7 +9,10 @@ import numpy as np
 import torch
 
 from . import plots
-from .experiments import layer, opcalls
+from . import ops
+from .grids import grid_coords
+from .results import atomic_save_npz, atomic_write_json
+from .signals import load_image, sum_of_sines
 from .experiments.runner import check_device
 from .mlp import hidden_widths
 
@@ -43,18 +46,18 @@ def _freqs(n: int) -> list[int]:
 
 def _target(args):
     if args.signal == "sines":
-        return layer.sum_of_sines(args.n, _freqs(args.n)).y.reshape(-1, 1), (args.n,)
+        return sum_of_sines(args.n, _freqs(args.n)).y.reshape(-1, 1), (args.n,)
     if args.signal in IMAGES or os.path.exists(args.signal):
-        img = layer.load_image(args.signal, size=args.size, grey=True)
+        img = load_image(args.signal, size=args.size, grey=True)
         return img.reshape(-1, img.shape[-1]), tuple(img.shape[:2])
     raise ValueError(f"--signal {args.signal!r}: expected 'sines', one of {', '.join(IMAGES)} "
                      "or an existing image path")
 
 
 def region_summary(x, weights, biases) -> tuple[dict, torch.Tensor]:
-    p = opcalls.activation_patterns(x, weights, biases)
-    ids, counts = opcalls.region_ids(p)
-    bits = opcalls.bit_counts(p, sum(hidden_widths(weights)))
+    p = ops.activation_patterns(x, weights, biases)
+    ids, counts = ops.region_ids(p)
+    bits = ops.bit_counts(p, sum(hidden_widths(weights)))
     return {"regions": int(counts.numel()), "largest_region": int(counts.max()) if counts.numel() else 0,
             "dead_neurons": int((bits == 0).sum()), "always_on": int((bits == p.shape[0]).sum())}, ids
 
@@ -85,7 +88,7 @@ def train_command(args) -> None:
     check_device(args.device)
     lo_hi = _parse_range(args.coord_range)
     target, shape = _target(args)
-    coords = layer.grid_coords(shape, lo_hi)
+    coords = grid_coords(shape, lo_hi)
     model = CoordinateMLP(args.encoding, args.depth, args.width, out_dim=target.shape[1],
                           seed=args.seed, in_dim=len(shape))
     freqs = _freqs(args.n) if args.signal == "sines" else None
@@ -95,7 +98,7 @@ def train_command(args) -> None:
                          device=args.device, record_every=args.record_every, quiet=args.quiet,
                          checkpoint_every=args.record_every)
     os.makedirs(args.out, exist_ok=True)
-    layer.atomic_write_json(os.path.join(args.out, "grid.json"),
+    atomic_write_json(os.path.join(args.out, "grid.json"),
                             {"grid_shape": list(shape), "coord_range": list(lo_hi),
                              "signal": args.signal})
     result = train(model, coords, target, config, recorder=recorder, run_dir=args.out,
@@ -135,7 +138,7 @@ def analyze_command(args) -> None:
         raise ValueError("--grid: no grid.json beside the checkpoint; pass --grid N or HxW")
     if len(shape) != dims:
         raise ValueError(f"--grid {args.grid!r}: the model takes {dims}D coordinates")
-    coords = layer.grid_coords(shape, tuple(saved.get("coord_range", (0.0, 1.0))))
+    coords = grid_coords(shape, tuple(saved.get("coord_range", (0.0, 1.0))))
     model.to(device)
     x = model.encode(coords.to(device)).detach()
     w, b = (list(t) for t in model.mlp_params())
@@ -154,8 +157,8 @@ def analyze_command(args) -> None:
                             title=f"{stats['regions']} regions on {shape[0]}x{shape[1]}")
     grid = "x".join(map(str, shape))
     figs = plots.save(fig, out, f"regions_{grid}")
-    layer.atomic_save_npz(os.path.join(out, f"regions_{grid}.npz"), ids=ids_np.reshape(shape))
-    layer.atomic_write_json(os.path.join(out, f"regions_{grid}.json"),
+    atomic_save_npz(os.path.join(out, f"regions_{grid}.npz"), ids=ids_np.reshape(shape))
+    atomic_write_json(os.path.join(out, f"regions_{grid}.json"),
                             {"grid_shape": list(shape), **stats})
     print(f"{stats['regions']} regions on a {grid} grid ({stats['dead_neurons']} dead, "
           f"{stats['always_on']} always-on neurons); map: {figs[0]}")

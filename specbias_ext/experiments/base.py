@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import layer
+from ..results import atomic_save_npz, atomic_write_json
 from .tasks import TrainingCache
 
 
@@ -52,10 +52,10 @@ class ExperimentResult:
 
 
 def write_result(result: ExperimentResult, folder: str) -> None:
-    layer.atomic_write_json(os.path.join(folder, "results.json"), result.to_json())
+    atomic_write_json(os.path.join(folder, "results.json"), result.to_json())
     arrays = {k: np.asarray(v.cpu() if isinstance(v, torch.Tensor) else v)
               for k, v in result.arrays.items()}
-    layer.atomic_save_npz(os.path.join(folder, "arrays.npz"), **arrays)
+    atomic_save_npz(os.path.join(folder, "arrays.npz"), **arrays)
 
 
 def key(label: str) -> str:

@@ -4,18 +4,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import layer, opcalls
+from .. import ops
+from ..samplers import corner_pairs_2d, global_pairs_1d, local_pairs_1d, local_pairs_2d
 from .tasks import TrainedSet, Variant
 
 
 def pairs_1d(preset: dict, n: int, seed: int = 0) -> dict:
-    return {"local": layer.local_pairs_1d(n, seed=seed, **preset["local1d"]),
-            "global": layer.global_pairs_1d(n, seed=seed, **preset["global1d"])}
+    return {"local": local_pairs_1d(n, seed=seed, **preset["local1d"]),
+            "global": global_pairs_1d(n, seed=seed, **preset["global1d"])}
 
 
 def pairs_2d(preset: dict, shape, seed: int = 0) -> dict:
-    return {"local": layer.local_pairs_2d(shape, seed=seed, **preset["local2d"]),
-            "global": layer.corner_pairs_2d(shape, seed=seed, **preset["corner2d"])}
+    return {"local": local_pairs_2d(shape, seed=seed, **preset["local2d"]),
+            "global": corner_pairs_2d(shape, seed=seed, **preset["corner2d"])}
 
 
 def inputs(tset: TrainedSet, variant: Variant, device) -> torch.Tensor:
@@ -25,12 +26,12 @@ def inputs(tset: TrainedSet, variant: Variant, device) -> torch.Tensor:
 def patterns_at(tset: TrainedSet, variant: Variant, seed: int, k: int, device):
     """(patterns, weights, biases) of model (variant, seed) at record k on the whole grid."""
     w, b = tset.params(variant, seed, k)
-    return opcalls.activation_patterns(inputs(tset, variant, device), w, b), w, b
+    return ops.activation_patterns(inputs(tset, variant, device), w, b), w, b
 
 
 def mean_hamming(patterns, pairs, device, segments=None) -> np.ndarray:
     i, j = (t.to(device) for t in pairs)
-    d = opcalls.hamming_pairs(patterns, i, j, segments)
+    d = ops.hamming_pairs(patterns, i, j, segments)
     return d.double().mean(0).cpu().numpy()
 
 

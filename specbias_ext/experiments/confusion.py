@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import claims as C
 from .. import plots
-from . import opcalls
+from ..gradients import confusion_pairs
 from .base import Context, ExperimentResult, key
 from .common import inputs, mse_grad_out, pairs_1d, pairs_2d
 from .hamming import VARIANTS_1D, VARIANTS_2D
@@ -26,7 +26,7 @@ def final_confusions(ctx: Context, tset, variants, seeds, pairs) -> dict:
             w, b = tset.params(v, s, -1)
             g = mse_grad_out(tset, v, s, -1, ctx.device)
             for kind, (i, j) in pairs.items():
-                c = opcalls.confusion_pairs(x, w, b, g, i.to(ctx.device), j.to(ctx.device))
+                c = confusion_pairs(x, w, b, g, i.to(ctx.device), j.to(ctx.device))
                 per_kind[kind].append(c.double().cpu().numpy())
         out[v.label] = {kind: np.stack(c) for kind, c in per_kind.items()}
     return out

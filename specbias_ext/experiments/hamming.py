@@ -10,7 +10,7 @@ from tqdm import tqdm
 from .. import claims as C
 from .. import plots
 from ..mlp import layer_bit_ranges
-from . import opcalls
+from .. import ops
 from .base import Context, ExperimentResult, key
 from .common import mean_hamming, pairs_1d, pairs_2d, patterns_at
 from .tasks import RAW01, RAW11, pe
@@ -37,7 +37,7 @@ def hamming_curves(ctx: Context, tset, variants, seeds, pairs, desc, per_layer=F
                     segs = [0] + [end for _, end in layer_bit_ranges(w)]
                 for kind, pr in pairs.items():
                     per_seed[kind].append(mean_hamming(p, pr, ctx.device, segs))
-                per_seed["regions"].append(np.float64(opcalls.region_ids(p)[1].numel()))
+                per_seed["regions"].append(np.float64(ops.region_ids(p)[1].numel()))
                 bar.update(1)
             for kind in per_seed:
                 curves[kind].append(np.stack(per_seed[kind]))
@@ -66,7 +66,7 @@ def _region_maps_1d(ctx, name, tset, variants, seed):
     t = np.arange(tset.task.n) / tset.task.n
     for ax, v in zip(axes[:, 0], variants):
         p, _, _ = patterns_at(tset, v, seed, -1, ctx.device)
-        ids = opcalls.region_ids(p)[0].cpu().numpy()
+        ids = ops.region_ids(p)[0].cpu().numpy()
         plots.region_map_1d(ax, t, tset.fit(v, seed, -1)[:, 0].numpy(),
                             tset.target[:, 0].numpy(), ids, v.label)
         ax.legend(fontsize=6, frameon=False, loc="upper right")

@@ -8,10 +8,10 @@ import numpy as np
 from .. import claims as C
 from .. import plots
 from ..mlp import hidden_widths
-from . import opcalls
+from .. import ops
 from .base import Context, ExperimentResult, key
 from .common import inputs, patterns_at
-from .layer import boundary_distance
+from ..geometry import boundary_distance
 from .tasks import Variant, pe
 
 RANGES = [(0.0, 1.0), (-1.0, 1.0), (-2.0, 2.0), (-3.0, 3.0)]
@@ -33,7 +33,7 @@ def dead_neurons(ctx: Context) -> ExperimentResult:
             for k in range(records):
                 p, w, _ = patterns_at(tset, v, s, k, ctx.device)
                 bits = sum(hidden_widths(w))
-                counts = opcalls.bit_counts(p, bits)
+                counts = ops.bit_counts(p, bits)
                 d_row.append(int((counts == 0).sum()))
                 o_row.append(int((counts == p.shape[0]).sum()))
             d_rows.append(d_row)
@@ -79,12 +79,12 @@ def narrowness(ctx: Context) -> ExperimentResult:
         med, reg = [], []
         for s in ctx.seeds:
             w, b = tset.params(v, s, -1)
-            d = boundary_distance(coords, enc, [t.double() for t in w], [t.double() for t in b])
+            d = boundary_distance(coords, enc, [t.double() for t in w], [t.double() for t in b])[0]
             med.append(float(d.median()))
             if s == ctx.seeds[0]:
                 dists[v.label] = d.cpu().numpy()
-            p = opcalls.activation_patterns(inputs(tset, v, ctx.device), w, b)
-            reg.append(int(opcalls.region_ids(p)[1].numel()))
+            p = ops.activation_patterns(inputs(tset, v, ctx.device), w, b)
+            reg.append(int(ops.region_ids(p)[1].numel()))
         medians[v.label], regions[v.label] = np.asarray(med), np.asarray(reg)
     fig, axes = plots.new_figure(ncols=2)
     ax = axes[0][0]

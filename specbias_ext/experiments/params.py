@@ -5,12 +5,25 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import torch
 
 from .. import claims as C
 from .. import plots
 from .base import Context, ExperimentResult, key
 from .hamming import VARIANTS_1D
-from .measures import hyperplane_cosines, layer_spectral_norms
+from ..geometry import hyperplane_cosines as _cosine_matrix
+
+
+def layer_spectral_norms(weights) -> torch.Tensor:
+    """Largest singular value of every layer's weight matrix ``[L+1]`` (exact, per snapshot)."""
+    return torch.stack([torch.linalg.matrix_norm(w.double(), ord=2) for w in weights]).float()
+
+
+def hyperplane_cosines(weight: torch.Tensor) -> torch.Tensor:
+    """Cosines between the normals of one layer's neurons, upper triangle ``[K(K-1)/2]``."""
+    cos = _cosine_matrix(weight.double())
+    iu = torch.triu_indices(cos.shape[0], cos.shape[0], offset=1)
+    return cos[iu[0], iu[1]].float()
 
 
 def param_norms(ctx: Context) -> ExperimentResult:

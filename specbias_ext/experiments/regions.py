@@ -8,7 +8,7 @@ from tqdm import tqdm
 
 from .. import claims as C
 from .. import plots
-from . import opcalls
+from .. import ops
 from .base import Context, ExperimentResult, key
 from .common import patterns_at
 from .hamming import VARIANTS_2D
@@ -26,7 +26,7 @@ def region_counts(ctx, tset, variants, seeds, desc) -> dict:
             row = []
             for k in range(records):
                 p, _, _ = patterns_at(tset, v, s, k, ctx.device)
-                _, counts = opcalls.region_ids(p)
+                _, counts = ops.region_ids(p)
                 row.append(int(counts.numel()))
                 bar.update(1)
             rows.append(row)
@@ -54,7 +54,7 @@ def regions_2d(ctx: Context) -> ExperimentResult:
     arrays = {f"{key(l)}__region_count": c for l, c in counts.items()}
     for ax, v in zip(axes[0], variants):
         p, _, _ = patterns_at(tset, v, seeds[0], -1, ctx.device)
-        ids, cnt = opcalls.region_ids(p)
+        ids, cnt = ops.region_ids(p)
         ids = ids.reshape(task.grid_shape).cpu().numpy()
         arrays[f"{key(v.label)}__region_ids_seed{seeds[0]}"] = ids.astype(np.int32)
         plots.region_map_2d(ax, ids, title=f"{v.label}\n{int(cnt.numel())} regions")

@@ -7,7 +7,7 @@ import time
 
 import torch
 
-from . import layer, opcalls
+from ..results import atomic_write_json
 from .base import Context, write_result
 from .presets import preset as get_preset
 from .registry import EXPERIMENTS, resolve
@@ -30,8 +30,7 @@ def environment() -> dict:
     return {"device_cpu": platform.processor() or platform.machine(),
             "python": platform.python_version(), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "build_info": build_info(),
-            "cuda_device": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-            "ops": opcalls.ops_used(), "python_layer_fallbacks": layer.using_fallbacks()}
+            "cuda_device": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 
 
 def reproduce(names=None, preset: str = "quick", device: str = "cpu", seeds=None,
@@ -69,6 +68,6 @@ def reproduce(names=None, preset: str = "quick", device: str = "cpu", seeds=None
     claims = table.to_json()
     claims["preset"], claims["device"] = preset, str(dev)
     claims["total_s"] = time.perf_counter() - t_all
-    layer.atomic_write_json(os.path.join(out, "claims.json"), claims)
+    atomic_write_json(os.path.join(out, "claims.json"), claims)
     report.write_report(out, results, claims, environment())
     return claims

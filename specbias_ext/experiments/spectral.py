@@ -9,7 +9,7 @@ from .. import claims as C
 from .. import plots
 from .base import Context, ExperimentResult, key
 from .hamming import VARIANTS_1D
-from .layer import spectral_residual_1d
+from ..spectral import spectral_residual_1d
 
 CONVERGED = 0.1    # residual below this counts as converged
 STALLED = 0.5      # residual above this at the end counts as stalled

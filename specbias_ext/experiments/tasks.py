@@ -9,7 +9,9 @@ from typing import Optional, Sequence
 import torch
 from tqdm import tqdm
 
-from . import layer
+from ..encodings import make_encoding
+from ..grids import grid_coords
+from ..signals import load_image, sum_of_sines
 from .ensemble import EnsembleRun, MLPEnsemble, train_ensemble
 
 Tensor = torch.Tensor
@@ -82,16 +84,16 @@ class Task:
     def target(self) -> Tensor:
         """``[N, C]`` float32 on the CPU."""
         if self.kind == "1d":
-            return layer.sum_of_sines(self.n, self.freqs, 1.0, self.signal_seed).y.reshape(-1, 1)
-        img = layer.load_image(self.image, size=self.size, grey=True)
+            return sum_of_sines(self.n, self.freqs, 1.0, self.signal_seed).y.reshape(-1, 1)
+        img = load_image(self.image, size=self.size, grey=True)
         return img.reshape(-1, img.shape[-1]).float()
 
     def coords(self, variant: Variant) -> Tensor:
         """float64 grid coordinates (encodings of large levels need the precision)."""
-        return layer.grid_coords(self.grid_shape, variant.coord_range, dtype=torch.float64)
+        return grid_coords(self.grid_shape, variant.coord_range, dtype=torch.float64)
 
     def encoding(self, variant: Variant) -> torch.nn.Module:
-        return layer.make_encoding(variant.encoding, len(self.grid_shape))
+        return make_encoding(variant.encoding, len(self.grid_shape))
 
 
 @dataclass
