@@ -14,23 +14,12 @@ from typing import Any, Mapping, Union
 import torch
 from torch import nn
 
+from ._validate import int_at_least
+
 Tensor = torch.Tensor
 
 HALF_PI = math.pi / 2
 
-
-def _check_positive_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            as_int = int(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}") from None
-        if as_int != value:
-            raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
-        value = as_int
-    if value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
-    return value
 
 
 class Encoding(nn.Module):
@@ -100,7 +89,7 @@ class RawEncoding(Encoding):
 
     def __init__(self, in_dim: int):
         super().__init__()
-        self.in_dim = _check_positive_int(in_dim, "in_dim")
+        self.in_dim = int_at_least(in_dim, "in_dim")
         self.out_dim = self.in_dim
 
     def _affine(self, dtype, device):
@@ -125,8 +114,8 @@ class PositionalEncoding(Encoding):
 
     def __init__(self, in_dim: int, levels: int):
         super().__init__()
-        self.in_dim = _check_positive_int(in_dim, "in_dim")
-        self.levels = _check_positive_int(levels, "levels (L)")
+        self.in_dim = int_at_least(in_dim, "in_dim")
+        self.levels = int_at_least(levels, "levels (L)")
         self.out_dim = 2 * self.levels * self.in_dim
 
     def _affine(self, dtype, device):
@@ -153,8 +142,8 @@ class FourierFeatures(Encoding):
 
     def __init__(self, in_dim: int, num_features: int, sigma: float, seed: int = 0):
         super().__init__()
-        self.in_dim = _check_positive_int(in_dim, "in_dim")
-        self.num_features = _check_positive_int(num_features, "num_features (m)")
+        self.in_dim = int_at_least(in_dim, "in_dim")
+        self.num_features = int_at_least(num_features, "num_features (m)")
         try:
             sigma = float(sigma)
         except (TypeError, ValueError):

@@ -7,7 +7,8 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from .encodings import Encoding, EncodingSpec, _check_positive_int, make_encoding
+from ._validate import int_at_least
+from .encodings import Encoding, EncodingSpec, make_encoding
 
 Tensor = torch.Tensor
 
@@ -27,9 +28,9 @@ class CoordinateMLP(nn.Module):
                  seed: int = 0, in_dim: int | None = None):
         super().__init__()
         self.encoding = make_encoding(encoding, in_dim)
-        self.depth = _check_positive_int(depth, "depth")
-        self.width = _check_positive_int(width, "width")
-        self.out_dim = _check_positive_int(out_dim, "out_dim")
+        self.depth = int_at_least(depth, "depth")
+        self.width = int_at_least(width, "width")
+        self.out_dim = int_at_least(out_dim, "out_dim")
         self.seed = int(seed)
         dims = [self.encoding.out_dim] + [self.width] * self.depth + [self.out_dim]
         layers: list[nn.Module] = []

@@ -13,21 +13,11 @@ from typing import Sequence, Union
 
 import torch
 
+from ._validate import int_at_least
 from .grids import normalize_shape
 
 Tensor = torch.Tensor
 
-
-def _int_at_least(value, name: str, minimum: int) -> int:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        value = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
-    return value
 
 
 def _check_frac(frac, name: str = "frac") -> float:
@@ -108,9 +98,9 @@ def local_pairs_1d(n: int, num_windows: int = 25, window: int = 50, pairs_per_wi
     Output length num_windows * pairs_per_window, window by window.
     """
     (n,) = normalize_shape((n,), "n")
-    num_windows = _int_at_least(num_windows, "num_windows", 1)
-    window = _int_at_least(window, "window", 2)
-    pairs_per_window = _int_at_least(pairs_per_window, "pairs_per_window", 1)
+    num_windows = int_at_least(num_windows, "num_windows", 1)
+    window = int_at_least(window, "window", 2)
+    pairs_per_window = int_at_least(pairs_per_window, "pairs_per_window", 1)
     if window > n:
         raise ValueError(f"window: {window} samples do not fit in a grid of {n}")
     gen = torch.Generator().manual_seed(int(seed))
@@ -127,7 +117,7 @@ def global_pairs_1d(n: int, num_pairs: int = 5000, frac: float = 0.4,
                     seed: int = 0) -> tuple[Tensor, Tensor]:
     """Pairs of distant points: i in the first ``floor(frac n)`` samples, j in the last ones."""
     (n,) = normalize_shape((n,), "n")
-    num_pairs = _int_at_least(num_pairs, "num_pairs", 1)
+    num_pairs = int_at_least(num_pairs, "num_pairs", 1)
     frac = _check_frac(frac)
     m = int(math.floor(frac * n))
     if m < 1:
@@ -144,7 +134,7 @@ def _patch_hw(patch, name="patch") -> tuple[int, int]:
         ph, pw = patch
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected an int or (h, w), got {patch!r}") from None
-    return _int_at_least(ph, name, 1), _int_at_least(pw, name, 1)
+    return int_at_least(ph, name, 1), int_at_least(pw, name, 1)
 
 
 def local_pairs_2d(shape: Sequence[int], num_patches: int = 25,
@@ -159,9 +149,9 @@ def local_pairs_2d(shape: Sequence[int], num_patches: int = 25,
     if len(dims) != 2:
         raise ValueError(f"shape: expected a 2D grid (H, W), got {dims}")
     h, w = dims
-    num_patches = _int_at_least(num_patches, "num_patches", 1)
+    num_patches = int_at_least(num_patches, "num_patches", 1)
     ph, pw = _patch_hw(patch)
-    pairs_per_patch = _int_at_least(pairs_per_patch, "pairs_per_patch", 1)
+    pairs_per_patch = int_at_least(pairs_per_patch, "pairs_per_patch", 1)
     if ph > h or pw > w:
         raise ValueError(f"patch: {ph}x{pw} does not fit in a {h}x{w} grid")
     gen = torch.Generator().manual_seed(int(seed))
@@ -183,7 +173,7 @@ def corner_pairs_2d(shape: Sequence[int], num_pairs: int = 5000, frac: float = 0
     if len(dims) != 2:
         raise ValueError(f"shape: expected a 2D grid (H, W), got {dims}")
     h, w = dims
-    num_pairs = _int_at_least(num_pairs, "num_pairs", 1)
+    num_pairs = int_at_least(num_pairs, "num_pairs", 1)
     frac = _check_frac(frac)
     ch, cw = int(math.floor(frac * h)), int(math.floor(frac * w))
     if ch < 1 or cw < 1:

@@ -17,6 +17,7 @@ from typing import Any, Optional, Sequence, Union
 import torch
 from torch import nn
 
+from ._validate import int_at_least
 from .recorder import Recorder
 from .results import RunDirectory
 
@@ -46,7 +47,7 @@ class TrainConfig:
     checkpoint_every: Optional[int] = None
 
     def __post_init__(self):
-        self.epochs = _int_at_least(self.epochs, "epochs", 0)
+        self.epochs = int_at_least(self.epochs, "epochs", 0)
         try:
             self.lr = float(self.lr)
         except (TypeError, ValueError):
@@ -57,7 +58,7 @@ class TrainConfig:
             raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {self.optimizer!r}")
         self.optimizer = self.optimizer.lower()
         if self.batch_size is not None:
-            self.batch_size = _int_at_least(self.batch_size, "batch_size", 1)
+            self.batch_size = int_at_least(self.batch_size, "batch_size", 1)
         self.seed = int(self.seed)
         try:
             device = torch.device(self.device)
@@ -67,16 +68,16 @@ class TrainConfig:
             raise ValueError(f"device: {self.device!r} requested but CUDA is not available")
         self.device = str(device)
         if self.record_every is not None:
-            self.record_every = _int_at_least(self.record_every, "record_every", 1)
+            self.record_every = int_at_least(self.record_every, "record_every", 1)
         if self.record_epochs is not None:
-            epochs = [_int_at_least(e, "record_epochs", 0) for e in self.record_epochs]
+            epochs = [int_at_least(e, "record_epochs", 0) for e in self.record_epochs]
             beyond = [e for e in epochs if e > self.epochs]
             if beyond:
                 raise ValueError(f"record_epochs: {beyond} lie beyond the {self.epochs} training "
                                  "epochs")
             self.record_epochs = sorted(set(epochs))
         if self.checkpoint_every is not None:
-            self.checkpoint_every = _int_at_least(self.checkpoint_every, "checkpoint_every", 1)
+            self.checkpoint_every = int_at_least(self.checkpoint_every, "checkpoint_every", 1)
 
     def schedule(self) -> list[int]:
         """The sorted epochs at which the recorder runs."""
@@ -91,19 +92,6 @@ class TrainConfig:
         return {"lr": self.lr, "optimizer": self.optimizer, "batch_size": self.batch_size,
                 "seed": self.seed}
 
-
-def _int_at_least(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            as_int = int(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}") from None
-        if as_int != value:
-            raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
-        value = as_int
-    if value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
-    return value
 
 
 @dataclass

@@ -1,5 +1,7 @@
 #include "grad_checks.h"
 
+#include "mlp_checks.h"
+
 namespace specbias {
 
 void check_grad_out(const at::Tensor& grad_out, const at::Tensor& x, at::TensorList weights) {
@@ -36,6 +38,36 @@ void check_region_ids(const at::Tensor& ids, int64_t num_regions, const at::Tens
     TORCH_CHECK(mx < num_regions, "num_regions: expected more than the largest id (", mx,
                 "), i.e. num_regions >= ", mx + 1, ", got ", num_regions);
   }
+}
+
+void check_grad_op_inputs(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
+                          const at::Tensor& grad_out) {
+  check_mlp_inputs(x, weights, biases);
+  check_grad_out(grad_out, x, weights);
+}
+
+void check_grad_dots_inputs(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
+                            const at::Tensor& grad_out, const at::Tensor& i, const at::Tensor& j) {
+  check_grad_op_inputs(x, weights, biases, grad_out);
+  check_indices(i, "i", x.size(0), x.device());
+  check_indices(j, "j", x.size(0), x.device());
+  TORCH_CHECK(i.size(0) == j.size(0), "j: expected as many indices as i (", i.size(0), "), got ",
+              j.size(0));
+}
+
+void check_grad_gram_inputs(const at::Tensor& x, at::TensorList weights, at::TensorList biases,
+                            const at::Tensor& grad_out, const std::optional<at::Tensor>& rows,
+                            const std::optional<at::Tensor>& cols) {
+  check_grad_op_inputs(x, weights, biases, grad_out);
+  if (rows.has_value()) check_indices(*rows, "rows", x.size(0), x.device());
+  if (cols.has_value()) check_indices(*cols, "cols", x.size(0), x.device());
+}
+
+void check_region_grad_norms_inputs(const at::Tensor& x, at::TensorList weights,
+                                    at::TensorList biases, const at::Tensor& grad_out,
+                                    const at::Tensor& ids, int64_t num_regions) {
+  check_grad_op_inputs(x, weights, biases, grad_out);
+  check_region_ids(ids, num_regions, x);
 }
 
 }  // namespace specbias

@@ -131,9 +131,7 @@ std::tuple<at::Tensor, at::Tensor> region_grad_norms_cpu(const at::Tensor& x_in,
                                                          const at::Tensor& ids,
                                                          int64_t num_regions) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  check_mlp_inputs(x_in, weights, biases);
-  check_grad_out(grad_out_in, x_in, weights);
-  check_region_ids(ids, num_regions, x_in);
+  check_region_grad_norms_inputs(x_in, weights, biases, grad_out_in, ids, num_regions);
   const at::Tensor x = x_in.contiguous();
   const at::Tensor grad_out = grad_out_in.contiguous();
   const RegionOrder ro = sort_by_region_cpu(ids, num_regions);

@@ -19,13 +19,7 @@ at::Tensor grad_dots_cuda(const at::Tensor& x_in, at::TensorList weights, at::Te
                           const at::Tensor& grad_out_in, const at::Tensor& i,
                           const at::Tensor& j) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  check_mlp_inputs(x_in, weights, biases);
-  check_grad_out(grad_out_in, x_in, weights);
-  const int64_t n = x_in.size(0);
-  check_indices(i, "i", n, x_in.device());
-  check_indices(j, "j", n, x_in.device());
-  TORCH_CHECK(i.size(0) == j.size(0), "j: expected as many indices as i (", i.size(0), "), got ",
-              j.size(0));
+  check_grad_dots_inputs(x_in, weights, biases, grad_out_in, i, j);
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor x = x_in.contiguous();
   const at::Tensor grad_out = grad_out_in.contiguous();

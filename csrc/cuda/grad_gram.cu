@@ -41,11 +41,7 @@ at::Tensor grad_gram_cuda(const at::Tensor& x_in, at::TensorList weights, at::Te
                           const at::Tensor& grad_out_in, const std::optional<at::Tensor>& rows,
                           const std::optional<at::Tensor>& cols) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  check_mlp_inputs(x_in, weights, biases);
-  check_grad_out(grad_out_in, x_in, weights);
-  const int64_t n = x_in.size(0);
-  if (rows.has_value()) check_indices(*rows, "rows", n, x_in.device());
-  if (cols.has_value()) check_indices(*cols, "cols", n, x_in.device());
+  check_grad_gram_inputs(x_in, weights, biases, grad_out_in, rows, cols);
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor x = x_in.contiguous();
   const at::Tensor grad_out = grad_out_in.contiguous();

@@ -18,8 +18,7 @@ constexpr int64_t kChunkBytes = int64_t(256) << 20;
 at::Tensor per_example_grad_norms_cuda(const at::Tensor& x_in, at::TensorList weights,
                                        at::TensorList biases, const at::Tensor& grad_out_in) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  check_mlp_inputs(x_in, weights, biases);
-  check_grad_out(grad_out_in, x_in, weights);
+  check_grad_op_inputs(x_in, weights, biases, grad_out_in);
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor x = x_in.contiguous();
   const at::Tensor grad_out = grad_out_in.contiguous();
