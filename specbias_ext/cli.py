@@ -44,25 +44,26 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--size", type=int, default=128, help="image side (default 128)")
     t.add_argument("--depth", type=int, default=4, help="hidden layers (default 4)")
     t.add_argument("--width", type=int, default=128, help="hidden width (default 128)")
-    t.add_argument("--epochs", type=int, default=500)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--epochs", type=int, default=500, help="training epochs (default 500)")
+    t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     t.add_argument("--batch", type=int, default=None, help="batch size (default: full batch)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="cpu")
+    t.add_argument("--seed", type=int, default=0,
+                   help="seed of the initialisation and minibatch order (default 0)")
+    t.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     t.add_argument("--record-every", type=int, default=25,
                    help="epochs between records (regions, Hamming, confusion, neurons, gradient "
                         "norms, spectral residual) and checkpoints")
     t.add_argument("--out", default="specbias-run", help="run folder (default ./specbias-run)")
     t.add_argument("--resume", action="store_true",
                    help="continue from the checkpoint in --out (same settings, more --epochs)")
-    t.add_argument("--quiet", action="store_true")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     a = sub.add_parser("analyze", help="region analysis of a saved model on a grid of any size")
     a.add_argument("checkpoint", help="checkpoint.pt written by `specbias train`")
     a.add_argument("--grid", default=None,
                    help="N (1D) or HxW (2D) grid to analyse on, over the training range "
                         "(default: the training grid)")
-    a.add_argument("--device", default="cpu")
+    a.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     a.add_argument("--out", default=None, help="folder for the maps (default: beside the "
                                                "checkpoint)")
     return p
