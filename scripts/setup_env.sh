@@ -30,6 +30,22 @@ if [ -z "${CUDA_HOME:-}" ]; then
 fi
 if [ -n "${CUDA_HOME:-}" ]; then export CUDA_HOME; fi
 
-echo "[setup] building specbias_ext (CUDA_HOME=${CUDA_HOME:-none})" >&2
-(cd "$ROOT" && MAX_JOBS=${MAX_JOBS:-2} "$PY" -m pip install -q --no-build-isolation --no-deps -e . )
+# Skip the build when the in-place extension is newer than every source and imports (an editable
+# pip install rebuilds from scratch, which costs minutes for the CUDA kernels).
+so=$(ls "$ROOT"/specbias_ext/_C*.so 2>/dev/null | head -1 || true)
+up_to_date=0
+if [ -n "$so" ] && [ -z "$(find "$ROOT/csrc" "$ROOT/setup.py" -newer "$so" -print -quit)" ] &&
+   "$PY" -c "import specbias_ext" >/dev/null 2>&1; then
+  up_to_date=1
+  if [ "${SPECBIAS_CUDA:-auto}" = "1" ] &&
+     ! "$PY" -c "import specbias_ext, sys; sys.exit(not specbias_ext.build_info()['cuda'])"; then
+    up_to_date=0
+  fi
+fi
+if [ "$up_to_date" = 1 ]; then
+  echo "[setup] specbias_ext is up to date ($so)" >&2
+else
+  echo "[setup] building specbias_ext (CUDA_HOME=${CUDA_HOME:-none})" >&2
+  (cd "$ROOT" && MAX_JOBS=${MAX_JOBS:-2} "$PY" -m pip install -q --no-build-isolation --no-deps -e . )
+fi
 "$PY" -c "import specbias_ext; print('[setup] build_info:', specbias_ext.build_info())" >&2
