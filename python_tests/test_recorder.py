@@ -17,13 +17,7 @@ from specbias_ext.spectral import radial_band_residual_2d, spectral_residual_1d
 from specbias_ext.training import TrainConfig, train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks: OpenMP threads only add synchronisation (badly so on a shared CPU)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 SMALL_1D = dict(num_windows=3, window=8, pairs_per_window=10, global_pairs=40)
 

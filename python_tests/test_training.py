@@ -10,13 +10,7 @@ from specbias_ext.signals import sum_of_sines
 from specbias_ext.training import TrainConfig, train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks: OpenMP threads only add synchronisation (badly so on a shared CPU)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 CFG = dict(num_windows=2, window=8, pairs_per_window=10, global_pairs=30)
 
