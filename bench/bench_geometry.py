@@ -5,8 +5,6 @@ Run: PYTHONPATH=. python -m pytest bench/bench_geometry.py -q --benchmark-column
 [--device cuda]. Ratios (alternative time / our time, or our time / activation_patterns time) and
 peak memory land in each benchmark's extra_info.
 """
-import math
-import time
 
 import pytest
 import torch
@@ -14,24 +12,12 @@ import torch
 from geometry_forms import pe_form
 from nets import random_mlp
 from peak_memory import record
+from timing import best_time, sync
 from specbias_ext import activation_patterns, geometry, ops_geometry, reference
 
 
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
-def _best_time(fn, device, rounds=3):
-    fn()  # warm-up
-    best = math.inf
-    for _ in range(rounds):
-        _sync(device)
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def _grid(side, device, dtype=torch.float32):
@@ -56,8 +42,8 @@ def test_boundary_distance_vs_activation_patterns(benchmark, device):
     ours = lambda: ops_geometry.boundary_distance(coords, *form, w, b)  # noqa: E731
     # activation_patterns gets the already encoded grid, so it does strictly less work.
     patterns = lambda: activation_patterns(encoded, w, b)  # noqa: E731
-    t_patterns = _best_time(patterns, device, rounds=2)
-    t_ours = _best_time(ours, device, rounds=2)
+    t_patterns = best_time(patterns, device, rounds=2)
+    t_ours = best_time(ours, device, rounds=2)
     benchmark.extra_info.update(points=coords.shape[0], mlp="4x256", encoding="PE L=8",
                                 patterns_s=round(t_patterns, 4), ours_s=round(t_ours, 4),
                                 ratio_vs_patterns=round(t_ours / t_patterns, 3))
@@ -75,8 +61,8 @@ def test_boundary_distance_vs_jvp_reference(benchmark, device):
     ours = lambda: ops_geometry.boundary_distance(coords, *form, w, b)  # noqa: E731
     ref = lambda: reference.boundary_distance(coords, *form, w, b)  # noqa: E731
     torch.testing.assert_close(ours()[0], ref()[0], rtol=2e-3, atol=1e-4)
-    t_ref = _best_time(ref, device, rounds=2)
-    t_ours = _best_time(ours, device, rounds=2)
+    t_ref = best_time(ref, device, rounds=2)
+    t_ours = best_time(ours, device, rounds=2)
     benchmark.extra_info.update(points=coords.shape[0], reference_s=round(t_ref, 4),
                                 ours_s=round(t_ours, 4), speedup_vs_jvp=round(t_ref / t_ours, 2))
     record(benchmark, "ours", ours, device)
@@ -90,8 +76,8 @@ def test_coord_gradients_vs_jvp_reference(benchmark, device):
     form, w, b = _pe_mlp(device)
     ours = lambda: ops_geometry.coord_gradients(coords, *form, w, b)  # noqa: E731
     ref = lambda: reference.coord_gradients(coords, *form, w, b)  # noqa: E731
-    t_ref = _best_time(ref, device, rounds=2)
-    t_ours = _best_time(ours, device, rounds=2)
+    t_ref = best_time(ref, device, rounds=2)
+    t_ours = best_time(ours, device, rounds=2)
     benchmark.extra_info.update(points=coords.shape[0], reference_s=round(t_ref, 4),
                                 ours_s=round(t_ours, 4), speedup_vs_jvp=round(t_ref / t_ours, 2))
     record(benchmark, "ours", ours, device)
@@ -109,8 +95,8 @@ def test_spectral_tracker_vs_svdvals(benchmark, device):
     svd = lambda: torch.stack([torch.linalg.svdvals(x)[0] for x in w])  # noqa: E731
     exact = svd()
     rel_err = float(((ours()[0] - exact) / exact).abs().max())
-    t_svd = _best_time(svd, device)
-    t_ours = _best_time(ours, device)
+    t_svd = best_time(svd, device)
+    t_ours = best_time(ours, device)
     benchmark.extra_info.update(svdvals_s=round(t_svd, 5), ours_s=round(t_ours, 5),
                                 speedup_vs_svdvals=round(t_svd / t_ours, 1),
                                 max_rel_err=rel_err)

@@ -11,7 +11,6 @@ the number of pairs); extra_info says so.
 """
 from __future__ import annotations
 
-import time
 
 import pytest
 import torch
@@ -20,6 +19,7 @@ from torch.func import functional_call, grad, vmap
 
 import specbias_ext as se
 from peak_memory import peak_memory_bytes
+from timing import best_time, sync
 
 ROUNDS = 3
 
@@ -30,21 +30,8 @@ except ImportError:
     HAVE_OPACUS = False
 
 
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
-def best_time(fn, device, rounds=ROUNDS):
-    fn()
-    _sync(device)
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +44,7 @@ def _print_extra_info(request, benchmark):
 def run_ours(benchmark, fn, device):
     def timed():
         out = fn()
-        _sync(device)
+        sync(device)
         return out
     benchmark.pedantic(timed, rounds=ROUNDS, iterations=1, warmup_rounds=1)
     return benchmark.stats.stats.min

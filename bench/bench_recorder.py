@@ -16,6 +16,7 @@ import torch
 from torch.func import functional_call, grad, vmap
 
 from peak_memory import record as record_peak
+from timing import best_time, sync
 from specbias_ext.grids import grid_coords
 from specbias_ext.models import CoordinateMLP
 from specbias_ext.recorder import Recorder, RecorderConfig
@@ -24,20 +25,8 @@ from specbias_ext.signals import load_image, sum_of_sines
 FULL = ("regions", "hamming", "confusion", "spectral")
 
 
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
-def _best_seconds(fn, device, rounds=5):
-    best = float("inf")
-    for _ in range(rounds):
-        _sync(device)
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def _case_1d(encoding, device):
@@ -140,9 +129,10 @@ def test_record_vs_training_step(benchmark, device, case, measurements):
     record_s = step_s = record_cpu = step_cpu = float("inf")
     for _ in range(7):
         c0 = time.process_time()
-        step_s = min(step_s, _best_seconds(step, device, rounds=1))
+        step_s = min(step_s, best_time(step, device, rounds=1, warmup=False))
         c1 = time.process_time()
-        record_s = min(record_s, _best_seconds(lambda: rec.record(model, 0), device, rounds=1))
+        record_s = min(record_s, best_time(lambda: rec.record(model, 0), device, rounds=1,
+                                           warmup=False))
         c2 = time.process_time()
         step_cpu, record_cpu = min(step_cpu, c1 - c0), min(record_cpu, c2 - c1)
     benchmark.extra_info.update(record_cpu_s=record_cpu, step_cpu_s=step_cpu,
@@ -158,10 +148,10 @@ def test_record_vs_training_step(benchmark, device, case, measurements):
         data = rec._on(coords.device, coords.dtype)
         plain = lambda: plain_torch_record(model, data["coords"], data["target"], data["pairs"],
                                            freqs)
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         check = plain()
-        _sync(device)
+        sync(device)
         plain_s = time.perf_counter() - t0
         info.update(plain_s=plain_s, plain_over_record=plain_s / record_s)
         record_peak(benchmark, "plain", plain, device)

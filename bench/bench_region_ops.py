@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from peak_memory import record
+from timing import best_time, sync
 import specbias_ext
 from specbias_ext import reference
 
@@ -27,21 +28,8 @@ PAPER_PAIRS = 500  # the per-pair forward method is run on this many pairs and e
 ROUNDS = 3
 
 
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
-def best_time(fn, device, rounds=ROUNDS):
-    fn()
-    sync(device)
-    best = math.inf
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        sync(device)
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def run_ours(benchmark, fn, device, rounds=ROUNDS):

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from peak_memory import record
+from timing import best_time
 from specbias_ext import ops
 from specbias_ext.encodings import make_encoding
 from specbias_ext.gradients import confusion_pairs
@@ -99,13 +100,6 @@ def ours_confusion(model, x, y, pairs):
     return [confusion_pairs(x, w, b, g, i, j) for i, j in pairs]
 
 
-def _best_of(fn, rounds=3):
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def test_measurements_vs_per_pair_method(benchmark, device):
@@ -117,8 +111,10 @@ def test_measurements_vs_per_pair_method(benchmark, device):
     pairs = [(li.to(device), lj.to(device)), (gi.to(device), gj.to(device))]
     si, sj = li[:k], lj[:k]
 
-    ham_pp = _best_of(lambda: per_pair_paper_method(model, x, y, si, sj, backward=False), 1) / k
-    conf_pp = _best_of(lambda: per_pair_paper_method(model, x, y, si, sj), 1) / k
+    ham_pp = best_time(lambda: per_pair_paper_method(model, x, y, si, sj, backward=False), device,
+                       1, warmup=False) / k
+    conf_pp = best_time(lambda: per_pair_paper_method(model, x, y, si, sj), device, 1,
+                        warmup=False) / k
     # Hamming at every record of every model; confusion at the last epoch of every model
     pairs_total = LOCAL + GLOBAL
     paper_total = MODELS * pairs_total * (ham_pp * RECORDS + conf_pp)
@@ -126,7 +122,7 @@ def test_measurements_vs_per_pair_method(benchmark, device):
     benchmark.pedantic(ours_hamming, args=(model, x, pairs), rounds=5, iterations=1,
                        warmup_rounds=1)
     ham_ours = benchmark.stats.stats.min
-    conf_ours = _best_of(lambda: ours_confusion(model, x, y, pairs))
+    conf_ours = best_time(lambda: ours_confusion(model, x, y, pairs), device, warmup=False)
     ours_total = MODELS * (ham_ours * RECORDS + conf_ours)
     benchmark.extra_info.update({
         "sample_pairs": k, "paper_hamming_s_per_pair": ham_pp,
