@@ -13,6 +13,7 @@ from .gradients import (
     mse_grad_out,
     region_coherence,
 )
+from .networks import ReluNetwork, as_network, relu_network
 from .mlp import hidden_widths, layer_bit_ranges, mlp_params, num_pattern_words
 from .ops import (
     activation_patterns,
@@ -36,7 +37,7 @@ __all__ = [
     "training",
     "hamming_neighbors", "hamming_pairs", "hamming_pairs_per_layer", "hidden_widths",
     "layer_bit_ranges", "mlp_params", "num_pattern_words", "ops", "per_example_grad_norms",
-    "reference", "region_grad_norms", "region_ids",
+    "reference", "region_grad_norms", "region_ids", "ReluNetwork", "as_network", "relu_network",
 ]
 
 # Geometry (boundary distance, coordinate slopes, exact 1D regions, hyperplanes, layer norms);

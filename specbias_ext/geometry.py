@@ -14,7 +14,7 @@ from typing import NamedTuple, Optional, Sequence
 import torch
 
 from . import ops_geometry
-from .ops import activation_patterns
+from .ops import _plain_lists, activation_patterns, split_network
 
 Tensor = torch.Tensor
 
@@ -48,8 +48,7 @@ def encoding_form(encoding, coords: Tensor) -> tuple[Tensor, Tensor, Tensor]:
             periodic.to(dtype=torch.bool, device=device))
 
 
-def boundary_distance(coords: Tensor, encoding, weights: Sequence[Tensor],
-                      biases: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+def boundary_distance(coords: Tensor, encoding, net, *args, **kwargs) -> tuple[Tensor, Tensor]:
     """``(distance [N], argmin int64 [N])``: first-order distance in COORDINATE space from each
     point to the nearest sign change of a hidden neuron, ``min_{l,k} |z_lk| / ||grad_c z_lk||``.
 
@@ -58,15 +57,16 @@ def boundary_distance(coords: Tensor, encoding, weights: Sequence[Tensor],
     coordinates this is the exact distance to the nearest region boundary whenever the point's
     region is bounded by breakpoints on both sides (see docs/geometry.md).
     """
+    net, _ = split_network(net, args, (), kwargs)
     matrix, offset, periodic = encoding_form(encoding, coords)
-    return ops_geometry.boundary_distance(coords, matrix, offset, periodic, weights, biases)
+    return ops_geometry.boundary_distance(coords, matrix, offset, periodic, *_plain_lists(net))
 
 
-def coord_gradients(coords: Tensor, encoding, weights: Sequence[Tensor],
-                    biases: Sequence[Tensor]) -> Tensor:
+def coord_gradients(coords: Tensor, encoding, net, *args, **kwargs) -> Tensor:
     """``[N, out, D]``: gradient of the network output w.r.t. the coordinates (before encoding)."""
+    net, _ = split_network(net, args, (), kwargs)
     matrix, offset, periodic = encoding_form(encoding, coords)
-    return ops_geometry.coord_gradients(coords, matrix, offset, periodic, weights, biases)
+    return ops_geometry.coord_gradients(coords, matrix, offset, periodic, *_plain_lists(net))
 
 
 def region_slope_stats(coord_grads: Tensor, ids: Tensor, num_regions: int) -> tuple[Tensor, Tensor]:

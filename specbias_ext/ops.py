@@ -14,6 +14,7 @@ import torch
 
 from . import _loader  # noqa: F401  (registers torch.ops.specbias)
 from .mlp import num_pattern_words
+from .networks import ReluNetwork, as_network
 
 Tensor = torch.Tensor
 _ops = torch.ops.specbias
@@ -23,16 +24,65 @@ def _as_list(tensors: Sequence[Tensor]) -> list[Tensor]:
     return list(tensors)
 
 
+def split_network(net_or_weights, args: tuple, names: Sequence[str], kwargs: dict,
+                  defaults: dict | None = None) -> tuple[ReluNetwork, list]:
+    """Binds a wrapper's arguments for both calling conventions, ``(x, net, *rest)`` and
+    ``(x, weights, biases, *rest)``: returns the ReluNetwork and the values of ``names``."""
+    args = list(args)
+    if isinstance(net_or_weights, ReluNetwork):
+        net = net_or_weights
+        if "biases" in kwargs:
+            raise TypeError("biases: pass either a ReluNetwork or (weights, biases), not both")
+    else:
+        if "biases" in kwargs:
+            biases = kwargs.pop("biases")
+        elif args:
+            biases = args.pop(0)
+        else:
+            raise TypeError("biases: expected the biases list after the weights list "
+                            "(or pass a ReluNetwork)")
+        net = as_network(net_or_weights, biases)
+    defaults = defaults or {}
+    if len(args) > len(names):
+        raise TypeError(f"expected at most {len(names)} arguments after the network, "
+                        f"got {len(args)}")
+    values = []
+    for k, name in enumerate(names):
+        if k < len(args):
+            if name in kwargs:
+                raise TypeError(f"{name}: given twice")
+            values.append(args[k])
+        elif name in kwargs:
+            values.append(kwargs.pop(name))
+        elif name in defaults:
+            values.append(defaults[name])
+        else:
+            raise TypeError(f"{name}: missing argument")
+    if kwargs:
+        raise TypeError(f"unexpected arguments {sorted(kwargs)}")
+    return net, values
+
+
+def _plain_lists(net: ReluNetwork) -> tuple[list[Tensor], list[Tensor]]:
+    """The (weights, biases) lists of today's schemas (plain MLPs only, until the network
+    description reaches the kernels)."""
+    if not net.is_plain:
+        raise NotImplementedError("this op does not yet take skips, LeakyReLU, bias-free or "
+                                  "residual layers")
+    return list(net.weights), list(net.biases)
+
+
 # ----------------------------------------------------------------------------- region ops
 
 
-def activation_patterns(x: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor]) -> Tensor:
+def activation_patterns(x: Tensor, net, *args, **kwargs) -> Tensor:
     """Packed activation patterns ``int64 [N, ceil(H/64)]`` of all hidden layers at ``x``.
 
     Runs the forward pass itself in tiles of points, so peak memory stays near the output size
     plus one tile whatever N is. ``layer_bit_ranges(weights)`` says which bits are which layer.
     """
-    return _ops.activation_patterns(x, _as_list(weights), _as_list(biases))
+    net, _ = split_network(net, args, (), kwargs)
+    return _ops.activation_patterns(x, *_plain_lists(net))
 
 
 def region_ids(patterns: Tensor) -> tuple[Tensor, Tensor]:
@@ -84,40 +134,41 @@ def bit_counts(patterns: Tensor, num_bits: int) -> Tensor:
 # ----------------------------------------------------------------------------- gradient ops
 
 
-def per_example_grad_norms(x: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor],
-                           grad_out: Tensor) -> Tensor:
+def per_example_grad_norms(x: Tensor, net, *args, **kwargs) -> Tensor:
     """Squared per-example gradient norms ``[N, L+1]``, split by layer (weight and bias).
 
     ``grad_out[N, out]`` is dl_i/df(x_i). Row sums are ||g_i||^2 with g_i the gradient of example
     i's loss over all parameters; no per-example gradient is materialised.
     """
-    return _ops.per_example_grad_norms(x, _as_list(weights), _as_list(biases), grad_out)
+    net, (grad_out,) = split_network(net, args, ("grad_out",), kwargs)
+    return _ops.per_example_grad_norms(x, *_plain_lists(net), grad_out)
 
 
-def grad_dots(x: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor], grad_out: Tensor,
-              i: Tensor, j: Tensor) -> Tensor:
+def grad_dots(x: Tensor, net, *args, **kwargs) -> Tensor:
     """Per-example gradient inner products ``<g_i[p], g_j[p]>`` ``[P]`` for index pairs."""
-    return _ops.grad_dots(x, _as_list(weights), _as_list(biases), grad_out, i, j)
+    net, (grad_out, i, j) = split_network(net, args, ("grad_out", "i", "j"), kwargs)
+    return _ops.grad_dots(x, *_plain_lists(net), grad_out, i, j)
 
 
-def grad_gram(x: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor], grad_out: Tensor,
-              rows: Optional[Tensor] = None, cols: Optional[Tensor] = None) -> Tensor:
+def grad_gram(x: Tensor, net, *args, **kwargs) -> Tensor:
     """Block ``[len(rows), len(cols)]`` of the per-example gradient Gram matrix (all if None).
 
     Tiled, so memory is the output plus O(N * width).
     """
-    return _ops.grad_gram(x, _as_list(weights), _as_list(biases), grad_out, rows, cols)
+    net, (grad_out, rows, cols) = split_network(net, args, ("grad_out", "rows", "cols"), kwargs,
+                                                {"rows": None, "cols": None})
+    return _ops.grad_gram(x, *_plain_lists(net), grad_out, rows, cols)
 
 
-def region_grad_norms(x: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor],
-                      grad_out: Tensor, ids: Tensor, num_regions: int) -> tuple[Tensor, Tensor]:
+def region_grad_norms(x: Tensor, net, *args, **kwargs) -> tuple[Tensor, Tensor]:
     """``(norm_of_sum [R], sum_of_norms [R])`` of the per-example gradients in each region.
 
     ``norm_of_sum[r] = ||sum_{i in S_r} g_i||`` and ``sum_of_norms[r] = sum_{i in S_r} ||g_i||``,
     exact for every region; their ratio is the region coherence in [0, 1].
     """
-    return _ops.region_grad_norms(x, _as_list(weights), _as_list(biases), grad_out, ids,
-                                  int(num_regions))
+    net, (grad_out, ids, num_regions) = split_network(
+        net, args, ("grad_out", "ids", "num_regions"), kwargs)
+    return _ops.region_grad_norms(x, *_plain_lists(net), grad_out, ids, int(num_regions))
 
 
 # ----------------------------------------------------------------------------- fake kernels

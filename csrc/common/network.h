@@ -1,0 +1,52 @@
+// The network description every op takes, as the schemas pass it:
+//   Tensor[] weights, Tensor?[] biases, *, float[]? slopes, bool[]? input_skip, bool[]? residual
+// Hidden layers l = 0..L-1 and the linear head l = L (L = weights.size() - 1):
+//   in_l  = a_{l-1}, or [a_{l-1}, x] when input_skip[l] (canonical column order; a_{-1} = x)
+//   z_l   = W_l in_l + b_l            (b_l = 0 when biases[l] is None)
+//   a_l   = act_l(z_l) (+ a_{l-1} when residual[l]; equal widths)
+//   act_l(z) = z where z > 0, slopes[l] * z elsewhere (0: ReLU)
+// The pattern bit of a hidden neuron is 1[z > 0]. Backward (u_l = dloss/da_l):
+//   delta_L = grad_out;  u_l = (W_{l+1}^a)^T delta_{l+1} + residual[l+1] * u_{l+1}
+//   delta_l = act_l'(z_l) * u_l with act' = 1 where z > 0, slopes[l] elsewhere
+// where W^a are the columns that read a_l. The per-example gradient of layer l is
+// delta_l in_l^T (weights) and delta_l (bias, where present).
+// A missing list means the plain value for every layer (ReLU, no skip, no residual).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <optional>
+#include <vector>
+
+namespace specbias {
+
+struct Network {
+  std::vector<at::Tensor> weights;                 // [out_l, in_l], l = 0..L
+  std::vector<std::optional<at::Tensor>> biases;   // [out_l] or nullopt
+  std::vector<double> slopes;                      // L entries, 0 = ReLU
+  std::vector<bool> input_skip;                    // L + 1 entries, input_skip[0] == false
+  std::vector<bool> residual;                      // L entries
+
+  size_t layers() const { return weights.size(); }          // L + 1
+  size_t hidden_layers() const { return weights.size() - 1; }  // L
+  bool has_bias(size_t l) const { return biases[l].has_value(); }
+  // A bias-carrying ReLU MLP with no skip and no residual: the ops' original fast path.
+  bool plain() const;
+  // Width of a_{l-1}, the part of in_l that is not the skipped input (in_l minus x's columns).
+  int64_t prev_width(size_t l) const;
+  std::vector<int64_t> hidden_widths() const;
+  int64_t total_hidden() const;
+};
+
+// Builds the description from the schema arguments (lengths are checked here, with the argument
+// named in the error).
+Network make_network(at::TensorList weights, const c10::List<std::optional<at::Tensor>>& biases,
+                     const std::optional<at::ArrayRef<double>>& slopes,
+                     const std::optional<c10::List<bool>>& input_skip,
+                     const std::optional<c10::List<bool>>& residual);
+
+// Checks x [N, D] and the network (dtype, device and shape agreement, skip/residual widths) and
+// that x and every parameter are finite; errors name the argument (weights[l], biases[l], ...).
+void check_network_inputs(const at::Tensor& x, const Network& net);
+
+}  // namespace specbias

@@ -1,0 +1,235 @@
+"""The network description every op takes: ``ReluNetwork``.
+
+A ReLU coordinate network with hidden layers l = 0..L-1 and a linear head l = L:
+
+    in_l  = a_{l-1}                 or  [a_{l-1}, x]   (input skip; canonical column order)
+    z_l   = W_l in_l + b_l          (b_l = 0 for a bias-free layer)
+    a_l   = act_l(z_l)              or  act_l(z_l) + a_{l-1}   (residual add, equal widths)
+    f(x)  = z_L
+
+with a_{-1} = x and act_l(z) = z where z > 0, slope_l * z elsewhere (slope 0: ReLU, 0 < slope:
+LeakyReLU). The pattern bit of a hidden neuron is 1[z_lk > 0] whatever the slope.
+
+Backward for one example (u_l = d loss / d a_l, delta_l = d loss / d z_l):
+
+    delta_L = grad_out
+    u_l     = (W_{l+1}^a)^T delta_{l+1} + [residual_{l+1}] u_{l+1}      (u_L = 0 term absent)
+    delta_l = act_l'(z_l) * u_l,   act_l'(z) = 1 where z > 0, slope_l elsewhere
+
+where W_{l+1}^a are the columns of W_{l+1} that read a_l (all of them without a skip). The
+per-example gradient of layer l is delta_l in_l^T (weights) and delta_l (bias, if present), so
+
+    ||g||^2     = sum_l ||delta_l||^2 (||in_l||^2 + [bias_l])
+    <g_i, g_j>  = sum_l (delta_l^i . delta_l^j)(in_l^i . in_l^j + [bias_l])
+
+The op-level encoding of a description (every op's schema) is ``weights: Tensor[]``,
+``biases: Tensor?[]`` (None = no bias) and three keyword-only lists, each None for the plain
+ReLU MLP: ``slopes: float[]`` (one per hidden layer), ``input_skip: bool[]`` (one per layer
+including the head; entry 0 must be False) and ``residual: bool[]`` (one per hidden layer).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence, Union
+
+import torch
+
+Tensor = torch.Tensor
+
+
+@dataclass(frozen=True, eq=False)
+class ReluNetwork:
+    """A described ReLU (or LeakyReLU) network: layers 0..L-1 hidden, layer L the head.
+
+    ``weights[l]`` is ``[out_l, in_l]`` (nn.Linear layout); with ``input_skips[l]`` its columns
+    are ``[a_{l-1} columns, x columns]``. ``biases[l]`` is ``[out_l]`` or None. ``slopes[l]`` is
+    the negative slope of hidden layer l (0.0 for ReLU). ``residual[l]`` adds a_{l-1} to the
+    activation of hidden layer l. Build one with ``ReluNetwork.of(weights, biases, ...)`` (which
+    fills the defaults of a plain MLP) or ``specbias_ext.relu_network(model)``.
+    """
+
+    weights: tuple[Tensor, ...]
+    biases: tuple[Optional[Tensor], ...]
+    slopes: tuple[float, ...] = field(default=())
+    input_skips: tuple[bool, ...] = field(default=())
+    residual: tuple[bool, ...] = field(default=())
+
+    @classmethod
+    def of(cls, weights: Sequence[Tensor], biases: Optional[Sequence[Optional[Tensor]]] = None,
+           slopes: Optional[Sequence[float]] = None,
+           input_skips: Optional[Sequence[bool]] = None,
+           residual: Optional[Sequence[bool]] = None) -> "ReluNetwork":
+        """A description with plain-MLP defaults for every field left out (ReLU, no skip, no
+        residual; ``biases=None`` means no layer has a bias)."""
+        weights = tuple(weights)
+        if len(weights) < 2:
+            raise ValueError("weights: expected at least 2 layers (one hidden layer and the "
+                             f"linear head), got {len(weights)}")
+        hidden = len(weights) - 1
+        biases = (None,) * len(weights) if biases is None else tuple(biases)
+        slopes = (0.0,) * hidden if slopes is None else tuple(float(s) for s in slopes)
+        input_skips = (False,) * len(weights) if input_skips is None else tuple(
+            bool(s) for s in input_skips)
+        residual = (False,) * hidden if residual is None else tuple(bool(r) for r in residual)
+        net = cls(weights, biases, slopes, input_skips, residual)
+        net.validate_structure()
+        return net
+
+    # ------------------------------------------------------------------ structure
+
+    def validate_structure(self) -> None:
+        """Shape and list-length consistency (dtype/device/finiteness are checked by the ops)."""
+        n = len(self.weights)
+        hidden = n - 1
+        if n < 2:
+            raise ValueError(f"weights: expected at least 2 layers, got {n}")
+        if len(self.biases) != n:
+            raise ValueError(f"biases: expected {n} entries (one per layer, None for no bias), "
+                             f"got {len(self.biases)}")
+        if len(self.slopes) != hidden:
+            raise ValueError(f"slopes: expected {hidden} entries (one per hidden layer), "
+                             f"got {len(self.slopes)}")
+        if len(self.input_skips) != n:
+            raise ValueError(f"input_skips: expected {n} entries (one per layer, head "
+                             f"included), got {len(self.input_skips)}")
+        if len(self.residual) != hidden:
+            raise ValueError(f"residual: expected {hidden} entries (one per hidden layer), "
+                             f"got {len(self.residual)}")
+        if self.input_skips[0]:
+            raise ValueError("input_skips[0]: layer 0 already reads x; an input skip needs l >= 1")
+        for l, s in enumerate(self.slopes):
+            if s != s or s in (float("inf"), float("-inf")):
+                raise ValueError(f"slopes[{l}]: expected a finite negative slope, got {s}")
+        in_dim = int(self.weights[0].shape[1]) if self.weights[0].dim() == 2 else -1
+        prev = in_dim
+        for l, w in enumerate(self.weights):
+            if w.dim() != 2:
+                raise ValueError(f"weights[{l}]: expected a 2-D tensor [out, in], got "
+                                 f"{w.dim()} dimensions")
+            expect = prev + (in_dim if self.input_skips[l] else 0)
+            if l > 0 and int(w.shape[1]) != expect:
+                what = "the previous layer's width" + (" + x.shape[1] (input skip)"
+                                                        if self.input_skips[l] else "")
+                raise ValueError(f"weights[{l}]: expected {expect} input features ({what}), "
+                                 f"got shape {tuple(w.shape)}")
+            b = self.biases[l]
+            if b is not None and (b.dim() != 1 or b.shape[0] != w.shape[0]):
+                raise ValueError(f"biases[{l}]: expected shape ({int(w.shape[0])},), got "
+                                 f"{tuple(b.shape)}")
+            if l < hidden and self.residual[l] and int(w.shape[0]) != prev:
+                raise ValueError(f"residual[{l}]: a residual add needs equal widths, layer {l} "
+                                 f"has {int(w.shape[0])} outputs and reads {prev}")
+            prev = int(w.shape[0])
+
+    @property
+    def depth(self) -> int:
+        """Number of hidden layers L."""
+        return len(self.weights) - 1
+
+    @property
+    def in_dim(self) -> int:
+        return int(self.weights[0].shape[1])
+
+    @property
+    def out_dim(self) -> int:
+        return int(self.weights[-1].shape[0])
+
+    @property
+    def hidden_widths(self) -> list[int]:
+        return [int(w.shape[0]) for w in self.weights[:-1]]
+
+    @property
+    def num_hidden(self) -> int:
+        """H, the number of hidden neurons (pattern bits)."""
+        return sum(self.hidden_widths)
+
+    @property
+    def is_plain(self) -> bool:
+        """A plain ReLU MLP with a bias in every layer (the ops' fastest path)."""
+        return (all(b is not None for b in self.biases) and not any(self.slopes)
+                and not any(self.input_skips) and not any(self.residual))
+
+    @property
+    def device(self) -> torch.device:
+        return self.weights[0].device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.weights[0].dtype
+
+    def parameters(self) -> list[Tensor]:
+        """Every parameter tensor, layer by layer (weight, then bias where present)."""
+        out = []
+        for w, b in zip(self.weights, self.biases):
+            out.append(w)
+            if b is not None:
+                out.append(b)
+        return out
+
+    def num_parameters(self) -> int:
+        return sum(int(p.numel()) for p in self.parameters())
+
+    # ------------------------------------------------------------------ conversions
+
+    def map_tensors(self, fn) -> "ReluNetwork":
+        """The same description with ``fn`` applied to every tensor (e.g. ``.detach()``)."""
+        return ReluNetwork(tuple(fn(w) for w in self.weights),
+                           tuple(None if b is None else fn(b) for b in self.biases),
+                           self.slopes, self.input_skips, self.residual)
+
+    def to(self, *args: Any, **kwargs: Any) -> "ReluNetwork":
+        return self.map_tensors(lambda t: t.to(*args, **kwargs))
+
+    def detach(self) -> "ReluNetwork":
+        return self.map_tensors(lambda t: t.detach())
+
+    def op_args(self) -> tuple[list[Tensor], list[Optional[Tensor]], dict[str, Any]]:
+        """``(weights, biases, kwargs)`` as the ``torch.ops.specbias`` schemas take them; the
+        keyword lists are None where the network is plain in that respect."""
+        kwargs = {
+            "slopes": list(self.slopes) if any(self.slopes) else None,
+            "input_skip": list(self.input_skips) if any(self.input_skips) else None,
+            "residual": list(self.residual) if any(self.residual) else None,
+        }
+        return list(self.weights), list(self.biases), kwargs
+
+    def layer_bit_ranges(self) -> list[tuple[int, int]]:
+        """``[(start, end), ...]``: the pattern bits of hidden layer l are start..end-1."""
+        ranges, start = [], 0
+        for width in self.hidden_widths:
+            ranges.append((start, start + width))
+            start += width
+        return ranges
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able summary of the structure (no tensors)."""
+        return {"in_dim": self.in_dim, "out_dim": self.out_dim,
+                "hidden_widths": self.hidden_widths,
+                "bias": [b is not None for b in self.biases],
+                "slopes": list(self.slopes), "input_skips": list(self.input_skips),
+                "residual": list(self.residual)}
+
+
+NetworkLike = Union[ReluNetwork, Sequence[Tensor]]
+
+
+def as_network(net_or_weights: NetworkLike,
+               biases: Optional[Sequence[Optional[Tensor]]] = None) -> ReluNetwork:
+    """Normalise the two calling conventions of the ops: ``(net)`` or ``(weights, biases)``."""
+    if isinstance(net_or_weights, ReluNetwork):
+        if biases is not None:
+            raise TypeError("biases: pass either a ReluNetwork or (weights, biases), not both")
+        return net_or_weights
+    if biases is None:
+        raise TypeError("biases: expected the biases list after the weights list "
+                        "(or pass a ReluNetwork)")
+    return ReluNetwork.of(net_or_weights, biases)
+
+
+def relu_network(model) -> ReluNetwork:
+    """The ``ReluNetwork`` of a model: an ``nn.Sequential`` of Linear/ReLU or a ``CoordinateMLP``
+    (its encoding stays outside the network: the ops take ``x = model.encode(coords)``)."""
+    from .mlp import mlp_params
+
+    weights, biases = mlp_params(model)
+    return ReluNetwork.of(weights, biases)
