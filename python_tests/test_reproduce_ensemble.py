@@ -2,7 +2,8 @@
 import torch
 from torch import nn
 
-from specbias_ext.experiments.ensemble import MLPEnsemble, linear_init, train_ensemble
+from specbias_ext.experiments.ensemble import MLPEnsemble, train_ensemble
+from specbias_ext.models import linear_init
 
 
 def separate_model(in_dim, depth, width, out_dim, seed):
