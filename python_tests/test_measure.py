@@ -7,9 +7,8 @@ import torch
 
 from specbias_ext import gradients, measure
 from specbias_ext import reference as ref
-from specbias_ext.experiments.ensemble import MLPEnsemble
-from specbias_ext.models import CoordinateMLP, linear_init
-from specbias_ext.networks import ReluNetwork, relu_network
+from specbias_ext.models import linear_init
+from specbias_ext.networks import ReluNetwork
 from specbias_ext.reference import unpack_bits
 from specbias_ext.samplers import PairSampling
 
@@ -60,6 +59,9 @@ def test_confusion_and_its_conventions():
     torch.testing.assert_close(measure.confusion_pairs(x, net, go, i, j, norms=norms), got)
     torch.testing.assert_close(gradients.confusion_pairs(x, list(net.weights),
                                                          list(net.biases), go, i, j), got)
+    dots, pair_norms = measure.pair_dots_and_norms(x, net, go, i, j)
+    torch.testing.assert_close(measure.cosine(dots, pair_norms[i], pair_norms[j]), want)
+    assert bool((pair_norms[40:] == 0).all())                    # untouched points
     go0 = go.clone()
     go0[3] = 0                                                    # a zero gradient: c = 0
     c = measure.confusion_pairs(x, net, go0, torch.tensor([3, 0]), torch.tensor([1, 3]))
@@ -120,17 +122,6 @@ def test_norms_and_cosines_of_the_weights():
     torch.testing.assert_close(measure.layer_spectral_norms(w), torch.tensor([3.0, 1.0]))
     cos = measure.hyperplane_cosines(torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]))
     torch.testing.assert_close(cos, torch.tensor([1 / math.sqrt(2), 0.0, 0.0]))
-
-
-def test_one_initialisation_for_the_model_and_the_ensemble():
-    ens = MLPEnsemble([1, 9], depth=2, width=8, out_dim=1, seeds=[3, 4])
-    for m, (enc, seed) in enumerate((("raw", 3), ("pe:4", 4))):
-        model = CoordinateMLP(enc, depth=2, width=8, in_dim=1, seed=seed)
-        net = relu_network(model)
-        w = [t[m] for t in ens.weights]
-        w[0] = w[0][:, :net.in_dim]
-        assert all(torch.equal(a, b) for a, b in zip(w, net.weights))
-        assert all(torch.equal(a[m], b) for a, b in zip(ens.biases, net.biases))
 
 
 def test_pair_sampling_is_the_one_settings_type():

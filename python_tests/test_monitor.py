@@ -60,6 +60,9 @@ def test_records_when_due_and_series():
     assert steps == [3, 0, 6, 9] and regions == [r["regions"] for r in mon.history]
     assert set(rec) >= {"loss", "psnr", "hamming_local", "confusion_global"}
     assert "dead_neurons" not in rec
+    light = RegionMonitor(coords, target=y, encoding=enc, every=1,
+                          config=MonitorConfig(measurements=("regions", "hamming"), pairs=PAIRS))
+    assert "loss" not in light(model, 0)                # pattern measurements only: no forward
     with pytest.raises(KeyError, match="key"):
         mon.series("hamming_local.nope")
 
@@ -71,7 +74,7 @@ def test_record_equals_the_measurement_functions():
                         config=MonitorConfig(pairs=PAIRS))
     rec = mon(model, 0)
     net = relu_network(model).detach()
-    x = enc(coords)
+    x = enc(coords.double()).float()          # the monitor encodes in float64
     p = measure.patterns(x, net)
     assert rec["regions"] == measure.region_count(p)
     assert rec["dead_neurons"] == measure.neuron_activity(p, net).dead
@@ -114,7 +117,7 @@ def test_coordinate_mlp_uses_its_own_encoding_and_2d_grid():
     mon = RegionMonitor(coords, target=y, every=1, config=MonitorConfig(
         pairs=PAIRS, measurements=("regions", "hamming", "spectral"), num_bands=3))
     rec = mon(model, 0)
-    p = measure.patterns(model.encode(coords), relu_network(model).detach())
+    p = measure.patterns(model.encode(coords.double()).float(), relu_network(model).detach())
     assert rec["regions"] == measure.region_count(p)
     assert mon.arrays["region_ids_s000000"].shape == (12, 12)
     assert len(rec["band_residual"]) == 3
@@ -124,7 +127,8 @@ def test_writes_every_record_as_it_goes(tmp_path):
     coords, enc, y, model = problem_1d()
     out = tmp_path / "run"
     mon = RegionMonitor(coords, target=y, encoding=enc, every=2, out=str(out), tensorboard=False,
-                        config=MonitorConfig(pairs=PAIRS, measurements=("regions", "hamming")))
+                        config=MonitorConfig(pairs=PAIRS,
+                                             measurements=("loss", "regions", "hamming")))
     user_loop(model, enc, coords, y, mon, steps=3)          # records steps 0 and 2
     on_disk = read_records(str(out))                        # as a crash right now would leave
     assert [r["step"] for r in on_disk] == [0, 2]
@@ -165,10 +169,10 @@ def test_clear_errors():
     with pytest.raises(ValueError, match="measurements"):
         RegionMonitor(coords, target=y, encoding=enc, measurements=("bogus",))
     mon = RegionMonitor(coords, target=y[:, :1].repeat(1, 2), encoding=enc, every=1,
-                        measurements=("regions",))
+                        measurements=("loss",))
     with pytest.raises(ValueError, match="target"):
         mon(model, 0)
-    with pytest.raises(TypeError):
+    with pytest.raises((TypeError, ValueError)):
         RegionMonitor(coords, target=y, encoding=enc, measurements=("regions",),
                       every=1)(nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 1)), 0)
 

@@ -41,9 +41,10 @@ from .samplers import PairSampling
 
 Tensor = torch.Tensor
 
-MEASUREMENTS = ("regions", "hamming", "confusion", "neurons", "grad_norms", "region_grads",
-                "spectral")
-NEEDS_TARGET = ("confusion", "grad_norms", "region_grads", "spectral")
+MEASUREMENTS = ("loss", "regions", "hamming", "confusion", "neurons", "grad_norms",
+                "region_grads", "spectral")
+NEEDS_FIT = ("loss", "confusion", "grad_norms", "region_grads", "spectral")
+NEEDS_TARGET = NEEDS_FIT
 NEEDS_GRID = ("hamming", "confusion", "spectral")
 
 
@@ -51,8 +52,10 @@ NEEDS_GRID = ("hamming", "confusion", "spectral")
 class MonitorConfig:
     """Which measurements a record takes and their settings.
 
-    ``measurements``: any of "regions", "hamming", "confusion", "neurons", "grad_norms",
-    "region_grads", "spectral" (loss and PSNR come with every record that has a target).
+    ``measurements``: any of "loss", "regions", "hamming", "confusion", "neurons",
+    "grad_norms", "region_grads", "spectral". Loss and PSNR are recorded whenever the fit is
+    evaluated ("loss" or any gradient or spectral measurement); a record of only pattern
+    measurements ("regions", "hamming", "neurons") skips the forward pass.
     ``pairs``: the local/global pair settings; ``seed``: their seed (drawn once, so every record
     uses the same pairs). ``num_bands``: radial bands of the 2D spectral residual.
     ``confusion_bins`` / ``coherence_bins``: histogram bins on [-1, 1] / [0, 1]. ``psnr_peak``:
@@ -130,7 +133,7 @@ class RegionMonitor:
 
     ``coords [N, D]``: the points (a grid in row-major order for the pair and neighbour
     measurements; ``grid_shape`` is inferred from ``grid_coords``-style coordinates or given).
-    ``target``: [N], [N, C] or [H, W, C], needed by loss, confusion, gradient and spectral
+    ``target``: [N], [N, C] or [H, W, C], needed by the loss, confusion, gradient and spectral
     measurements. ``every``: record at steps 0, every, 2 every, ...; ``at``: extra steps
     (``every=None`` and no ``at``: only explicit ``record`` calls). ``signal_freqs``: integer
     frequencies of the 1D spectral residual. ``step_name``: the key of the step in each record.
@@ -284,7 +287,7 @@ class RegionMonitor:
         arrays: dict[str, np.ndarray] = {}
         with torch.no_grad():
             fit = grad_out = None
-            if y is not None:
+            if any(cfg.wants(m) for m in NEEDS_FIT):
                 fit = network_forward(net, x)
                 if fit.shape != y.shape:
                     raise ValueError(f"target: has shape {list(y.shape)} but the model outputs "
@@ -294,7 +297,7 @@ class RegionMonitor:
                 rec["loss"], rec["psnr"] = mse, measure.psnr(mse, peak)
                 grad_out = measure.mse_grad_out(fit, y)
             ctx = _Record(net, x, grad_out, fit, y)
-            for name in (m for m in MEASUREMENTS if cfg.wants(m)):
+            for name in (m for m in MEASUREMENTS if cfg.wants(m) and m != "loss"):
                 t0 = time.perf_counter()
                 getattr(self, f"_{name}")(ctx, rec, arrays)
                 self.timings[name] = time.perf_counter() - t0
@@ -339,8 +342,12 @@ class RegionMonitor:
 
     def _confusion(self, ctx: "_Record", rec: dict, arrays: dict) -> None:
         i, j, kinds = self._all_pairs()
-        norms = ctx.norms() if ctx.has_sq_norms() or self.config.wants("grad_norms") else None
-        all_conf = measure.confusion_pairs(ctx.x, ctx.net, ctx.grad_out, i, j, norms=norms)
+        if ctx.has_sq_norms() or self.config.wants("grad_norms"):
+            all_conf = measure.confusion_pairs(ctx.x, ctx.net, ctx.grad_out, i, j,
+                                               norms=ctx.norms())
+        else:
+            dots, norms = measure.pair_dots_and_norms(ctx.x, ctx.net, ctx.grad_out, i, j)
+            all_conf = measure.cosine(dots, norms[i], norms[j])
         for kind, sl in kinds:
             conf = all_conf[sl]
             stats = measure.summary(conf)
