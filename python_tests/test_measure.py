@@ -88,8 +88,10 @@ def test_coherence_and_its_conventions():
     assert torch.equal(rg.coherence[4:], torch.zeros(2, dtype=rg.coherence.dtype))
     assert torch.equal(measure.coherence(torch.tensor([1.0 + 1e-7, 0.0]), torch.tensor([1.0, 0.0])),
                        torch.tensor([1.0, 0.0]))
-    st = measure.coherence_stats(rg, torch.bincount(ids, minlength=6), bins=5)
-    assert sum(st.hist) == 4 and st.weighted == pytest.approx(float(rg.coherence[:4].mean()))
+    counts = torch.bincount(ids, minlength=6)
+    st = measure.coherence_stats(rg, counts, bins=5)
+    weighted = float((rg.coherence[:4] * counts[:4]).sum() / counts[:4].sum())
+    assert sum(st.hist) == 4 and st.weighted == pytest.approx(weighted)
 
 
 def test_grad_norm_stats_loss_and_psnr():

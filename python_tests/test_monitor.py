@@ -84,7 +84,7 @@ def test_record_equals_the_measurement_functions():
     g = measure.mse_grad_out(model(x).detach(), y)
     conf = measure.confusion_pairs(x, net, g, i, j)
     np.testing.assert_allclose(mon.arrays["confusion_local_s000000"], conf.numpy(), atol=1e-6)
-    assert rec["loss"] == pytest.approx(float((model(x) - y).square().mean()), rel=1e-5)
+    assert rec["loss"] == pytest.approx(float((model(x) - y).detach().square().mean()), rel=1e-5)
 
 
 def test_leaves_the_model_and_rng_alone():

@@ -56,7 +56,8 @@ class MonitorConfig:
     "grad_norms", "region_grads", "spectral". Loss and PSNR are recorded whenever the fit is
     evaluated ("loss" or any gradient or spectral measurement); a record of only pattern
     measurements ("regions", "hamming", "neurons") skips the forward pass.
-    ``pairs``: the local/global pair settings; ``seed``: their seed (drawn once, so every record
+    ``pairs``: the local/global pair settings (None: the paper's, shrunk where a small grid holds
+    fewer pairs, ``PairSampling().fitted(grid_shape)``); ``seed``: their seed (drawn once, so every record
     uses the same pairs). ``num_bands``: radial bands of the 2D spectral residual.
     ``confusion_bins`` / ``coherence_bins``: histogram bins on [-1, 1] / [0, 1]. ``psnr_peak``:
     peak of PSNR = 10 log10(peak^2 / MSE), None = the target's max - min. ``save_region_maps`` /
@@ -64,7 +65,7 @@ class MonitorConfig:
     """
 
     measurements: tuple = MEASUREMENTS
-    pairs: PairSampling = field(default_factory=PairSampling)
+    pairs: Optional[PairSampling] = None
     seed: int = 0
     num_bands: int = 8
     confusion_bins: int = 40
@@ -81,7 +82,7 @@ class MonitorConfig:
         if unknown:
             raise ValueError(f"measurements: unknown {unknown}; expected any of "
                              f"{list(MEASUREMENTS)}")
-        if not isinstance(self.pairs, PairSampling):
+        if self.pairs is not None and not isinstance(self.pairs, PairSampling):
             raise ValueError(f"pairs: expected a PairSampling, got {type(self.pairs).__name__}")
         for name in ("confusion_bins", "coherence_bins", "num_bands"):
             value = getattr(self, name)
@@ -188,7 +189,9 @@ class RegionMonitor:
         self.step_name = step_name
         self.pairs: dict[str, tuple[Tensor, Tensor]] = {}
         if cfg.wants("hamming") or cfg.wants("confusion"):
-            self.pairs = cfg.pairs.sample(self.grid_shape, seed=cfg.seed)
+            sampling = cfg.pairs if cfg.pairs is not None else \
+                PairSampling().fitted(self.grid_shape)
+            self.pairs = sampling.sample(self.grid_shape, seed=cfg.seed)
         self.history: list[dict[str, Any]] = []
         self._recorded: set[int] = set()
         self.arrays: dict[str, np.ndarray] = {}
