@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from specbias_ext import gradients, measure
-from specbias_ext import reference as ref
+from specbias_ext.reference import network as ref_net
 from specbias_ext.models import linear_init
 from specbias_ext.networks import ReluNetwork
 from specbias_ext.reference import unpack_bits
@@ -49,8 +49,8 @@ def test_regions_hamming_neurons_match_the_bits():
 
 def test_confusion_and_its_conventions():
     x, net, y = case()
-    go = measure.mse_grad_out(ref.network.forward(net, x), y)
-    g = ref.network.flat_per_example_grads(net, x, go)
+    go = measure.mse_grad_out(ref_net.forward(net, x), y)
+    g = ref_net.flat_per_example_grads(net, x, go)
     i, j = torch.arange(0, 20), torch.arange(20, 40)
     want = (g[i] * g[j]).sum(1) / (g[i].norm(dim=1) * g[j].norm(dim=1))
     got = measure.confusion_pairs(x, net, go, i, j)
@@ -77,8 +77,8 @@ def test_confusion_and_its_conventions():
 
 def test_coherence_and_its_conventions():
     x, net, y = case(n=30)
-    go = measure.mse_grad_out(ref.network.forward(net, x), y)
-    g = ref.network.flat_per_example_grads(net, x, go)
+    go = measure.mse_grad_out(ref_net.forward(net, x), y)
+    g = ref_net.flat_per_example_grads(net, x, go)
     ids = torch.arange(30) % 4
     rg = measure.region_grads(x, net, go, ids, 6)                # regions 4, 5 are empty: 0/0
     for r in range(4):
@@ -96,9 +96,9 @@ def test_coherence_and_its_conventions():
 
 def test_grad_norm_stats_loss_and_psnr():
     x, net, y = case()
-    go = measure.mse_grad_out(ref.network.forward(net, x), y)
+    go = measure.mse_grad_out(ref_net.forward(net, x), y)
     sq = measure.layer_sq_norms(x, net, go)
-    g = ref.network.flat_per_example_grads(net, x, go)
+    g = ref_net.flat_per_example_grads(net, x, go)
     st = measure.grad_norm_stats(sq)
     assert st.norm["mean"] == pytest.approx(float(g.norm(dim=1).mean()))
     assert sum(st.layer_share) == pytest.approx(1.0)
@@ -141,3 +141,18 @@ def test_pair_sampling_is_the_one_settings_type():
         s.sample((4, 4, 4))
     np.testing.assert_array_equal(PairSampling().fitted((8, 8)).sample((8, 8))["local"][0] < 64,
                                   True)
+
+
+def test_network_forward_equals_the_reference_forward():
+    x, net, _ = case()
+    torch.testing.assert_close(measure.network_forward(net, x), ref_net.forward(net, x))
+    leaky = ReluNetwork.of(list(net.weights), list(net.biases), slopes=[0.1, 0.0],
+                           residual=[False, False])
+    torch.testing.assert_close(measure.network_forward(leaky, x), ref_net.forward(leaky, x))
+    gen = torch.Generator().manual_seed(1)
+    ws = [torch.randn(6, 3, generator=gen, dtype=torch.float64),
+          torch.randn(6, 9, generator=gen, dtype=torch.float64),
+          torch.randn(2, 6, generator=gen, dtype=torch.float64)]
+    skip = ReluNetwork.of(ws, [None, torch.zeros(6, dtype=torch.float64), None],
+                          input_skips=[False, True, False], residual=[False, False])
+    torch.testing.assert_close(measure.network_forward(skip, x), ref_net.forward(skip, x))

@@ -35,7 +35,6 @@ import torch
 from . import measure
 from .grids import normalize_shape
 from .networks import ReluNetwork, relu_network
-from .reference.network import forward as network_forward
 from .results import atomic_save_npz, atomic_write_bytes, atomic_write_json, to_jsonable
 from .samplers import PairSampling
 
@@ -291,7 +290,7 @@ class RegionMonitor:
         with torch.no_grad():
             fit = grad_out = None
             if any(cfg.wants(m) for m in NEEDS_FIT):
-                fit = network_forward(net, x)
+                fit = measure.network_forward(net, x)
                 if fit.shape != y.shape:
                     raise ValueError(f"target: has shape {list(y.shape)} but the model outputs "
                                      f"{list(fit.shape)}")
@@ -322,13 +321,16 @@ class RegionMonitor:
 
     def _all_pairs(self) -> tuple[Tensor, Tensor, list[tuple[str, slice]]]:
         """All pair kinds concatenated, so each op runs once per record."""
+        if "all_pairs" in self._cache:
+            return self._cache["all_pairs"]
         kinds, ii, jj, start = [], [], [], 0
         for kind, (i, j) in self._cache["pairs"].items():
             kinds.append((kind, slice(start, start + i.numel())))
             ii.append(i)
             jj.append(j)
             start += i.numel()
-        return torch.cat(ii), torch.cat(jj), kinds
+        self._cache["all_pairs"] = (torch.cat(ii), torch.cat(jj), kinds)
+        return self._cache["all_pairs"]
 
     def _hamming(self, ctx: "_Record", rec: dict, arrays: dict) -> None:
         i, j, kinds = self._all_pairs()
@@ -349,7 +351,10 @@ class RegionMonitor:
             all_conf = measure.confusion_pairs(ctx.x, ctx.net, ctx.grad_out, i, j,
                                                norms=ctx.norms())
         else:
-            dots, norms = measure.pair_dots_and_norms(ctx.x, ctx.net, ctx.grad_out, i, j)
+            if "points" not in self._cache:
+                self._cache["points"] = torch.unique(torch.cat([i, j]))
+            dots, norms = measure.pair_dots_and_norms(ctx.x, ctx.net, ctx.grad_out, i, j,
+                                                      points=self._cache["points"])
             all_conf = measure.cosine(dots, norms[i], norms[j])
         for kind, sl in kinds:
             conf = all_conf[sl]

@@ -7,6 +7,7 @@ decided in exactly one place. The definitions are in docs/measurements.md.
 """
 from .confusion import (confusion_block, confusion_pairs, cosine, grad_norms, grad_norms_at,
                         pair_dots_and_norms)
+from .forward import network_forward
 from .geometry import RegionSlopes, boundary_distance, coord_slopes
 from .grad_stats import GradNormStats, grad_norm_stats, layer_sq_norms
 from .hamming import layer_segments, mean_pair_hamming, pair_hamming
@@ -24,7 +25,7 @@ __all__ = [
     "RegionStats", "boundary_distance", "coherence", "coherence_stats", "confusion_block",
     "confusion_pairs", "coord_slopes", "cosine", "grad_norm_stats", "grad_norms",
     "grad_norms_at", "histogram", "hyperplane_cosines", "layer_segments", "layer_spectral_norms",
-    "layer_sq_norms", "log2_size_histogram", "mean_pair_hamming", "mse", "mse_grad_out",
+    "layer_sq_norms", "log2_size_histogram", "mean_pair_hamming", "mse", "mse_grad_out", "network_forward",
     "neuron_activity", "pair_dots_and_norms", "pair_hamming", "patterns", "psnr", "radial_band_index",
     "radial_band_residual_2d", "region_coherence", "region_count", "region_grads",
     "region_stats", "spectral_residual_1d", "summary", "target_peak",

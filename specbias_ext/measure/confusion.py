@@ -54,13 +54,15 @@ def confusion_pairs(x: Tensor, net: ReluNetwork, grad_out: Tensor, i: Tensor, j:
     return cosine(dots, ni, nj)
 
 
-def pair_dots_and_norms(x: Tensor, net: ReluNetwork, grad_out: Tensor, i: Tensor,
-                        j: Tensor) -> tuple[Tensor, Tensor]:
+def pair_dots_and_norms(x: Tensor, net: ReluNetwork, grad_out: Tensor, i: Tensor, j: Tensor,
+                        points: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
     """``(<g_i, g_j> [P], norms [N])`` from ONE ``grad_dots`` call: the self-pairs (u, u) of the
     points involved ride along, ||g_u|| = sqrt(<g_u, g_u>); ``norms`` is 0 at points no pair
     touches. Cheaper than a separate norm pass when only the pairs are wanted; feed the result
-    to ``cosine(dots, norms[i], norms[j])``."""
-    points = torch.unique(torch.cat([i, j]))
+    to ``cosine(dots, norms[i], norms[j])``. ``points``: ``unique(cat([i, j]))`` when the caller
+    keeps it for fixed pairs."""
+    if points is None:
+        points = torch.unique(torch.cat([i, j]))
     both = ops.grad_dots(x, net, grad_out, torch.cat([i, points]), torch.cat([j, points]))
     norms = x.new_zeros(x.shape[0])
     norms[points] = both[i.numel():].clamp_min(0).sqrt()
