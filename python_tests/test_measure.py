@@ -156,3 +156,12 @@ def test_network_forward_equals_the_reference_forward():
     skip = ReluNetwork.of(ws, [None, torch.zeros(6, dtype=torch.float64), None],
                           input_skips=[False, True, False], residual=[False, False])
     torch.testing.assert_close(measure.network_forward(skip, x), ref_net.forward(skip, x))
+
+
+def test_summary_quantiles_equal_torch_quantile():
+    gen = torch.Generator().manual_seed(0)
+    for n in (1, 2, 7, 100):
+        v = torch.randn(n, generator=gen, dtype=torch.float64)
+        s = measure.summary(v)
+        q = torch.quantile(v, torch.tensor([0.05, 0.5, 0.95], dtype=torch.float64))
+        assert [s["q05"], s["median"], s["q95"]] == pytest.approx(q.tolist(), rel=1e-12, abs=1e-15)

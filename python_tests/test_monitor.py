@@ -205,3 +205,16 @@ def test_runs_on_the_models_device():
     assert gpu["confusion_local"]["mean"] == pytest.approx(cpu["confusion_local"]["mean"],
                                                            abs=1e-5)
     assert next(model.parameters()).is_cuda
+
+
+def test_a_trainable_encoding_is_evaluated_every_record():
+    coords = grid_coords((32,))
+    enc = nn.Linear(1, 4)                                       # trainable: not cached
+    model = sequential(4)
+    mon = RegionMonitor(coords, encoding=enc, every=1, measurements=("regions",))
+    first = mon(model, 0)["regions"]
+    with torch.no_grad():
+        enc.weight.mul_(50.0)
+    want = measure.region_count(measure.patterns(enc(coords),
+                                                 relu_network(model).detach()))
+    assert mon(model, 1)["regions"] == want and first >= 1

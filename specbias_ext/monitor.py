@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from . import measure
+from .encodings import Encoding
 from .grids import normalize_shape
 from .networks import ReluNetwork, relu_network
 from .results import atomic_save_npz, atomic_write_bytes, atomic_write_json, to_jsonable
@@ -248,7 +249,6 @@ class RegionMonitor:
     def _inputs(self, model, device, dtype) -> tuple[Tensor, Optional[Tensor]]:
         key = f"{device}/{dtype}"
         if self._cache.get("key") != key:
-            # Encodings are evaluated in float64 and then cast: high PE levels need it.
             self._cache = {"key": key,
                            "coords": self.coords.to(device=device, dtype=torch.float64),
                            "target": None if self.target is None
@@ -256,14 +256,27 @@ class RegionMonitor:
                            "pairs": {k: (i.to(device), j.to(device))
                                      for k, (i, j) in self.pairs.items()}}
         coords = self._cache["coords"]
+        if self.encoding is not None:
+            encoder, fixed, owner = self.encoding, _is_fixed(self.encoding), None
+        elif callable(getattr(model, "encode", None)):
+            encoding = getattr(model, "encoding", None)
+            encoder, fixed, owner = model.encode, _is_fixed(encoding) and encoding is not None, \
+                id(model)
+        else:
+            encoder, fixed, owner = None, True, None
+        cached = self._cache.get("x")
+        if cached is not None and cached[0] == owner:
+            return cached[1], self._cache["target"]
+        # The package's encodings are evaluated in float64 and cast (high PE levels need it);
+        # anything else sees the coordinates in the network's dtype.
+        if not isinstance(self.encoding if self.encoding is not None
+                          else getattr(model, "encoding", None), Encoding):
+            coords = coords.to(dtype)
         with torch.no_grad():
-            if self.encoding is not None:
-                x = self.encoding(coords)
-            elif callable(getattr(model, "encode", None)):
-                x = model.encode(coords)
-            else:
-                x = coords
-        return x.detach().to(dtype), self._cache["target"]
+            x = (coords if encoder is None else encoder(coords)).detach().to(dtype)
+        if fixed:                 # a fixed encoding is evaluated once per device/dtype
+            self._cache["x"] = (owner, x)
+        return x, self._cache["target"]
 
     def record(self, model, step: int) -> dict[str, Any]:
         """Measure ``model`` now (whatever the schedule) and keep the record."""
@@ -485,6 +498,14 @@ class RegionMonitor:
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+
+
+def _is_fixed(encoding) -> bool:
+    """Whether an encoding gives the same output every record: a module without trainable
+    parameters (the package's encodings). Anything else is re-evaluated each record."""
+    if isinstance(encoding, torch.nn.Module):
+        return not any(p.requires_grad for p in encoding.parameters())
+    return False
 
 
 def read_records(out: str) -> list[dict[str, Any]]:
