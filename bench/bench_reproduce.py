@@ -21,9 +21,9 @@ from torch import nn
 
 from peak_memory import record
 from timing import best_time
-from specbias_ext import ops
+from specbias_ext import measure
 from specbias_ext.encodings import make_encoding
-from specbias_ext.gradients import confusion_pairs
+from specbias_ext.networks import relu_network
 from specbias_ext.samplers import global_pairs_1d, local_pairs_1d
 from specbias_ext.signals import sum_of_sines
 from specbias_ext.experiments.ensemble import MLPEnsemble, train_ensemble
@@ -79,25 +79,19 @@ def per_pair_paper_method(model, x, y, i, j, backward=True):
     return ham, conf
 
 
-def _params(model):
-    w = [m.weight.detach() for m in model if isinstance(m, nn.Linear)]
-    b = [m.bias.detach() for m in model if isinstance(m, nn.Linear)]
-    return w, b
-
-
 def ours_hamming(model, x, pairs):
     """One model at one record: patterns of the whole grid, Hamming of all pairs."""
-    w, b = _params(model)
-    p = ops.activation_patterns(x, w, b)
-    return [ops.hamming_pairs(p, i, j) for i, j in pairs]
+    net = relu_network(model).detach()
+    p = measure.patterns(x, net)
+    return [measure.pair_hamming(p, i, j) for i, j in pairs]
 
 
 def ours_confusion(model, x, y, pairs):
     """One model at the last epoch: confusion of all pairs."""
-    w, b = _params(model)
+    net = relu_network(model).detach()
     with torch.no_grad():
-        g = 2 * (model(x) - y)
-    return [confusion_pairs(x, w, b, g, i, j) for i, j in pairs]
+        g = measure.mse_grad_out(model(x), y)
+    return [measure.confusion_pairs(x, net, g, i, j) for i, j in pairs]
 
 
 

@@ -101,10 +101,7 @@ def test_empty_regions_and_no_points():
 
 def test_regions_from_activation_patterns_are_deterministic():
     x, weights, biases, go = _net_and_points(2000, hidden=(16, 16), in_dim=2)
-    if _has_cpu_kernel("region_ids"):
-        ids, _ = se.region_ids(se.activation_patterns(x, weights, biases))
-    else:
-        ids, _ = _python_region_ids(x, weights, biases)
+    ids, _ = se.region_ids(se.activation_patterns(x, weights, biases))
     first = se.region_grad_norms(x, weights, biases, go, ids, int(ids.max()) + 1)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -115,15 +112,3 @@ def test_regions_from_activation_patterns_are_deterministic():
     assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
     _check(x, weights, biases, go, ids, int(ids.max()) + 1)
 
-
-def _has_cpu_kernel(name):
-    return torch._C._dispatch_has_kernel_for_dispatch_key(f"specbias::{name}", "CPU")
-
-
-def _python_region_ids(x, weights, biases):
-    """Region ids in order of first appearance, in plain torch (region_ids may be elsewhere)."""
-    pats = ref.activation_patterns(x, weights, biases)
-    _, inverse = torch.unique(pats, dim=0, return_inverse=True)
-    first = {}
-    ids = torch.tensor([first.setdefault(int(v), len(first)) for v in inverse])
-    return ids, torch.bincount(ids)

@@ -8,7 +8,9 @@ import torch
 from specbias_ext import activation_patterns
 from specbias_ext.grids import grid_coords
 from specbias_ext.models import CoordinateMLP
-from specbias_ext.recorder import Recorder, RecorderConfig
+from specbias_ext.monitor import MonitorConfig
+from specbias_ext.recorder import Recorder
+from specbias_ext.samplers import PairSampling
 from specbias_ext import reference
 from specbias_ext.reference import unpack_bits
 from specbias_ext.results import to_jsonable
@@ -19,21 +21,22 @@ from specbias_ext.training import TrainConfig, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-SMALL_1D = dict(num_windows=3, window=8, pairs_per_window=10, global_pairs=40)
+SMALL_1D = PairSampling(num_windows=3, window=8, pairs_per_window=10, global_pairs=40)
 
 
 def small_1d(encoding="pe:3", n=64, seed=0):
     sig = sum_of_sines(n, (2, 5, 9), seed=seed, dtype=torch.float64)
     model = CoordinateMLP(encoding, depth=3, width=20, in_dim=1, seed=seed).double()
-    cfg = RecorderConfig(seed=seed, **SMALL_1D)
+    cfg = MonitorConfig(seed=seed, pairs=SMALL_1D)
     rec = Recorder(sig.coords(), (n,), sig.target(), cfg, signal_freqs=sig.freqs)
     return sig, model, rec
 
 
 def test_record_equals_direct_calculations_on_a_checkpoint(tmp_path):
     sig, model, rec = small_1d()
-    train(model, sig.coords(), sig.target(), TrainConfig(epochs=5, quiet=True, record_epochs=[5]),
-          recorder=rec, run_dir=tmp_path)
+    rec.at = {5}
+    train(model, sig.coords(), sig.target(), TrainConfig(epochs=5, quiet=True), monitor=rec,
+          run_dir=tmp_path)
     loaded = CoordinateMLP.from_config(model.describe()).double()
     loaded.load_state_dict(torch.load(tmp_path / "checkpoint.pt", weights_only=False)["model"])
     record = rec.history[-1]
@@ -107,7 +110,7 @@ def test_confusion_same_with_and_without_grad_norm_pass():
     out = {}
     for measurements in (("confusion",), ("confusion", "grad_norms")):
         rec = Recorder(sig.coords(), (64,), sig.target(),
-                       RecorderConfig(measurements=measurements, **SMALL_1D))
+                       MonitorConfig(measurements=measurements, pairs=SMALL_1D))
         rec.record(model, 0)
         out[len(measurements)] = rec.arrays
     for kind in ("local", "global"):
@@ -117,8 +120,8 @@ def test_confusion_same_with_and_without_grad_norm_pass():
 
 def test_series_over_epochs():
     sig, model, rec = small_1d()
-    train(model, sig.coords(), sig.target(), TrainConfig(epochs=4, quiet=True, record_every=2),
-          recorder=rec)
+    rec.every = 2
+    train(model, sig.coords(), sig.target(), TrainConfig(epochs=4, quiet=True), monitor=rec)
     epochs, hamming = rec.series("hamming_local.mean")
     assert epochs == [0, 2, 4] and hamming == [r["hamming_local"]["mean"] for r in rec.history]
     assert rec.series("regions")[1] == [r["regions"] for r in rec.history]
@@ -130,8 +133,8 @@ def test_2d_recorder_on_an_image():
     img = load_image("camera", size=16)
     coords = grid_coords((16, 16))
     model = CoordinateMLP("pe:2", depth=2, width=24, in_dim=2)
-    cfg = RecorderConfig(num_patches=4, patch=4, pairs_per_patch=20, corner_pairs=30,
-                         num_bands=4, psnr_peak=1.0)
+    cfg = MonitorConfig(pairs=PairSampling(num_patches=4, patch=4, pairs_per_patch=20,
+                                           corner_pairs=30), num_bands=4, psnr_peak=1.0)
     rec = Recorder(coords, (16, 16), img, cfg)
     record = rec.record(model, 0)
     fit = model(coords).detach()
@@ -146,7 +149,7 @@ def test_2d_recorder_on_an_image():
 def test_only_requested_measurements():
     sig, model, _ = small_1d()
     rec = Recorder(sig.coords(), (64,), sig.target(),
-                   RecorderConfig(measurements=("regions",), **SMALL_1D))
+                   MonitorConfig(measurements=("regions",), pairs=SMALL_1D))
     record = rec.record(model, 0)
     assert "regions" in record and "hamming_local" not in record and "confusion_local" not in record
     assert rec.pairs == {}
@@ -155,28 +158,31 @@ def test_only_requested_measurements():
 def test_recorder_errors():
     sig = sum_of_sines(64, (2, 5), dtype=torch.float64)
     with pytest.raises(ValueError, match="signal_freqs"):
-        Recorder(sig.coords(), (64,), sig.target(), RecorderConfig(**SMALL_1D))
+        Recorder(sig.coords(), (64,), sig.target(), MonitorConfig(pairs=SMALL_1D))
     with pytest.raises(ValueError, match="target"):
-        Recorder(sig.coords(), (64,), sig.target()[:10], RecorderConfig(**SMALL_1D),
+        Recorder(sig.coords(), (64,), sig.target()[:10], MonitorConfig(pairs=SMALL_1D),
                  signal_freqs=sig.freqs)
     with pytest.raises(ValueError, match="grid_shape"):
         Recorder(sig.coords(), (1,), sig.target())
     with pytest.raises(ValueError, match="pairs_per_window"):
         Recorder(sig.coords(), (64,), sig.target(),
-                 RecorderConfig(window=4, pairs_per_window=7), signal_freqs=sig.freqs)
+                 MonitorConfig(pairs=PairSampling(window=4, pairs_per_window=7)),
+                 signal_freqs=sig.freqs)
     with pytest.raises(ValueError, match="num_pairs"):
         Recorder(sig.coords(), (64,), sig.target(),
-                 RecorderConfig(global_pairs=10**6, window=8, pairs_per_window=4),
+                 MonitorConfig(pairs=PairSampling(global_pairs=10**6, window=8,
+                                                  pairs_per_window=4)),
                  signal_freqs=sig.freqs)
     with pytest.raises(ValueError, match="measurements"):
-        RecorderConfig(measurements=("bogus",))
+        MonitorConfig(measurements=("bogus",))
     coords = grid_coords((8, 8))
     with pytest.raises(ValueError, match="num_bands"):
         Recorder(coords, (8, 8), torch.rand(64, 1),
-                 RecorderConfig(num_bands=50, patch=2, pairs_per_patch=2, corner_pairs=4))
+                 MonitorConfig(num_bands=50, pairs=PairSampling(patch=2, pairs_per_patch=2,
+                                                                corner_pairs=4)))
     with pytest.raises(ValueError, match="coords"):
         Recorder(torch.full((64, 1), float("nan")), (64,), sig.target(),
-                 RecorderConfig(**SMALL_1D), signal_freqs=sig.freqs)
+                 MonitorConfig(pairs=SMALL_1D), signal_freqs=sig.freqs)
 
 
 from conftest import requires_cuda  # noqa: E402

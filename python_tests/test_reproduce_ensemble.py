@@ -2,7 +2,8 @@
 import torch
 from torch import nn
 
-from specbias_ext.experiments.ensemble import MLPEnsemble, linear_init, train_ensemble
+from specbias_ext.experiments.ensemble import MLPEnsemble, train_ensemble
+from specbias_ext.models import linear_init
 
 
 def separate_model(in_dim, depth, width, out_dim, seed):
@@ -94,3 +95,29 @@ def test_ensemble_init_equals_coordinate_mlp():
         w, b = run.params(i, 0)
         for a, r in zip(w + b, list(w_ref) + list(b_ref)):
             assert torch.equal(a, r.detach())
+
+
+def test_snapshots_are_measured_as_networks_of_the_same_models():
+    """The experiments measure snapshot m through the same functions as the monitor does for
+    the equivalent CoordinateMLP."""
+    from specbias_ext import measure
+    from specbias_ext.models import CoordinateMLP
+    from specbias_ext.monitor import RegionMonitor
+    from specbias_ext.grids import grid_coords
+    coords = grid_coords((40,))
+    models = [CoordinateMLP(spec, depth=2, width=9, seed=s, in_dim=1)
+              for spec, s in (("raw", 1), ("pe:3", 2))]
+    inputs = [m.encode(coords.double()).float().detach() for m in models]  # as the monitor does
+    ens = MLPEnsemble([x.shape[1] for x in inputs], 2, 9, 1, [1, 2])
+    x = torch.zeros(2, 40, 6)
+    for m, xm in enumerate(inputs):
+        x[m, :, :xm.shape[1]] = xm
+    run = train_ensemble(ens, x, torch.zeros(40, 1), epochs=0, lr=1e-3, record_epochs=[0])
+    y = torch.sin(5 * coords)
+    for m, model in enumerate(models):
+        mon = RegionMonitor(coords, target=y, every=1, measurements=("regions", "neurons"))
+        want = mon(model, 0)
+        net = run.network(m, 0)
+        p = measure.patterns(inputs[m], net)
+        assert measure.region_count(p) == want["regions"]
+        assert measure.neuron_activity(p, net).dead == want["dead_neurons"]

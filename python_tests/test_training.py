@@ -5,21 +5,24 @@ import pytest
 import torch
 
 from specbias_ext.models import CoordinateMLP
-from specbias_ext.recorder import Recorder, RecorderConfig
+from specbias_ext.monitor import MonitorConfig
+from specbias_ext.recorder import Recorder
+from specbias_ext.samplers import PairSampling
 from specbias_ext.signals import sum_of_sines
 from specbias_ext.training import TrainConfig, train
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-CFG = dict(num_windows=2, window=8, pairs_per_window=10, global_pairs=30)
+CFG = MonitorConfig(pairs=PairSampling(num_windows=2, window=8, pairs_per_window=10,
+                                        global_pairs=30))
 
 
-def setup(encoding="pe:3", seed=0, n=128):
+def setup(encoding="pe:3", seed=0, n=128, every=None, at=None):
     sig = sum_of_sines(n, (3, 8, 20), seed=seed)
     model = CoordinateMLP(encoding, depth=3, width=32, in_dim=1, seed=seed)
-    rec = Recorder(sig.coords(), (n,), sig.target(), RecorderConfig(**CFG),
-                   signal_freqs=sig.freqs)
+    rec = Recorder(sig.coords(), (n,), sig.target(), CFG, signal_freqs=sig.freqs, every=every,
+                   at=at)
     return sig, model, rec
 
 
@@ -31,10 +34,10 @@ def strip(records):
 def test_same_seed_same_numbers(batch_size, optimizer):
     results = []
     for _ in range(2):
-        sig, model, rec = setup()
+        sig, model, rec = setup(every=3)
         cfg = TrainConfig(epochs=6, batch_size=batch_size, optimizer=optimizer, quiet=True,
-                          record_every=3, lr=1e-2 if optimizer == "sgd" else 1e-3)
-        res = train(model, sig.coords(), sig.target(), cfg, recorder=rec)
+                          lr=1e-2 if optimizer == "sgd" else 1e-3)
+        res = train(model, sig.coords(), sig.target(), cfg, monitor=rec)
         results.append((res, [p.detach().clone() for p in model.parameters()]))
     (a, pa), (b, pb) = results
     assert a.loss == b.loss and strip(a.records) == strip(b.records)
@@ -55,19 +58,19 @@ def test_minibatch_order_depends_on_the_seed_and_training_learns():
 
 def test_resume_continues_the_same_trajectory(tmp_path):
     k = 4
-    sig, model, rec = setup()
-    full_cfg = TrainConfig(epochs=2 * k, batch_size=40, quiet=True, record_every=2)
-    full = train(model, sig.coords(), sig.target(), full_cfg, recorder=rec,
+    sig, model, rec = setup(every=2)
+    full_cfg = TrainConfig(epochs=2 * k, batch_size=40, quiet=True)
+    full = train(model, sig.coords(), sig.target(), full_cfg, monitor=rec,
                  run_dir=tmp_path / "full")
     full_params = [p.detach().clone() for p in model.parameters()]
 
-    sig, model, rec = setup()
+    sig, model, rec = setup(every=2)
     train(model, sig.coords(), sig.target(),
-          TrainConfig(epochs=k, batch_size=40, quiet=True, record_every=2), recorder=rec,
+          TrainConfig(epochs=k, batch_size=40, quiet=True), monitor=rec,
           run_dir=tmp_path / "split")
-    sig, model, rec = setup()            # a fresh process would start from a fresh model
+    sig, model, rec = setup(every=2)     # a fresh process would start from a fresh model
     torch.manual_seed(1234)              # global RNG must not matter
-    resumed = train(model, sig.coords(), sig.target(), full_cfg, recorder=rec,
+    resumed = train(model, sig.coords(), sig.target(), full_cfg, monitor=rec,
                     run_dir=tmp_path / "split", resume=True)
     assert resumed.loss == full.loss
     assert strip(resumed.records) == strip(full.records)
@@ -79,13 +82,12 @@ def test_resume_continues_the_same_trajectory(tmp_path):
 
 
 def test_run_directory_contents(tmp_path):
-    sig, model, rec = setup()
+    sig, model, rec = setup(at=[0, 3])
     train(model, sig.coords(), sig.target(),
-          TrainConfig(epochs=3, quiet=True, record_epochs=[0, 3], checkpoint_every=1),
-          recorder=rec, run_dir=tmp_path)
+          TrainConfig(epochs=3, quiet=True, checkpoint_every=1), monitor=rec, run_dir=tmp_path)
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["settings"]["model"] == model.describe()
-    assert results["settings"]["train"]["schedule"] == [0, 3]
+    assert results["settings"]["monitor"]["at"] == [0, 3]
     assert [r["epoch"] for r in results["records"]] == [0, 3]
     assert results["records"][0]["regions"] >= 1
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
@@ -106,10 +108,8 @@ def test_resume_with_other_settings_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(epochs=5, record_epochs=[2, 6]), "record_epochs"),
     (dict(epochs=-1), "epochs"), (dict(epochs=2, lr=0), "lr"),
     (dict(epochs=2, optimizer="rmsprop"), "optimizer"), (dict(epochs=2, batch_size=0), "batch_size"),
-    (dict(epochs=2, record_every=0), "record_every"),
 ])
 def test_bad_config(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -134,8 +134,11 @@ def test_bad_data_fails_before_training(tmp_path):
         train(model, sig.coords(), sig.target()[:5], cfg)
     with pytest.raises(ValueError, match="coords"):
         train(model, torch.rand(128, 2), sig.target(), cfg)
-    with pytest.raises(ValueError, match="recorder"):
-        train(model, sig.coords(), sig.target(), TrainConfig(epochs=2, record_every=1, quiet=True))
+    with pytest.raises(ValueError, match="monitor"):
+        train(model, sig.coords(), sig.target(), cfg, monitor=object())
+    short = Recorder(sig.coords()[:64], (64,), sig.target()[:64], CFG, signal_freqs=(3, 8, 20))
+    with pytest.raises(ValueError, match="monitor"):
+        train(model, sig.coords(), sig.target(), cfg, monitor=short)
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
     assert not (tmp_path / "a").exists()
 
@@ -149,11 +152,11 @@ def test_cuda_training_is_deterministic_and_close_to_cpu():
     for device in ("cuda", "cuda", "cpu"):
         sig, model, rec = setup()
         model = model.double()
-        rec = Recorder(sig.coords().double(), (128,), sig.target().double(), RecorderConfig(**CFG),
-                       signal_freqs=sig.freqs)
+        rec = Recorder(sig.coords().double(), (128,), sig.target().double(), CFG,
+                       signal_freqs=sig.freqs, every=5)
         res = train(model, sig.coords().double(), sig.target().double(),
-                    TrainConfig(epochs=5, batch_size=40, quiet=True, record_every=5,
-                                device=device), recorder=rec)
+                    TrainConfig(epochs=5, batch_size=40, quiet=True, device=device),
+                    monitor=rec)
         runs.append(res)
     assert runs[0].loss == runs[1].loss
     np.testing.assert_allclose(runs[0].loss, runs[2].loss, rtol=1e-8)

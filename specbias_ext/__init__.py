@@ -4,7 +4,8 @@ The ops live in ``torch.ops.specbias`` (CPU and CUDA kernels behind one schema);
 are in ``specbias_ext.ops`` and plain-torch references in ``specbias_ext.reference``.
 """
 from . import gradients, ops, reference
-from . import encodings, grids, models, recorder, results, samplers, signals, spectral, training
+from . import encodings, grids, measure, models, monitor, recorder, results, samplers, signals
+from . import spectral, training
 from .build import build_info
 from .gradients import (
     confusion_block,
@@ -13,7 +14,9 @@ from .gradients import (
     mse_grad_out,
     region_coherence,
 )
+from .monitor import MonitorConfig, RegionMonitor
 from .networks import ReluNetwork, as_network, relu_network
+from .samplers import PairSampling
 from .mlp import hidden_widths, layer_bit_ranges, mlp_params, num_pattern_words
 from .ops import (
     activation_patterns,
@@ -33,8 +36,8 @@ __version__ = "0.1.0"
 __all__ = [
     "activation_patterns", "bit_counts", "build_info", "confusion_block", "confusion_pairs",
     "empirical_ntk", "gradients", "mse_grad_out", "region_coherence", "grad_dots", "grad_gram",
-    "encodings", "grids", "models", "recorder", "results", "samplers", "signals", "spectral",
-    "training",
+    "encodings", "grids", "measure", "models", "monitor", "recorder", "results", "samplers",
+    "signals", "spectral", "training", "MonitorConfig", "PairSampling", "RegionMonitor",
     "hamming_neighbors", "hamming_pairs", "hamming_pairs_per_layer", "hidden_widths",
     "layer_bit_ranges", "mlp_params", "num_pattern_words", "ops", "per_example_grad_norms",
     "reference", "region_grad_norms", "region_ids", "ReluNetwork", "as_network", "relu_network",

@@ -13,12 +13,24 @@ from .encodings import Encoding, EncodingSpec, make_encoding
 Tensor = torch.Tensor
 
 
+def linear_init(out_dim: int, in_dim: int, gen: torch.Generator,
+                dtype=torch.float32) -> tuple[Tensor, Tensor]:
+    """nn.Linear's default initialisation U(-1/sqrt(in_dim), 1/sqrt(in_dim)), the weight
+    ``[out_dim, in_dim]`` drawn before the bias ``[out_dim]``, from ``gen`` (the global RNG is
+    untouched). ``CoordinateMLP`` and the batched ensemble of the experiments both draw their
+    layers with it, so the same seed gives the same network in both."""
+    bound = 1.0 / math.sqrt(in_dim)
+    w = torch.empty(out_dim, in_dim, dtype=dtype).uniform_(-bound, bound, generator=gen)
+    b = torch.empty(out_dim, dtype=dtype).uniform_(-bound, bound, generator=gen)
+    return w, b
+
+
 class CoordinateMLP(nn.Module):
     """``f(c) = mlp(encoding(c))`` with ``depth`` hidden ReLU layers of ``width`` neurons.
 
     The paper's "4x128" network is ``depth=4, width=128``. ``encoding`` is an Encoding, a spec
     string ("raw", "pe:<L>", "rff:<m>:<sigma>[:<seed>]"; then ``in_dim`` is required) or a
-    describe() dict. Weights are initialised like nn.Linear's default (uniform in
+    describe() dict. Weights are initialised by ``linear_init`` (nn.Linear's default, uniform in
     +-1/sqrt(fan_in)) from a private generator seeded by ``seed``, so the global RNG is untouched
     and the same seed gives the same network. ``mlp_params()`` gives the (weights, biases) lists
     the specbias ops take, with ``x = encode(coords)``.
@@ -37,12 +49,10 @@ class CoordinateMLP(nn.Module):
         gen = torch.Generator().manual_seed(self.seed)
         for l in range(len(dims) - 1):
             linear = nn.utils.skip_init(nn.Linear, dims[l], dims[l + 1])  # no global RNG use
-            bound = 1.0 / math.sqrt(dims[l])
+            w, b = linear_init(dims[l + 1], dims[l], gen, linear.weight.dtype)
             with torch.no_grad():
-                linear.weight.copy_(torch.empty_like(linear.weight).uniform_(
-                    -bound, bound, generator=gen))
-                linear.bias.copy_(torch.empty_like(linear.bias).uniform_(
-                    -bound, bound, generator=gen))
+                linear.weight.copy_(w)
+                linear.bias.copy_(b)
             layers.append(linear)
             if l < len(dims) - 2:
                 layers.append(nn.ReLU())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import operator
+from dataclasses import dataclass, replace
 from typing import Sequence, Union
 
 import torch
@@ -183,3 +184,67 @@ def corner_pairs_2d(shape: Sequence[int], num_pairs: int = 5000, frac: float = 0
     i = (a // cw) * w + a % cw
     j = (h - ch + b // cw) * w + (w - cw) + b % cw
     return i, j
+
+
+@dataclass(frozen=True)
+class PairSampling:
+    """How the local and global pairs of a grid are drawn (the one settings type every caller
+    uses; the defaults are the paper's).
+
+    1D: ``num_windows`` windows of ``window`` samples with ``pairs_per_window`` pairs each
+    (local); ``global_pairs`` pairs between the first and last ``global_frac`` of the grid.
+    2D: ``num_patches`` patches of ``patch`` x ``patch`` with ``pairs_per_patch`` pairs (local);
+    ``corner_pairs`` pairs between opposite ``corner_frac`` corners (global).
+    """
+
+    num_windows: int = 25
+    window: int = 50
+    pairs_per_window: int = 250
+    global_pairs: int = 5000
+    global_frac: float = 0.4
+    num_patches: int = 25
+    patch: int = 8
+    pairs_per_patch: int = 250
+    corner_pairs: int = 5000
+    corner_frac: float = 0.25
+
+    def sample(self, grid_shape: Sequence[int], seed: int = 0) -> dict[str, tuple[Tensor, Tensor]]:
+        """``{"local": (i, j), "global": (i, j)}`` on a 1D ``(N,)`` or 2D ``(H, W)`` grid; both
+        kinds are drawn from ``seed`` (each sampler has its own generator)."""
+        shape = normalize_shape(grid_shape, "grid_shape")
+        if len(shape) == 1:
+            (n,) = shape
+            return {"local": local_pairs_1d(n, self.num_windows, self.window,
+                                            self.pairs_per_window, seed=seed),
+                    "global": global_pairs_1d(n, self.global_pairs, self.global_frac, seed=seed)}
+        if len(shape) == 2:
+            return {"local": local_pairs_2d(shape, self.num_patches, self.patch,
+                                            self.pairs_per_patch, seed=seed),
+                    "global": corner_pairs_2d(shape, self.corner_pairs, self.corner_frac,
+                                              seed=seed)}
+        raise ValueError(f"grid_shape: local/global pairs need a 1D or 2D grid, got {shape}")
+
+    def fitted(self, grid_shape: Sequence[int]) -> "PairSampling":
+        """The same settings reduced where a small grid holds fewer distinct pairs."""
+        shape = normalize_shape(grid_shape, "grid_shape")
+        if len(shape) == 1:
+            window = min(self.window, max(2, shape[0] // 4))
+            far = int(self.global_frac * shape[0])
+            return replace(self, window=window,
+                           pairs_per_window=min(self.pairs_per_window, window * (window - 1) // 2),
+                           global_pairs=max(1, min(self.global_pairs, far * far // 2)))
+        patch = min(self.patch, max(2, min(shape) // 4))
+        corner = int(self.corner_frac * shape[0]) * int(self.corner_frac * shape[1])
+        return replace(self, patch=patch,
+                       pairs_per_patch=min(self.pairs_per_patch, patch ** 2 * (patch ** 2 - 1) // 2),
+                       corner_pairs=max(1, min(self.corner_pairs, corner * corner // 2)))
+
+    def describe(self, dims: int) -> dict:
+        """The settings of a ``dims``-D grid in the samplers' argument names."""
+        if dims == 1:
+            return {"local": dict(num_windows=self.num_windows, window=self.window,
+                                  pairs_per_window=self.pairs_per_window),
+                    "global": dict(num_pairs=self.global_pairs, frac=self.global_frac)}
+        return {"local": dict(num_patches=self.num_patches, patch=self.patch,
+                              pairs_per_patch=self.pairs_per_patch),
+                "global": dict(num_pairs=self.corner_pairs, frac=self.corner_frac)}

@@ -1,6 +1,8 @@
-"""Training a coordinate network with MSE, recording measurements at chosen epochs.
+"""Training a coordinate network with MSE, with a monitor called after every epoch.
 
-Epoch e of a record means "after e epochs of training"; epoch 0 is the initial network.
+The monitor (a ``RegionMonitor``, e.g. the epoch-keyed ``Recorder``) is called as
+``monitor(model, epoch)`` at epoch 0 and after each epoch, exactly as a user's loop calls it; its
+own schedule decides when it records. Epoch e means "after e epochs"; 0 is the initial network.
 Determinism: the model is initialised from its own seed, minibatches are reshuffled every epoch
 from a private torch.Generator seeded by ``TrainConfig.seed`` (the global RNG is not used), so the
 same seed on the same device gives the same numbers, and a resumed run (model + optimizer +
@@ -18,7 +20,7 @@ import torch
 from torch import nn
 
 from ._validate import int_at_least
-from .recorder import Recorder
+from .monitor import RegionMonitor
 from .results import RunDirectory
 
 Tensor = torch.Tensor
@@ -29,10 +31,8 @@ OPTIMIZERS = ("adam", "sgd")
 class TrainConfig:
     """Settings of a training run.
 
-    ``batch_size=None`` trains full-batch. ``record_epochs`` (epochs in 0..epochs) and/or
-    ``record_every`` (k: epochs 0, k, 2k, ... and the last epoch) say when the recorder runs.
-    ``checkpoint_every`` (epochs) writes checkpoint.pt and results in the run directory; the end
-    of training always does.
+    ``batch_size=None`` trains full-batch. ``checkpoint_every`` (epochs) writes checkpoint.pt and
+    results in the run directory; the end of training always does.
     """
 
     epochs: int
@@ -41,8 +41,6 @@ class TrainConfig:
     batch_size: Optional[int] = None
     seed: int = 0
     device: str = "cpu"
-    record_epochs: Optional[Sequence[int]] = None
-    record_every: Optional[int] = None
     quiet: bool = False
     checkpoint_every: Optional[int] = None
 
@@ -67,25 +65,8 @@ class TrainConfig:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device: {self.device!r} requested but CUDA is not available")
         self.device = str(device)
-        if self.record_every is not None:
-            self.record_every = int_at_least(self.record_every, "record_every", 1)
-        if self.record_epochs is not None:
-            epochs = [int_at_least(e, "record_epochs", 0) for e in self.record_epochs]
-            beyond = [e for e in epochs if e > self.epochs]
-            if beyond:
-                raise ValueError(f"record_epochs: {beyond} lie beyond the {self.epochs} training "
-                                 "epochs")
-            self.record_epochs = sorted(set(epochs))
         if self.checkpoint_every is not None:
             self.checkpoint_every = int_at_least(self.checkpoint_every, "checkpoint_every", 1)
-
-    def schedule(self) -> list[int]:
-        """The sorted epochs at which the recorder runs."""
-        epochs = set(self.record_epochs or [])
-        if self.record_every is not None:
-            epochs.update(range(0, self.epochs + 1, self.record_every))
-            epochs.add(self.epochs)
-        return sorted(epochs)
 
     def trajectory_settings(self) -> dict[str, Any]:
         """The settings a resumed run must share with the run it continues."""
@@ -97,7 +78,7 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     loss: list[float]                        # mean training loss of each epoch
-    records: list[dict[str, Any]]            # the recorder's history
+    records: list[dict[str, Any]]            # the monitor's history
     timings: dict[str, float]                # train_seconds, record_seconds, total_seconds
     epochs: int                              # epochs trained in total (incl. before a resume)
     run_dir: Optional[Path] = None
@@ -136,12 +117,11 @@ def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
     return torch.optim.SGD(model.parameters(), lr=config.lr)
 
 
-def _settings(model, config, recorder, coords) -> dict[str, Any]:
+def _settings(model, config, monitor, coords) -> dict[str, Any]:
     settings = {"train": asdict(config), "n": int(coords.shape[0]),
                 "model": model.describe() if hasattr(model, "describe") else repr(model)}
-    settings["train"]["schedule"] = config.schedule()
-    if recorder is not None:
-        settings["recorder"] = recorder.settings()
+    if monitor is not None:
+        settings["monitor"] = monitor.settings()
     return settings
 
 
@@ -152,9 +132,10 @@ def _progress(config: TrainConfig, start_epoch: int):
 
 
 def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
-          recorder: Optional[Recorder] = None, run_dir: Union[str, Path, None] = None,
+          monitor: Optional[RegionMonitor] = None, run_dir: Union[str, Path, None] = None,
           resume: bool = False) -> TrainResult:
-    """Train ``model`` on (coords, target) with MSE; record and checkpoint on schedule.
+    """Train ``model`` on (coords, target) with MSE, calling ``monitor(model, epoch)`` after
+    each epoch (and at epoch 0); checkpoint on schedule.
 
     The model is moved to ``config.device`` (in place). With ``run_dir`` the run directory gets
     results.json / arrays.npz / checkpoint.pt; ``resume=True`` continues from its checkpoint if
@@ -164,14 +145,13 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
     coords, target = _check_data(model, coords, target)
-    if recorder is not None and recorder.coords.shape[0] != coords.shape[0]:
-        raise ValueError(f"recorder: built for {recorder.coords.shape[0]} points, training on "
+    if monitor is not None and not isinstance(monitor, RegionMonitor):
+        raise ValueError(f"monitor: expected a RegionMonitor, got {type(monitor).__name__}")
+    if monitor is not None and monitor.coords.shape[0] != coords.shape[0]:
+        raise ValueError(f"monitor: built for {monitor.coords.shape[0]} points, training on "
                          f"{coords.shape[0]}")
     if resume and run_dir is None:
         raise ValueError("run_dir: resume=True needs the run directory to resume from")
-    schedule = config.schedule()
-    if schedule and recorder is None:
-        raise ValueError("recorder: the config schedules records but no recorder was given")
     run = RunDirectory(run_dir) if run_dir is not None else None
 
     device = torch.device(config.device)
@@ -181,7 +161,7 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
     target = target.to(device=device, dtype=dtype)
     optimizer = _make_optimizer(model, config)
     shuffle = torch.Generator().manual_seed(config.seed)
-    settings = _settings(model, config, recorder, coords)
+    settings = _settings(model, config, monitor, coords)
     loss_history: list[float] = []
     timings = {"train_seconds": 0.0, "record_seconds": 0.0}
     start_epoch = 0
@@ -198,21 +178,17 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
         if start_epoch > config.epochs:
             raise ValueError(f"epochs: the checkpoint is at epoch {start_epoch}, beyond "
                              f"config.epochs = {config.epochs}")
-        if recorder is not None:
-            recorder.load_state_dict(state.get("recorder", {}))
+        if monitor is not None:
+            monitor.load_state_dict(state.get("monitor", {}))
 
     n = coords.shape[0]
     batch = n if config.batch_size is None else min(config.batch_size, n)
-    recorded = {r["epoch"] for r in recorder.history} if recorder is not None else set()
 
     def do_record(epoch: int) -> None:
-        if recorder is None or epoch not in schedule or epoch in recorded:
+        if monitor is None:
             return
         t0 = time.perf_counter()
-        model.eval()
-        recorder.record(model, epoch)
-        model.train()
-        recorded.add(epoch)
+        monitor(model, epoch)
         timings["record_seconds"] += time.perf_counter() - t0
 
     def save(epoch: int) -> None:
@@ -223,9 +199,9 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
             "shuffle_rng": shuffle.get_state(), "epoch": epoch, "loss": loss_history,
             "timings": dict(timings), "model_config": settings["model"],
             "trajectory": config.trajectory_settings(),
-            "recorder": recorder.state_dict() if recorder is not None else {},
+            "monitor": monitor.state_dict() if monitor is not None else {},
         })
-        write_results(run, settings, loss_history, recorder, timings, epoch)
+        write_results(run, settings, loss_history, monitor, timings, epoch)
 
     do_record(start_epoch)
     bar = _progress(config, start_epoch)
@@ -248,8 +224,8 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
             timings["train_seconds"] += time.perf_counter() - t0
             do_record(epoch + 1)
             postfix = {"loss": f"{loss_history[-1]:.4g}"}
-            if recorder is not None and recorder.history and "regions" in recorder.history[-1]:
-                postfix["regions"] = recorder.history[-1]["regions"]
+            if monitor is not None and monitor.history and "regions" in monitor.history[-1]:
+                postfix["regions"] = monitor.history[-1]["regions"]
             bar.set_postfix(postfix, refresh=False)
             bar.update(1)
             if config.checkpoint_every and (epoch + 1) % config.checkpoint_every == 0:
@@ -260,7 +236,7 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
     save(end_epoch)
     timings["total_seconds"] = timings["train_seconds"] + timings["record_seconds"]
     return TrainResult(loss=loss_history,
-                       records=list(recorder.history) if recorder is not None else [],
+                       records=list(monitor.history) if monitor is not None else [],
                        timings=dict(timings), epochs=end_epoch,
                        run_dir=run.path if run is not None else None, settings=settings)
 
@@ -276,12 +252,12 @@ def _check_resumable(state: dict, model: nn.Module, config: TrainConfig) -> None
                          f"{config.trajectory_settings()}")
 
 
-def write_results(run: RunDirectory, settings: dict, loss: list, recorder: Optional[Recorder],
-                  timings: dict, epoch: int) -> None:
+def write_results(run: RunDirectory, settings: dict, loss: list,
+                  monitor: Optional[RegionMonitor], timings: dict, epoch: int) -> None:
     """results.json (settings, loss per epoch, records, timings) and arrays.npz."""
-    records = recorder.history if recorder is not None else []
+    records = monitor.history if monitor is not None else []
     run.write_results({"settings": settings, "epoch": epoch, "loss": loss, "records": records,
                        "timings": timings})
-    arrays = dict(recorder.arrays) if recorder is not None else {}
+    arrays = dict(monitor.arrays) if monitor is not None else {}
     arrays["loss"] = torch.tensor(loss, dtype=torch.float64).numpy()
     run.write_arrays(arrays)

@@ -9,13 +9,14 @@ import numpy as np
 import torch
 
 from ..results import atomic_save_npz, atomic_write_json
+from .presets import Preset
 from .tasks import TrainingCache
 
 
 @dataclass
 class Context:
     preset_name: str
-    preset: dict
+    preset: Preset
     seeds: list
     seeds2d: list
     device: torch.device

@@ -6,12 +6,12 @@ import time
 
 import numpy as np
 
-from .. import claims as C
-from .. import plots
-from ..gradients import confusion_pairs
+from .. import measure
+from . import claims as C
+from . import plots
 from .base import Context, ExperimentResult, key
-from .common import inputs, mse_grad_out, pairs_1d, pairs_2d
-from .hamming import VARIANTS_1D, VARIANTS_2D
+from .common import grad_out_at, inputs, pairs_1d, pairs_2d
+from .variants import VARIANTS
 
 NEAR_ONE = 0.9   # |c| above this counts as "at +-1"
 
@@ -23,10 +23,10 @@ def final_confusions(ctx: Context, tset, variants, seeds, pairs) -> dict:
         per_kind = {kind: [] for kind in pairs}
         x = inputs(tset, v, ctx.device)
         for s in seeds:
-            w, b = tset.params(v, s, -1)
-            g = mse_grad_out(tset, v, s, -1, ctx.device)
+            net = tset.network(v, s, -1).to(ctx.device)
+            g = grad_out_at(tset, v, s, -1, ctx.device)
             for kind, (i, j) in pairs.items():
-                c = confusion_pairs(x, w, b, g, i.to(ctx.device), j.to(ctx.device))
+                c = measure.confusion_pairs(x, net, g, i.to(ctx.device), j.to(ctx.device))
                 per_kind[kind].append(c.double().cpu().numpy())
         out[v.label] = {kind: np.stack(c) for kind, c in per_kind.items()}
     return out
@@ -52,7 +52,7 @@ def _run(ctx: Context, name, task, variants, seeds, pairs, raw_labels, pe_labels
     tset, train_s = ctx.cache.get(task, variants, seeds)
     start = time.perf_counter()
     conf = final_confusions(ctx, tset, variants, seeds, pairs)
-    fig = _figure(ctx, name, conf, ctx.preset["bins"], dim)
+    fig = _figure(ctx, name, conf, ctx.preset.bins, dim)
     st = {"piles": "raw inputs: local confusion piles up at +-1",
           "moves": "PE moves local confusion mass toward 0"}
     near = {l: (np.abs(c["local"]) > NEAR_ONE).mean(1) for l, c in conf.items()}
@@ -66,7 +66,7 @@ def _run(ctx: Context, name, task, variants, seeds, pairs, raw_labels, pe_labels
     measure_s = time.perf_counter() - start
     summ = ", ".join(f"{l}: local |c| {mean_abs[l].mean():.2f}, |c|>{NEAR_ONE} "
                      f"{near[l].mean():.2f}" for l in conf)
-    bins = ctx.preset["bins"]
+    bins = ctx.preset.bins
     arrays = {}
     for l, cs in conf.items():
         for kind, c in cs.items():
@@ -83,13 +83,13 @@ def _run(ctx: Context, name, task, variants, seeds, pairs, raw_labels, pe_labels
 
 
 def confusion_1d(ctx: Context) -> ExperimentResult:
-    task = ctx.preset["task1d"]
-    return _run(ctx, "confusion-1d", task, VARIANTS_1D, ctx.seeds, pairs_1d(ctx.preset, task.n),
+    task = ctx.preset.task1d
+    return _run(ctx, "confusion-1d", task, VARIANTS["confusion-1d"], ctx.seeds, pairs_1d(ctx.preset, task.n),
                 ["raw [0,1)", "raw [-1,1)"], ["PE L=4", "PE L=7"], "1D")
 
 
 def confusion_2d(ctx: Context) -> ExperimentResult:
-    task = ctx.preset["task2d"]
-    return _run(ctx, "confusion-2d", task, VARIANTS_2D, ctx.seeds2d,
+    task = ctx.preset.task2d
+    return _run(ctx, "confusion-2d", task, VARIANTS["confusion-2d"], ctx.seeds2d,
                 pairs_2d(ctx.preset, task.grid_shape), ["raw [0,1)", "raw [-1,1)"],
                 ["PE L=8"], "2D")

@@ -8,23 +8,16 @@ columns there: those columns see zero gradient and never move, so the padding ch
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import torch
 
+from ..models import linear_init
+from ..networks import ReluNetwork
+
 Tensor = torch.Tensor
-
-
-def linear_init(out_dim: int, in_dim: int, gen: torch.Generator, dtype) -> tuple[Tensor, Tensor]:
-    """nn.Linear's default init U(-1/sqrt(in), 1/sqrt(in)), weight then bias, drawn exactly as
-    ``CoordinateMLP`` draws them, so model m equals ``CoordinateMLP(..., seed=seeds[m])``."""
-    bound = 1.0 / math.sqrt(in_dim)
-    w = torch.empty(out_dim, in_dim, dtype=dtype).uniform_(-bound, bound, generator=gen)
-    b = torch.empty(out_dim, dtype=dtype).uniform_(-bound, bound, generator=gen)
-    return w, b
 
 
 class MLPEnsemble(torch.nn.Module):
@@ -101,6 +94,10 @@ class EnsembleRun:
         """Model m's (weights, biases) at record k (default: the last)."""
         w, b = self.snapshots[k]
         return model_slice(w, b, m, self.in_dims[m])
+
+    def network(self, m: int, k: int = -1) -> ReluNetwork:
+        """Model m at record k as a ReluNetwork: what every measurement takes."""
+        return ReluNetwork.of(*self.params(m, k))
 
 
 def train_ensemble(ensemble: MLPEnsemble, inputs: Tensor, target: Tensor, *, epochs: int,

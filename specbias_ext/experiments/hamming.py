@@ -7,16 +7,12 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from .. import claims as C
-from .. import plots
-from ..mlp import layer_bit_ranges
-from .. import ops
+from .. import measure
+from . import claims as C
+from . import plots
 from .base import Context, ExperimentResult, key
-from .common import mean_hamming, pairs_1d, pairs_2d, patterns_at
-from .tasks import RAW01, RAW11, pe
-
-VARIANTS_1D = [RAW01, RAW11, pe(4), pe(7)]
-VARIANTS_2D = [RAW01, RAW11, pe(1), pe(2), pe(8)]
+from .common import pairs_1d, pairs_2d, patterns_at
+from .variants import VARIANTS
 
 
 def hamming_curves(ctx: Context, tset, variants, seeds, pairs, desc, per_layer=False):
@@ -31,13 +27,11 @@ def hamming_curves(ctx: Context, tset, variants, seeds, pairs, desc, per_layer=F
         for s in seeds:
             per_seed = {kind: [] for kind in list(pairs) + ["regions"]}
             for k in range(records):
-                p, w, _ = patterns_at(tset, v, s, k, ctx.device)
-                segs = None
-                if per_layer:
-                    segs = [0] + [end for _, end in layer_bit_ranges(w)]
-                for kind, pr in pairs.items():
-                    per_seed[kind].append(mean_hamming(p, pr, ctx.device, segs))
-                per_seed["regions"].append(np.float64(ops.region_ids(p)[1].numel()))
+                p, net = patterns_at(tset, v, s, k, ctx.device)
+                for kind, (i, j) in pairs.items():
+                    per_seed[kind].append(measure.mean_pair_hamming(
+                        p, i, j, net if per_layer else None).cpu().numpy())
+                per_seed["regions"].append(np.float64(measure.region_count(p)))
                 bar.update(1)
             for kind in per_seed:
                 curves[kind].append(np.stack(per_seed[kind]))
@@ -65,8 +59,8 @@ def _region_maps_1d(ctx, name, tset, variants, seed):
     fig, axes = plots.new_figure(nrows=len(variants), width=9, height=1.9)
     t = np.arange(tset.task.n) / tset.task.n
     for ax, v in zip(axes[:, 0], variants):
-        p, _, _ = patterns_at(tset, v, seed, -1, ctx.device)
-        ids = ops.region_ids(p)[0].cpu().numpy()
+        p, _ = patterns_at(tset, v, seed, -1, ctx.device)
+        ids = measure.region_stats(p).ids.cpu().numpy()
         plots.region_map_1d(ax, t, tset.fit(v, seed, -1)[:, 0].numpy(),
                             tset.target[:, 0].numpy(), ids, v.label)
         ax.legend(fontsize=6, frameon=False, loc="upper right")
@@ -84,14 +78,15 @@ def _arrays(curves):
 
 def hamming_1d(ctx: Context) -> ExperimentResult:
     name = "hamming-1d"
-    task = ctx.preset["task1d"]
-    tset, train_s = ctx.cache.get(task, VARIANTS_1D, ctx.seeds)
+    task = ctx.preset.task1d
+    variants = VARIANTS[name]
+    tset, train_s = ctx.cache.get(task, variants, ctx.seeds)
     start = time.perf_counter()
     pairs = pairs_1d(ctx.preset, task.n)
-    curves = hamming_curves(ctx, tset, VARIANTS_1D, ctx.seeds, pairs, "hamming-1d")
+    curves = hamming_curves(ctx, tset, variants, ctx.seeds, pairs, "hamming-1d")
     final = {label: {kind: c[kind][:, -1] for kind in c} for label, c in curves.items()}
     fig = _curve_figure(ctx, name, task.record_epochs, curves, "1D")
-    fig_maps = _region_maps_1d(ctx, name, tset, VARIANTS_1D, ctx.seeds[0])
+    fig_maps = _region_maps_1d(ctx, name, tset, variants, ctx.seeds[0])
     st = "local Hamming ~0-2 for raw inputs, ~15 for L=4, ~55-65 for L=7; global ~60 for " \
          "[0,1), 120-160 otherwise"
     claims = [
@@ -112,19 +107,20 @@ def hamming_1d(ctx: Context) -> ExperimentResult:
                      f"{final[l]['global'].mean():.1f}" for l in final)
     return ExperimentResult(
         name, "Hamming distance of local and global pairs over training (1D)",
-        {"task": task.describe(), "variants": [v.describe() for v in VARIANTS_1D],
-         "seeds": ctx.seeds, "pairs": {"local": ctx.preset["local1d"], "global": ctx.preset["global1d"]}},
+        {"task": task.describe(), "variants": [v.describe() for v in variants],
+         "seeds": ctx.seeds, "pairs": ctx.preset.pairs.describe(1)},
         _series(curves, task.record_epochs), _arrays(curves), [fig, fig_maps], claims,
         {"train_s": train_s, "measure_s": measure_s}, summ)
 
 
 def hamming_2d(ctx: Context) -> ExperimentResult:
     name = "hamming-2d"
-    task = ctx.preset["task2d"]
-    tset, train_s = ctx.cache.get(task, VARIANTS_2D, ctx.seeds2d)
+    task = ctx.preset.task2d
+    variants = VARIANTS[name]
+    tset, train_s = ctx.cache.get(task, variants, ctx.seeds2d)
     start = time.perf_counter()
     pairs = pairs_2d(ctx.preset, task.grid_shape)
-    curves = hamming_curves(ctx, tset, VARIANTS_2D, ctx.seeds2d, pairs, "hamming-2d")
+    curves = hamming_curves(ctx, tset, variants, ctx.seeds2d, pairs, "hamming-2d")
     final = {label: {kind: c[kind][:, -1] for kind in c} for label, c in curves.items()}
     fig = _curve_figure(ctx, name, task.record_epochs, curves, "2D")
     st = "as in 1D: PE raises local Hamming"
@@ -137,16 +133,16 @@ def hamming_2d(ctx: Context) -> ExperimentResult:
                      f"{final[l]['global'].mean():.1f}" for l in final)
     return ExperimentResult(
         name, "Hamming distance of local (patch) and global (corner) pairs over training (2D)",
-        {"task": task.describe(), "variants": [v.describe() for v in VARIANTS_2D],
-         "seeds": ctx.seeds2d, "pairs": {"local": ctx.preset["local2d"], "global": ctx.preset["corner2d"]}},
+        {"task": task.describe(), "variants": [v.describe() for v in variants],
+         "seeds": ctx.seeds2d, "pairs": ctx.preset.pairs.describe(2)},
         _series(curves, task.record_epochs), _arrays(curves), [fig], claims,
         {"train_s": train_s, "measure_s": measure_s}, summ)
 
 
 def hamming_layers(ctx: Context) -> ExperimentResult:
     name = "hamming-layers"
-    task = ctx.preset["task1d"]
-    variants = [RAW01, pe(8)]
+    task = ctx.preset.task1d
+    variants = VARIANTS[name]
     tset, train_s = ctx.cache.get(task, variants, ctx.seeds)
     start = time.perf_counter()
     pairs = {"local": pairs_1d(ctx.preset, task.n)["local"]}
@@ -181,7 +177,7 @@ def hamming_layers(ctx: Context) -> ExperimentResult:
     return ExperimentResult(
         name, "Per-layer Hamming distance of local pairs (1D)",
         {"task": task.describe(), "variants": [v.describe() for v in variants],
-         "seeds": ctx.seeds, "pairs": {"local": ctx.preset["local1d"]}},
+         "seeds": ctx.seeds, "pairs": {"local": ctx.preset.pairs.describe(1)["local"]}},
         {"epochs": epochs, "layers": list(range(1, depth + 1)),
          "curves": {l: curves[l]["local"].tolist() for l in curves}},
         {f"{key(l)}__local_per_layer": curves[l]["local"] for l in curves}, [path], claims,

@@ -5,23 +5,21 @@ import time
 
 import numpy as np
 
-from .. import claims as C
-from .. import plots
-from ..mlp import hidden_widths
-from .. import ops
+import torch
+
+from .. import measure
+from . import claims as C
+from . import plots
 from .base import Context, ExperimentResult, key
 from .common import inputs, patterns_at
-from ..geometry import boundary_distance
-from .tasks import Variant, pe
-
-RANGES = [(0.0, 1.0), (-1.0, 1.0), (-2.0, 2.0), (-3.0, 3.0)]
-LEVELS = [4, 8, 12, 16, 20]
+from .variants import PE_LEVELS as LEVELS
+from .variants import VARIANTS, pe
 
 
 def dead_neurons(ctx: Context) -> ExperimentResult:
     name = "dead-neurons"
-    task = ctx.preset["task1d"]
-    variants = [Variant("raw", r) for r in RANGES]
+    task = ctx.preset.task1d
+    variants = VARIANTS[name]
     tset, train_s = ctx.cache.get(task, variants, ctx.seeds)
     start = time.perf_counter()
     records = len(task.record_epochs)
@@ -31,11 +29,10 @@ def dead_neurons(ctx: Context) -> ExperimentResult:
         for s in ctx.seeds:
             d_row, o_row = [], []
             for k in range(records):
-                p, w, _ = patterns_at(tset, v, s, k, ctx.device)
-                bits = sum(hidden_widths(w))
-                counts = ops.bit_counts(p, bits)
-                d_row.append(int((counts == 0).sum()))
-                o_row.append(int((counts == p.shape[0]).sum()))
+                p, net = patterns_at(tset, v, s, k, ctx.device)
+                activity = measure.neuron_activity(p, net)
+                d_row.append(activity.dead)
+                o_row.append(activity.always_on)
             d_rows.append(d_row)
             o_rows.append(o_row)
         dead[v.label], on[v.label] = np.asarray(d_rows), np.asarray(o_rows)
@@ -68,8 +65,8 @@ def dead_neurons(ctx: Context) -> ExperimentResult:
 
 def narrowness(ctx: Context) -> ExperimentResult:
     name = "narrowness"
-    task = ctx.preset["task1d"]
-    variants = [pe(L) for L in LEVELS]
+    task = ctx.preset.task1d
+    variants = VARIANTS[name]
     tset, train_s = ctx.cache.get(task, variants, ctx.seeds)
     start = time.perf_counter()
     medians, regions, dists = {}, {}, {}
@@ -78,13 +75,12 @@ def narrowness(ctx: Context) -> ExperimentResult:
         coords = task.coords(v).to(ctx.device)
         med, reg = [], []
         for s in ctx.seeds:
-            w, b = tset.params(v, s, -1)
-            d = boundary_distance(coords, enc, [t.double() for t in w], [t.double() for t in b])[0]
+            net = tset.network(v, s, -1).to(ctx.device)
+            d = measure.boundary_distance(coords, enc, net.to(torch.float64))
             med.append(float(d.median()))
             if s == ctx.seeds[0]:
                 dists[v.label] = d.cpu().numpy()
-            p = ops.activation_patterns(inputs(tset, v, ctx.device), w, b)
-            reg.append(int(ops.region_ids(p)[1].numel()))
+            reg.append(measure.region_count(measure.patterns(inputs(tset, v, ctx.device), net)))
         medians[v.label], regions[v.label] = np.asarray(med), np.asarray(reg)
     fig, axes = plots.new_figure(ncols=2)
     ax = axes[0][0]
@@ -97,7 +93,7 @@ def narrowness(ctx: Context) -> ExperimentResult:
         d = dists[v.label]
         d = d[np.isfinite(d) & (d > 0)]
         if d.size:
-            hist, edges = np.histogram(np.log10(d), bins=ctx.preset["bins"], density=True)
+            hist, edges = np.histogram(np.log10(d), bins=ctx.preset.bins, density=True)
             ax.plot(0.5 * (edges[1:] + edges[:-1]), hist, label=v.label, color=plots.colour(v.label))
     plots.finish(ax, "log10 boundary distance", "density", f"seed {ctx.seeds[0]}, last epoch")
     fig_path = plots.save(fig, ctx.figures(name), "boundary_distance_vs_levels")[0]

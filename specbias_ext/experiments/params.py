@@ -5,35 +5,22 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import torch
-
-from .. import claims as C
-from .. import plots
+from ..measure import hyperplane_cosines, layer_spectral_norms
+from . import claims as C
+from . import plots
 from .base import Context, ExperimentResult, key
-from .hamming import VARIANTS_1D
-from ..geometry import hyperplane_cosines as _cosine_matrix
-
-
-def layer_spectral_norms(weights) -> torch.Tensor:
-    """Largest singular value of every layer's weight matrix ``[L+1]`` (exact, per snapshot)."""
-    return torch.stack([torch.linalg.matrix_norm(w.double(), ord=2) for w in weights]).float()
-
-
-def hyperplane_cosines(weight: torch.Tensor) -> torch.Tensor:
-    """Cosines between the normals of one layer's neurons, upper triangle ``[K(K-1)/2]``."""
-    cos = _cosine_matrix(weight.double())
-    iu = torch.triu_indices(cos.shape[0], cos.shape[0], offset=1)
-    return cos[iu[0], iu[1]].float()
+from .variants import VARIANTS
 
 
 def param_norms(ctx: Context) -> ExperimentResult:
     name = "param-norms"
-    task = ctx.preset["task1d"]
-    tset, train_s = ctx.cache.get(task, VARIANTS_1D, ctx.seeds)
+    task = ctx.preset.task1d
+    variants = VARIANTS[name]
+    tset, train_s = ctx.cache.get(task, variants, ctx.seeds)
     start = time.perf_counter()
     records = len(task.record_epochs)
     norms = {}
-    for v in VARIANTS_1D:
+    for v in variants:
         norms[v.label] = np.stack([
             np.stack([layer_spectral_norms(tset.params(v, s, k)[0]).cpu().numpy()
                       for k in range(records)]) for s in ctx.seeds])      # [seeds, records, L+1]
@@ -44,7 +31,7 @@ def param_norms(ctx: Context) -> ExperimentResult:
         plots.band(axes[0][0], epochs, p, l)
     plots.finish(axes[0][0], "epoch", "product of layer spectral norms", "Lipschitz bound",
                  logy=True)
-    n0 = norms[VARIANTS_1D[0].label]
+    n0 = norms[variants[0].label]
     for layer_idx in range(n0.shape[2]):
         for l, n in norms.items():
             plots.band(axes[0][1], epochs, n[:, :, layer_idx],
@@ -58,7 +45,7 @@ def param_norms(ctx: Context) -> ExperimentResult:
         " norm-product growth"
     return ExperimentResult(
         name, "Largest singular value of each layer and their product over training (1D)",
-        {"task": task.describe(), "variants": [v.describe() for v in VARIANTS_1D], "seeds": ctx.seeds},
+        {"task": task.describe(), "variants": [v.describe() for v in variants], "seeds": ctx.seeds},
         {"epochs": epochs, "layer_norms": {l: n.tolist() for l, n in norms.items()},
          "product": {l: p.tolist() for l, p in product.items()}},
         {f"{key(l)}__layer_norms": n for l, n in norms.items()}, [fig_path], claims,
@@ -67,13 +54,14 @@ def param_norms(ctx: Context) -> ExperimentResult:
 
 def angles(ctx: Context) -> ExperimentResult:
     name = "angles"
-    task = ctx.preset["task1d"]
-    tset, train_s = ctx.cache.get(task, VARIANTS_1D, ctx.seeds)
+    task = ctx.preset.task1d
+    variants = VARIANTS[name]
+    tset, train_s = ctx.cache.get(task, variants, ctx.seeds)
     start = time.perf_counter()
     records = len(task.record_epochs)
     mean_abs = {}
     final_cos = {}
-    for v in VARIANTS_1D:
+    for v in variants:
         rows = []
         for s in ctx.seeds:
             per_k = []
@@ -92,7 +80,7 @@ def angles(ctx: Context) -> ExperimentResult:
                  "first layer (in encoded space)")
     for l, c in final_cos.items():
         if not l.startswith("raw"):          # 1D raw normals are scalars: cos is always +-1
-            plots.density(axes[0][1], c, l, bins=ctx.preset["bins"])
+            plots.density(axes[0][1], c, l, bins=ctx.preset.bins)
     plots.finish(axes[0][1], "cosine between layer-1 normals", "density",
                  f"last epoch, seed {ctx.seeds[0]}")
     fig_path = plots.save(fig, ctx.figures(name), "hyperplane_angles")[0]
@@ -104,7 +92,7 @@ def angles(ctx: Context) -> ExperimentResult:
                      for l, m in mean_abs.items()) + " mean |cos| of layer-1 normals"
     return ExperimentResult(
         name, "Cosines between hyperplane normals over training (1D)",
-        {"task": task.describe(), "variants": [v.describe() for v in VARIANTS_1D], "seeds": ctx.seeds,
+        {"task": task.describe(), "variants": [v.describe() for v in variants], "seeds": ctx.seeds,
          "note": "raw 1D inputs: layer-1 normals are scalars, so their |cos| is 1 by construction"},
         {"epochs": epochs, "mean_abs_cos": {l: m.tolist() for l, m in mean_abs.items()}},
         {**{f"{key(l)}__mean_abs_cos": m for l, m in mean_abs.items()},

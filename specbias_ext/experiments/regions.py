@@ -6,12 +6,12 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from .. import claims as C
-from .. import plots
-from .. import ops
+from .. import measure
+from . import claims as C
+from . import plots
 from .base import Context, ExperimentResult, key
 from .common import patterns_at
-from .hamming import VARIANTS_2D
+from .variants import VARIANTS
 
 
 def region_counts(ctx, tset, variants, seeds, desc) -> dict:
@@ -25,9 +25,8 @@ def region_counts(ctx, tset, variants, seeds, desc) -> dict:
         for s in seeds:
             row = []
             for k in range(records):
-                p, _, _ = patterns_at(tset, v, s, k, ctx.device)
-                _, counts = ops.region_ids(p)
-                row.append(int(counts.numel()))
+                p, _ = patterns_at(tset, v, s, k, ctx.device)
+                row.append(measure.region_count(p))
                 bar.update(1)
             rows.append(row)
         out[v.label] = np.asarray(rows, dtype=np.int64)
@@ -37,8 +36,8 @@ def region_counts(ctx, tset, variants, seeds, desc) -> dict:
 
 def regions_2d(ctx: Context) -> ExperimentResult:
     name = "regions-2d"
-    task = ctx.preset["task2d"]
-    variants, seeds = VARIANTS_2D, ctx.seeds2d
+    task = ctx.preset.task2d
+    variants, seeds = VARIANTS[name], ctx.seeds2d
     tset, train_s = ctx.cache.get(task, variants, seeds)
     start = time.perf_counter()
     counts = region_counts(ctx, tset, variants, seeds, name)
@@ -53,11 +52,11 @@ def regions_2d(ctx: Context) -> ExperimentResult:
     fig, axes = plots.new_figure(ncols=len(variants), width=2.6, height=2.8)
     arrays = {f"{key(l)}__region_count": c for l, c in counts.items()}
     for ax, v in zip(axes[0], variants):
-        p, _, _ = patterns_at(tset, v, seeds[0], -1, ctx.device)
-        ids, cnt = ops.region_ids(p)
-        ids = ids.reshape(task.grid_shape).cpu().numpy()
+        p, _ = patterns_at(tset, v, seeds[0], -1, ctx.device)
+        stats = measure.region_stats(p)
+        ids = stats.ids.reshape(task.grid_shape).cpu().numpy()
         arrays[f"{key(v.label)}__region_ids_seed{seeds[0]}"] = ids.astype(np.int32)
-        plots.region_map_2d(ax, ids, title=f"{v.label}\n{int(cnt.numel())} regions")
+        plots.region_map_2d(ax, ids, title=f"{v.label}\n{stats.count} regions")
     figs.append(plots.save(fig, ctx.figures(name), "region_maps")[0])
 
     final = {l: c[:, -1] for l, c in counts.items()}

@@ -7,22 +7,12 @@ import time
 
 import torch
 
+from ..devices import check_device
 from ..results import atomic_write_json
 from .base import Context, write_result
 from .presets import preset as get_preset
 from .registry import EXPERIMENTS, resolve
 from .tasks import TrainingCache
-
-
-def check_device(device: str) -> torch.device:
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is visible to torch "
-                         f"(torch {torch.__version__}, cuda build: {torch.version.cuda}); "
-                         "run with --device cpu or on a machine with a GPU")
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"--device {device!r}: expected cpu or cuda")
-    return dev
 
 
 def environment() -> dict:
@@ -36,14 +26,14 @@ def environment() -> dict:
 def reproduce(names=None, preset: str = "quick", device: str = "cpu", seeds=None,
               out: str = "specbias-results", quiet: bool = False, log=print) -> dict:
     """Run the experiments; returns the claims table (as written to claims.json)."""
-    from .. import report
-    from ..claims import ClaimTable
+    from . import report
+    from .claims import ClaimTable
 
     names = resolve(names)
     settings = get_preset(preset)
     dev = check_device(device)
-    n1 = seeds if seeds is not None else settings["seeds"]
-    n2 = seeds if seeds is not None else settings["seeds2d"]
+    n1 = seeds if seeds is not None else settings.seeds
+    n2 = seeds if seeds is not None else settings.seeds2d
     if n1 < 1:
         raise ValueError(f"--seeds: expected >= 1, got {n1}")
     os.makedirs(out, exist_ok=True)

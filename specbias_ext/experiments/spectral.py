@@ -5,11 +5,11 @@ import time
 
 import numpy as np
 
-from .. import claims as C
-from .. import plots
+from ..measure import spectral_residual_1d
+from . import claims as C
+from . import plots
 from .base import Context, ExperimentResult, key
-from .hamming import VARIANTS_1D
-from ..spectral import spectral_residual_1d
+from .variants import VARIANTS
 
 CONVERGED = 0.1    # residual below this counts as converged
 STALLED = 0.5      # residual above this at the end counts as stalled
@@ -17,20 +17,21 @@ STALLED = 0.5      # residual above this at the end counts as stalled
 
 def spectral_1d(ctx: Context) -> ExperimentResult:
     name = "spectral-1d"
-    task = ctx.preset["task1d"]
-    tset, train_s = ctx.cache.get(task, VARIANTS_1D, ctx.seeds)
+    task = ctx.preset.task1d
+    variants = VARIANTS[name]
+    tset, train_s = ctx.cache.get(task, variants, ctx.seeds)
     start = time.perf_counter()
     freqs = list(task.freqs)
     y = tset.target[:, 0]
     res = {}
-    for v in VARIANTS_1D:
+    for v in variants:
         res[v.label] = np.stack([
             np.stack([spectral_residual_1d(tset.fit(v, s, k)[:, 0], y, freqs).numpy()
                       for k in range(len(task.record_epochs))], 1) for s in ctx.seeds])
         # [seeds, freqs, records]
     epochs = task.record_epochs
-    fig, axes = plots.new_figure(ncols=len(VARIANTS_1D), width=3.3)
-    for ax, v in zip(axes[0], VARIANTS_1D):
+    fig, axes = plots.new_figure(ncols=len(variants), width=3.3)
+    for ax, v in zip(axes[0], variants):
         im = plots.heatmap(ax, epochs, freqs, res[v.label].mean(0), v.label)
     fig.colorbar(im, ax=list(axes[0]), label="|DFT(f-y)| / |DFT(y)|", shrink=0.9)
     figs = [plots.save(fig, ctx.figures(name), "spectral_heatmaps")[0]]
@@ -59,7 +60,7 @@ def spectral_1d(ctx: Context) -> ExperimentResult:
                      f"{r[:, hi, -1].mean():.2f}" for l, r in res.items()) + " final residual"
     return ExperimentResult(
         name, "Frequency-resolved residual over training (1D)",
-        {"task": task.describe(), "variants": [v.describe() for v in VARIANTS_1D],
+        {"task": task.describe(), "variants": [v.describe() for v in variants],
          "seeds": ctx.seeds, "converged_below": CONVERGED, "stalled_above": STALLED},
         {"epochs": epochs, "freqs": freqs, "residual": {l: r.tolist() for l, r in res.items()}},
         {f"{key(l)}__residual": r for l, r in res.items()}, figs, claims,

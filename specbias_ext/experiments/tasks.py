@@ -13,36 +13,9 @@ from ..encodings import make_encoding
 from ..grids import grid_coords
 from ..signals import load_image, sum_of_sines
 from .ensemble import EnsembleRun, MLPEnsemble, train_ensemble
+from .variants import Variant
 
 Tensor = torch.Tensor
-
-
-@dataclass(frozen=True)
-class Variant:
-    """An input encoding: a spec for make_encoding ("raw", "pe:4", ...) and the grid range."""
-    encoding: str
-    coord_range: tuple = (0.0, 1.0)
-
-    @property
-    def label(self) -> str:
-        lo, hi = self.coord_range
-        if self.encoding == "raw":
-            return f"raw [{lo:g},{hi:g})"
-        if self.encoding.startswith("pe:"):
-            return f"PE L={self.encoding[3:]}"
-        return self.encoding
-
-    def describe(self) -> dict:
-        return {"encoding": self.encoding, "coord_range": list(self.coord_range),
-                "label": self.label}
-
-
-RAW01 = Variant("raw", (0.0, 1.0))
-RAW11 = Variant("raw", (-1.0, 1.0))
-
-
-def pe(levels: int) -> Variant:
-    return Variant(f"pe:{levels}")
 
 
 @dataclass(frozen=True)
@@ -110,6 +83,11 @@ class TrainedSet:
     def params(self, variant, seed, k=-1):
         run, m = self.run(variant, seed)
         return run.params(m, k)
+
+    def network(self, variant, seed, k=-1):
+        """Model (variant, seed) at record k as a ReluNetwork."""
+        run, m = self.run(variant, seed)
+        return run.network(m, k)
 
     def fit(self, variant, seed, k=-1) -> Tensor:
         run, m = self.run(variant, seed)

@@ -1,7 +1,7 @@
 """Plain-torch reference versions of every op: slow, obviously right, used by the tests.
 
-They follow ../shared/DESIGN.md literally (dense bit matrices, materialised per-example
-gradients, explicit loops where that is clearest) and are not meant for large grids.
+They follow the definitions literally (dense bit matrices, materialised per-example gradients,
+explicit loops where that is clearest) and are not meant for large grids.
 """
 from .patterns import (
     activation_patterns,

@@ -7,7 +7,7 @@ import html
 import json
 import os
 
-from .results import atomic_write_bytes
+from ..results import atomic_write_bytes
 
 
 def _fmt(s: dict) -> str:

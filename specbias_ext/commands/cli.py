@@ -1,0 +1,87 @@
+"""`specbias` command line: the argparse front; each command lives in its own module here."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _parser() -> argparse.ArgumentParser:
+    from ..experiments.presets import PRESETS
+    from ..experiments.registry import EXPERIMENTS
+
+    p = argparse.ArgumentParser(
+        prog="specbias",
+        description="Reproduce and extend the analyses of 'Understanding the Spectral Bias of "
+                    "Coordinate Based MLPs Via Training Dynamics' (Lazzari & Liu, 2023).")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("reproduce", help="redo the paper's experiments; write figures, "
+                       "claims.json and a report",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="experiments:\n" + "\n".join(
+                           f"  {n:15s} {d}" for n, (_, d) in EXPERIMENTS.items()))
+    r.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
+                   help="experiments to run (default: all; see the list below)")
+    r.add_argument("--preset", choices=list(PRESETS), default="quick",
+                   help="paper: the paper's settings; quick: scaled down for a laptop CPU "
+                        "(default); smoke: tiny, for tests")
+    r.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    r.add_argument("--seeds", type=int, default=None,
+                   help="number of seeds per setting (default: the preset's)")
+    r.add_argument("--out", default="specbias-results",
+                   help="output folder (default: ./specbias-results)")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    t = sub.add_parser("train", help="train one coordinate MLP from flags and record its "
+                       "region statistics")
+    t.add_argument("--encoding", default="raw", help="raw, pe:<L> or rff:<m>:<sigma>[:<seed>]")
+    t.add_argument("--range", default="0,1", dest="coord_range",
+                   help="coordinate range lo,hi of the grid (default 0,1)")
+    t.add_argument("--signal", default="sines",
+                   help="'sines' (the paper's 1D sum of sines) or an image: camera, astronaut, "
+                        "coffee, chelsea, noise, or a .png/.jpg/.npy path")
+    t.add_argument("--n", type=int, default=2048, help="1D grid size (default 2048)")
+    t.add_argument("--size", type=int, default=128, help="image side (default 128)")
+    t.add_argument("--depth", type=int, default=4, help="hidden layers (default 4)")
+    t.add_argument("--width", type=int, default=128, help="hidden width (default 128)")
+    t.add_argument("--epochs", type=int, default=500, help="training epochs (default 500)")
+    t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    t.add_argument("--batch", type=int, default=None, help="batch size (default: full batch)")
+    t.add_argument("--seed", type=int, default=0,
+                   help="seed of the initialisation and minibatch order (default 0)")
+    t.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    t.add_argument("--record-every", type=int, default=25,
+                   help="epochs between records (regions, Hamming, confusion, neurons, gradient "
+                        "norms, spectral residual) and checkpoints")
+    t.add_argument("--out", default="specbias-run", help="run folder (default ./specbias-run)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoint in --out (same settings, more --epochs)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    a = sub.add_parser("analyze", help="region analysis of a saved model on a grid of any size")
+    a.add_argument("checkpoint", help="checkpoint.pt written by `specbias train`")
+    a.add_argument("--grid", default=None,
+                   help="N (1D) or HxW (2D) grid to analyse on, over the training range "
+                        "(default: the training grid)")
+    a.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    a.add_argument("--out", default=None, help="folder for the maps (default: beside the "
+                                               "checkpoint)")
+    return p
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "reproduce":
+            from .reproduce import reproduce_command
+            reproduce_command(args)
+        elif args.command == "train":
+            from .train import train_command
+            train_command(args)
+        elif args.command == "analyze":
+            from .analyze import analyze_command
+            analyze_command(args)
+    except ValueError as err:
+        print(f"specbias {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0

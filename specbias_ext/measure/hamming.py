@@ -1,0 +1,36 @@
+"""Hamming distance between the activation patterns of point pairs, in total and per layer.
+
+The local pairs are nearby points (windows / patches), the global pairs far-apart ones (the two
+ends / opposite corners); the samplers are in ``specbias_ext.samplers``.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from .. import ops
+from ..networks import ReluNetwork
+
+Tensor = torch.Tensor
+
+
+def layer_segments(net: ReluNetwork) -> list[int]:
+    """Bit boundaries ``[0, H_0, H_0 + H_1, ...]`` of the hidden layers in a pattern row."""
+    return [0] + [end for _, end in net.layer_bit_ranges()]
+
+
+def pair_hamming(patterns: Tensor, i: Tensor, j: Tensor,
+                 net: Optional[ReluNetwork] = None) -> Tensor:
+    """Distances of pairs (i[p], j[p]): ``int64 [P]`` in total, or ``[P, L]`` per hidden layer of
+    ``net`` when given."""
+    i, j = i.to(patterns.device), j.to(patterns.device)
+    if net is None:
+        return ops.hamming_pairs(patterns, i, j)
+    return ops.hamming_pairs(patterns, i, j, layer_segments(net))
+
+
+def mean_pair_hamming(patterns: Tensor, i: Tensor, j: Tensor,
+                      net: Optional[ReluNetwork] = None) -> Tensor:
+    """Mean distance over the pairs (float64): 0-d in total, or ``[L]`` per layer of ``net``."""
+    return pair_hamming(patterns, i, j, net).double().mean(0)

@@ -1,0 +1,40 @@
+"""The fitting error: per-example MSE gradient, mean squared error and PSNR."""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+
+Tensor = torch.Tensor
+
+
+def mse_grad_out(pred: Tensor, target: Tensor) -> Tensor:
+    """dl_i/df(x_i) of the per-example loss l_i = mean_o (f_o - y_o)^2, i.e. 2 (f - y) / out_dim.
+
+    The training loss is mean_i l_i, so this is the ``grad_out`` every gradient measurement
+    takes. ``pred`` and ``target`` are ``[N, out]`` (a 1-D ``[N]`` pair is treated as ``[N, 1]``).
+    """
+    if pred.shape != target.shape:
+        raise ValueError(f"target: expected the shape of pred {tuple(pred.shape)}, "
+                         f"got {tuple(target.shape)}")
+    if pred.dim() == 1:
+        pred, target = pred.unsqueeze(1), target.unsqueeze(1)
+    if pred.dim() != 2:
+        raise ValueError(f"pred: expected [N, out] or [N], got {pred.dim()} dimensions")
+    return 2.0 * (pred - target).detach() / pred.shape[1]
+
+
+def mse(fit: Tensor, target: Tensor) -> float:
+    """Mean over points and outputs of (f - y)^2."""
+    return float((fit - target).square().mean())
+
+
+def psnr(mse_value: float, peak: float) -> Optional[float]:
+    """10 log10(peak^2 / MSE) in dB; None when MSE or peak is 0."""
+    return 10 * math.log10(peak ** 2 / mse_value) if mse_value > 0 and peak > 0 else None
+
+
+def target_peak(target: Tensor) -> float:
+    """The default PSNR peak: the target's range max - min."""
+    return float(target.max() - target.min())
