@@ -166,11 +166,12 @@ class _Evaluator:
         return zc - zr, zc + zr
 
     # -- one interval pass over the cells [a, b]: (constant bit, strictly monotone) [C, H]
-    def resolve(self, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """``(constant, monotone, differ)`` bool [C, H]: value bounds certify a constant bit;
-        derivative bounds exclude 0; the bits at a and b differ."""
+    def resolve(self, a: Tensor, b: Tensor, z_a: Tensor, z_b: Tensor,
+                z_m: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(constant, monotone, differ)`` bool [C, H] on the cells [a, b] given z at a, b and
+        the midpoint ([C, H] each): value bounds certify a constant bit; derivative bounds
+        exclude 0; the bits at a and b differ."""
         half = (0.5 * (b - a))[:, None]
-        z_a, z_b, z_m = self.layers(a), self.layers(b), self.layers(0.5 * (a + b))
         m, o, per = self.m, self.o, self.periodic
         ua, ub = a[:, None] * m + o, b[:, None] * m + o
         u_lo, u_hi = torch.minimum(ua, ub), torch.maximum(ua, ub)
@@ -197,12 +198,13 @@ class _Evaluator:
             z_lo, z_hi = self._affine_interval(l, i_lo, i_hi, bias=True)
             dz_lo, dz_hi = self._affine_interval(l, di_lo, di_hi, bias=False)
             # mean-value form around the midpoint, then the tighter of the two enclosures
-            zm = z_m[l]
+            cols = slice(self.offsets[l], self.offsets[l + 1])
+            zm = z_m[:, cols]
             spread = torch.maximum(dz_lo.abs(), dz_hi.abs()).mul_(half)
             spread.add_(self.gamma[l] * (zm.abs() + spread))
             z_lo = torch.maximum(z_lo, zm - spread)
             z_hi = torch.minimum(z_hi, zm + spread)
-            bit_differ = (z_a[l] > 0) != (z_b[l] > 0)
+            bit_differ = (z_a[:, cols] > 0) != (z_b[:, cols] > 0)
             pos, nonpos = z_lo > 0, z_hi <= 0
             constant.append((pos | nonpos) & ~bit_differ)
             monotone.append((dz_lo > 0) | (dz_hi < 0))
@@ -300,21 +302,27 @@ def certified_regions_1d(net, encoding=None, lo: float = 0.0, hi: float = 1.0, *
     merge_tol = 4 * root_tol if merge_tol is None else float(merge_tol)
     if int(initial_cells) < 1 or int(chunk) < 1:
         raise ValueError(f"initial_cells, chunk: expected ints >= 1, got {initial_cells}, {chunk}")
+    chunk = int(chunk)
     device = net.device
     ev = _Evaluator(net, _line(encoding, net.in_dim, device))
     f64 = dict(dtype=torch.float64, device=device)
 
     edges = torch.linspace(lo, hi, int(initial_cells) + 1, **f64)
     todo_a, todo_b = edges[:-1], edges[1:]
+    z_edges = torch.cat([ev.points(edges[s:s + chunk]) for s in range(0, edges.numel(), chunk)])
+    todo_za, todo_zb = z_edges[:-1], z_edges[1:]    # z at the cell ends, reused by the halves
     cross_a, cross_b, cross_n, cross_cell = [], [], [], []
     unres_a, unres_b, unres_change = [], [], []
     evaluated, cell_id = 0, 0
     while todo_a.numel():
-        next_a, next_b = [], []
-        for s in range(0, todo_a.numel(), int(chunk)):
+        next_a, next_b, next_za, next_zb = [], [], [], []
+        for s in range(0, todo_a.numel(), chunk):
             a, b = todo_a[s:s + chunk], todo_b[s:s + chunk]
+            za, zb = todo_za[s:s + chunk], todo_zb[s:s + chunk]
             evaluated += a.numel()
-            constant, monotone, differ = ev.resolve(a, b)
+            mid = 0.5 * (a + b)
+            zm = ev.points(mid)
+            constant, monotone, differ = ev.resolve(a, b, za, zb, zm)
             resolved = constant | monotone
             done = resolved.all(dim=1)
             final = ~done & ((b - a) * 0.5 < min_width)
@@ -330,12 +338,13 @@ def certified_regions_1d(net, encoding=None, lo: float = 0.0, hi: float = 1.0, *
             unres_change[-1] = torch.stack([unres_change[-1].to(torch.int64), unres_cell], 1)
             cell_id += a.numel()
             split = ~keep
-            sa, sb = a[split], b[split]
-            mid = 0.5 * (sa + sb)
-            next_a += [sa, mid]
-            next_b += [mid, sb]
-        todo_a = torch.cat(next_a) if next_a else edges[:0]
-        todo_b = torch.cat(next_b) if next_b else edges[:0]
+            sm, zsm = mid[split], zm[split]
+            next_a += [a[split], sm]
+            next_b += [sm, b[split]]
+            next_za += [za[split], zsm]
+            next_zb += [zsm, zb[split]]
+        todo_a, todo_b = torch.cat(next_a), torch.cat(next_b)
+        todo_za, todo_zb = torch.cat(next_za), torch.cat(next_zb)
 
     ca, cb, cn, cc = (torch.cat(x) for x in (cross_a, cross_b, cross_n, cross_cell))
     roots = _illinois(ev, ca, cb, cn, root_tol)
