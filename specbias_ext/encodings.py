@@ -48,10 +48,13 @@ def coordinate_ulp(dtype: torch.dtype) -> float:
 
 
 def _linear(coords: Tensor, matrix: Tensor) -> Tensor:
-    """``coords @ matrix.T`` as a broadcast product summed over the (1 to 3) coordinates: exact
-    per row for PE, never TF32, and no size-dependent matmul lowering (a K = 1 matmul makes
-    torch.compile guard on N and recompile)."""
-    return (coords.unsqueeze(1) * matrix.unsqueeze(0)).sum(dim=2)
+    """``coords @ matrix.T`` as a sum of D (1 to 3) broadcast products: exact per row for PE,
+    never TF32, no [N, E, D] temporary, and no size-dependent matmul lowering (a K = 1 matmul
+    makes torch.compile guard on N and recompile)."""
+    out = coords[:, 0:1] * matrix[:, 0]
+    for d in range(1, matrix.shape[1]):
+        out = out + coords[:, d:d + 1] * matrix[:, d]
+    return out
 
 
 def _refresh_after_load(module, incompatible_keys) -> None:
