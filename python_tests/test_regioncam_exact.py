@@ -6,6 +6,9 @@ import pytest
 import torch
 
 from specbias_ext import ops
+from specbias_ext.exact2d import exact_partition_2d, exact_region_count_2d
+from specbias_ext.networks import ReluNetwork
+from specbias_ext.reference.network import pattern_bits
 
 from nets import random_mlp
 
@@ -14,19 +17,10 @@ regioncam = pytest.importorskip("regioncam")
 LO, HI = 0.0, 1.0
 
 
-def _exact(weights, biases, lo=LO, hi=HI):
-    """The exact partition of [lo, hi]^2: regioncam works on [-1, 1]^2, so the affine map onto
-    the box is folded into the first layer (regioncam takes float32, x @ weight + bias)."""
-    rc = regioncam.Regioncam(size=1.0)
-    scale, centre = (hi - lo) / 2, lo + (hi - lo) / 2
-    w0 = weights[0].double()
-    b0 = biases[0].double() + w0.sum(1) * centre
-    layers = [(w0 * scale, b0)] + [(w.double(), b.double())
-                                   for w, b in zip(weights[1:-1], biases[1:-1])]
-    for w, b in layers:
-        rc.linear(w.T.float().contiguous().numpy(), b.float().numpy())
-        rc.relu()
-    return rc, scale, centre
+def _exact(weights, biases, lo=LO, hi=HI, **kinds):
+    """(partition, scale, centre): vertex v of the partition is the box point v * scale + centre."""
+    net = ReluNetwork.of(weights, biases, **kinds)
+    return exact_partition_2d(net, lo, hi), (hi - lo) / 2, lo + (hi - lo) / 2
 
 
 def _grid(size, lo=LO, hi=HI):
@@ -34,10 +28,11 @@ def _grid(size, lo=LO, hi=HI):
     return torch.stack(torch.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
 
 
-def _grid_count(weights, biases, size):
+def _grid_count(weights, biases, size, **kinds):
     x = _grid(size).float()
-    p = ops.activation_patterns(x, [w.float() for w in weights], [b.float() for b in biases])
-    return int(ops.region_ids(p)[1].numel())
+    net = ReluNetwork.of([w.float() for w in weights],
+                         [None if b is None else b.float() for b in biases], **kinds)
+    return int(ops.region_ids(ops.activation_patterns(x, net))[1].numel())
 
 
 def _faces_hit(rc, scale, centre, size, margin):
@@ -111,3 +106,24 @@ def test_fine_grid_is_within_one_percent_once_fine_enough():
             decided += 1
             assert count >= 0.99 * exact
     assert decided >= 2
+
+
+@pytest.mark.parametrize("kinds", [{"slopes": [0.1, 0.2]}, {}])
+def test_leaky_and_bias_free_nets_and_other_boxes(kinds):
+    w, b = random_mlp(2, [12, 12], seed=4)
+    for biases, lo, hi in ((b, -1.0, 1.0), ([None] * 3, -2.0, 2.0)):
+        exact = exact_region_count_2d(ReluNetwork.of(w, biases, **kinds), lo, hi)
+        g = lo + (hi - lo) * (torch.arange(256, dtype=torch.float64) + 0.5) / 256
+        x = torch.stack(torch.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
+        bits = pattern_bits(ReluNetwork.of(w, biases, **kinds), x)   # reference semantics
+        grid = int(torch.unique(bits, dim=0).shape[0])
+        assert 1 <= grid <= exact
+
+
+def test_unsupported_networks_are_refused():
+    w, b = random_mlp(2, [4, 4], seed=0)
+    with pytest.raises(ValueError, match="residual"):
+        exact_region_count_2d(ReluNetwork.of(w, b, residual=[False, True]))
+    w1, b1 = random_mlp(1, [4], seed=0)
+    with pytest.raises(ValueError, match="2D"):
+        exact_region_count_2d(w1, biases=b1)
