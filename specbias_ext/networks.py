@@ -226,10 +226,36 @@ def as_network(net_or_weights: NetworkLike,
     return ReluNetwork.of(net_or_weights, biases)
 
 
-def relu_network(model) -> ReluNetwork:
-    """The ``ReluNetwork`` of a model: an ``nn.Sequential`` of Linear/ReLU or a ``CoordinateMLP``
-    (its encoding stays outside the network: the ops take ``x = model.encode(coords)``)."""
-    from .mlp import mlp_params
+def relu_network(model, output: Optional[str] = None) -> ReluNetwork:
+    """The ``ReluNetwork`` of a model.
 
-    weights, biases = mlp_params(model)
-    return ReluNetwork.of(weights, biases)
+    ``model`` is a ``CoordinateMLP`` (its encoding stays outside the network: the ops take
+    ``x = model.encode(coords)``), an ``nn.Sequential`` or any ``nn.Module`` whose forward
+    torch.fx can trace into Linear (with or without bias), ReLU / LeakyReLU (modules or
+    ``F.relu``, ``torch.relu``, ``F.leaky_relu``), Identity, eval-mode Dropout, ``torch.cat``
+    of a hidden state with the module's input (either order; the weight columns are permuted
+    into the canonical ``[a_{l-1}, x]`` order) and ``+`` of the previous hidden state
+    (residual). ``output`` names the Linear whose raw output is the network's head, for models
+    with several heads (a NeRF's density head): only what that Linear depends on is read, so a
+    colour branch taking view directions is ignored. Anything else raises ``TypeError`` naming
+    the module or traced node and why.
+
+    The description holds the model's own parameters, except the weight of a layer that
+    concatenates ``[x, a]``, which is a column-permuted copy; call ``relu_network`` again after
+    the parameters change.
+    """
+    from torch import nn
+
+    from .network_tracing import trace_layers
+
+    if output is None and callable(getattr(model, "mlp_params", None)):
+        weights, biases = model.mlp_params()
+        return ReluNetwork.of(weights, biases)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
+    if not isinstance(model, nn.Sequential) and type(model).__module__.startswith("torch.nn"):
+        raise TypeError(f"model: expected an nn.Sequential, a CoordinateMLP or a module whose "
+                        f"forward torch.fx can trace, got {type(model).__name__}")
+    layers = trace_layers(model, output)
+    return ReluNetwork.of(layers.weights, layers.biases, slopes=layers.slopes,
+                          input_skips=layers.skips, residual=layers.residual)
