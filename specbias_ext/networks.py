@@ -226,6 +226,46 @@ def as_network(net_or_weights: NetworkLike,
     return ReluNetwork.of(net_or_weights, biases)
 
 
+def split_network(net_or_weights, args: tuple, names: Sequence[str], kwargs: dict,
+                  defaults: Optional[dict] = None) -> tuple[ReluNetwork, list]:
+    """Binds a function's arguments for both calling conventions, ``(x, net, *rest)`` and
+    ``(x, weights, biases, *rest)``: returns the ReluNetwork and the values of ``names``."""
+    args = list(args)
+    kwargs = dict(kwargs)
+    if isinstance(net_or_weights, ReluNetwork):
+        net = net_or_weights
+        if "biases" in kwargs:
+            raise TypeError("biases: pass either a ReluNetwork or (weights, biases), not both")
+    else:
+        if "biases" in kwargs:
+            biases = kwargs.pop("biases")
+        elif args:
+            biases = args.pop(0)
+        else:
+            raise TypeError("biases: expected the biases list after the weights list "
+                            "(or pass a ReluNetwork)")
+        net = as_network(net_or_weights, biases)
+    defaults = defaults or {}
+    if len(args) > len(names):
+        raise TypeError(f"expected at most {len(names)} arguments after the network, "
+                        f"got {len(args)}")
+    values = []
+    for k, name in enumerate(names):
+        if k < len(args):
+            if name in kwargs:
+                raise TypeError(f"{name}: given twice")
+            values.append(args[k])
+        elif name in kwargs:
+            values.append(kwargs.pop(name))
+        elif name in defaults:
+            values.append(defaults[name])
+        else:
+            raise TypeError(f"{name}: missing argument")
+    if kwargs:
+        raise TypeError(f"unexpected arguments {sorted(kwargs)}")
+    return net, values
+
+
 def relu_network(model, output: Optional[str] = None) -> ReluNetwork:
     """The ``ReluNetwork`` of a model.
 
