@@ -80,7 +80,7 @@ def test_nerf_trunk(slope):
     model = NeRFTrunk(in_dim=63, width=12, depth=8, skip=4, slope=slope)
     net = relu_network(model)
     _same_net(net, _nerf_hand(model))
-    assert net.input_skips == (False,) * 6 + (True,) + (False,) * 2
+    assert net.input_skips == (False,) * 5 + (True,) + (False,) * 3  # layer 5 reads [h4, x]
     _forward_matches(model, net, _x(25, 63))
 
 
@@ -203,7 +203,12 @@ REFUSALS = [
     ("two heads", _Wrap(lambda s, x: (s.h(F.relu(s.a(x))), s.b(F.relu(s.a(x))))),
      r"model: the forward returns 2 outputs \(a second head\)"),
     ("branch", _Wrap(lambda s, x: s.h(F.relu(s.b(F.relu(s.a(x))))) + s.h(F.relu(s.a(x)))),
-     r"model\.h \(Linear\): reads something other than the current hidden state"),
+     r"model\.a \(Linear\): a second Linear while the output of Linear layer 2 has no "
+     r"activation yet \(a branch or a second head\)"),
+    ("linear of an old state", _Wrap(lambda s, x: s.h(F.relu(s.b(h := F.relu(s.a(x))))
+                                                      + F.relu(s.b(h)))),
+     r"model\.b \(Linear\): reads something other than the current hidden state \(the hidden "
+     r"state of layer 1\)"),
     ("data-dependent", _Wrap(lambda s, x: s.h(F.relu(s.a(x))) if x.sum() > 0 else s.h(x)),
      r"model: torch.fx could not trace _Wrap.forward .*data-dependent branches"),
     ("train dropout", nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Dropout(0.1), nn.Linear(8, 1)),
@@ -220,10 +225,14 @@ REFUSALS = [
      r"traced node 'd' \(placeholder\): the network output depends on a second input"),
     ("cat dim 0", _Wrap(lambda s, x: s.h(F.relu(s.b(torch.cat([F.relu(s.a(x)), x], 0))))),
      r"torch.cat must join along the feature dimension \(dim=-1 or 1\), got dim=0"),
-    ("cat of two hidden", _Wrap(lambda s, x: s.h(torch.cat([F.relu(s.a(x)), F.relu(s.a(x))], 1))),
+    ("cat of two hidden", _Wrap(lambda s, x: s.h(torch.cat([h := F.relu(s.a(x)), h], 1))),
      r"torch.cat must join the current hidden state and the input x"),
-    ("add of pre", _Wrap(lambda s, x: s.h(F.relu(s.b(F.relu(s.a(x))) + F.relu(s.a(x))))),
-     r"\+ must add the previous hidden state"),
+    ("add of pre", _Wrap(lambda s, x: s.h(F.relu(s.b(h := F.relu(s.a(x))) + h))),
+     r"traced node 'add' \(call to add\): \+ must add the previous hidden state to act\(z_l\), "
+     r"not to a Linear's raw output"),
+    ("add twice", _Wrap(lambda s, x: s.h(F.relu(s.b(h := F.relu(s.a(x)))) + h + h)),
+     r"traced node 'add_1' \(call to add\): \+ must add the previous hidden state to the "
+     r"activation of a hidden layer \(a residual layer\), once"),
     ("output activation", _Wrap(lambda s, x: torch.tanh(s.h(F.relu(s.a(x))))),
      r"traced node 'tanh' \(call to tanh\): tanh is not piecewise linear"),
     ("last activation", nn.Sequential(nn.Linear(2, 8), nn.ReLU()),
@@ -235,7 +244,7 @@ REFUSALS = [
      r"traced node 'view' \(Tensor.view\): Tensor.view is not part of a ReluNetwork"),
     ("parameter", _Wrap(lambda s, x: s.h(F.relu(s.a(x)) * s.scale),
                         scale=nn.Parameter(torch.ones(4))),
-     r"traced node 'mul' \(call to mul\): mul is not part of a ReluNetwork"),
+     r"traced node 'scale' \(attribute model.scale\): a tensor attribute used in the forward"),
 ]
 
 
@@ -267,5 +276,5 @@ def test_output_names_a_linear(output, match):
 
 def test_output_that_is_not_a_linear():
     model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 1))
-    with pytest.raises(ValueError, match=r"output: expected the name of a Linear"):
+    with pytest.raises(ValueError, match=r"output: expected a Linear head, model\[1\] is a ReLU"):
         relu_network(model, output="1")

@@ -149,21 +149,21 @@ class _Reader:
     def linear(self, node, module: nn.Linear):
         src = self.value(node, node.args[0])
         layer = len(self.layers.weights)
+        if src.kind == "pre":
+            raise self.refuse(node, f"reads the output of Linear layer {src.layer} with no "
+                                    "activation in between (fold the two Linears into one)")
         if layer > len(self.layers.slopes):
-            raise self.refuse(node, f"a second Linear reading the input of Linear layer "
-                                    f"{layer - 1} (a branch or a second head); pass "
-                                    "output='<head name>' to pick one head")
+            raise self.refuse(node, f"a second Linear while the output of Linear layer "
+                                    f"{layer - 1} has no activation yet (a branch or a second "
+                                    "head); pass output='<head name>' to pick one head")
         if src.kind == "cat":
             skip = True
         elif src is self.state:
             skip = False
-        elif src.kind == "pre":
-            raise self.refuse(node, f"reads the output of Linear layer {src.layer} with no "
-                                    "activation in between (fold the two Linears into one)")
         else:
             raise self.refuse(node, "reads something other than the current hidden state "
-                                    f"(the output of layer {self.state.layer}); branches and "
-                                    "second heads are not part of a ReluNetwork")
+                                    f"({self._what(self.state)}); branches and second heads "
+                                    "are not part of a ReluNetwork")
         weight = module.weight
         if skip and src.x_first:
             d = int(weight.shape[1]) - self._state_width()
@@ -198,6 +198,10 @@ class _Reader:
         if len(node.args) != 2 or node.kwargs.get("alpha", 1) != 1:
             raise self.refuse(node, "only `a + b` of two network tensors is supported")
         left, right = (self.value(node, a) for a in node.args)
+        if "pre" in (left.kind, right.kind):
+            raise self.refuse(node, "+ must add the previous hidden state to act(z_l), not to "
+                                    "a Linear's raw output (act(z_l + a_{l-1}) is not a layer "
+                                    "of a ReluNetwork)")
         current = self.state
         if len(self.layers.weights) != len(self.layers.slopes):
             raise self.refuse(node, "+ after the next Linear already read the hidden state "
@@ -281,6 +285,9 @@ class _Reader:
             if node.target in ("add", "add_", "__add__", "__iadd__"):
                 return self.add(node)
             raise self.refuse(node, self._why_not(f"Tensor.{node.target}"))
+        if node.op == "get_attr":
+            raise self.refuse(node, "a tensor attribute used in the forward; only the Linear "
+                                    "layers of a ReluNetwork hold parameters")
         raise self.refuse(node, self._why_not(node.op))
 
     @staticmethod
