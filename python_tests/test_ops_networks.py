@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch._dynamo.testing
 from hypothesis import given, settings
 
 import specbias_ext as se
@@ -18,6 +19,7 @@ NETWORK_KERNELS = "slopes" in _schema
 needs_network_kernels = pytest.mark.skipif(
     not NETWORK_KERNELS, reason="the compiled kernels predate the network-description schemas "
     "(slopes/input_skip/residual); build the kernels branch")
+SYMINT_SIZES = "SymInt num_regions" in str(torch.ops.specbias.region_grad_norms.default._schema)
 SETTINGS = settings(max_examples=25, deadline=None)
 
 
@@ -202,6 +204,8 @@ def test_fake_kernels_refuse_like_the_kernels(call, match):
 # ----------------------------------------------------------------------------- torch.compile
 
 
+@pytest.mark.skipif(not SYMINT_SIZES, reason="the compiled kernels take num_regions as int, not "
+                    "SymInt; build the kernels branch")
 def test_compile_dynamic_patterns_regions_grad_norms_one_compilation():
     net = random_network(2, [16, 12], skips={2} if NETWORK_KERNELS else (),
                          slopes=[0.1, 0.0] if NETWORK_KERNELS else None, dtype=torch.float32)

@@ -214,8 +214,12 @@ NetworkLike = Union[ReluNetwork, Sequence[Tensor]]
 
 
 def as_network(net_or_weights: NetworkLike,
-               biases: Optional[Sequence[Optional[Tensor]]] = None) -> ReluNetwork:
-    """Normalise the two calling conventions of the ops: ``(net)`` or ``(weights, biases)``."""
+               biases: Optional[Sequence[Optional[Tensor]]] = None,
+               validate: bool = True) -> ReluNetwork:
+    """Normalise the two calling conventions of the ops: ``(net)`` or ``(weights, biases)``.
+
+    ``validate=False`` wraps the lists as a plain description without checking them, for
+    callers that hand them straight to a kernel (whose checks then name the bad argument)."""
     if isinstance(net_or_weights, ReluNetwork):
         if biases is not None:
             raise TypeError("biases: pass either a ReluNetwork or (weights, biases), not both")
@@ -223,13 +227,20 @@ def as_network(net_or_weights: NetworkLike,
     if biases is None:
         raise TypeError("biases: expected the biases list after the weights list "
                         "(or pass a ReluNetwork)")
-    return ReluNetwork.of(net_or_weights, biases)
+    if validate:
+        return ReluNetwork.of(net_or_weights, biases)
+    weights = tuple(net_or_weights)
+    hidden = max(len(weights) - 1, 0)
+    return ReluNetwork(weights, tuple(biases), (0.0,) * hidden, (False,) * len(weights),
+                       (False,) * hidden)
 
 
 def split_network(net_or_weights, args: tuple, names: Sequence[str], kwargs: dict,
                   defaults: Optional[dict] = None) -> tuple[ReluNetwork, list]:
     """Binds a function's arguments for both calling conventions, ``(x, net, *rest)`` and
-    ``(x, weights, biases, *rest)``: returns the ReluNetwork and the values of ``names``."""
+    ``(x, weights, biases, *rest)``: returns the ReluNetwork and the values of ``names``.
+    Lists are wrapped unchecked (``as_network(..., validate=False)``): the kernel that receives
+    them checks them and names the bad argument."""
     args = list(args)
     kwargs = dict(kwargs)
     if isinstance(net_or_weights, ReluNetwork):
@@ -244,7 +255,7 @@ def split_network(net_or_weights, args: tuple, names: Sequence[str], kwargs: dic
         else:
             raise TypeError("biases: expected the biases list after the weights list "
                             "(or pass a ReluNetwork)")
-        net = as_network(net_or_weights, biases)
+        net = as_network(net_or_weights, biases, validate=False)
     defaults = defaults or {}
     if len(args) > len(names):
         raise TypeError(f"expected at most {len(names)} arguments after the network, "

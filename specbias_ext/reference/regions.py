@@ -48,9 +48,8 @@ def hamming_neighbors(patterns: Tensor, grid_shape: Sequence[int]) -> list[Tenso
     bits = _all_bits(patterns).reshape(*[int(s) for s in grid_shape], patterns.shape[1] * 64)
     out = []
     for axis in range(len(grid_shape)):
-        n = bits.shape[axis]
-        later = bits.narrow(axis, 1, max(n - 1, 0))
-        earlier = bits.narrow(axis, 0, max(n - 1, 0))
+        before = (slice(None),) * axis
+        later, earlier = bits[before + (slice(1, None),)], bits[before + (slice(None, -1),)]
         out.append((later != earlier).sum(dim=-1))
     return out
 
