@@ -156,7 +156,8 @@ def test_mlp_params_accepts_relu_mlp():
 
 
 @pytest.mark.parametrize("model,match", [
-    (nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1)), r"model\[1\] \(Tanh\): Tanh is not piecewise linear"),
+    (nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1)),
+     r"model\[1\] \(Tanh\): Tanh is not piecewise linear"),
     (nn.Sequential(nn.Linear(2, 8, bias=False), nn.ReLU(), nn.Linear(8, 1)),
      r"model\[0\]: nn.Linear without bias"),
     (nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Dropout(), nn.Linear(8, 1)),
