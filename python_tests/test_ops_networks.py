@@ -227,3 +227,29 @@ def test_compile_dynamic_patterns_regions_grad_norms_one_compilation():
         for got, expect in zip(compiled(x, go), analyse(x, go)):
             torch.testing.assert_close(got, expect)
     assert counter.frame_count == 1
+
+
+@needs_network_kernels
+def test_fake_kernels_check_skip_and_residual_widths():
+    net = random_network(4, [7, 9], out_dim=2, skips={2}, residual={1}, slopes=[0.1, 0.0],
+                         dtype=torch.float32).to("meta")
+    x = torch.empty(13, 4, device="meta")
+    assert ops.activation_patterns(x, net).shape == (13, 1)
+    w, b, kw = net.op_args()
+    bad = list(w)
+    bad[2] = torch.empty(2, 7, device="meta")  # the skip's x columns are missing
+    with pytest.raises(RuntimeError, match=r"weights\[2\]: expected 11 input features"):
+        torch.ops.specbias.activation_patterns(x, bad, b, **kw)
+
+
+@needs_network_kernels
+def test_docs_networks_example_runs(capsys):
+    """The NeRF walk-through in docs/networks.md runs as written (on a smaller grid)."""
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).parent.parent / "docs" / "networks.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    code = blocks[-1].replace("side = 128", "side = 16").replace("NeRF()", "NeRF(width=32)")
+    exec(compile(code, "docs/networks.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "regions on the slice" in out and "mean region coherence" in out
