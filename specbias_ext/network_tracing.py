@@ -55,6 +55,7 @@ class _Value:
     kind: str  # "x" | "pre" | "act" | "cat"
     layer: int = -1
     x_first: bool = False
+    joined: Optional["_Value"] = None  # for a cat: the hidden state it joins with x
 
 
 def module_name(target: str) -> str:
@@ -122,7 +123,7 @@ class _Reader:
         self.layers = TracedLayers([], [], [], [], [], [])
         self.x = _Value("x")
         self.state = self.x            # the current hidden state a_{l-1}
-        self.state_before = None       # a_{l-2}: what a residual add of layer l-1 may add
+        self.state_before = None       # what the latest layer read: a residual add may add it
         self.x_node: Optional[fx.Node] = None
 
     # ------------------------------------------------------------------ helpers
@@ -156,7 +157,7 @@ class _Reader:
             raise self.refuse(node, f"a second Linear while the output of Linear layer "
                                     f"{layer - 1} has no activation yet (a branch or a second "
                                     "head); pass output='<head name>' to pick one head")
-        if src.kind == "cat":
+        if src.kind == "cat" and src.joined is self.state:
             skip = True
         elif src is self.state:
             skip = False
@@ -231,7 +232,8 @@ class _Reader:
         if {first, second} != {self.state, self.x}:
             raise self.refuse(node, "torch.cat must join the current hidden state and the input "
                                     f"x (here: {self._what(first)} and {self._what(second)})")
-        self.values[node] = _Value("cat", self.state.layer, x_first=first.kind == "x")
+        self.values[node] = _Value("cat", self.state.layer, x_first=first.kind == "x",
+                                   joined=self.state)
 
     def passthrough(self, node):
         self.values[node] = self.value(node, node.args[0])
