@@ -34,43 +34,58 @@ def check_network(x: Tensor, weights: Sequence[Tensor], biases: Sequence[Optiona
     if x.dtype not in _FLOATS:
         raise _fail(f"x: expected float32 or float64, got {x.dtype}")
     n_layers = len(weights)
+    hidden = n_layers - 1
     if n_layers < 2:
         raise _fail("weights: expected at least 2 layers (one hidden layer and the linear "
                     f"head), got {n_layers}")
     if len(biases) != n_layers:
-        raise _fail(f"biases: expected one entry per weight ({n_layers}), got {len(biases)}")
-    for name, values, length in (("slopes", slopes, n_layers - 1),
-                                 ("input_skip", input_skip, n_layers),
-                                 ("residual", residual, n_layers - 1)):
-        if values is not None and len(values) != length:
-            raise _fail(f"{name}: expected {length} entries, got {len(values)}")
-    if input_skip is not None and input_skip[0]:
-        raise _fail("input_skip[0]: layer 0 already reads x; an input skip needs l >= 1")
+        raise _fail(f"biases: expected one bias per weight ({n_layers}; None for a layer "
+                    f"without bias), got {len(biases)}")
+    if slopes is not None:
+        if len(slopes) != hidden:
+            raise _fail(f"slopes: expected one negative slope per hidden layer ({hidden}), got "
+                        f"{len(slopes)}")
+        for l, s in enumerate(slopes):
+            if s != s or s in (float("inf"), float("-inf")):
+                raise _fail(f"slopes[{l}]: expected a finite slope, got {s}")
+    if input_skip is not None:
+        if len(input_skip) != n_layers:
+            raise _fail(f"input_skip: expected one flag per layer, head included ({n_layers}), "
+                        f"got {len(input_skip)}")
+        if input_skip[0]:
+            raise _fail("input_skip[0]: expected false (layer 0 already reads x; a skip needs "
+                        "l >= 1)")
+    if residual is not None and len(residual) != hidden:
+        raise _fail(f"residual: expected one flag per hidden layer ({hidden}), got "
+                    f"{len(residual)}")
     in_dim = x.shape[1]
     prev = in_dim
     for l, w in enumerate(weights):
+        wname = f"weights[{l}]"
         if w.dim() != 2:
-            raise _fail(f"weights[{l}]: expected a 2-D tensor [out, in], got {w.dim()} "
-                        "dimensions")
-        _same(w, f"weights[{l}]", x)
+            raise _fail(f"{wname}: expected a 2-D tensor [out, in], got {w.dim()} dimensions")
+        _same(w, wname, x)
         skip = bool(input_skip[l]) if input_skip is not None else False
         expect = prev + in_dim if skip else prev
-        torch._check(w.shape[1] == expect, lambda l=l, w=w, expect=expect: (
-            f"weights[{l}]: expected {expect} input features, got shape {tuple(w.shape)}"))
-        torch._check(w.shape[0] >= 1, lambda l=l: (
-            f"weights[{l}]: expected at least one output unit"))
+        what = ("x.shape[1]" if l == 0 else
+                "the previous layer's width + x.shape[1], an input skip" if skip else
+                "the previous layer's width")
+        torch._check(w.shape[1] == expect, lambda wname=wname, w=w, expect=expect, what=what: (
+            f"{wname}: expected {expect} input features ({what}), got shape {tuple(w.shape)}"))
+        torch._check(w.shape[0] >= 1, lambda wname=wname: (
+            f"{wname}: expected at least one output unit"))
         b = biases[l]
         if b is not None:
+            bname = f"biases[{l}]"
             if b.dim() != 1:
-                raise _fail(f"biases[{l}]: expected a 1-D tensor [out], got {b.dim()} "
-                            "dimensions")
-            _same(b, f"biases[{l}]", x)
-            torch._check(b.shape[0] == w.shape[0], lambda l=l: (
-                f"biases[{l}]: expected weights[{l}].shape[0] entries"))
-        if residual is not None and l < n_layers - 1 and residual[l]:
-            torch._check(w.shape[0] == prev, lambda l=l: (
-                f"residual[{l}]: a residual add needs equal widths (layer {l}'s outputs and "
-                "inputs)"))
+                raise _fail(f"{bname}: expected a 1-D tensor [out], got {b.dim()} dimensions")
+            _same(b, bname, x)
+            torch._check(b.shape[0] == w.shape[0], lambda bname=bname, wname=wname, w=w, b=b: (
+                f"{bname}: expected {w.shape[0]} entries ({wname}.shape[0]), got {b.shape[0]}"))
+        if residual is not None and l < hidden and residual[l]:
+            torch._check(w.shape[0] == prev, lambda l=l, w=w, prev=prev: (
+                f"residual[{l}]: a residual add needs equal widths; layer {l} has "
+                f"{w.shape[0]} outputs and reads {prev}"))
         prev = w.shape[0]
 
 
