@@ -16,6 +16,8 @@
 #include <ATen/ATen.h>
 
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace specbias {
@@ -46,7 +48,14 @@ Network make_network(at::TensorList weights, const c10::List<std::optional<at::T
                      const std::optional<c10::List<bool>>& residual);
 
 // Checks x [N, D] and the network (dtype, device and shape agreement, skip/residual widths) and
-// that x and every parameter are finite; errors name the argument (weights[l], biases[l], ...).
-void check_network_inputs(const at::Tensor& x, const Network& net);
+// that x, every parameter and the tensors of `also_finite` (e.g. {"grad_out", grad_out}, checked
+// for shape by the caller) are finite; errors name the argument (weights[l], biases[l], ...).
+// The finiteness check is one fused reduction and one host sync per call.
+void check_network_inputs(const at::Tensor& x, const Network& net,
+                          const std::vector<std::pair<std::string, at::Tensor>>& also_finite = {});
+
+// Refuses NaN or inf in any of the named tensors (one fused reduction, one host sync; only on
+// failure are the tensors searched one by one to name the offender).
+void check_all_finite(const std::vector<std::pair<std::string, at::Tensor>>& named);
 
 }  // namespace specbias
