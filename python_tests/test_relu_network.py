@@ -13,7 +13,6 @@ from specbias_ext.models import CoordinateMLP
 from specbias_ext.reference import network as ref_net
 from user_models import DeepSDFLike, NeRFLike, NeRFTrunk, ResidualMLP
 
-torch.set_default_dtype(torch.float64)
 
 
 def _x(n, d, seed=0):
@@ -56,7 +55,7 @@ def test_coordinate_mlp_keeps_its_encoding_outside():
     net = relu_network(model)
     w, b = model.mlp_params()
     _same_net(net, ReluNetwork.of(w, b))
-    coords = _x(30, 2)
+    coords = _x(30, 2).double()
     with torch.no_grad():
         torch.testing.assert_close(ref_net.forward(net, model.encode(coords)), model(coords))
 

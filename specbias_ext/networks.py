@@ -75,6 +75,10 @@ class ReluNetwork:
         net.validate_structure()
         return net
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_slope_text", tuple(repr(float(v)) for v in self.slopes))
+        object.__setattr__(self, "_leaky", any(float(v) != 0.0 for v in self.slopes))
+
     # ------------------------------------------------------------------ structure
 
     def validate_structure(self) -> None:
@@ -186,8 +190,11 @@ class ReluNetwork:
     def op_args(self) -> tuple[list[Tensor], list[Optional[Tensor]], dict[str, Any]]:
         """``(weights, biases, kwargs)`` as the ``torch.ops.specbias`` schemas take them; the
         keyword lists are None where the network is plain in that respect."""
+        # The slopes are rebuilt from their repr strings: under torch.compile(dynamic=True) a
+        # Python float read off an object is traced as a symbolic scalar, which a float[]
+        # schema argument cannot take (the frame would be traced twice); strings stay constants.
         kwargs = {
-            "slopes": list(self.slopes) if any(self.slopes) else None,
+            "slopes": [float(t) for t in self._slope_text] if self._leaky else None,
             "input_skip": list(self.input_skips) if any(self.input_skips) else None,
             "residual": list(self.residual) if any(self.residual) else None,
         }
