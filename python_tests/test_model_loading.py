@@ -84,7 +84,8 @@ def test_bad_args_and_mismatched_state_dicts(user_pkg):
         load_user_model(lambda: 3)
     path = user_pkg / "w.pt"
     torch.save(load_user_model("usernets_for_tests:Net", {"width": 5}).state_dict(), path)
-    with pytest.raises(ValueError, match=r"(?s)does not fit Net \(check model_args\).*size mismatch"):
+    with pytest.raises(ValueError,
+                       match=r"(?s)does not fit Net \(check model_args\).*size mismatch"):
         load_user_model("usernets_for_tests:Net", {"width": 6}, str(path))
     torch.save({"a.weight": torch.zeros(5, 2)}, path)
     with pytest.raises(ValueError, match=r"missing keys \['a.bias'"):

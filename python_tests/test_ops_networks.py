@@ -9,7 +9,6 @@ import torch
 import torch._dynamo.testing
 from hypothesis import given, settings
 
-import specbias_ext as se
 from specbias_ext import ops, reference, relu_network
 from network_cases import network_configs, random_network
 from user_models import DeepSDFLike, NeRFTrunk, ResidualMLP

@@ -177,7 +177,7 @@ def test_mlp_params_refuses_leaky_relu():
 
 
 class _Wrap(nn.Module):
-    """A module whose forward is ``fn(self, x)``, with three Linears a (2->4), b (4->4), h (4->1)."""
+    """A module whose forward is ``fn(self, x[, d])``, with Linears a (2->4), b (4->4), h (4->1)."""
 
     def __init__(self, fn, **extra):
         super().__init__()

@@ -25,7 +25,6 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-Tensor = torch.Tensor
 
 _RELU_FUNCTIONS = (F.relu, torch.relu, torch.relu_, F.relu_)
 _LEAKY_FUNCTIONS = (F.leaky_relu, F.leaky_relu_)
@@ -296,7 +295,8 @@ class _Reader:
     def _why_not(what: str) -> str:
         if "BatchNorm" in what or "Norm" in what:
             reason = (f"{what} is not part of a ReluNetwork (it depends on batch statistics or "
-                      "normalises per point; fold an eval-mode BatchNorm into the Linear before it)")
+                      "normalises per point; fold an eval-mode BatchNorm into the Linear "
+                      "before it)")
         elif what in ("Tanh", "Sigmoid", "Softplus", "GELU", "SiLU", "ELU", "tanh", "sigmoid",
                       "softplus", "gelu", "silu", "elu", "Tensor.tanh", "Tensor.sigmoid"):
             reason = (f"{what} is not piecewise linear, so the network has no linear regions "
