@@ -4,6 +4,12 @@
 
 namespace specbias {
 
+namespace {
+// Memory per region of region_grad_norms (two float64 outputs, their dtype copies, sort offsets).
+constexpr int64_t kBytesPerRegion = 48;
+constexpr int64_t kRegionMemoryBytes = int64_t(1) << 30;
+}  // namespace
+
 void check_grad_out(const at::Tensor& grad_out, const at::Tensor& x, const Network& net) {
   const int64_t out_dim = net.weights.back().size(0);
   TORCH_CHECK(grad_out.dim() == 2, "grad_out: expected a 2-D tensor [N, out] = [", x.size(0),
@@ -19,11 +25,16 @@ void check_grad_out(const at::Tensor& grad_out, const at::Tensor& x, const Netwo
 
 void check_region_ids(const at::Tensor& ids, int64_t num_regions, const at::Tensor& x) {
   TORCH_CHECK(num_regions >= 0, "num_regions: expected a count >= 0, got ", num_regions);
-  const int64_t n = x.size(0);
-  TORCH_CHECK(num_regions <= std::max<int64_t>(n, 1),
-              "num_regions: expected at most max(N, 1) = ", std::max<int64_t>(n, 1),
-              " (N = x.shape[0] points cannot fill more regions; pass the number of distinct "
-              "patterns, e.g. counts.numel() from region_ids), got ", num_regions);
+  // N points fill at most N regions; more (empty) ones are fine while their outputs and sort
+  // buckets stay small (a shard of a larger grid passes the grid's count), not otherwise.
+  const int64_t n_bound = std::max<int64_t>(x.size(0), 1);
+  const int64_t memory_bound = kRegionMemoryBytes / kBytesPerRegion;
+  TORCH_CHECK(num_regions <= std::max(n_bound, memory_bound),
+              "num_regions: expected at most max(N, 1) = ", n_bound,
+              " (N = x.shape[0] points fill no more regions), or empty regions costing at most ",
+              kRegionMemoryBytes >> 20, " MiB (", memory_bound,
+              " regions); got ", num_regions, ". Pass the number of distinct patterns, e.g. "
+              "counts.numel() from region_ids");
   TORCH_CHECK(ids.dim() == 1, "ids: expected a 1-D tensor [N] of region ids, got ", ids.dim(),
               " dimensions");
   TORCH_CHECK(ids.scalar_type() == at::kLong, "ids: expected int64 region ids (from region_ids), got ",

@@ -13,8 +13,8 @@ namespace specbias {
 // (finiteness is checked with the network's, in one sync).
 void check_grad_out(const at::Tensor& grad_out, const at::Tensor& x, const Network& net);
 
-// ids [N] int64 on x's device with every value in [0, num_regions); 0 <= num_regions <=
-// max(N, 1) (a region id never exceeds the number of points, and the outputs are [num_regions]).
+// ids [N] int64 on x's device with every value in [0, num_regions); 0 <= num_regions, and
+// num_regions <= max(N, 1) unless its outputs (empty regions) fit in 1 GiB.
 void check_region_ids(const at::Tensor& ids, int64_t num_regions, const at::Tensor& x);
 
 // Every argument check of one gradient op, shared by its CPU and CUDA kernels: the network,

@@ -4,15 +4,21 @@
 // argmins and norms against the CPU. Every CUDA entry point that runs a GEMM holds one.
 //
 // Two layers: at::NoTF32Guard (thread-local; cuBLAS handles get the default math mode) and,
-// only when the global CUDA matmul precision is TF32, the global setting itself switched to
-// IEEE (the cuBLASLt bias-epilogue path reads only that) and restored on exit, exceptions
-// included. The global part is process-wide: another thread's float32 matmul during the call
-// also runs in IEEE float32 (slower, never less exact).
+// only when the global CUDA matmul precision is TF32, that setting itself switched to IEEE (the
+// cuBLASLt paths, e.g. addmm's bias epilogue, read only it) and restored on exit, exceptions
+// included. Only the CUDA matmul entry is touched (not the legacy flag, nor other backends), and
+// set back to TF32 afterwards. The switch is process-wide: another thread's float32 matmul during the
+// call also runs in IEEE float32 (slower, never less exact).
 #pragma once
 
 #include <ATen/Context.h>
+#include <torch/version.h>
 
 #include <string>
+
+#define SPECBIAS_TORCH_AT_LEAST(major, minor) \
+  (TORCH_VERSION_MAJOR > (major) ||           \
+   (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
 namespace specbias {
 
@@ -20,25 +26,36 @@ class IeeeFloat32Guard {
  public:
   IeeeFloat32Guard() {
     auto& ctx = at::globalContext();
-    cuda_ = ctx.float32Precision(at::Float32Backend::CUDA, at::Float32Op::MATMUL);
-    if (cuda_ != at::Float32Precision::TF32) return;
-    mkldnn_ = ctx.float32Precision(at::Float32Backend::MKLDNN, at::Float32Op::MATMUL);
-    try {
-      legacy_ = ctx.float32MatmulPrecision();
-    } catch (const c10::Error&) {
-      legacy_ = at::Float32MatmulPrecision::HIGH;  // a mixed legacy/new state: TF32 was on
+#if SPECBIAS_TORCH_AT_LEAST(2, 10)
+    if (ctx.float32Precision(at::Float32Backend::CUDA, at::Float32Op::MATMUL) ==
+        at::Float32Precision::TF32) {
+      ctx.setFloat32Precision(at::Float32Backend::CUDA, at::Float32Op::MATMUL,
+                              at::Float32Precision::IEEE);
+      switched_ = true;
     }
-    ctx.setAllowTF32CuBLAS(false);  // legacy and new CUDA matmul settings both to IEEE
-    switched_ = true;
+#elif SPECBIAS_TORCH_AT_LEAST(2, 9)
+    if (ctx.float32Precision("cuda", "matmul") == "tf32") {
+      ctx.setFloat32Precision("cuda", "matmul", "ieee");
+      switched_ = true;
+    }
+#else
+    if (ctx.allowTF32CuBLAS()) {
+      ctx.setAllowTF32CuBLAS(false);
+      switched_ = true;
+    }
+#endif
   }
   ~IeeeFloat32Guard() {
     if (!switched_) return;
     auto& ctx = at::globalContext();
-    ctx.setFloat32MatmulPrecision(legacy_ == at::Float32MatmulPrecision::HIGHEST ? "highest"
-                                  : legacy_ == at::Float32MatmulPrecision::MEDIUM ? "medium"
-                                                                                  : "high");
-    ctx.setFloat32Precision(at::Float32Backend::CUDA, at::Float32Op::MATMUL, cuda_);
-    ctx.setFloat32Precision(at::Float32Backend::MKLDNN, at::Float32Op::MATMUL, mkldnn_);
+#if SPECBIAS_TORCH_AT_LEAST(2, 10)
+    ctx.setFloat32Precision(at::Float32Backend::CUDA, at::Float32Op::MATMUL,
+                            at::Float32Precision::TF32);
+#elif SPECBIAS_TORCH_AT_LEAST(2, 9)
+    ctx.setFloat32Precision("cuda", "matmul", "tf32");
+#else
+    ctx.setAllowTF32CuBLAS(true);
+#endif
   }
   IeeeFloat32Guard(const IeeeFloat32Guard&) = delete;
   IeeeFloat32Guard& operator=(const IeeeFloat32Guard&) = delete;
@@ -46,9 +63,8 @@ class IeeeFloat32Guard {
  private:
   at::NoTF32Guard no_tf32_;
   bool switched_ = false;
-  at::Float32Precision cuda_ = at::Float32Precision::NONE;
-  at::Float32Precision mkldnn_ = at::Float32Precision::NONE;
-  at::Float32MatmulPrecision legacy_ = at::Float32MatmulPrecision::HIGHEST;
 };
 
 }  // namespace specbias
+
+#undef SPECBIAS_TORCH_AT_LEAST
