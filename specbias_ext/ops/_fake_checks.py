@@ -125,9 +125,6 @@ def check_pairs(i: Tensor, j: Tensor, device: torch.device) -> None:
 
 def check_region_ids(ids: Tensor, num_regions, x: Tensor) -> None:
     torch._check(num_regions >= 0, lambda: "num_regions: expected a count >= 0")
-    torch._check(num_regions <= torch.sym_max(x.shape[0], 1), lambda: (
-        "num_regions: expected at most max(N, 1) (the number of distinct patterns, e.g. "
-        "counts.numel() from region_ids)"))
     if ids.dim() != 1:
         raise _fail(f"ids: expected a 1-D tensor [N] of region ids, got {ids.dim()} dimensions")
     if ids.dtype != torch.int64:
