@@ -10,12 +10,13 @@ Tensor = torch.Tensor
 
 
 def mlp_params(model: nn.Module) -> tuple[list[Tensor], list[Tensor]]:
-    """Return ``(weights, biases)`` of a ReLU MLP in nn.Linear layout.
+    """Return ``(weights, biases)`` of a plain ReLU MLP in nn.Linear layout.
 
-    Accepts an ``nn.Sequential`` of ``Linear`` and ``ReLU`` modules that alternates
-    Linear, ReLU, Linear, ReLU, ..., Linear (the last Linear is the head), or any module with a
-    ``mlp_params()`` method (the project's ``CoordinateMLP``). Every Linear must have a bias.
-    Anything else raises ``TypeError`` naming the offending module.
+    Accepts an ``nn.Sequential`` that ``specbias_ext.relu_network`` reads as a plain ReLU MLP
+    (bias-carrying Linear layers with ReLU between them; Identity and eval-mode Dropout are
+    ignored), or any module with a ``mlp_params()`` method (the project's ``CoordinateMLP``).
+    Anything else raises ``TypeError`` naming the offending module; ``relu_network(model)``
+    describes bias-free layers, LeakyReLU, input skips and residual layers too.
     """
     if hasattr(model, "mlp_params") and callable(model.mlp_params):
         return model.mlp_params()
@@ -24,32 +25,18 @@ def mlp_params(model: nn.Module) -> tuple[list[Tensor], list[Tensor]]:
             f"model: expected an nn.Sequential of Linear/ReLU layers or a CoordinateMLP, "
             f"got {type(model).__name__}"
         )
-    layers = list(model)
-    weights: list[Tensor] = []
-    biases: list[Tensor] = []
-    expect_linear = True
-    for idx, layer in enumerate(layers):
-        if expect_linear:
-            if not isinstance(layer, nn.Linear):
-                raise TypeError(
-                    f"model[{idx}]: expected nn.Linear, got {type(layer).__name__}; only "
-                    "Linear/ReLU MLPs are supported"
-                )
-            if layer.bias is None:
-                raise TypeError(f"model[{idx}]: nn.Linear without bias is not supported")
-            weights.append(layer.weight)
-            biases.append(layer.bias)
-        elif not isinstance(layer, nn.ReLU):
-            raise TypeError(
-                f"model[{idx}]: expected nn.ReLU after a Linear layer, got "
-                f"{type(layer).__name__}; only ReLU MLPs are supported"
-            )
-        expect_linear = not expect_linear
-    if not layers or not isinstance(layers[-1], nn.Linear):
-        raise TypeError("model: expected the last module to be the nn.Linear head")
-    if len(weights) < 2:
-        raise TypeError("model: expected at least one hidden layer (Linear, ReLU, Linear)")
-    return weights, biases
+    from .network_tracing import trace_layers
+
+    layers = trace_layers(model)
+    for source, bias in zip(layers.sources, layers.biases):
+        if bias is None:
+            raise TypeError(f"{source}: nn.Linear without bias is not supported by mlp_params; "
+                            "relu_network(model) describes it")
+    for l, slope in enumerate(layers.slopes):
+        if slope != 0.0:
+            raise TypeError(f"{layers.sources[l]}: is followed by a LeakyReLU (slope {slope}); "
+                            "mlp_params takes ReLU MLPs only, relu_network(model) describes it")
+    return list(layers.weights), list(layers.biases)
 
 
 def hidden_widths(weights: Sequence[Tensor]) -> list[int]:

@@ -75,6 +75,10 @@ class ReluNetwork:
         net.validate_structure()
         return net
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_slope_text", tuple(repr(float(v)) for v in self.slopes))
+        object.__setattr__(self, "_leaky", any(float(v) != 0.0 for v in self.slopes))
+
     # ------------------------------------------------------------------ structure
 
     def validate_structure(self) -> None:
@@ -186,8 +190,11 @@ class ReluNetwork:
     def op_args(self) -> tuple[list[Tensor], list[Optional[Tensor]], dict[str, Any]]:
         """``(weights, biases, kwargs)`` as the ``torch.ops.specbias`` schemas take them; the
         keyword lists are None where the network is plain in that respect."""
+        # The slopes are rebuilt from their repr strings: under torch.compile(dynamic=True) a
+        # Python float read off an object is traced as a symbolic scalar, which a float[]
+        # schema argument cannot take (the frame would be traced twice); strings stay constants.
         kwargs = {
-            "slopes": list(self.slopes) if any(self.slopes) else None,
+            "slopes": [float(t) for t in self._slope_text] if self._leaky else None,
             "input_skip": list(self.input_skips) if any(self.input_skips) else None,
             "residual": list(self.residual) if any(self.residual) else None,
         }
@@ -214,8 +221,12 @@ NetworkLike = Union[ReluNetwork, Sequence[Tensor]]
 
 
 def as_network(net_or_weights: NetworkLike,
-               biases: Optional[Sequence[Optional[Tensor]]] = None) -> ReluNetwork:
-    """Normalise the two calling conventions of the ops: ``(net)`` or ``(weights, biases)``."""
+               biases: Optional[Sequence[Optional[Tensor]]] = None,
+               validate: bool = True) -> ReluNetwork:
+    """Normalise the two calling conventions of the ops: ``(net)`` or ``(weights, biases)``.
+
+    ``validate=False`` wraps the lists as a plain description without checking them, for
+    callers that hand them straight to a kernel (whose checks then name the bad argument)."""
     if isinstance(net_or_weights, ReluNetwork):
         if biases is not None:
             raise TypeError("biases: pass either a ReluNetwork or (weights, biases), not both")
@@ -223,13 +234,86 @@ def as_network(net_or_weights: NetworkLike,
     if biases is None:
         raise TypeError("biases: expected the biases list after the weights list "
                         "(or pass a ReluNetwork)")
-    return ReluNetwork.of(net_or_weights, biases)
+    if validate:
+        return ReluNetwork.of(net_or_weights, biases)
+    weights = tuple(net_or_weights)
+    hidden = max(len(weights) - 1, 0)
+    return ReluNetwork(weights, tuple(biases), (0.0,) * hidden, (False,) * len(weights),
+                       (False,) * hidden)
 
 
-def relu_network(model) -> ReluNetwork:
-    """The ``ReluNetwork`` of a model: an ``nn.Sequential`` of Linear/ReLU or a ``CoordinateMLP``
-    (its encoding stays outside the network: the ops take ``x = model.encode(coords)``)."""
-    from .mlp import mlp_params
+def split_network(net_or_weights, args: tuple, names: Sequence[str], kwargs: dict,
+                  defaults: Optional[dict] = None) -> tuple[ReluNetwork, list]:
+    """Binds a function's arguments for both calling conventions, ``(x, net, *rest)`` and
+    ``(x, weights, biases, *rest)``: returns the ReluNetwork and the values of ``names``.
+    Lists are wrapped unchecked (``as_network(..., validate=False)``): the kernel that receives
+    them checks them and names the bad argument."""
+    args = list(args)
+    kwargs = dict(kwargs)
+    if isinstance(net_or_weights, ReluNetwork):
+        net = net_or_weights
+        if "biases" in kwargs:
+            raise TypeError("biases: pass either a ReluNetwork or (weights, biases), not both")
+    else:
+        if "biases" in kwargs:
+            biases = kwargs.pop("biases")
+        elif args:
+            biases = args.pop(0)
+        else:
+            raise TypeError("biases: expected the biases list after the weights list "
+                            "(or pass a ReluNetwork)")
+        net = as_network(net_or_weights, biases, validate=False)
+    defaults = defaults or {}
+    if len(args) > len(names):
+        raise TypeError(f"expected at most {len(names)} arguments after the network, "
+                        f"got {len(args)}")
+    values = []
+    for k, name in enumerate(names):
+        if k < len(args):
+            if name in kwargs:
+                raise TypeError(f"{name}: given twice")
+            values.append(args[k])
+        elif name in kwargs:
+            values.append(kwargs.pop(name))
+        elif name in defaults:
+            values.append(defaults[name])
+        else:
+            raise TypeError(f"{name}: missing argument")
+    if kwargs:
+        raise TypeError(f"unexpected arguments {sorted(kwargs)}")
+    return net, values
 
-    weights, biases = mlp_params(model)
-    return ReluNetwork.of(weights, biases)
+
+def relu_network(model, output: Optional[str] = None) -> ReluNetwork:
+    """The ``ReluNetwork`` of a model.
+
+    ``model`` is a ``CoordinateMLP`` (its encoding stays outside the network: the ops take
+    ``x = model.encode(coords)``), an ``nn.Sequential`` or any ``nn.Module`` whose forward
+    torch.fx can trace into Linear (with or without bias), ReLU / LeakyReLU (modules or
+    ``F.relu``, ``torch.relu``, ``F.leaky_relu``), Identity, eval-mode Dropout, ``torch.cat``
+    of a hidden state with the module's input (either order; the weight columns are permuted
+    into the canonical ``[a_{l-1}, x]`` order) and ``+`` of the previous hidden state
+    (residual). ``output`` names the Linear whose raw output is the network's head, for models
+    with several heads (a NeRF's density head): only what that Linear depends on is read, so a
+    colour branch taking view directions is ignored. Anything else raises ``TypeError`` naming
+    the module or traced node and why.
+
+    The description holds the model's own parameters, except the weight of a layer that
+    concatenates ``[x, a]``, which is a column-permuted copy; call ``relu_network`` again after
+    the parameters change.
+    """
+    from torch import nn
+
+    from .network_tracing import trace_layers
+
+    if output is None and callable(getattr(model, "mlp_params", None)):
+        weights, biases = model.mlp_params()
+        return ReluNetwork.of(weights, biases)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
+    if not isinstance(model, nn.Sequential) and type(model).__module__.startswith("torch.nn"):
+        raise TypeError(f"model: expected an nn.Sequential, a CoordinateMLP or a module whose "
+                        f"forward torch.fx can trace, got {type(model).__name__}")
+    layers = trace_layers(model, output)
+    return ReluNetwork.of(layers.weights, layers.biases, slopes=layers.slopes,
+                          input_skips=layers.skips, residual=layers.residual)

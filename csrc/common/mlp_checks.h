@@ -11,7 +11,9 @@
 namespace specbias {
 
 // Checks x [N, D] and the layer lists (nn.Linear layout, at least one hidden layer plus the head)
-// for dtype, device and shape agreement, and that x holds no NaN or inf.
+// for dtype, device and shape agreement, and that x holds no NaN or inf. Only the geometry ops
+// with the old (Tensor[] biases) schema still use it; every network op takes a Network and
+// check_network_inputs (network.h).
 void check_mlp_inputs(const at::Tensor& x, at::TensorList weights, at::TensorList biases);
 
 // Widths of the hidden layers l = 0..L-1 (the head is not part of the pattern).

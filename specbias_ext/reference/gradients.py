@@ -1,76 +1,64 @@
 """Reference gradient quantities from materialised per-example gradients (torch.func).
 
-g_i = grad over all parameters of sum_o grad_out[i, o] * f(x_i)[o]; torch.func.vmap(grad(...))
-gives every g_i explicitly, layer by layer ([N, out_l * in_l + out_l], weight then bias). Memory
-is N times the parameter count, so these are for tests on small networks only.
+g_i = grad over all parameters of sum_o grad_out[i, o] * f(x_i)[o]; ``reference.network``'s
+``vmap(grad(...))`` gives every g_i explicitly, layer by layer (``[N, out_l * in_l (+ out_l)]``,
+weight then bias where the layer has one). Memory is N times the parameter count, so these are
+for tests on small networks only. Every function takes ``(x, net, grad_out, ...)`` with a
+``ReluNetwork`` or the older ``(x, weights, biases, grad_out, ...)``.
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import torch
-from torch.func import grad, vmap
+
+from ..networks import split_network
+from . import network
 
 Tensor = torch.Tensor
 
 
-def _mlp_forward(params: Sequence[Tensor], x: Tensor) -> Tensor:
-    n_layers = len(params) // 2
-    a = x
-    for l in range(n_layers):
-        a = a @ params[2 * l].T + params[2 * l + 1]
-        if l < n_layers - 1:
-            a = torch.relu(a)
-    return a
+def per_example_grads(x: Tensor, net, *args, **kwargs) -> list[Tensor]:
+    """Per-example gradients by layer: list of ``[N, out_l * in_l (+ out_l)]`` (weight, bias)."""
+    net, (grad_out,) = split_network(net, args, ("grad_out",), kwargs)
+    return network.per_example_grads(net, x, grad_out)
 
 
-def per_example_grads(x: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor],
-                      grad_out: Tensor) -> list[Tensor]:
-    """Per-example gradients by layer: list of ``[N, out_l * in_l + out_l]`` (weight, bias)."""
-    params = []
-    for w, b in zip(weights, biases):
-        params += [w.detach(), b.detach()]
-
-    def loss(p, xi, gi):
-        return (_mlp_forward(p, xi.unsqueeze(0)).squeeze(0) * gi).sum()
-
-    n = x.shape[0]
-    if n == 0:
-        return [x.new_zeros((0, w.numel() + b.numel())) for w, b in zip(weights, biases)]
-    grads = vmap(grad(loss), in_dims=(None, 0, 0))(params, x.detach(), grad_out.detach())
-    return [torch.cat([grads[2 * l].reshape(n, -1), grads[2 * l + 1].reshape(n, -1)], dim=1)
-            for l in range(len(weights))]
-
-
-def per_example_grad_norms(x, weights, biases, grad_out) -> Tensor:
+def per_example_grad_norms(x: Tensor, net, *args, **kwargs) -> Tensor:
     """``[N, L+1]`` squared gradient norms by layer."""
-    gs = per_example_grads(x, weights, biases, grad_out)
+    gs = per_example_grads(x, net, *args, **kwargs)
     return torch.stack([(g * g).sum(1) for g in gs], dim=1)
 
 
-def flat_per_example_grads(x, weights, biases, grad_out) -> Tensor:
+def flat_per_example_grads(x: Tensor, net, *args, **kwargs) -> Tensor:
     """``[N, P]``: every per-example gradient as one row."""
-    return torch.cat(per_example_grads(x, weights, biases, grad_out), dim=1)
+    net, (grad_out,) = split_network(net, args, ("grad_out",), kwargs)
+    return network.flat_per_example_grads(net, x, grad_out)
 
 
-def grad_dots(x, weights, biases, grad_out, i: Tensor, j: Tensor) -> Tensor:
-    g = flat_per_example_grads(x, weights, biases, grad_out)
+def grad_dots(x: Tensor, net, *args, **kwargs) -> Tensor:
+    """``<g_i[p], g_j[p]>`` ``[P]``; ``grad_dots(x, net, grad_out, i, j)``."""
+    net, (grad_out, i, j) = split_network(net, args, ("grad_out", "i", "j"), kwargs)
+    g = network.flat_per_example_grads(net, x, grad_out)
     return (g[i] * g[j]).sum(1)
 
 
-def grad_gram(x, weights, biases, grad_out, rows=None, cols=None) -> Tensor:
-    g = flat_per_example_grads(x, weights, biases, grad_out)
+def grad_gram(x: Tensor, net, *args, **kwargs) -> Tensor:
+    """Gram block ``g[rows] @ g[cols].T``; ``grad_gram(x, net, grad_out, rows=None, cols=None)``."""
+    net, (grad_out, rows, cols) = split_network(net, args, ("grad_out", "rows", "cols"), kwargs,
+                                                {"rows": None, "cols": None})
+    g = network.flat_per_example_grads(net, x, grad_out)
     gr = g if rows is None else g[rows]
     gc = g if cols is None else g[cols]
     return gr @ gc.T
 
 
-def region_grad_norms(x, weights, biases, grad_out, ids: Tensor,
-                      num_regions: int) -> tuple[Tensor, Tensor]:
-    """Explicit sums of materialised gradients: (||sum_{S_r} g_i|| [R], sum_{S_r} ||g_i|| [R])."""
-    g = flat_per_example_grads(x, weights, biases, grad_out)
-    sums = g.new_zeros((num_regions, g.shape[1])).index_add_(0, ids, g)
-    norms = g.new_zeros((num_regions,)).index_add_(0, ids, g.norm(dim=1))
+def region_grad_norms(x: Tensor, net, *args, **kwargs) -> tuple[Tensor, Tensor]:
+    """Explicit sums of materialised gradients: (||sum_{S_r} g_i|| [R], sum_{S_r} ||g_i|| [R]);
+    ``region_grad_norms(x, net, grad_out, ids, num_regions)``."""
+    net, (grad_out, ids, num_regions) = split_network(
+        net, args, ("grad_out", "ids", "num_regions"), kwargs)
+    g = network.flat_per_example_grads(net, x, grad_out)
+    sums = g.new_zeros((int(num_regions), g.shape[1])).index_add_(0, ids, g)
+    norms = g.new_zeros((int(num_regions),)).index_add_(0, ids, g.norm(dim=1))
     return sums.norm(dim=1), norms
 
 

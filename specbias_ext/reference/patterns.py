@@ -1,31 +1,28 @@
-"""Reference activation patterns: dense sign bits, then packing."""
+"""Reference activation patterns: dense sign bits, then packing.
+
+Every function that runs the network takes ``(x, net)`` with a ``ReluNetwork`` or the older
+``(x, weights, biases)`` lists; the forward pass is ``reference.network``'s.
+"""
 from __future__ import annotations
 
-from typing import Sequence
-
 import torch
+
+from ..networks import split_network
+from . import network
 
 Tensor = torch.Tensor
 
 
-def hidden_preactivations(x: Tensor, weights: Sequence[Tensor],
-                          biases: Sequence[Tensor]) -> list[Tensor]:
+def hidden_preactivations(x: Tensor, net, *args, **kwargs) -> list[Tensor]:
     """Pre-activations z_l [N, out_l] of every hidden layer."""
-    zs = []
-    a = x
-    for w, b in zip(weights[:-1], biases[:-1]):
-        z = a @ w.T + b
-        zs.append(z)
-        a = torch.relu(z)
-    return zs
+    net, _ = split_network(net, args, (), kwargs)
+    return network.hidden_preactivations(net, x)
 
 
-def pattern_bits(x: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor]) -> Tensor:
+def pattern_bits(x: Tensor, net, *args, **kwargs) -> Tensor:
     """Unpacked patterns: bool [N, H], 1 iff the pre-activation is > 0."""
-    zs = hidden_preactivations(x, weights, biases)
-    if not zs:
-        return torch.zeros((x.shape[0], 0), dtype=torch.bool, device=x.device)
-    return torch.cat([z > 0 for z in zs], dim=1)
+    net, _ = split_network(net, args, (), kwargs)
+    return network.pattern_bits(net, x)
 
 
 def pack_bits(bits: Tensor) -> Tensor:
@@ -48,5 +45,6 @@ def unpack_bits(patterns: Tensor, num_bits: int) -> Tensor:
     return bits.reshape(patterns.shape[0], patterns.shape[1] * 64)[:, :num_bits].bool()
 
 
-def activation_patterns(x: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor]) -> Tensor:
-    return pack_bits(pattern_bits(x, weights, biases))
+def activation_patterns(x: Tensor, net, *args, **kwargs) -> Tensor:
+    """Packed patterns int64 [N, ceil(H/64)]."""
+    return pack_bits(pattern_bits(x, net, *args, **kwargs))

@@ -5,6 +5,7 @@ from typing import Optional, Sequence
 
 import torch
 
+from ..networks import ReluNetwork
 from .patterns import unpack_bits
 
 Tensor = torch.Tensor
@@ -44,14 +45,18 @@ def hamming_pairs(patterns: Tensor, i: Tensor, j: Tensor,
 
 def hamming_neighbors(patterns: Tensor, grid_shape: Sequence[int]) -> list[Tensor]:
     """Distances to the next grid point along each axis (rows = grid points, row-major)."""
-    bits = _all_bits(patterns).reshape(*grid_shape, patterns.shape[1] * 64)
-    if len(grid_shape) == 1:
-        return [(bits[1:] != bits[:-1]).sum(dim=-1)]
-    down = (bits[1:, :] != bits[:-1, :]).sum(dim=-1)
-    right = (bits[:, 1:] != bits[:, :-1]).sum(dim=-1)
-    return [down, right]
+    bits = _all_bits(patterns).reshape(*[int(s) for s in grid_shape], patterns.shape[1] * 64)
+    out = []
+    for axis in range(len(grid_shape)):
+        before = (slice(None),) * axis
+        later, earlier = bits[before + (slice(1, None),)], bits[before + (slice(None, -1),)]
+        out.append((later != earlier).sum(dim=-1))
+    return out
 
 
-def bit_counts(patterns: Tensor, num_bits: int) -> Tensor:
-    """How many rows have each of the first num_bits bits on."""
+def bit_counts(patterns: Tensor, net_or_num_bits) -> Tensor:
+    """How many rows have each of the first num_bits bits on (all ``net.num_hidden`` bits of a
+    ``ReluNetwork``)."""
+    num_bits = (net_or_num_bits.num_hidden if isinstance(net_or_num_bits, ReluNetwork)
+                else int(net_or_num_bits))
     return unpack_bits(patterns, num_bits).to(torch.int64).sum(dim=0)
