@@ -9,7 +9,7 @@ BUILD=${1:-build-cmake}
 CMAKE=${CMAKE:-$(dirname "$PYTHON")/cmake}
 command -v "$CMAKE" >/dev/null 2>&1 || CMAKE=cmake
 
-args=(-S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
+args=(-S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release "-DSPECBIAS_PYTHON=$PYTHON"
       "-DCMAKE_PREFIX_PATH=$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)')")
 torch_cuda=$("$PYTHON" -c 'import torch; print(torch.version.cuda or "")')
 if [ -n "$torch_cuda" ]; then
