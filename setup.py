@@ -148,7 +148,9 @@ def _extension():
 
 EXTENSION = _extension()
 WITH_CUDA = any(src.endswith(".cu") for src in EXTENSION.sources)
-_write_built_with(WITH_CUDA)
+if {"build", "build_py", "build_ext", "bdist_wheel", "editable_wheel", "develop",
+        "install"} & set(sys.argv[1:]):
+    _write_built_with(WITH_CUDA)
 
 setup(
     version=_version(WITH_CUDA),
