@@ -23,14 +23,14 @@ import sys
 
 from setuptools import find_packages, setup
 
-import torch
-from torch.utils import cpp_extension
-
-DEFAULT_ARCH_LIST = "8.0;9.0"
 ROOT = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, ROOT)
 from buildtools import isolation, toolchain  # noqa: E402
 
+torch = isolation.import_build_torch()
+from torch.utils import cpp_extension  # noqa: E402
+
+DEFAULT_ARCH_LIST = "8.0;9.0"
 isolation.check_or_exit()
 TOOLCHAIN = toolchain.check_or_exit()
 CXX_STD = TOOLCHAIN["cxx_standard"]

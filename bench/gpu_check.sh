@@ -136,7 +136,7 @@ fi
 
 # ---- 4. tests: every test marked `cuda`, one pytest process per file ----
 test_files_with() {  # files that have tests marked cuda (requires_cuda or pytest.mark.cuda)
-  grep -l -E "requires_cuda|mark\.cuda" python_tests/test_*.py
+  grep -l -E "import requires_cuda|mark\.cuda\b" python_tests/test_*.py
 }
 if wanted tests; then
   for f in $(test_files_with); do

@@ -49,6 +49,25 @@ def refusal(build_version: str, build_file: str, target_version: str | None) -> 
         "SPECBIAS_ALLOW_ISOLATED_BUILD=1.)")
 
 
+def no_torch_message() -> str:
+    return ("specbias_ext is compiled against the installed torch, but this build cannot import "
+            "torch: either torch is not installed yet, or pip runs the build in an isolated "
+            "environment (its default), which must not bring its own torch. Install torch first "
+            "(pip install torch), then:\n"
+            f"    {COMMAND}")
+
+
+def import_build_torch():
+    """torch for the build, or exit with the command to use (it is no build requirement on
+    purpose: an isolated build would otherwise download the newest torch, several GB, and compile
+    against that)."""
+    try:
+        import torch
+    except ImportError:
+        raise SystemExit(no_torch_message()) from None
+    return torch
+
+
 def check_or_exit() -> None:
     import torch
 

@@ -82,3 +82,16 @@ def test_isolated_build_against_another_torch_is_refused(monkeypatch):
 
 def test_target_torch_is_found_outside_the_build_env():
     assert isolation.target_torch() == torch.__version__
+
+
+def test_build_without_torch_stops_with_the_command(tmp_path):
+    # What an isolated build sees (torch is no build requirement): setup.py cannot import torch.
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    (tmp_path / "torch.py").write_text("raise ImportError('no torch here')\n")
+    out = subprocess.run([sys.executable, "setup.py", "--version"], cwd=root, capture_output=True,
+                         text=True, env=dict(os.environ, PYTHONPATH=str(tmp_path)), timeout=300)
+    assert out.returncode != 0
+    assert isolation.COMMAND in out.stderr and "cannot import torch" in out.stderr
