@@ -6,6 +6,7 @@ CI installs the CMake build (cmake --install) and points SPECBIAS_CMAKE_PREFIX a
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -21,9 +22,9 @@ pytestmark = pytest.mark.skipif(not PREFIX, reason="set SPECBIAS_CMAKE_PREFIX to
 @pytest.fixture(scope="module")
 def consumer(tmp_path_factory):
     build = tmp_path_factory.mktemp("consumer")
-    env = dict(os.environ, SPECBIAS_PREFIX=PREFIX, SPECBIAS_CUDA="0")
+    env = dict(os.environ, SPECBIAS_PREFIX=PREFIX, SPECBIAS_CUDA="0", PYTHON=sys.executable)
     subprocess.run(["bash", "scripts/build_cmake.sh", str(build), "tests/cmake_consumer"],
-                   cwd=ROOT, env=env, check=True, capture_output=True)
+                   cwd=ROOT, env=env, check=True)
     return str(build / "consumer")
 
 

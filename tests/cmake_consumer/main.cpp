@@ -17,18 +17,18 @@ static void print(const char* name, const at::Tensor& t) {
 
 int main(int argc, char** argv) {
   std::cout << "version " << specbias::library_version() << '\n';
-  std::cout << "build_info " << specbias::build_info() << '\n';
+  std::cout << "build_info " << specbias::ops::build_info() << '\n';
   const at::Tensor patterns = at::arange(40, at::kLong).remainder(7).mul(0x0101).view({20, 2});
-  auto [ids, counts] = specbias::region_ids(patterns);
+  auto [ids, counts] = specbias::ops::region_ids(patterns);
   print("ids", ids);
   print("counts", counts);
-  print("bit_counts", specbias::bit_counts(patterns, 128));
+  print("bit_counts", specbias::ops::bit_counts(patterns, 128));
   if (argc > 1 && std::strcmp(argv[1], "patterns") == 0) {
     const at::Tensor x = at::linspace(-1, 1, 30, at::kDouble).view({10, 3});
     const at::Tensor w0 = at::linspace(-2, 2, 12, at::kDouble).view({4, 3});
     const at::Tensor w1 = at::linspace(1, -1, 4, at::kDouble).view({1, 4});
     const at::Tensor b0 = at::linspace(-0.5, 0.5, 4, at::kDouble);
-    print("patterns", specbias::activation_patterns(x, {w0, w1},
+    print("patterns", specbias::ops::activation_patterns(x, {w0, w1},
                                                     specbias::all_biases({b0, at::zeros({1}, at::kDouble)})));
   }
   return 0;

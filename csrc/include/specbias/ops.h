@@ -4,11 +4,14 @@
 //   find_package(specbias REQUIRED)          # also finds Torch
 //   target_link_libraries(app PRIVATE specbias::ops)
 //   #include <specbias/ops.h>
-//   auto [ids, counts] = specbias::region_ids(specbias::activation_patterns(x, weights, biases));
+//   auto [ids, counts] = specbias::ops::region_ids(
+//       specbias::ops::activation_patterns(x, weights, specbias::all_biases(biases)));
 //
 // Every function resolves its operator once (findSchemaOrThrow + typed<>) through
 // specbias::find_op, which lives in libspecbias_ops: calling any function here references the
-// library, so the linker keeps it (and its registrations) without --no-as-needed.
+// library, so the linker keeps it (and its registrations) without --no-as-needed. The functions
+// live in specbias::ops: the library's own kernels use names in specbias, and an inline function
+// of the same mangled name in a program would interpose on them.
 //
 // A network is `weights` (nn.Linear layout [out, in]) and `biases` (one per layer, nullopt = no
 // bias); the keyword lists describe leaky slopes (per hidden layer, 0 = ReLU), input skips (per
@@ -46,6 +49,7 @@ inline BiasList all_biases(at::TensorList biases) {
   return out;
 }
 
+namespace ops {
 namespace detail {
 template <class Signature>
 c10::TypedOperatorHandle<Signature> typed_op(const char* name) {
@@ -54,7 +58,7 @@ c10::TypedOperatorHandle<Signature> typed_op(const char* name) {
 }  // namespace detail
 
 #define SPECBIAS_OP(name, signature) \
-  static const auto op = ::specbias::detail::typed_op<signature>(name)
+  static const auto op = ::specbias::ops::detail::typed_op<signature>(name)
 
 inline std::string build_info() {
   SPECBIAS_OP("build_info", std::string());
@@ -202,4 +206,5 @@ inline at::Tensor coord_gradients_encoded(const at::Tensor& x, const at::Tensor&
 
 #undef SPECBIAS_OP
 
+}  // namespace ops
 }  // namespace specbias
