@@ -13,7 +13,8 @@
 # Steps: fingerprint build probes tests cputests bench reproduce (cputests: every test that does
 # not need CUDA, one process per file; off by default). Environment: PYTHON, OUT, STEPS,
 # BUDGET_S (global deadline, default 560 s), TEST_TIMEOUT (per test file, 150 s), BENCH_FILES,
-# BENCH_TIMEOUT (per benchmark file, 120 s), MAX_JOBS.
+# BENCH_TIMEOUT (per benchmark file, 120 s), BENCH_ARGS (extra pytest arguments), PROBES (the
+# probes of bench/gpu_probes.py to run; `crash` rehearses the backtrace path), MAX_JOBS.
 #
 # What comes back (at most 8 files in $OUT): steps.txt (one line per step: rc, seconds),
 # fingerprint.txt (toolchain and runtime), backtraces.txt (native backtraces of crashes),
@@ -47,7 +48,7 @@ backtrace() {  # backtrace NAME COMMAND...: rerun a crashed command under gdb (c
   local left=$(( DEADLINE - $(date +%s) ))
   [ "$left" -gt 30 ] || { echo "== $name: no time left for a backtrace" >> "$OUT/backtraces.txt"; return; }
   { echo "== $name: $dbg backtrace of: $*"
-    timeout $(( left < 120 ? left : 120 )) "$dbg" -q -batch -ex "set pagination off" \
+    timeout $(( left < 120 ? left : 120 )) "$dbg" -q -batch -iex "set auto-load safe-path /" -ex "set pagination off" \
       -ex "set print thread-events off" -ex run -ex "bt 40" -ex "info sharedlibrary" --args "$@" 2>&1 |
       grep -v -e '^\[New Thread' -e '^\[Thread' | tail -n 150
   } >> "$OUT/backtraces.txt"
@@ -131,7 +132,7 @@ if wanted fingerprint || wanted build; then runtime_fingerprint; pack; fi
 if wanted probes; then
   probes="import build_info torch_int_message int_message_cpu"
   [ "$DRY" = 1 ] || probes="$probes string_message_cuda int_message_cuda ops_cuda"
-  for probe in $probes; do run "probe_$probe" 60 "$PY" bench/gpu_probes.py "$probe"; done
+  for probe in ${PROBES:-$probes}; do run "probe_$probe" 60 "$PY" bench/gpu_probes.py "$probe"; done
 fi
 
 # ---- 4. tests: every test marked `cuda`, one pytest process per file ----

@@ -80,6 +80,12 @@ def probe_ops_cuda():
                                    zip(sb.region_ids(cpu), sb.region_ids(gpu))))
 
 
+def probe_crash():
+    """Rehearsal of the crash path (GPU_CHECK_DRY=1 PROBES=crash): a segfault in native code."""
+    import ctypes
+    ctypes.string_at(0)
+
+
 PROBES = {name[len("probe_"):]: fn for name, fn in globals().items() if name.startswith("probe_")}
 
 if __name__ == "__main__":

@@ -33,6 +33,9 @@ if(_min AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS _min)
 endif()
 
 # The libstdc++ ABI torch uses must be the one this compiler produces with torch's flags.
+# (torch's CMake config names it in TORCH_CXX_FLAGS when it is not the compiler's default; the
+# Python check below compares it in every case.)
+set(_torch_abi "compiler default")
 string(REGEX MATCH "_GLIBCXX_USE_CXX11_ABI=([01])" _abi_flag "${TORCH_CXX_FLAGS}")
 if(_abi_flag)
   set(_torch_abi "${CMAKE_MATCH_1}")
