@@ -7,17 +7,34 @@ Environment switches:
                            "8.0;9.0" (A100 and H100/H200 class GPUs).
   CUDA_HOME                the CUDA toolkit folder (the one holding lib64/libcudart.so).
   MAX_JOBS                 parallel compile jobs (ninja).
+  SPECBIAS_DEBUG=1         keep debug info (default: -g0 and stripped, as the CMake Release build).
+  SPECBIAS_LOCAL_VERSION=1 append the torch/CUDA local version (+pt214cu130, +pt214cpu); the
+                           wheel script sets it.
+  SPECBIAS_SKIP_TOOLCHAIN_CHECK=1, SPECBIAS_ALLOW_ISOLATED_BUILD=1: see buildtools/.
+
+Before compiling, the build checks that it runs against the torch that will import the result
+(buildtools/isolation.py) and that the C++ compiler and libstdc++ can serve that torch
+(buildtools/toolchain.py). The wheel requires the torch minor version it was built against.
 """
 import glob
 import os
+import re
+import sys
 
 from setuptools import find_packages, setup
 
-import torch
-from torch.utils import cpp_extension
+ROOT = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, ROOT)
+from buildtools import isolation, toolchain  # noqa: E402
+
+torch = isolation.import_build_torch()
+from torch.utils import cpp_extension  # noqa: E402
 
 DEFAULT_ARCH_LIST = "8.0;9.0"
-ROOT = os.path.dirname(os.path.abspath(__file__))
+isolation.check_or_exit()
+TOOLCHAIN = toolchain.check_or_exit()
+CXX_STD = TOOLCHAIN["cxx_standard"]
+TORCH_MINOR = ".".join(torch.__version__.split("+")[0].split(".")[:2])
 
 
 def _want_cuda() -> bool:
@@ -68,11 +85,49 @@ def _fallback_cuda_includes() -> list[str]:
     return [flag for inc in found for flag in ("-isystem", inc)]
 
 
+def _version(with_cuda: bool) -> str:
+    """The one version (specbias_ext/__init__.py), plus +pt<XY><cuXYZ|cpu> for wheels."""
+    with open(os.path.join(ROOT, "specbias_ext", "__init__.py")) as f:
+        version = re.search(r'^__version__ = "([^"]+)"', f.read(), re.M).group(1)
+    if os.environ.get("SPECBIAS_LOCAL_VERSION") == "1":
+        kind = "cu" + torch.version.cuda.replace(".", "") if with_cuda else "cpu"
+        version += f"+pt{TORCH_MINOR.replace('.', '')}{kind}"
+    return version
+
+
+def _write_built_with(with_cuda: bool) -> None:
+    """specbias_ext/_built_with.py: what the loader compares with the running torch, readable even
+    when _C itself cannot be loaded."""
+    with open(os.path.join(ROOT, "specbias_ext", "_built_with.py"), "w") as f:
+        f.write('"""Written by setup.py at build time (git-ignored)."""\n'
+                f"TORCH_VERSION = {torch.__version__!r}\n"
+                f"TORCH_CUDA = {torch.version.cuda!r}\n"
+                f"CXX11_ABI = {TOOLCHAIN['cxx11_abi']!r}\n"
+                f"WITH_CUDA = {with_cuda!r}\n"
+                f"COMPILER = {TOOLCHAIN.get('cxx_version', '')!r}\n")
+
+
+def _flags():
+    """Compiler and linker flags; CMakeLists.txt uses the same ones (-O3, OpenMP, torch's C++
+    standard, no debug info unless SPECBIAS_DEBUG=1)."""
+    cxx = ["-O3", "-fopenmp", f"-std=c++{CXX_STD}"]
+    nvcc = ["-O3", f"-std=c++{CXX_STD}"]
+    link = ["-fopenmp"]
+    if os.environ.get("SPECBIAS_DEBUG") == "1":
+        cxx.append("-g")
+    else:
+        cxx.append("-g0")
+        nvcc += ["-Xcompiler", "-g0"]
+        link.append("-Wl,--strip-debug")
+    return cxx, nvcc, link
+
+
 def _extension():
     sources = sorted(glob.glob("csrc/*.cpp") + glob.glob("csrc/common/*.cpp")
                      + glob.glob("csrc/cpu/*.cpp"))
-    define_macros = [("SPECBIAS_PYTHON_MODULE", None)]
-    cxx_flags = ["-O3", "-fopenmp"]
+    cxx_flags, nvcc_flags, link_flags = _flags()
+    define_macros = [("SPECBIAS_PYTHON_MODULE", None), ("SPECBIAS_BUILD_SYSTEM", '"pip"'),
+                     ("SPECBIAS_BUILD_FLAGS", '"' + " ".join(cxx_flags) + '"')]
     if _want_cuda():
         arch = _arch_list()
         sources += sorted(glob.glob("csrc/cuda/*.cu"))
@@ -82,17 +137,26 @@ def _extension():
         return cpp_extension.CUDAExtension(
             "specbias_ext._C", sources, define_macros=define_macros,
             extra_compile_args={"cxx": cxx_flags + extra_includes,
-                                "nvcc": ["-O3"] + extra_includes},
-            extra_link_args=["-fopenmp"],
+                                "nvcc": nvcc_flags + extra_includes},
+            extra_link_args=link_flags,
         )
     return cpp_extension.CppExtension(
         "specbias_ext._C", sources, define_macros=define_macros,
-        extra_compile_args={"cxx": cxx_flags}, extra_link_args=["-fopenmp"],
+        extra_compile_args={"cxx": cxx_flags}, extra_link_args=link_flags,
     )
 
 
+EXTENSION = _extension()
+WITH_CUDA = any(src.endswith(".cu") for src in EXTENSION.sources)
+if {"build", "build_py", "build_ext", "bdist_wheel", "editable_wheel", "develop",
+        "install"} & set(sys.argv[1:]):
+    _write_built_with(WITH_CUDA)
+
 setup(
+    version=_version(WITH_CUDA),
+    install_requires=[f"torch=={TORCH_MINOR}.*", "numpy>=1.24", "matplotlib>=3.7", "tqdm>=4.60",
+                      "scikit-image>=0.21"],
     packages=find_packages(include=["specbias_ext", "specbias_ext.*"]),
-    ext_modules=[_extension()],
+    ext_modules=[EXTENSION],
     cmdclass={"build_ext": cpp_extension.BuildExtension.with_options(use_ninja=True)},
 )

@@ -15,6 +15,21 @@
 #ifndef SPECBIAS_CUDA_ARCH_LIST
 #define SPECBIAS_CUDA_ARCH_LIST ""
 #endif
+#ifndef SPECBIAS_BUILD_SYSTEM
+#define SPECBIAS_BUILD_SYSTEM ""
+#endif
+#ifndef SPECBIAS_BUILD_FLAGS
+#define SPECBIAS_BUILD_FLAGS ""
+#endif
+#define SPECBIAS_STR_(x) #x
+#define SPECBIAS_STR(x) SPECBIAS_STR_(x)
+#if defined(__clang__)
+#define SPECBIAS_COMPILER "clang " __clang_version__
+#elif defined(__GNUC__)
+#define SPECBIAS_COMPILER "gcc " __VERSION__
+#else
+#define SPECBIAS_COMPILER "unknown"
+#endif
 
 namespace specbias {
 
@@ -27,7 +42,12 @@ std::string build_info() {
 #endif
   s << "{\"cuda\": " << (cuda ? "true" : "false") << ", \"cuda_arch_list\": \""
     << SPECBIAS_CUDA_ARCH_LIST << "\", \"torch_version\": \"" << TORCH_VERSION
-    << "\", \"threads\": " << at::get_num_threads() << "}";
+    << "\", \"threads\": " << at::get_num_threads()
+    // The toolchain fingerprint, as preprocessor strings (no run-time formatting).
+    << ", \"compiler\": \"" SPECBIAS_COMPILER "\", \"cxx_standard\": \"" SPECBIAS_STR(__cplusplus)
+       "\", \"cxx11_abi\": \"" SPECBIAS_STR(_GLIBCXX_USE_CXX11_ABI)
+       "\", \"build_system\": \"" SPECBIAS_BUILD_SYSTEM "\", \"build_flags\": \"" SPECBIAS_BUILD_FLAGS
+       "\"}";
   return s.str();
 }
 

@@ -2,15 +2,20 @@
 # Builds csrc/ with CMake into build-cmake/libspecbias_ops.so against the torch of $PYTHON.
 # CUDA kernels when torch is a CUDA build and a toolkit is found (CUDA_HOME, else /usr/local/cuda*);
 # SPECBIAS_CUDA=0|1 forces them off|on. Usage: PYTHON=.venv/bin/python scripts/build_cmake.sh [dir]
+# A second argument builds another CMake project against the same torch and toolkit (the C++
+# consumer test: scripts/build_cmake.sh build-consumer tests/cmake_consumer), with
+# SPECBIAS_PREFIX (an installed specbias) added to CMAKE_PREFIX_PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 BUILD=${1:-build-cmake}
+SRC=${2:-.}
 CMAKE=${CMAKE:-$(dirname "$PYTHON")/cmake}
 command -v "$CMAKE" >/dev/null 2>&1 || CMAKE=cmake
 
-args=(-S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release
-      "-DCMAKE_PREFIX_PATH=$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)')")
+torch_prefix=$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)')
+args=(-S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release "-DSPECBIAS_PYTHON=$PYTHON"
+      "-DCMAKE_PREFIX_PATH=${SPECBIAS_PREFIX:+$SPECBIAS_PREFIX;}$torch_prefix")
 torch_cuda=$("$PYTHON" -c 'import torch; print(torch.version.cuda or "")')
 if [ -n "$torch_cuda" ]; then
   # A CUDA libtorch needs the toolkit found even when our CUDA kernels are off.
@@ -41,4 +46,4 @@ case "${SPECBIAS_CUDA:-auto}" in
 esac
 "$CMAKE" "${args[@]}"
 "$CMAKE" --build "$BUILD" -j "${MAX_JOBS:-2}"
-echo "built $BUILD/libspecbias_ops.so"
+echo "built $SRC into $BUILD"
