@@ -155,7 +155,7 @@ if {"build", "build_py", "build_ext", "bdist_wheel", "editable_wheel", "develop"
 setup(
     version=_version(WITH_CUDA),
     install_requires=[f"torch=={TORCH_MINOR}.*", "numpy>=1.24", "matplotlib>=3.7", "tqdm>=4.60",
-                      "scikit-image>=0.21"],
+                      "scikit-image>=0.21", "scipy>=1.10"],
     packages=find_packages(include=["specbias_ext", "specbias_ext.*"]),
     ext_modules=[EXTENSION],
     cmdclass={"build_ext": cpp_extension.BuildExtension.with_options(use_ninja=True)},
