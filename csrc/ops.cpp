@@ -36,26 +36,28 @@ std::string build_info() {
 TORCH_LIBRARY(specbias, m) {
   m.def("build_info() -> str", &specbias::build_info);
 
+  // The network description every network op takes (see common/network.h):
+  //   Tensor[] weights, Tensor?[] biases, *, float[]? slopes, bool[]? input_skip, bool[]? residual
+  // Keyword-only lists after `*`, so the positional calls of a plain MLP keep working.
+#define SPECBIAS_NET "Tensor[] weights, Tensor?[] biases"
+#define SPECBIAS_KW "*, float[]? slopes=None, bool[]? input_skip=None, bool[]? residual=None"
+
   // Region ops.
-  m.def("activation_patterns(Tensor x, Tensor[] weights, Tensor[] biases) -> Tensor");
+  m.def("activation_patterns(Tensor x, " SPECBIAS_NET ", " SPECBIAS_KW ") -> Tensor");
   m.def("region_ids(Tensor patterns) -> (Tensor, Tensor)");
   m.def("hamming_pairs(Tensor patterns, Tensor i, Tensor j, int[]? segments=None) -> Tensor");
-  m.def("hamming_neighbors(Tensor patterns, int[] grid_shape) -> Tensor[]");
-  m.def("bit_counts(Tensor patterns, int num_bits) -> Tensor");
+  m.def("hamming_neighbors(Tensor patterns, SymInt[] grid_shape) -> Tensor[]");
+  m.def("bit_counts(Tensor patterns, SymInt num_bits) -> Tensor");
 
-  // Gradient ops (per-example gradients are never materialised).
-  m.def(
-      "per_example_grad_norms(Tensor x, Tensor[] weights, Tensor[] biases, Tensor grad_out) "
-      "-> Tensor");
-  m.def(
-      "grad_dots(Tensor x, Tensor[] weights, Tensor[] biases, Tensor grad_out, Tensor i, "
-      "Tensor j) -> Tensor");
-  m.def(
-      "grad_gram(Tensor x, Tensor[] weights, Tensor[] biases, Tensor grad_out, "
-      "Tensor? rows=None, Tensor? cols=None) -> Tensor");
-  m.def(
-      "region_grad_norms(Tensor x, Tensor[] weights, Tensor[] biases, Tensor grad_out, "
-      "Tensor ids, int num_regions) -> (Tensor, Tensor)");
+  // Gradient ops (per-example gradients over every parameter, never materialised).
+  m.def("per_example_grad_norms(Tensor x, " SPECBIAS_NET ", Tensor grad_out, " SPECBIAS_KW
+        ") -> Tensor");
+  m.def("grad_dots(Tensor x, " SPECBIAS_NET ", Tensor grad_out, Tensor i, Tensor j, " SPECBIAS_KW
+        ") -> Tensor");
+  m.def("grad_gram(Tensor x, " SPECBIAS_NET ", Tensor grad_out, Tensor? rows=None, "
+        "Tensor? cols=None, " SPECBIAS_KW ") -> Tensor");
+  m.def("region_grad_norms(Tensor x, " SPECBIAS_NET ", Tensor grad_out, Tensor ids, "
+        "SymInt num_regions, " SPECBIAS_KW ") -> (Tensor, Tensor)");
 
   // Geometry ops: forward mode from coordinates through an encoding in affine-sine form,
   // encode(c) = where(enc_periodic, sin(c @ enc_matrix.T + enc_offset), c @ enc_matrix.T + enc_offset),

@@ -183,10 +183,11 @@ def _check_devices(device, what: str, named: Sequence[tuple[str, Tensor]]) -> No
 
 
 @torch.library.register_fake("specbias::activation_patterns")
-def _activation_patterns_fake(x, weights, biases):
+def _activation_patterns_fake(x, weights, biases, *, slopes=None, input_skip=None,
+                              residual=None):
     _check_devices(x.device, " (the device of x)",
                    [(f"weights[{l}]", w) for l, w in enumerate(weights)]
-                   + [(f"biases[{l}]", b) for l, b in enumerate(biases)])
+                   + [(f"biases[{l}]", b) for l, b in enumerate(biases) if b is not None])
     return x.new_empty((x.shape[0], num_pattern_words(weights)), dtype=torch.int64)
 
 
@@ -221,22 +222,26 @@ def _bit_counts_fake(patterns, num_bits):
 
 
 @torch.library.register_fake("specbias::per_example_grad_norms")
-def _per_example_grad_norms_fake(x, weights, biases, grad_out):
+def _per_example_grad_norms_fake(x, weights, biases, grad_out, *, slopes=None, input_skip=None,
+                                 residual=None):
     return x.new_empty((x.shape[0], len(weights)))
 
 
 @torch.library.register_fake("specbias::grad_dots")
-def _grad_dots_fake(x, weights, biases, grad_out, i, j):
+def _grad_dots_fake(x, weights, biases, grad_out, i, j, *, slopes=None, input_skip=None,
+                    residual=None):
     return x.new_empty((i.shape[0],))
 
 
 @torch.library.register_fake("specbias::grad_gram")
-def _grad_gram_fake(x, weights, biases, grad_out, rows=None, cols=None):
+def _grad_gram_fake(x, weights, biases, grad_out, rows=None, cols=None, *, slopes=None,
+                    input_skip=None, residual=None):
     n_rows = x.shape[0] if rows is None else rows.shape[0]
     n_cols = x.shape[0] if cols is None else cols.shape[0]
     return x.new_empty((n_rows, n_cols))
 
 
 @torch.library.register_fake("specbias::region_grad_norms")
-def _region_grad_norms_fake(x, weights, biases, grad_out, ids, num_regions):
+def _region_grad_norms_fake(x, weights, biases, grad_out, ids, num_regions, *, slopes=None,
+                            input_skip=None, residual=None):
     return x.new_empty((num_regions,)), x.new_empty((num_regions,))

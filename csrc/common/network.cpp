@@ -31,10 +31,8 @@ int64_t Network::total_hidden() const {
   return h;
 }
 
-Network make_network(at::TensorList weights, const c10::List<std::optional<at::Tensor>>& biases,
-                     const std::optional<at::ArrayRef<double>>& slopes,
-                     const std::optional<c10::List<bool>>& input_skip,
-                     const std::optional<c10::List<bool>>& residual) {
+Network make_network(at::TensorList weights, const BiasList& biases, SlopeList slopes,
+                     const FlagList& input_skip, const FlagList& residual) {
   const size_t n = weights.size();
   TORCH_CHECK(n >= 2,
               "weights: expected at least 2 layers (one hidden layer and the linear head), got ",
@@ -110,14 +108,12 @@ void check_all_finite(const std::vector<std::pair<std::string, at::Tensor>>& nam
   TORCH_CHECK(false, name, ": expected finite values, found NaN or inf");
 }
 
-void check_network_inputs(const at::Tensor& x, const Network& net,
-                          const std::vector<std::pair<std::string, at::Tensor>>& also_finite) {
+void check_network_structure(const at::Tensor& x, const Network& net) {
   TORCH_CHECK(x.dim() == 2, "x: expected a 2-D tensor [N, D], got ", x.dim(), " dimensions");
   TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble,
               "x: expected float32 or float64, got ", x.scalar_type());
   const int64_t in_dim = x.size(1);
   int64_t prev = in_dim;
-  std::vector<std::pair<std::string, at::Tensor>> named = {{"x", x}};
   for (size_t l = 0; l < net.layers(); ++l) {
     const at::Tensor& w = net.weights[l];
     const std::string wname = "weights[" + std::to_string(l) + "]";
@@ -135,7 +131,6 @@ void check_network_inputs(const at::Tensor& x, const Network& net,
                                : "the previous layer's width"),
                 "), got shape ", w.sizes());
     TORCH_CHECK(w.size(0) >= 1, wname, ": expected at least one output unit");
-    named.emplace_back(wname, w);
     if (net.has_bias(l)) {
       const at::Tensor& b = *net.biases[l];
       const std::string bname = "biases[" + std::to_string(l) + "]";
@@ -147,7 +142,6 @@ void check_network_inputs(const at::Tensor& x, const Network& net,
                   " (the device of x), got ", b.device());
       TORCH_CHECK(b.size(0) == w.size(0), bname, ": expected ", w.size(0), " entries (", wname,
                   ".shape[0]), got ", b.size(0));
-      named.emplace_back(bname, b);
     }
     if (l < net.hidden_layers() && net.residual[l]) {
       TORCH_CHECK(w.size(0) == prev, "residual[", l, "]: a residual add needs equal widths; layer ",
@@ -156,8 +150,23 @@ void check_network_inputs(const at::Tensor& x, const Network& net,
     }
     prev = w.size(0);
   }
+}
+
+void check_network_finite(const at::Tensor& x, const Network& net,
+                          const std::vector<std::pair<std::string, at::Tensor>>& also_finite) {
+  std::vector<std::pair<std::string, at::Tensor>> named = {{"x", x}};
+  for (size_t l = 0; l < net.layers(); ++l) {
+    named.emplace_back("weights[" + std::to_string(l) + "]", net.weights[l]);
+    if (net.has_bias(l)) named.emplace_back("biases[" + std::to_string(l) + "]", *net.biases[l]);
+  }
   named.insert(named.end(), also_finite.begin(), also_finite.end());
   check_all_finite(named);
+}
+
+void check_network_inputs(const at::Tensor& x, const Network& net,
+                          const std::vector<std::pair<std::string, at::Tensor>>& also_finite) {
+  check_network_structure(x, net);
+  check_network_finite(x, net, also_finite);
 }
 
 }  // namespace specbias

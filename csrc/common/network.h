@@ -42,16 +42,25 @@ struct Network {
 
 // Builds the description from the schema arguments (lengths are checked here, with the argument
 // named in the error).
-Network make_network(at::TensorList weights, const c10::List<std::optional<at::Tensor>>& biases,
-                     const std::optional<at::ArrayRef<double>>& slopes,
-                     const std::optional<c10::List<bool>>& input_skip,
-                     const std::optional<c10::List<bool>>& residual);
+// The C++ types of the schema's network arguments, as kernels take them.
+using BiasList = c10::List<std::optional<at::Tensor>>;  // Tensor?[] biases
+using SlopeList = std::optional<at::ArrayRef<double>>;  // float[]? slopes
+using FlagList = std::optional<c10::List<bool>>;        // bool[]? input_skip / residual
+
+Network make_network(at::TensorList weights, const BiasList& biases, SlopeList slopes,
+                     const FlagList& input_skip, const FlagList& residual);
 
 // Checks x [N, D] and the network (dtype, device and shape agreement, skip/residual widths) and
 // that x, every parameter and the tensors of `also_finite` (e.g. {"grad_out", grad_out}, checked
 // for shape by the caller) are finite; errors name the argument (weights[l], biases[l], ...).
 // The finiteness check is one fused reduction and one host sync per call.
 void check_network_inputs(const at::Tensor& x, const Network& net,
+                          const std::vector<std::pair<std::string, at::Tensor>>& also_finite = {});
+
+// The two halves of check_network_inputs, for ops that check more arguments in between (so that
+// every shape error comes before the one finiteness sync).
+void check_network_structure(const at::Tensor& x, const Network& net);
+void check_network_finite(const at::Tensor& x, const Network& net,
                           const std::vector<std::pair<std::string, at::Tensor>>& also_finite = {});
 
 // Refuses NaN or inf in any of the named tensors (one fused reduction, one host sync; only on

@@ -1,5 +1,7 @@
 // Packed activation patterns on the CPU: the forward pass runs in tiles of points (one tile per
 // task of at::parallel_for), so peak memory is the output plus two tile buffers per thread.
+// A layer with an input skip reads [a_{l-1}, x] as two GEMMs (a_{l-1} W^a^T + x W^x^T), so the
+// concatenation is never formed.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -7,6 +9,7 @@
 #include <algorithm>
 
 #include "../common/mlp_checks.h"
+#include "../common/network.h"
 
 namespace specbias {
 namespace {
@@ -14,11 +17,12 @@ namespace {
 constexpr int64_t kTileRows = 256;
 
 // Sets the pattern bits of one layer's pre-activations z [rows, width] (bit offset `bit0` in the
-// row) and applies the ReLU in place, so z becomes the next layer's input. Branch-free: the sign
-// of z is close to a coin flip, so a branch per element would mispredict half the time.
-template <typename scalar_t>
-void pack_and_relu(scalar_t* z, int64_t rows, int64_t width, int64_t bit0, int64_t* out,
-                   int64_t words) {
+// row) and applies the activation in place (ReLU for slope 0, else LeakyReLU), so z becomes the
+// layer's activation. Branch-free: the sign of z is close to a coin flip, so a branch per
+// element would mispredict half the time.
+template <typename scalar_t, bool kLeaky>
+void pack_and_activate(scalar_t* z, int64_t rows, int64_t width, int64_t bit0, int64_t* out,
+                       int64_t words, scalar_t slope) {
   for (int64_t r = 0; r < rows; ++r) {
     scalar_t* zr = z + r * width;
     uint64_t* outr = reinterpret_cast<uint64_t*>(out + r * words);
@@ -31,27 +35,49 @@ void pack_and_relu(scalar_t* z, int64_t rows, int64_t width, int64_t bit0, int64
       outr[bit >> 6] |= mask << offset;
       k += take;
     }
-    for (int64_t k = 0; k < width; ++k) zr[k] = zr[k] > scalar_t(0) ? zr[k] : scalar_t(0);
+    if constexpr (kLeaky) {
+      for (int64_t k = 0; k < width; ++k) zr[k] = zr[k] > scalar_t(0) ? zr[k] : slope * zr[k];
+    } else {
+      for (int64_t k = 0; k < width; ++k) zr[k] = zr[k] > scalar_t(0) ? zr[k] : scalar_t(0);
+    }
   }
 }
 
+// The weight pieces of hidden layer l, transposed for [rows, in] @ [in, out] GEMMs.
+struct HiddenLayer {
+  at::Tensor wt_a;                // [prev_width, out]: the columns that read a_{l-1}
+  at::Tensor wt_x;                // [D, out] for an input skip, else undefined
+  std::optional<at::Tensor> bias;
+  double slope;
+  bool residual;
+};
+
 at::Tensor activation_patterns_cpu(const at::Tensor& x_in, at::TensorList weights,
-                                   at::TensorList biases) {
+                                   const BiasList& biases, SlopeList slopes,
+                                   const FlagList& input_skip, const FlagList& residual) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  check_mlp_inputs(x_in, weights, biases);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  check_network_inputs(x_in, net);
   const at::Tensor x = x_in.contiguous();
   const int64_t n = x.size(0);
-  const int64_t words = words_for_bits(total_hidden(weights));
+  const int64_t words = words_for_bits(net.total_hidden());
   at::Tensor out = at::zeros({n, words}, x.options().dtype(at::kLong));
   if (n == 0 || words == 0) return out;
 
-  const size_t hidden_layers = weights.size() - 1;
-  std::vector<at::Tensor> wt, b;
+  const size_t hidden_layers = net.hidden_layers();
+  std::vector<HiddenLayer> layers;
   int64_t max_width = 1;
   for (size_t l = 0; l < hidden_layers; ++l) {
-    wt.push_back(weights[l].t().contiguous());
-    b.push_back(biases[l].contiguous());
-    max_width = std::max(max_width, weights[l].size(0));
+    const at::Tensor& w = net.weights[l];
+    const int64_t prev = net.prev_width(l);
+    HiddenLayer h;
+    h.wt_a = w.narrow(1, 0, prev).t().contiguous();
+    if (net.input_skip[l]) h.wt_x = w.narrow(1, prev, x.size(1)).t().contiguous();
+    if (net.has_bias(l)) h.bias = net.biases[l]->contiguous();
+    h.slope = net.slopes[l];
+    h.residual = net.residual[l];
+    layers.push_back(std::move(h));
+    max_width = std::max(max_width, w.size(0));
   }
   int64_t* out_ptr = out.data_ptr<int64_t>();
   const int64_t tiles = (n + kTileRows - 1) / kTileRows;
@@ -65,14 +91,28 @@ at::Tensor activation_patterns_cpu(const at::Tensor& x_in, at::TensorList weight
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t r0 = t * kTileRows;
         const int64_t rows = std::min(kTileRows, n - r0);
-        at::Tensor a = x.narrow(0, r0, rows);
+        const at::Tensor x_tile = x.narrow(0, r0, rows);
+        at::Tensor a = x_tile;
         int64_t bit0 = 0;
         for (size_t l = 0; l < hidden_layers; ++l) {
-          const int64_t width = wt[l].size(1);
+          const HiddenLayer& h = layers[l];
+          const int64_t width = h.wt_a.size(1);
           at::Tensor z = buffers[l % 2].narrow(0, 0, rows * width).view({rows, width});
-          at::addmm_out(z, b[l], a, wt[l]);
-          pack_and_relu<scalar_t>(z.data_ptr<scalar_t>(), rows, width, bit0,
-                                  out_ptr + r0 * words, words);
+          if (h.bias.has_value()) {
+            at::addmm_out(z, *h.bias, a, h.wt_a);
+          } else {
+            at::mm_out(z, a, h.wt_a);
+          }
+          if (h.wt_x.defined()) z.addmm_(x_tile, h.wt_x);
+          scalar_t* zp = z.data_ptr<scalar_t>();
+          if (h.slope == 0.0) {
+            pack_and_activate<scalar_t, false>(zp, rows, width, bit0, out_ptr + r0 * words,
+                                               words, scalar_t(0));
+          } else {
+            pack_and_activate<scalar_t, true>(zp, rows, width, bit0, out_ptr + r0 * words,
+                                              words, static_cast<scalar_t>(h.slope));
+          }
+          if (h.residual) z.add_(a);
           bit0 += width;
           a = z;
         }

@@ -1,14 +1,14 @@
 // Per-example gradient inner products of index pairs on the CPU. Pairs run in blocks: the distinct
 // points of a block's i[p] and j[p] are gathered (samplers reuse points across many pairs), their
 // features computed once in parallel tiles, and
-// <g_i, g_j> = sum_l (delta_l^i . delta_l^j)(a_{l-1}^i . a_{l-1}^j + 1) reduced per pair.
+// <g_i, g_j> = sum_l (delta_l^i . delta_l^j)(in_l^i . in_l^j + [bias_l]) reduced per pair.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include "../common/grad_checks.h"
 #include "../common/grad_features.h"
-#include "../common/mlp_checks.h"
+#include "../common/network.h"
 #include "grad_reduce.h"
 
 namespace specbias {
@@ -17,11 +17,13 @@ namespace {
 constexpr int64_t kTileRows = 256;
 constexpr int64_t kPairBlock = 16384;  // pairs per block: bounds memory at O(block * width)
 
-at::Tensor grad_dots_cpu(const at::Tensor& x_in, at::TensorList weights, at::TensorList biases,
-                         const at::Tensor& grad_out_in, const at::Tensor& i,
-                         const at::Tensor& j) {
+at::Tensor grad_dots_cpu(const at::Tensor& x_in, at::TensorList weights, const BiasList& biases,
+                         const at::Tensor& grad_out_in, const at::Tensor& i, const at::Tensor& j,
+                         SlopeList slopes, const FlagList& input_skip,
+                         const FlagList& residual) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  check_grad_dots_inputs(x_in, weights, biases, grad_out_in, i, j);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  check_grad_dots_inputs(x_in, net, grad_out_in, i, j);
   const at::Tensor x = x_in.contiguous();
   const at::Tensor grad_out = grad_out_in.contiguous();
   const int64_t pairs = i.size(0);
@@ -32,7 +34,7 @@ at::Tensor grad_dots_cpu(const at::Tensor& x_in, at::TensorList weights, at::Ten
     const int64_t np = std::min(kPairBlock, pairs - p0);
     const DistinctRows rows = distinct_rows(i.narrow(0, p0, np), j.narrow(0, p0, np));
     auto [xs, gos] = gather_rows(x, grad_out, rows.points);
-    const GradFeatures f = compute_features(xs, gos, weights, biases, kTileRows, true);
+    const GradFeatures f = compute_features(xs, gos, net, kTileRows, true);
     const int64_t* ri = rows.row_i.data_ptr<int64_t>();
     const int64_t* rj = rows.row_j.data_ptr<int64_t>();
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "grad_dots_cpu", [&] {
@@ -46,7 +48,7 @@ at::Tensor grad_dots_cpu(const at::Tensor& x_in, at::TensorList weights, at::Ten
             const scalar_t* d = f.deltas[l].data_ptr<scalar_t>();
             const double dd = cpu::dot(d + ri[q] * width, d + rj[q] * width, width);
             const double aa = cpu::dot(a + ri[q] * in, a + rj[q] * in, in);
-            s += dd * (aa + 1.0);
+            s += dd * (aa + f.bias[l]);
           }
           out_ptr[q] = static_cast<scalar_t>(s);
         }

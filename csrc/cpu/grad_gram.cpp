@@ -1,7 +1,7 @@
 // Block of the per-example gradient Gram matrix on the CPU. The features (a_{l-1}, delta_l) of the
 // row points and of the column points are computed once (O(N * width)); then each
 // at::parallel_for task owns output tiles and accumulates, in float64,
-//   G_tile = sum_l (D_r D_c^T) * (A_r A_c^T + 1)
+//   G_tile = sum_l (D_r D_c^T) * (A_r A_c^T + [bias_l])   (A = the layer inputs in_l)
 // from two tile-sized GEMMs per layer, so no N x N temporary exists besides the output. The
 // full Gram matrix (rows = cols = None) computes only the upper tiles and mirrors them.
 #include <ATen/ATen.h>
@@ -13,7 +13,7 @@
 
 #include "../common/grad_checks.h"
 #include "../common/grad_features.h"
-#include "../common/mlp_checks.h"
+#include "../common/network.h"
 
 namespace specbias {
 namespace {
@@ -22,33 +22,33 @@ constexpr int64_t kFeatureTileRows = 256;
 constexpr int64_t kOutTile = 256;
 
 GradFeatures features_of(const at::Tensor& x, const at::Tensor& grad_out,
-                         const std::optional<at::Tensor>& idx, at::TensorList weights,
-                         at::TensorList biases) {
-  if (!idx.has_value()) {
-    return compute_features(x, grad_out, weights, biases, kFeatureTileRows, true);
-  }
+                         const std::optional<at::Tensor>& idx, const Network& net) {
+  if (!idx.has_value()) return compute_features(x, grad_out, net, kFeatureTileRows, true);
   auto [xs, gos] = gather_rows(x, grad_out, *idx);
-  return compute_features(xs, gos, weights, biases, kFeatureTileRows, true);
+  return compute_features(xs, gos, net, kFeatureTileRows, true);
 }
 
-// acc += dd * (aa + 1), elementwise over one output tile.
+// acc += dd * (aa + bias), elementwise over one output tile.
 template <typename scalar_t>
-void accumulate_layer(double* acc, const scalar_t* dd, const scalar_t* aa, int64_t count) {
+void accumulate_layer(double* acc, const scalar_t* dd, const scalar_t* aa, int64_t count,
+                      double bias) {
 #pragma omp simd
-  for (int64_t e = 0; e < count; ++e) acc[e] += double(dd[e]) * (double(aa[e]) + 1.0);
+  for (int64_t e = 0; e < count; ++e) acc[e] += double(dd[e]) * (double(aa[e]) + bias);
 }
 
-at::Tensor grad_gram_cpu(const at::Tensor& x_in, at::TensorList weights, at::TensorList biases,
+at::Tensor grad_gram_cpu(const at::Tensor& x_in, at::TensorList weights, const BiasList& biases,
                          const at::Tensor& grad_out_in, const std::optional<at::Tensor>& rows,
-                         const std::optional<at::Tensor>& cols) {
+                         const std::optional<at::Tensor>& cols, SlopeList slopes,
+                         const FlagList& input_skip, const FlagList& residual) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  check_grad_gram_inputs(x_in, weights, biases, grad_out_in, rows, cols);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  check_grad_gram_inputs(x_in, net, grad_out_in, rows, cols);
   const at::Tensor x = x_in.contiguous();
   const at::Tensor grad_out = grad_out_in.contiguous();
   const bool symmetric = !rows.has_value() && !cols.has_value();
 
-  const GradFeatures fr = features_of(x, grad_out, rows, weights, biases);
-  const GradFeatures fc = symmetric ? fr : features_of(x, grad_out, cols, weights, biases);
+  const GradFeatures fr = features_of(x, grad_out, rows, net);
+  const GradFeatures fc = symmetric ? fr : features_of(x, grad_out, cols, net);
   const int64_t nr = fr.rows(), nc = fc.rows();
   at::Tensor out = at::empty({nr, nc}, x.options());
   if (nr == 0 || nc == 0) return out;
@@ -79,7 +79,7 @@ at::Tensor grad_gram_cpu(const at::Tensor& x_in, at::TensorList weights, at::Ten
           at::mm_out(aa_t, fr.inputs[l].narrow(0, r0, tr), fc.inputs[l].narrow(0, c0, tc).t());
           const scalar_t* dp = dd_t.data_ptr<scalar_t>();
           const scalar_t* ap = aa_t.data_ptr<scalar_t>();
-          accumulate_layer(acc.data(), dp, ap, tr * tc);
+          accumulate_layer(acc.data(), dp, ap, tr * tc, fr.bias[l]);
         }
         for (int64_t r = 0; r < tr; ++r) {
           for (int64_t c = 0; c < tc; ++c) {

@@ -1,12 +1,13 @@
 // Per-example squared gradient norms by layer on the CPU: each at::parallel_for task runs the
-// forward and backward pass of one tile of points, then ||delta_l||^2 (||a_{l-1}||^2 + 1) per row.
+// forward and backward pass of one tile of points, then ||delta_l||^2 (||in_l||^2 + [bias_l])
+// per row.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include "../common/grad_checks.h"
 #include "../common/grad_features.h"
-#include "../common/mlp_checks.h"
+#include "../common/network.h"
 #include "grad_reduce.h"
 
 namespace specbias {
@@ -15,9 +16,12 @@ namespace {
 constexpr int64_t kTileRows = 256;
 
 at::Tensor per_example_grad_norms_cpu(const at::Tensor& x_in, at::TensorList weights,
-                                      at::TensorList biases, const at::Tensor& grad_out_in) {
+                                      const BiasList& biases, const at::Tensor& grad_out_in,
+                                      SlopeList slopes, const FlagList& input_skip,
+                                      const FlagList& residual) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  check_grad_op_inputs(x_in, weights, biases, grad_out_in);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  check_grad_op_inputs(x_in, net, grad_out_in);
   const at::Tensor x = x_in.contiguous();
   const at::Tensor grad_out = grad_out_in.contiguous();
   const int64_t n = x.size(0);
@@ -33,9 +37,8 @@ at::Tensor per_example_grad_norms_cpu(const at::Tensor& x_in, at::TensorList wei
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t r0 = t * kTileRows;
         const int64_t rows = std::min(kTileRows, n - r0);
-        GradFeatures f = alloc_features(rows, x.options(), weights);
-        forward_backward_into(x.narrow(0, r0, rows), grad_out.narrow(0, r0, rows), weights,
-                              biases, f);
+        GradFeatures f = alloc_features(rows, x.options(), net);
+        forward_backward_into(x.narrow(0, r0, rows), grad_out.narrow(0, r0, rows), net, f);
         for (int64_t l = 0; l < layers; ++l) {
           const scalar_t* a = f.inputs[l].data_ptr<scalar_t>();
           const scalar_t* d = f.deltas[l].data_ptr<scalar_t>();
@@ -43,7 +46,7 @@ at::Tensor per_example_grad_norms_cpu(const at::Tensor& x_in, at::TensorList wei
           for (int64_t r = 0; r < rows; ++r) {
             const double dd = cpu::sq_norm(d + r * width, width);
             const double aa = cpu::sq_norm(a + r * in, in);
-            out_ptr[(r0 + r) * layers + l] = static_cast<scalar_t>(dd * (aa + 1.0));
+            out_ptr[(r0 + r) * layers + l] = static_cast<scalar_t>(dd * (aa + f.bias[l]));
           }
         }
       }

@@ -2,8 +2,9 @@
 // Points are grouped by id (stable counting sort); at::parallel_for runs over work items (runs of
 // whole regions of at most kItemRows points, or one larger region in sub-chunks). For each item
 // one forward and backward pass gives the features; then per region and layer either the pairwise
-// sum of (delta_i . delta_j)(a_i . a_j + 1) (small regions) or the Frobenius norm of
-// sum_i delta_i [a_i, 1]^T (one GEMM; large regions). Sums are accumulated in float64.
+// sum of (delta_i . delta_j)(in_i . in_j + [bias_l]) (small regions) or the Frobenius norm of
+// sum_i delta_i [in_i, 1]^T (one GEMM; large regions; the "1" column only for a layer with a
+// bias). Sums are accumulated in float64.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -13,7 +14,7 @@
 
 #include "../common/grad_checks.h"
 #include "../common/grad_features.h"
-#include "../common/mlp_checks.h"
+#include "../common/network.h"
 #include "../common/region_groups.h"
 #include "grad_reduce.h"
 
@@ -22,17 +23,18 @@ namespace {
 
 constexpr int64_t kItemRows = 1024;
 
-// sum_{i,j < n} (d_i . d_j)(a_i . a_j + 1) over rows s..s+n-1 of d [*, width] and a [*, in].
+// sum_{i,j < n} (d_i . d_j)(a_i . a_j + bias) over rows s..s+n-1 of d [*, width] and
+// a [*, in].
 template <typename scalar_t>
 double pairwise_sum(const scalar_t* d, int64_t width, const scalar_t* a, int64_t in, int64_t s,
-                    int64_t n) {
+                    int64_t n, double bias) {
   double total = 0;
   for (int64_t p = s; p < s + n; ++p) {
     const scalar_t* dp = d + p * width;
     const scalar_t* ap = a + p * in;
-    total += cpu::sq_norm(dp, width) * (cpu::sq_norm(ap, in) + 1.0);
+    total += cpu::sq_norm(dp, width) * (cpu::sq_norm(ap, in) + bias);
     for (int64_t q = p + 1; q < s + n; ++q) {
-      total += 2.0 * cpu::dot(dp, d + q * width, width) * (cpu::dot(ap, a + q * in, in) + 1.0);
+      total += 2.0 * cpu::dot(dp, d + q * width, width) * (cpu::dot(ap, a + q * in, in) + bias);
     }
   }
   return total;
@@ -50,28 +52,29 @@ void add_column_sums(const scalar_t* d, int64_t width, int64_t s, int64_t n, dou
 
 template <typename scalar_t>
 void process_item(const RegionItem& item, const at::Tensor& x, const at::Tensor& grad_out,
-                  at::TensorList weights, at::TensorList biases, const RegionOrder& ro,
+                  const Network& net, const RegionOrder& ro,
                   double* norm_of_sum, double* sum_of_norms) {
   const std::vector<int64_t>& off = ro.offsets;
   const int64_t s0 = off[item.r0], s1 = off[item.r1];
   if (s1 == s0) return;
+  const std::vector<at::Tensor>& weights = net.weights;
   const size_t layers = weights.size();
   const bool split = (item.r1 - item.r0 == 1) && (s1 - s0 > kItemRows);
   std::vector<double> region_sq(item.r1 - item.r0, 0.0);
   std::vector<at::Tensor> m_acc;         // split region: sum_i delta_i a_i^T per layer, float64
-  std::vector<std::vector<double>> b_acc;  // split region: sum_i delta_i per layer
+  std::vector<std::vector<double>> b_acc;  // split region: sum_i delta_i per layer (with a bias)
   if (split) {
     for (size_t l = 0; l < layers; ++l) {
       m_acc.push_back(at::zeros({weights[l].size(0), weights[l].size(1)},
                                 x.options().dtype(at::kDouble)));
-      b_acc.emplace_back(weights[l].size(0), 0.0);
+      b_acc.emplace_back(net.has_bias(l) ? weights[l].size(0) : 0, 0.0);
     }
   }
   for (int64_t c0 = s0; c0 < s1; c0 += kItemRows) {
     const int64_t cm = std::min(kItemRows, s1 - c0);
     auto [xs, gos] = gather_rows(x, grad_out, ro.order.narrow(0, c0, cm));
-    GradFeatures f = alloc_features(cm, x.options(), weights);
-    forward_backward_into(xs, gos, weights, biases, f);
+    GradFeatures f = alloc_features(cm, x.options(), net);
+    forward_backward_into(xs, gos, net, f);
 
     int64_t r = item.r0;
     for (int64_t p = 0; p < cm; ++p) {
@@ -80,7 +83,7 @@ void process_item(const RegionItem& item, const at::Tensor& x, const at::Tensor&
       for (size_t l = 0; l < layers; ++l) {
         const int64_t in = f.inputs[l].size(1), width = f.deltas[l].size(1);
         g2 += cpu::sq_norm(f.deltas[l].data_ptr<scalar_t>() + p * width, width) *
-              (cpu::sq_norm(f.inputs[l].data_ptr<scalar_t>() + p * in, in) + 1.0);
+              (cpu::sq_norm(f.inputs[l].data_ptr<scalar_t>() + p * in, in) + f.bias[l]);
       }
       sum_of_norms[r] += std::sqrt(g2);
     }
@@ -93,7 +96,7 @@ void process_item(const RegionItem& item, const at::Tensor& x, const at::Tensor&
       const scalar_t* ap = al.data_ptr<scalar_t>();
       if (split) {
         m_acc[l].add_(at::mm(dl.t(), al));
-        add_column_sums(dp, width, 0, cm, b_acc[l].data());
+        if (net.has_bias(l)) add_column_sums(dp, width, 0, cm, b_acc[l].data());
         continue;
       }
       const int64_t cutoff = pairwise_cutoff(width, in);
@@ -101,13 +104,15 @@ void process_item(const RegionItem& item, const at::Tensor& x, const at::Tensor&
         const int64_t s = off[rr] - c0, n = off[rr + 1] - off[rr];
         if (n == 0) continue;
         if (n <= cutoff) {
-          region_sq[rr - item.r0] += pairwise_sum(dp, width, ap, in, s, n);
+          region_sq[rr - item.r0] += pairwise_sum(dp, width, ap, in, s, n, f.bias[l]);
         } else {
           const at::Tensor m = at::mm(dl.narrow(0, s, n).t(), al.narrow(0, s, n));
-          std::vector<double> bias(width, 0.0);
-          add_column_sums(dp, width, s, n, bias.data());
-          region_sq[rr - item.r0] += cpu::sq_norm(m.data_ptr<scalar_t>(), m.numel()) +
-                                     cpu::sq_norm(bias.data(), width);
+          region_sq[rr - item.r0] += cpu::sq_norm(m.data_ptr<scalar_t>(), m.numel());
+          if (net.has_bias(l)) {
+            std::vector<double> bias(width, 0.0);
+            add_column_sums(dp, width, s, n, bias.data());
+            region_sq[rr - item.r0] += cpu::sq_norm(bias.data(), width);
+          }
         }
       }
     }
@@ -124,14 +129,13 @@ void process_item(const RegionItem& item, const at::Tensor& x, const at::Tensor&
   }
 }
 
-std::tuple<at::Tensor, at::Tensor> region_grad_norms_cpu(const at::Tensor& x_in,
-                                                         at::TensorList weights,
-                                                         at::TensorList biases,
-                                                         const at::Tensor& grad_out_in,
-                                                         const at::Tensor& ids,
-                                                         int64_t num_regions) {
+std::tuple<at::Tensor, at::Tensor> region_grad_norms_cpu(
+    const at::Tensor& x_in, at::TensorList weights, const BiasList& biases,
+    const at::Tensor& grad_out_in, const at::Tensor& ids, int64_t num_regions, SlopeList slopes,
+    const FlagList& input_skip, const FlagList& residual) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  check_region_grad_norms_inputs(x_in, weights, biases, grad_out_in, ids, num_regions);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  check_region_grad_norms_inputs(x_in, net, grad_out_in, ids, num_regions);
   const at::Tensor x = x_in.contiguous();
   const at::Tensor grad_out = grad_out_in.contiguous();
   const RegionOrder ro = sort_by_region_cpu(ids, num_regions);
@@ -145,7 +149,7 @@ std::tuple<at::Tensor, at::Tensor> region_grad_norms_cpu(const at::Tensor& x_in,
     at::parallel_for(0, static_cast<int64_t>(items.size()), 1, [&](int64_t k0, int64_t k1) {
       const at::NoGradGuard no_grad;  // grad mode is thread-local: set it in each worker
       for (int64_t k = k0; k < k1; ++k) {
-        process_item<scalar_t>(items[k], x, grad_out, weights, biases, ro, nos, son);
+        process_item<scalar_t>(items[k], x, grad_out, net, ro, nos, son);
       }
     });
   });

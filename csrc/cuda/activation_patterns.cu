@@ -1,11 +1,15 @@
 // Packed activation patterns on the GPU: cuBLAS GEMMs over chunks of points, then one fused
-// kernel per layer that packs the sign bits with warp ballots and applies the ReLU in place.
+// kernel per layer that packs the sign bits with warp ballots and applies the activation (ReLU
+// or LeakyReLU) in place. An input skip is a second GEMM (x W^x^T) into the same z; a residual
+// add follows the kernel, once the bits of z are packed.
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
+#include "../common/ieee_float32.h"
 #include "../common/mlp_checks.h"
+#include "../common/network.h"
 
 namespace specbias {
 namespace {
@@ -14,10 +18,10 @@ constexpr int64_t kChunkBytes = int64_t(256) << 20;  // activation working set p
 
 // One warp per (row, output word overlapping this layer's bits). Lane l looks at bits
 // word*64 + l and word*64 + 32 + l, so the reads of z are coalesced.
-template <typename scalar_t>
-__global__ void pack_relu_kernel(scalar_t* __restrict__ z, int64_t rows, int64_t width,
-                                 int64_t bit0, int64_t word_lo, int64_t layer_words,
-                                 int64_t* __restrict__ out, int64_t words) {
+template <typename scalar_t, bool kLeaky>
+__global__ void pack_activate_kernel(scalar_t* __restrict__ z, int64_t rows, int64_t width,
+                                     int64_t bit0, int64_t word_lo, int64_t layer_words,
+                                     int64_t* __restrict__ out, int64_t words, scalar_t slope) {
   const int64_t warp = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
   const int lane = threadIdx.x & 31;
   if (warp >= rows * layer_words) return;
@@ -32,7 +36,7 @@ __global__ void pack_relu_kernel(scalar_t* __restrict__ z, int64_t rows, int64_t
     if (k >= 0 && k < width) {
       const scalar_t v = zr[k];
       on = v > scalar_t(0);
-      if (!on) zr[k] = scalar_t(0);
+      if (!on) zr[k] = kLeaky ? slope * v : scalar_t(0);
     }
     halves[h] = __ballot_sync(0xffffffffu, on);
   }
@@ -44,17 +48,20 @@ __global__ void pack_relu_kernel(scalar_t* __restrict__ z, int64_t rows, int64_t
 }
 
 at::Tensor activation_patterns_cuda(const at::Tensor& x_in, at::TensorList weights,
-                                    at::TensorList biases) {
+                                    const BiasList& biases, SlopeList slopes,
+                                    const FlagList& input_skip, const FlagList& residual) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  check_mlp_inputs(x_in, weights, biases);
+  const IeeeFloat32Guard ieee;
+  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  check_network_inputs(x_in, net);
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor x = x_in.contiguous();
   const int64_t n = x.size(0);
-  const int64_t words = words_for_bits(total_hidden(weights));
+  const int64_t words = words_for_bits(net.total_hidden());
   at::Tensor out = at::zeros({n, words}, x.options().dtype(at::kLong));
   if (n == 0 || words == 0) return out;
 
-  const size_t hidden_layers = weights.size() - 1;
+  const size_t hidden_layers = net.hidden_layers();
   int64_t max_width = 1;
   for (size_t l = 0; l < hidden_layers; ++l) max_width = std::max(max_width, weights[l].size(0));
   const int64_t chunk =
@@ -63,22 +70,35 @@ at::Tensor activation_patterns_cuda(const at::Tensor& x_in, at::TensorList weigh
 
   for (int64_t r0 = 0; r0 < n; r0 += chunk) {
     const int64_t rows = std::min(chunk, n - r0);
-    at::Tensor a = x.narrow(0, r0, rows);
+    const at::Tensor x_rows = x.narrow(0, r0, rows);
+    at::Tensor a = x_rows;
     at::Tensor out_rows = out.narrow(0, r0, rows);
     int64_t bit0 = 0;
     for (size_t l = 0; l < hidden_layers; ++l) {
-      at::Tensor z = at::addmm(biases[l], a, weights[l].t());
+      const at::Tensor& w = net.weights[l];
+      const int64_t prev = net.prev_width(l);
+      const at::Tensor w_a = net.input_skip[l] ? w.narrow(1, 0, prev) : w;
+      at::Tensor z = net.has_bias(l) ? at::addmm(*net.biases[l], a, w_a.t()) : at::mm(a, w_a.t());
+      if (net.input_skip[l]) z.addmm_(x_rows, w.narrow(1, prev, x.size(1)).t());
       const int64_t width = z.size(1);
+      const double slope = net.slopes[l];
       const int64_t word_lo = bit0 / 64;
       const int64_t layer_words = (bit0 + width - 1) / 64 - word_lo + 1;
       const int64_t threads = 256;
       const int64_t blocks = (rows * layer_words * 32 + threads - 1) / threads;
       AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "activation_patterns_cuda", [&] {
-        pack_relu_kernel<scalar_t><<<blocks, threads, 0, stream>>>(
-            z.data_ptr<scalar_t>(), rows, width, bit0, word_lo, layer_words,
-            out_rows.data_ptr<int64_t>(), words);
+        if (slope == 0.0) {
+          pack_activate_kernel<scalar_t, false><<<blocks, threads, 0, stream>>>(
+              z.data_ptr<scalar_t>(), rows, width, bit0, word_lo, layer_words,
+              out_rows.data_ptr<int64_t>(), words, scalar_t(0));
+        } else {
+          pack_activate_kernel<scalar_t, true><<<blocks, threads, 0, stream>>>(
+              z.data_ptr<scalar_t>(), rows, width, bit0, word_lo, layer_words,
+              out_rows.data_ptr<int64_t>(), words, static_cast<scalar_t>(slope));
+        }
       });
       C10_CUDA_KERNEL_LAUNCH_CHECK();
+      if (net.residual[l]) z.add_(a);
       bit0 += width;
       a = z;
     }

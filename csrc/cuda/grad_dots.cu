@@ -1,13 +1,14 @@
 // Per-example gradient inner products of index pairs on the GPU: blocks of pairs, the distinct
 // points of [i; j] gathered and their features computed once with cuBLAS, then one warp per pair
-// and layer accumulates (delta_l^i . delta_l^j)(a_{l-1}^i . a_{l-1}^j + 1) in float64.
+// and layer accumulates (delta_l^i . delta_l^j)(in_l^i . in_l^j + [bias_l]) in float64.
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
 #include "../common/grad_checks.h"
 #include "../common/grad_features.h"
-#include "../common/mlp_checks.h"
+#include "../common/ieee_float32.h"
+#include "../common/network.h"
 #include "grad_kernels.cuh"
 
 namespace specbias {
@@ -15,22 +16,25 @@ namespace {
 
 constexpr int64_t kChunkBytes = int64_t(256) << 20;
 
-at::Tensor grad_dots_cuda(const at::Tensor& x_in, at::TensorList weights, at::TensorList biases,
+at::Tensor grad_dots_cuda(const at::Tensor& x_in, at::TensorList weights, const BiasList& biases,
                           const at::Tensor& grad_out_in, const at::Tensor& i,
-                          const at::Tensor& j) {
+                          const at::Tensor& j, SlopeList slopes, const FlagList& input_skip,
+                          const FlagList& residual) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  check_grad_dots_inputs(x_in, weights, biases, grad_out_in, i, j);
+  const IeeeFloat32Guard ieee;
+  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  check_grad_dots_inputs(x_in, net, grad_out_in, i, j);
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor x = x_in.contiguous();
   const at::Tensor grad_out = grad_out_in.contiguous();
   const int64_t pairs = i.size(0);
   at::Tensor out = at::empty({pairs}, x.options());
-  const int64_t block = cuda::chunk_rows(weights, x.element_size(), kChunkBytes) / 2;
+  const int64_t block = cuda::chunk_rows(net, x.element_size(), kChunkBytes) / 2;
   for (int64_t p0 = 0; p0 < pairs; p0 += block) {
     const int64_t np = std::min(block, pairs - p0);
     const DistinctRows rows = distinct_rows(i.narrow(0, p0, np), j.narrow(0, p0, np));
     auto [xs, gos] = gather_rows(x, grad_out, rows.points);
-    const GradFeatures f = compute_features(xs, gos, weights, biases, 2 * np, false);
+    const GradFeatures f = compute_features(xs, gos, net, 2 * np, false);
     at::Tensor acc = at::zeros({np}, x.options().dtype(at::kDouble));
     cuda::accumulate_pair_products(f, rows.row_i, rows.row_j, acc);
     out.narrow(0, p0, np).copy_(acc);

@@ -1,6 +1,6 @@
 // Block of the per-example gradient Gram matrix on the GPU. Features (a_{l-1}, delta_l) of the row
 // and column points are computed once (O(N * width)); each output tile is then
-// sum_l (D_r D_c^T) * (A_r A_c^T + 1): two cuBLAS GEMMs per layer into tile buffers and a fused
+// sum_l (D_r D_c^T) * (A_r A_c^T + [bias_l]): two cuBLAS GEMMs per layer into tile buffers and a fused
 // kernel that accumulates in float64. The full matrix computes the upper tiles and mirrors them.
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -10,7 +10,8 @@
 
 #include "../common/grad_checks.h"
 #include "../common/grad_features.h"
-#include "../common/mlp_checks.h"
+#include "../common/ieee_float32.h"
+#include "../common/network.h"
 #include "grad_kernels.cuh"
 
 namespace specbias {
@@ -21,34 +22,36 @@ constexpr int64_t kOutTile = 4096;
 
 template <typename T>
 __global__ void gram_accumulate_kernel(const T* __restrict__ dd, const T* __restrict__ aa,
-                                       int64_t count, double* __restrict__ acc) {
+                                       int64_t count, double bias, double* __restrict__ acc) {
   for (int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < count;
        e += int64_t(gridDim.x) * blockDim.x) {
-    acc[e] += double(dd[e]) * (double(aa[e]) + 1.0);
+    acc[e] += double(dd[e]) * (double(aa[e]) + bias);
   }
 }
 
 GradFeatures features_of(const at::Tensor& x, const at::Tensor& grad_out,
-                         const std::optional<at::Tensor>& idx, at::TensorList weights,
-                         at::TensorList biases) {
-  const int64_t chunk = cuda::chunk_rows(weights, x.element_size(), kChunkBytes);
-  if (!idx.has_value()) return compute_features(x, grad_out, weights, biases, chunk, false);
+                         const std::optional<at::Tensor>& idx, const Network& net) {
+  const int64_t chunk = cuda::chunk_rows(net, x.element_size(), kChunkBytes);
+  if (!idx.has_value()) return compute_features(x, grad_out, net, chunk, false);
   auto [xs, gos] = gather_rows(x, grad_out, *idx);
-  return compute_features(xs, gos, weights, biases, chunk, false);
+  return compute_features(xs, gos, net, chunk, false);
 }
 
-at::Tensor grad_gram_cuda(const at::Tensor& x_in, at::TensorList weights, at::TensorList biases,
+at::Tensor grad_gram_cuda(const at::Tensor& x_in, at::TensorList weights, const BiasList& biases,
                           const at::Tensor& grad_out_in, const std::optional<at::Tensor>& rows,
-                          const std::optional<at::Tensor>& cols) {
+                          const std::optional<at::Tensor>& cols, SlopeList slopes,
+                          const FlagList& input_skip, const FlagList& residual) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  check_grad_gram_inputs(x_in, weights, biases, grad_out_in, rows, cols);
+  const IeeeFloat32Guard ieee;
+  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  check_grad_gram_inputs(x_in, net, grad_out_in, rows, cols);
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor x = x_in.contiguous();
   const at::Tensor grad_out = grad_out_in.contiguous();
   const bool symmetric = !rows.has_value() && !cols.has_value();
 
-  const GradFeatures fr = features_of(x, grad_out, rows, weights, biases);
-  const GradFeatures fc = symmetric ? fr : features_of(x, grad_out, cols, weights, biases);
+  const GradFeatures fr = features_of(x, grad_out, rows, net);
+  const GradFeatures fc = symmetric ? fr : features_of(x, grad_out, cols, net);
   const int64_t nr = fr.rows(), nc = fc.rows();
   at::Tensor out = at::empty({nr, nc}, x.options());
   if (nr == 0 || nc == 0) return out;
@@ -72,7 +75,7 @@ at::Tensor grad_gram_cuda(const at::Tensor& x_in, at::TensorList weights, at::Te
         const int64_t blocks = std::min<int64_t>((tr * tc + threads - 1) / threads, 65536);
         AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "grad_gram_cuda", [&] {
           gram_accumulate_kernel<scalar_t><<<blocks, threads, 0, stream>>>(
-              dd_t.data_ptr<scalar_t>(), aa_t.data_ptr<scalar_t>(), tr * tc,
+              dd_t.data_ptr<scalar_t>(), aa_t.data_ptr<scalar_t>(), tr * tc, fr.bias[l],
               acc_t.data_ptr<double>());
         });
         C10_CUDA_KERNEL_LAUNCH_CHECK();

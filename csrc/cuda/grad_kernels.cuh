@@ -28,27 +28,28 @@ __device__ __forceinline__ double warp_dot(const T* __restrict__ p, const T* __r
   return warp_sum(s);
 }
 
-// acc[r] += (d_r . d'_r) (a_r . a'_r + 1) for rows r < rows, where d_r is row r of d and d'_r is
-// row r + shift of d (shift = 0: squared norms; shift = rows: the pairs (r, rows + r)).
+// acc[r] += (d_r . d'_r) (a_r . a'_r + bias) for rows r < rows, where d_r is row r of d and d'_r
+// is row r + shift of d (shift = 0: squared norms; shift = rows: the pairs (r, rows + r)); bias
+// is 1 for a layer with a bias, else 0.
 template <typename T>
 __global__ void layer_products_kernel(const T* __restrict__ d, int64_t wd,
                                       const T* __restrict__ a, int64_t wa, int64_t rows,
-                                      int64_t shift, double* __restrict__ acc) {
+                                      int64_t shift, double bias, double* __restrict__ acc) {
   const int64_t r = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / kWarp;
   const int lane = threadIdx.x % kWarp;
   if (r >= rows) return;
   const double dd = warp_dot(d + r * wd, d + (r + shift) * wd, wd, lane);
   const double aa = warp_dot(a + r * wa, a + (r + shift) * wa, wa, lane);
-  if (lane == 0) acc[r] += dd * (aa + 1.0);
+  if (lane == 0) acc[r] += dd * (aa + bias);
 }
 
-// acc[p] += (d_{ri[p]} . d_{rj[p]}) (a_{ri[p]} . a_{rj[p]} + 1) for pairs p < pairs: the pair
+// acc[p] += (d_{ri[p]} . d_{rj[p]}) (a_{ri[p]} . a_{rj[p]} + bias) for pairs p < pairs: the pair
 // form of layer_products_kernel, for features computed once per distinct point.
 template <typename T>
 __global__ void indexed_pair_products_kernel(const T* __restrict__ d, int64_t wd,
                                              const T* __restrict__ a, int64_t wa, int64_t pairs,
                                              const int64_t* __restrict__ ri,
-                                             const int64_t* __restrict__ rj,
+                                             const int64_t* __restrict__ rj, double bias,
                                              double* __restrict__ acc) {
   const int64_t p = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / kWarp;
   const int lane = threadIdx.x % kWarp;
@@ -56,7 +57,7 @@ __global__ void indexed_pair_products_kernel(const T* __restrict__ d, int64_t wd
   const int64_t r = ri[p], s = rj[p];
   const double dd = warp_dot(d + r * wd, d + s * wd, wd, lane);
   const double aa = warp_dot(a + r * wa, a + s * wa, wa, lane);
-  if (lane == 0) acc[p] += dd * (aa + 1.0);
+  if (lane == 0) acc[p] += dd * (aa + bias);
 }
 
 // acc [pairs] (float64) += sum over layers of the pair products of rows (ri[p], rj[p]) of f.
@@ -72,7 +73,7 @@ inline void accumulate_pair_products(const GradFeatures& f, const at::Tensor& ri
       indexed_pair_products_kernel<scalar_t><<<blocks, threads, 0, stream>>>(
           f.deltas[l].data_ptr<scalar_t>(), f.deltas[l].size(1),
           f.inputs[l].data_ptr<scalar_t>(), f.inputs[l].size(1), pairs,
-          ri.data_ptr<int64_t>(), rj.data_ptr<int64_t>(), acc.data_ptr<double>());
+          ri.data_ptr<int64_t>(), rj.data_ptr<int64_t>(), f.bias[l], acc.data_ptr<double>());
     });
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   }
@@ -91,7 +92,7 @@ inline void accumulate_layer_products(const GradFeatures& f, int64_t rows, int64
     AT_DISPATCH_FLOATING_TYPES(f.inputs[l].scalar_type(), "layer_products", [&] {
       layer_products_kernel<scalar_t><<<blocks, threads, 0, stream>>>(
           f.deltas[l].data_ptr<scalar_t>(), f.deltas[l].size(1),
-          f.inputs[l].data_ptr<scalar_t>(), f.inputs[l].size(1), rows, shift,
+          f.inputs[l].data_ptr<scalar_t>(), f.inputs[l].size(1), rows, shift, f.bias[l],
           target.data_ptr<double>());
     });
     C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -100,10 +101,8 @@ inline void accumulate_layer_products(const GradFeatures& f, int64_t rows, int64
 }
 
 // Chunk of points whose features fit in about `bytes` (at least 1024 rows).
-inline int64_t chunk_rows(at::TensorList weights, int64_t element_size, int64_t bytes) {
-  int64_t per_row = weights[0].size(1);
-  for (const auto& w : weights) per_row += 2 * w.size(0);
-  return std::max<int64_t>(1024, bytes / (per_row * element_size));
+inline int64_t chunk_rows(const Network& net, int64_t element_size, int64_t bytes) {
+  return std::max<int64_t>(1024, bytes / (feature_row_elements(net) * element_size));
 }
 
 }  // namespace cuda

@@ -2,9 +2,10 @@
 // Points are sorted by id (stable), split into work items of whole regions (or one region too
 // large for an item, done in sub-chunks with cuBLAS), and each item's features come from one
 // cuBLAS forward and backward pass. Per layer, small regions sum the pairwise products
-// (delta_i . delta_j)(a_i . a_j + 1) (one block per region); larger ones compute
-// ||sum_i delta_i [a_i, 1]^T||_F^2 with a tiled kernel (one block per region and 32x32 tile of
-// the sum), partial sums reduced in a fixed order, so results are deterministic. All in float64.
+// (delta_i . delta_j)(in_i . in_j + [bias_l]) (one block per region); larger ones compute
+// ||sum_i delta_i [in_i, 1]^T||_F^2 (the "1" column only for a layer with a bias) with a tiled
+// kernel (one block per region and 32x32 tile of the sum), partial sums reduced in a fixed
+// order, so results are deterministic. All in float64.
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
@@ -13,7 +14,8 @@
 
 #include "../common/grad_checks.h"
 #include "../common/grad_features.h"
-#include "../common/mlp_checks.h"
+#include "../common/ieee_float32.h"
+#include "../common/network.h"
 #include "../common/region_groups.h"
 #include "grad_kernels.cuh"
 
@@ -50,12 +52,12 @@ __global__ void segment_sum_kernel(const double* __restrict__ vals,
   if (lane == 0) out[s] += v;
 }
 
-// region_sq[s] += sum_{p,q in segment s} (d_p . d_q)(a_p . a_q + 1) for segments with at most
+// region_sq[s] += sum_{p,q in segment s} (d_p . d_q)(a_p . a_q + bias) for segments with at most
 // `cutoff` members; one block per segment, one warp per pair (coalesced row reads).
 template <typename T>
 __global__ void pairwise_kernel(const T* __restrict__ d, int64_t wd, const T* __restrict__ a,
                                 int64_t wa, const int64_t* __restrict__ seg, int64_t cutoff,
-                                double* __restrict__ region_sq) {
+                                double bias, double* __restrict__ region_sq) {
   __shared__ double scratch[32];
   const int64_t s = blockIdx.x;
   const int64_t start = seg[s], n = seg[s + 1] - seg[s];
@@ -68,20 +70,20 @@ __global__ void pairwise_kernel(const T* __restrict__ d, int64_t wd, const T* __
     if (q < p) continue;
     const double dd = cuda::warp_dot(d + (start + p) * wd, d + (start + q) * wd, wd, lane);
     const double aa = cuda::warp_dot(a + (start + p) * wa, a + (start + q) * wa, wa, lane);
-    if (lane == 0) v += (p == q ? 1.0 : 2.0) * dd * (aa + 1.0);
+    if (lane == 0) v += (p == q ? 1.0 : 2.0) * dd * (aa + bias);
   }
   const double total = block_sum(v, scratch);
   if (threadIdx.x == 0) region_sq[s] += total;
 }
 
 // partial[j, t] = ||tile t of sum_{p in segment j} d_p [a_p, 1]^T||_F^2 for the large segments
-// (start[j], len[j]); grid (segments, tiles), block (32, 8).
+// (start[j], len[j]); the "1" column only with has_bias; grid (segments, tiles), block (32, 8).
 template <typename T>
 __global__ void outer_sum_tiles_kernel(const T* __restrict__ d, int64_t wd,
                                        const T* __restrict__ a, int64_t wa,
                                        const int64_t* __restrict__ start,
                                        const int64_t* __restrict__ len, int64_t tiles_i,
-                                       double* __restrict__ partial) {
+                                       bool has_bias, double* __restrict__ partial) {
   // Each 32-member chunk is summed in the input precision (32 terms), the chunks in float64.
   __shared__ T sd[kTile][kTile + 1];
   __shared__ T sa[kTile][kTile + 1];
@@ -98,7 +100,8 @@ __global__ void outer_sum_tiles_kernel(const T* __restrict__ d, int64_t wd,
       const bool row_ok = p < n;
       const int64_t o = o0 + tx, i = i0 + tx;
       sd[pp][tx] = (row_ok && o < wd) ? d[(s + p) * wd + o] : T(0);
-      sa[pp][tx] = !row_ok ? T(0) : (i < wa ? a[(s + p) * wa + i] : (i == wa ? T(1) : T(0)));
+      sa[pp][tx] = !row_ok ? T(0)
+                   : (i < wa ? a[(s + p) * wa + i] : (i == wa && has_bias ? T(1) : T(0)));
     }
     __syncthreads();
     T part[kTileRowsPerThread] = {0, 0, 0, 0};
@@ -126,8 +129,7 @@ at::Tensor to_device(const std::vector<int64_t>& v, const at::Device& device) {
 struct ItemContext {
   const at::Tensor& x;
   const at::Tensor& grad_out;
-  at::TensorList weights;
-  at::TensorList biases;
+  const Network& net;
   const at::Tensor& order;
   const std::vector<int64_t>& offsets;
   at::Tensor& region_sq;     // float64 [R]
@@ -155,7 +157,7 @@ void process_regions(const ItemContext& c, const RegionItem& item) {
   const int64_t s0 = off[item.r0], rows = off[item.r1] - s0;
   const int64_t segments = item.r1 - item.r0;
   auto [xs, gos] = gather_rows(c.x, c.grad_out, c.order.narrow(0, s0, rows));
-  const GradFeatures f = compute_features(xs, gos, c.weights, c.biases, rows, false);
+  const GradFeatures f = compute_features(xs, gos, c.net, rows, false);
   std::vector<int64_t> seg(segments + 1);
   for (int64_t r = item.r0; r <= item.r1; ++r) seg[r - item.r0] = off[r] - s0;
   const at::Tensor seg_dev = to_device(seg, c.x.device());
@@ -165,6 +167,7 @@ void process_regions(const ItemContext& c, const RegionItem& item) {
   auto stream = at::cuda::getCurrentCUDAStream();
   for (size_t l = 0; l < f.layers(); ++l) {
     const int64_t wd = f.deltas[l].size(1), wa = f.inputs[l].size(1);
+    const bool has_bias = c.net.has_bias(l);
     const int64_t cutoff = pairwise_cutoff(wd, wa);
     std::vector<int64_t> big_start, big_len, big_local;
     for (int64_t r = 0; r < segments; ++r) {
@@ -183,12 +186,14 @@ void process_regions(const ItemContext& c, const RegionItem& item) {
       const scalar_t* ap = f.inputs[l].data_ptr<scalar_t>();
       if (static_cast<int64_t>(big_start.size()) < segments) {
         pairwise_kernel<scalar_t><<<segments, 128, 0, stream>>>(
-            dp, wd, ap, wa, seg_dev.data_ptr<int64_t>(), cutoff, region_sq.data_ptr<double>());
+            dp, wd, ap, wa, seg_dev.data_ptr<int64_t>(), cutoff, f.bias[l],
+            region_sq.data_ptr<double>());
         C10_CUDA_KERNEL_LAUNCH_CHECK();
       }
       if (!big_start.empty()) {
         const int64_t big = static_cast<int64_t>(big_start.size());
-        const int64_t tiles_o = (wd + kTile - 1) / kTile, tiles_i = (wa + 1 + kTile - 1) / kTile;
+        const int64_t tiles_o = (wd + kTile - 1) / kTile;
+        const int64_t tiles_i = (wa + (has_bias ? 1 : 0) + kTile - 1) / kTile;
         at::Tensor partial = at::empty({big, tiles_o * tiles_i}, region_sq.options());
         const at::Tensor big_dev = to_device(big_all, c.x.device());
         const at::Tensor start_dev = big_dev.narrow(0, 0, big);
@@ -196,7 +201,7 @@ void process_regions(const ItemContext& c, const RegionItem& item) {
         outer_sum_tiles_kernel<scalar_t>
             <<<dim3(static_cast<unsigned>(big), static_cast<unsigned>(tiles_o * tiles_i)),
                dim3(kTile, 8), 0, stream>>>(dp, wd, ap, wa, start_dev.data_ptr<int64_t>(),
-                                            len_dev.data_ptr<int64_t>(), tiles_i,
+                                            len_dev.data_ptr<int64_t>(), tiles_i, has_bias,
                                             partial.data_ptr<double>());
         C10_CUDA_KERNEL_LAUNCH_CHECK();
         region_sq.index_add_(0, big_dev.narrow(0, 2 * big, big), partial.sum(1));
@@ -209,22 +214,23 @@ void process_regions(const ItemContext& c, const RegionItem& item) {
 // sum_i delta_i accumulated in float64 with cuBLAS, norms at the end.
 void process_large_region(const ItemContext& c, int64_t r) {
   const int64_t s0 = c.offsets[r], s1 = c.offsets[r + 1];
-  const size_t layers = c.weights.size();
+  const size_t layers = c.net.layers();
   const auto dopt = c.x.options().dtype(at::kDouble);
-  std::vector<at::Tensor> m_acc, b_acc;
+  std::vector<at::Tensor> m_acc, b_acc;  // b_acc[l] stays empty for a layer without bias
   for (size_t l = 0; l < layers; ++l) {
-    m_acc.push_back(at::zeros({c.weights[l].size(0), c.weights[l].size(1)}, dopt));
-    b_acc.push_back(at::zeros({c.weights[l].size(0)}, dopt));
+    const at::Tensor& w = c.net.weights[l];
+    m_acc.push_back(at::zeros({w.size(0), w.size(1)}, dopt));
+    b_acc.push_back(at::zeros({c.net.has_bias(l) ? w.size(0) : 0}, dopt));
   }
   for (int64_t c0 = s0; c0 < s1; c0 += c.cap) {
     const int64_t rows = std::min(c.cap, s1 - c0);
     auto [xs, gos] = gather_rows(c.x, c.grad_out, c.order.narrow(0, c0, rows));
-    const GradFeatures f = compute_features(xs, gos, c.weights, c.biases, rows, false);
+    const GradFeatures f = compute_features(xs, gos, c.net, rows, false);
     const at::Tensor seg_dev = to_device({0, rows}, c.x.device());
     add_point_norms(c, f, seg_dev, 1, r);
     for (size_t l = 0; l < layers; ++l) {
       m_acc[l].addmm_(f.deltas[l].t().to(at::kDouble), f.inputs[l].to(at::kDouble));
-      b_acc[l].add_(f.deltas[l].sum(0, false, at::kDouble));
+      if (c.net.has_bias(l)) b_acc[l].add_(f.deltas[l].sum(0, false, at::kDouble));
     }
   }
   at::Tensor sq = at::zeros({}, dopt);
@@ -232,14 +238,14 @@ void process_large_region(const ItemContext& c, int64_t r) {
   c.region_sq.narrow(0, r, 1).add_(sq);
 }
 
-std::tuple<at::Tensor, at::Tensor> region_grad_norms_cuda(const at::Tensor& x_in,
-                                                          at::TensorList weights,
-                                                          at::TensorList biases,
-                                                          const at::Tensor& grad_out_in,
-                                                          const at::Tensor& ids,
-                                                          int64_t num_regions) {
+std::tuple<at::Tensor, at::Tensor> region_grad_norms_cuda(
+    const at::Tensor& x_in, at::TensorList weights, const BiasList& biases,
+    const at::Tensor& grad_out_in, const at::Tensor& ids, int64_t num_regions, SlopeList slopes,
+    const FlagList& input_skip, const FlagList& residual) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  check_region_grad_norms_inputs(x_in, weights, biases, grad_out_in, ids, num_regions);
+  const IeeeFloat32Guard ieee;
+  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  check_region_grad_norms_inputs(x_in, net, grad_out_in, ids, num_regions);
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor x = x_in.contiguous();
   const at::Tensor grad_out = grad_out_in.contiguous();
@@ -252,8 +258,8 @@ std::tuple<at::Tensor, at::Tensor> region_grad_norms_cuda(const at::Tensor& x_in
     std::vector<int64_t> offsets(num_regions + 1, 0);
     const int64_t* cnt = counts.data_ptr<int64_t>();
     for (int64_t r = 0; r < num_regions; ++r) offsets[r + 1] = offsets[r] + cnt[r];
-    const int64_t cap = cuda::chunk_rows(weights, x.element_size(), kChunkBytes);
-    ItemContext c{x, grad_out, weights, biases, order, offsets, region_sq, sum_of_norms, cap};
+    const int64_t cap = cuda::chunk_rows(net, x.element_size(), kChunkBytes);
+    ItemContext c{x, grad_out, net, order, offsets, region_sq, sum_of_norms, cap};
     for (const RegionItem& item : region_items(offsets, cap)) {
       if (offsets[item.r1] == offsets[item.r0]) continue;
       if (item.r1 - item.r0 == 1 && offsets[item.r1] - offsets[item.r0] > cap) {
