@@ -62,22 +62,14 @@ TORCH_LIBRARY(specbias, m) {
   // Geometry ops: forward mode from coordinates through an encoding in affine-sine form,
   // encode(c) = where(enc_periodic, sin(c @ enc_matrix.T + enc_offset), c @ enc_matrix.T + enc_offset),
   // or (the *_encoded ops) from encoded points x [N, E] with x_jacobian [N, E, D] = dx_e / dc_d.
-  m.def(
-      "boundary_distance(Tensor coords, Tensor enc_matrix, Tensor enc_offset, "
-      "Tensor enc_periodic, Tensor[] weights, Tensor?[] biases, *, float[]? slopes=None, "
-      "bool[]? input_skip=None, bool[]? residual=None) -> (Tensor, Tensor)");
-  m.def(
-      "coord_gradients(Tensor coords, Tensor enc_matrix, Tensor enc_offset, "
-      "Tensor enc_periodic, Tensor[] weights, Tensor?[] biases, *, float[]? slopes=None, "
-      "bool[]? input_skip=None, bool[]? residual=None) -> Tensor");
-  m.def(
-      "boundary_distance_encoded(Tensor x, Tensor x_jacobian, Tensor[] weights, "
-      "Tensor?[] biases, *, float[]? slopes=None, bool[]? input_skip=None, "
-      "bool[]? residual=None) -> (Tensor, Tensor)");
-  m.def(
-      "coord_gradients_encoded(Tensor x, Tensor x_jacobian, Tensor[] weights, "
-      "Tensor?[] biases, *, float[]? slopes=None, bool[]? input_skip=None, "
-      "bool[]? residual=None) -> Tensor");
+  m.def("boundary_distance(Tensor coords, Tensor enc_matrix, Tensor enc_offset, "
+        "Tensor enc_periodic, " SPECBIAS_NET ", " SPECBIAS_KW ") -> (Tensor, Tensor)");
+  m.def("coord_gradients(Tensor coords, Tensor enc_matrix, Tensor enc_offset, "
+        "Tensor enc_periodic, " SPECBIAS_NET ", " SPECBIAS_KW ") -> Tensor");
+  m.def("boundary_distance_encoded(Tensor x, Tensor x_jacobian, " SPECBIAS_NET ", " SPECBIAS_KW
+        ") -> (Tensor, Tensor)");
+  m.def("coord_gradients_encoded(Tensor x, Tensor x_jacobian, " SPECBIAS_NET ", " SPECBIAS_KW
+        ") -> Tensor");
 }
 
 // None of the ops is differentiable (bit patterns, counts, measurements of gradients). Autograd

@@ -42,7 +42,9 @@ void check_coord_inputs(const at::Tensor& coords, const at::Tensor& enc_matrix,
   // The rest (dtype, device, shapes, skips) as for every network op, on an empty encoded input
   // of the right width; one fused finiteness check covers the coordinates and encoding too.
   check_network_inputs(at::empty({0, e}, coords.options()), net,
-                       {{"coords", coords}, {"enc_matrix", enc_matrix}, {"enc_offset", enc_offset}});
+                       {{"coords", coords},
+                        {"enc_matrix", enc_matrix},
+                        {"enc_offset", enc_offset}});
 }
 
 void check_encoded_inputs(const at::Tensor& x, const at::Tensor& x_jacobian, const Network& net) {

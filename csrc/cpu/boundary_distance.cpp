@@ -16,9 +16,8 @@ namespace {
 std::tuple<at::Tensor, at::Tensor> boundary_distance_cpu(
     const at::Tensor& coords_in, const at::Tensor& enc_matrix, const at::Tensor& enc_offset,
     const at::Tensor& enc_periodic, at::TensorList weights,
-    const c10::List<std::optional<at::Tensor>>& biases,
-    std::optional<at::ArrayRef<double>> slopes, std::optional<c10::List<bool>> input_skip,
-    std::optional<c10::List<bool>> residual) {
+    const BiasList& biases, SlopeList slopes, const FlagList& input_skip,
+    const FlagList& residual) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
   const Network net = make_network(weights, biases, slopes, input_skip, residual);
   check_coord_inputs(coords_in, enc_matrix, enc_offset, enc_periodic, net);

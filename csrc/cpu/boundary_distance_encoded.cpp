@@ -14,9 +14,8 @@ namespace {
 
 std::tuple<at::Tensor, at::Tensor> boundary_distance_encoded_cpu(
     const at::Tensor& x_in, const at::Tensor& x_jacobian_in, at::TensorList weights,
-    const c10::List<std::optional<at::Tensor>>& biases,
-    std::optional<at::ArrayRef<double>> slopes, std::optional<c10::List<bool>> input_skip,
-    std::optional<c10::List<bool>> residual) {
+    const BiasList& biases, SlopeList slopes, const FlagList& input_skip,
+    const FlagList& residual) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
   const Network net = make_network(weights, biases, slopes, input_skip, residual);
   check_encoded_inputs(x_in, x_jacobian_in, net);
