@@ -8,6 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import requires_cuda
 from geometry_forms import make_form
 from geometry_nets import NERF_LIKE, network_kinds, random_network
 from nets import random_mlp
@@ -183,3 +184,28 @@ def test_encoded_op_errors(op):
         raw(x, jac, w, b, **dict(kw, slopes=[0.1]))
     with pytest.raises(RuntimeError, match=_escape("input_skip[0]: expected false")):
         raw(x, jac, w, b, **dict(kw, input_skip=[True] + kw["input_skip"][1:]))
+
+
+@requires_cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cuda_matches_cpu_on_a_non_plain_network(dtype):
+    form = make_form("pe", 2, dtype)
+    kind = dict(NERF_LIKE, hidden=[70, 64, 64, 33], out_dim=3)
+    net = random_network(form[0].shape[0], kind, dtype, seed=4)
+    coords = torch.rand(3000, 2, dtype=dtype)
+    x = reference.encode_affine_sine(coords, *form)
+    jac = torch.func.vmap(torch.func.jacfwd(
+        lambda c: reference.encode_affine_sine(c[None], *form)[0]))(coords)
+    cuda_net = net.to("cuda")
+    cuda = lambda ts: [t.cuda() for t in ts]  # noqa: E731
+    runs = [(ops_geometry.boundary_distance, (coords, *form)),
+            (ops_geometry.boundary_distance_encoded, (x, jac))]
+    for op, args in runs:
+        dist, arg = op(*args, net)
+        dist_c, arg_c = op(*cuda(args), cuda_net)
+        torch.testing.assert_close(dist_c.cpu(), dist, **DIST_TOL[dtype])
+        assert (arg_c.cpu() == arg).float().mean() > (0.999 if dtype == torch.float64 else 0.99)
+    for op, args in [(ops_geometry.coord_gradients, (coords, *form)),
+                     (ops_geometry.coord_gradients_encoded, (x, jac))]:
+        torch.testing.assert_close(op(*cuda(args), cuda_net).cpu(), op(*args, net),
+                                   **GRAD_TOL[dtype])
