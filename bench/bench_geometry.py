@@ -1,5 +1,6 @@
 """Geometry benchmarks: boundary distance vs activation_patterns and vs the torch.func.jvp
-reference; the warm-started spectral-norm tracker vs svdvals of every layer.
+reference; a NeRF-like trunk (skip, LeakyReLU) vs the plain MLP and the general-encoding path vs
+the fused one; the warm-started spectral-norm tracker vs svdvals of every layer.
 
 Run: PYTHONPATH=. python -m pytest bench/bench_geometry.py -q --benchmark-columns=min,mean,rounds
 [--device cuda]. Ratios (alternative time / our time, or our time / activation_patterns time) and
@@ -13,11 +14,7 @@ from geometry_forms import pe_form
 from nets import random_mlp
 from peak_memory import record
 from timing import best_time, sync
-from specbias_ext import activation_patterns, geometry, ops_geometry, reference
-
-
-
-
+from specbias_ext import ReluNetwork, activation_patterns, geometry, ops_geometry, reference
 
 
 def _grid(side, device, dtype=torch.float32):
@@ -82,6 +79,48 @@ def test_coord_gradients_vs_jvp_reference(benchmark, device):
                                 ours_s=round(t_ours, 4), speedup_vs_jvp=round(t_ref / t_ours, 2))
     record(benchmark, "ours", ours, device)
     record(benchmark, "jvp_reference", ref, device)
+    benchmark.pedantic(ours, rounds=2, warmup_rounds=0)
+
+
+def _nerf_like_trunk(device, in_dim, slope):
+    """8x256 with the input concatenated back in at layer 4 (canonical [a_3, x] order), ReLU or
+    LeakyReLU; the plain 8x256 MLP of the same widths for comparison."""
+    gen = torch.Generator().manual_seed(0)
+    widths = [in_dim] + [256] * 8 + [3]
+    weights, biases = [], []
+    for l in range(9):
+        fan_in = widths[l] + (in_dim if l == 4 else 0)
+        weights.append((torch.randn(widths[l + 1], fan_in, generator=gen) / fan_in ** 0.5)
+                       .to(device))
+        biases.append((0.1 * torch.randn(widths[l + 1], generator=gen)).to(device))
+    skips = [l == 4 for l in range(9)]
+    trunk = ReluNetwork.of(weights, biases, slopes=[slope] * 8, input_skips=skips)
+    plain_w, plain_b = random_mlp(in_dim, [256] * 8, 3, dtype=torch.float32, seed=0,
+                                  device=device)
+    return trunk, ReluNetwork.of(plain_w, plain_b)
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.1])
+def test_boundary_distance_nerf_like_trunk(benchmark, device, slope):
+    """PE L=8 (E=32) on a 2D grid (256x256 on CUDA, 64x64 on the CPU), NeRF-like 8x256 trunk
+    with a skip at layer 4: the described network against the plain 8x256 MLP (ratio_vs_plain;
+    the skip adds one GEMM of width E), and the general-encoding path (the same PE as a bare
+    function, Jacobian by torch.func + the *_encoded op) against the fused fast path."""
+    coords = _grid(256 if device.type == "cuda" else 64, device)
+    form = [t.to(device) for t in pe_form(2, 8, torch.float32)]
+    trunk, plain = _nerf_like_trunk(device, form[0].shape[0], slope)
+    ours = lambda: geometry.boundary_distance(coords, form, trunk)  # noqa: E731
+    on_plain = lambda: geometry.boundary_distance(coords, form, plain)  # noqa: E731
+    encode = lambda c: reference.encode_affine_sine(c, *form)  # noqa: E731
+    general = lambda: geometry.boundary_distance(coords, encode, trunk)  # noqa: E731
+    torch.testing.assert_close(general()[0], ours()[0], rtol=2e-3, atol=1e-4)
+    t_plain = best_time(on_plain, device, rounds=2)
+    t_ours = best_time(ours, device, rounds=2)
+    t_general = best_time(general, device, rounds=2)
+    benchmark.extra_info.update(points=coords.shape[0], slope=slope, plain_s=round(t_plain, 4),
+                                ours_s=round(t_ours, 4), general_encoding_s=round(t_general, 4),
+                                ratio_vs_plain=round(t_ours / t_plain, 3),
+                                general_vs_fast=round(t_general / t_ours, 3))
     benchmark.pedantic(ours, rounds=2, warmup_rounds=0)
 
 

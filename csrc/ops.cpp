@@ -80,13 +80,16 @@ TORCH_LIBRARY(specbias, m) {
         "SymInt num_regions, " SPECBIAS_KW ") -> (Tensor, Tensor)");
 
   // Geometry ops: forward mode from coordinates through an encoding in affine-sine form,
-  // encode(c) = where(enc_periodic, sin(c @ enc_matrix.T + enc_offset), c @ enc_matrix.T + enc_offset).
-  m.def(
-      "boundary_distance(Tensor coords, Tensor enc_matrix, Tensor enc_offset, "
-      "Tensor enc_periodic, Tensor[] weights, Tensor[] biases) -> (Tensor, Tensor)");
-  m.def(
-      "coord_gradients(Tensor coords, Tensor enc_matrix, Tensor enc_offset, "
-      "Tensor enc_periodic, Tensor[] weights, Tensor[] biases) -> Tensor");
+  // encode(c) = where(enc_periodic, sin(c @ enc_matrix.T + enc_offset), c @ enc_matrix.T + enc_offset),
+  // or (the *_encoded ops) from encoded points x [N, E] with x_jacobian [N, E, D] = dx_e / dc_d.
+  m.def("boundary_distance(Tensor coords, Tensor enc_matrix, Tensor enc_offset, "
+        "Tensor enc_periodic, " SPECBIAS_NET ", " SPECBIAS_KW ") -> (Tensor, Tensor)");
+  m.def("coord_gradients(Tensor coords, Tensor enc_matrix, Tensor enc_offset, "
+        "Tensor enc_periodic, " SPECBIAS_NET ", " SPECBIAS_KW ") -> Tensor");
+  m.def("boundary_distance_encoded(Tensor x, Tensor x_jacobian, " SPECBIAS_NET ", " SPECBIAS_KW
+        ") -> (Tensor, Tensor)");
+  m.def("coord_gradients_encoded(Tensor x, Tensor x_jacobian, " SPECBIAS_NET ", " SPECBIAS_KW
+        ") -> Tensor");
 }
 
 // None of the ops is differentiable (bit patterns, counts, measurements of gradients). Autograd
@@ -96,7 +99,8 @@ TORCH_LIBRARY_IMPL(specbias, Autograd, m) {
   for (const char* op :
        {"activation_patterns", "region_ids", "hamming_pairs", "hamming_neighbors", "bit_counts",
         "per_example_grad_norms", "grad_dots", "grad_gram", "region_grad_norms",
-        "boundary_distance", "coord_gradients"}) {
+        "boundary_distance", "coord_gradients", "boundary_distance_encoded",
+        "coord_gradients_encoded"}) {
     m.impl(op, torch::CppFunction::makeFallthrough());
   }
 }

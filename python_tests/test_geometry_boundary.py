@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from conftest import requires_cuda
 from geometry_forms import geometry_configs, make_form, pe_form, raw_form
 from nets import random_mlp
-from specbias_ext import geometry, ops_geometry, reference
+from specbias_ext import ReluNetwork, geometry, ops_geometry, reference
 
 DIST_TOL = {torch.float32: dict(rtol=2e-3, atol=1e-4), torch.float64: dict(rtol=1e-9, atol=1e-10)}
 
@@ -25,13 +25,10 @@ def _setup(cfg):
 
 def _all_neuron_distances(coords, form, w, b):
     """Reference per-neuron distances [N, H] (float64) from jvp, for checking argmin."""
-    c64 = coords.double()
     f64 = [t.double() if t.dtype.is_floating_point else t for t in form]
-    w64, b64 = [t.double() for t in w], [t.double() for t in b]
-    z, tangents = reference.geometry._tangents(
-        lambda c: reference.geometry._hidden_and_output(c, *f64, w64, b64)[0], c64)
-    g = torch.stack(tangents).pow(2).sum(0).sqrt()
-    return torch.where(g > 0, z.abs() / g, torch.full_like(z, math.inf))
+    net = ReluNetwork.of([t.double() for t in w], [t.double() for t in b])
+    return reference.neuron_distances_through(
+        coords.double(), lambda c: reference.encode_affine_sine(c, *f64), net)
 
 
 @settings(max_examples=40, deadline=None)
@@ -146,8 +143,11 @@ def _good():
     return torch.rand(6, 2, dtype=torch.float64), pe_form(2, 2), w, b
 
 
-@pytest.mark.parametrize("op", [ops_geometry.boundary_distance, ops_geometry.coord_gradients])
+@pytest.mark.parametrize("op", [torch.ops.specbias.boundary_distance,
+                                torch.ops.specbias.coord_gradients])
 def test_bad_inputs(op):
+    """The C++ checks (the Python wrappers check the network's structure before, in
+    ReluNetwork)."""
     coords, (m, o, p), w, b = _good()
     cases = [
         ((coords[0], m, o, p, w, b), "coords: expected a 2-D tensor"),
@@ -163,7 +163,7 @@ def test_bad_inputs(op):
     ]
     nan_coords = coords.clone()
     nan_coords[2, 1] = math.nan
-    cases.append(((nan_coords, m, o, p, w, b), "coords: expected finite coordinates"))
+    cases.append(((nan_coords, m, o, p, w, b), "coords: expected finite values"))
     for args, message in cases:
         with pytest.raises(RuntimeError, match=message.replace("[", r"\[").replace("]", r"\]")):
             op(*args)

@@ -2,24 +2,45 @@
 coordinate space), how steep the function is inside each region, the exact regions of a 1D
 network, the angles between a layer's hyperplanes, and the layers' spectral norms.
 
-Networks are ``(weights, biases)`` lists in nn.Linear layout (``specbias_ext.mlp_params``).
-Encodings are anything with ``affine_sine()`` (every ``specbias_ext.encodings`` class), a
-``(matrix [E, D], offset [E], periodic [E])`` triple, or ``None`` for raw coordinates.
+Networks are ``ReluNetwork`` descriptions (skips, LeakyReLU, bias-free and residual layers) or
+the ``(weights, biases)`` lists of a plain ReLU MLP in nn.Linear layout. Encodings are anything
+with ``affine_sine()`` (every ``specbias_ext.encodings`` class), a ``(matrix [E, D], offset [E],
+periodic [E])`` triple, ``None`` for raw coordinates (the fast path: the encoding is evaluated
+inside the fused pass), or any differentiable torch module or function mapping coordinates
+``[N, D]`` to features ``[N, E]`` row by row (a hand-written Fourier layer, a hash grid, a learned
+embedding): its Jacobian w.r.t. the coordinates is taken with ``torch.func`` in chunks and the
+network part still runs as one fused forward-mode pass.
 """
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional, Sequence
+from typing import Callable, NamedTuple, Optional, Sequence
 
 import torch
+from torch.func import jacfwd, vmap
 
 from . import ops_geometry
-from .ops import _plain_lists, activation_patterns, split_network
+from .ops import activation_patterns, split_network
 
 Tensor = torch.Tensor
 
+# Working-set bound of one chunk of a general encoding: the encoded points and their Jacobian.
+ENCODED_CHUNK_BYTES = 64 << 20
+
 
 # ----------------------------------------------------------------------------- encodings
+
+
+def _check_coords(coords) -> None:
+    if not isinstance(coords, Tensor) or coords.dim() != 2:
+        shape = list(coords.shape) if isinstance(coords, Tensor) else type(coords).__name__
+        raise ValueError(f"coords: expected a 2-D tensor [N, D], got {shape}")
+
+
+def is_affine_sine(encoding) -> bool:
+    """Whether ``encoding`` takes the fused fast path (affine-sine form, a triple, or None)."""
+    return (encoding is None or hasattr(encoding, "affine_sine")
+            or (isinstance(encoding, (tuple, list)) and len(encoding) == 3))
 
 
 def encoding_form(encoding, coords: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -28,9 +49,7 @@ def encoding_form(encoding, coords: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     ``encoding`` is an object with ``affine_sine()``, such a triple, or ``None`` (raw: identity,
     zero offset, nothing periodic).
     """
-    if not isinstance(coords, Tensor) or coords.dim() != 2:
-        shape = list(coords.shape) if isinstance(coords, Tensor) else type(coords).__name__
-        raise ValueError(f"coords: expected a 2-D tensor [N, D], got {shape}")
+    _check_coords(coords)
     dtype, device = coords.dtype, coords.device
     if encoding is None:
         d = coords.shape[1]
@@ -48,25 +67,130 @@ def encoding_form(encoding, coords: Tensor) -> tuple[Tensor, Tensor, Tensor]:
             periodic.to(dtype=torch.bool, device=device))
 
 
-def boundary_distance(coords: Tensor, encoding, net, *args, **kwargs) -> tuple[Tensor, Tensor]:
+def _encoding_name(encoding) -> str:
+    return getattr(encoding, "__name__", None) or type(encoding).__name__
+
+
+def _check_encoded(encoding, coords: Tensor, out) -> int:
+    """The encoded width E of ``encoding(coords)``; refuses outputs the ops cannot take."""
+    name = _encoding_name(encoding)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"encoding: expected {name} to return a tensor [N, E], got "
+                        f"{type(out).__name__}")
+    if out.dim() != 2 or out.shape[0] != coords.shape[0]:
+        raise ValueError(f"encoding: expected {name} to map coords [N, D] = "
+                         f"{list(coords.shape)} to features [N, E] (one row per point), got "
+                         f"{list(out.shape)}")
+    if not out.dtype.is_floating_point:
+        raise ValueError(f"encoding: expected {name} to return floating features (it must be "
+                         f"differentiable in the coordinates), got {out.dtype}")
+    if out.dtype != coords.dtype or out.device != coords.device:
+        raise ValueError(f"encoding: expected {name} to return features of the coordinates' "
+                         f"dtype and device ({coords.dtype}, {coords.device}), got "
+                         f"({out.dtype}, {out.device})")
+    return int(out.shape[1])
+
+
+def encode_with_jacobian(encoding: Callable[[Tensor], Tensor],
+                         coords: Tensor) -> tuple[Tensor, Tensor]:
+    """``(x [N, E], x_jacobian [N, E, D])``: a general encoding and its Jacobian w.r.t. the
+    coordinates at every point (``torch.func``: ``vmap`` over the points of ``jacfwd``, forward
+    mode, D tangents per point). The encoding must treat the rows of its input independently."""
+    _check_coords(coords)
+
+    def one_point(c):
+        x = encoding(c.unsqueeze(0)).squeeze(0)
+        return x, x
+
+    with torch.no_grad():
+        _check_encoded(encoding, coords[:1], encoding(coords[:1]))
+        try:
+            jacobian, x = vmap(jacfwd(one_point, has_aux=True))(coords)
+        except Exception as e:  # noqa: BLE001 (torch.func raises many kinds; all mean the same)
+            raise ValueError(
+                f"encoding: could not differentiate {_encoding_name(encoding)} w.r.t. the "
+                "coordinates with torch.func (vmap over points of jacfwd); it must be a "
+                "differentiable torch function of its input, applied row by row (no .item(), "
+                f"numpy or data-dependent control flow): {type(e).__name__}: {e}") from e
+    return x.detach(), jacobian.detach()
+
+
+def _chunk_points(e: int, dims: int, element_size: int, chunk_size: Optional[int]) -> int:
+    if chunk_size is not None:
+        if int(chunk_size) < 1:
+            raise ValueError(f"chunk_size: expected a positive number of points, got {chunk_size}")
+        return int(chunk_size)
+    return max(1, ENCODED_CHUNK_BYTES // (e * (1 + dims) * element_size))
+
+
+def _encoded_chunks(coords: Tensor, encoding, chunk_size: Optional[int]):
+    """Yields (x, x_jacobian) of consecutive chunks of points; refuses an encoding whose Jacobian
+    vanishes at every point (detached from its input, or built from non-differentiable ops)."""
+    _check_coords(coords)
+    if not callable(encoding):
+        raise TypeError("encoding: expected an object with affine_sine(), a (matrix, offset, "
+                        "periodic) triple, None, or a differentiable encoding module or "
+                        f"function, got {type(encoding).__name__}")
+    probe = coords[:1] if coords.shape[0] else coords.new_zeros((1, coords.shape[1]))
+    with torch.no_grad():
+        e = _check_encoded(encoding, probe, encoding(probe))
+    step = _chunk_points(e, coords.shape[1], coords.element_size(), chunk_size)
+    moving = False
+    for start in range(0, coords.shape[0], step):
+        x, jacobian = encode_with_jacobian(encoding, coords[start:start + step])
+        moving = moving or bool(jacobian.ne(0).any())
+        yield x, jacobian
+    if coords.shape[0] and not moving:
+        raise ValueError(f"encoding: the Jacobian of {_encoding_name(encoding)} w.r.t. the "
+                         "coordinates is zero at every point; is it detached from its input "
+                         "(.detach(), torch.no_grad(), a non-differentiable op)?")
+
+
+def _empty_encoded(coords: Tensor, encoding) -> tuple[Tensor, Tensor]:
+    probe = coords.new_zeros((1, coords.shape[1]))
+    with torch.no_grad():
+        e = _check_encoded(encoding, probe, encoding(probe))
+    return coords.new_zeros((0, e)), coords.new_zeros((0, e, coords.shape[1]))
+
+
+def boundary_distance(coords: Tensor, encoding, net, *args, chunk_size: Optional[int] = None,
+                      **kwargs) -> tuple[Tensor, Tensor]:
     """``(distance [N], argmin int64 [N])``: first-order distance in COORDINATE space from each
     point to the nearest sign change of a hidden neuron, ``min_{l,k} |z_lk| / ||grad_c z_lk||``.
 
-    ``argmin`` is the global hidden-neuron index (layer 0 first). Neurons with zero coordinate
-    gradient count as +inf; a point where all do gets ``inf`` and argmin ``-1``. For raw 1D
-    coordinates this is the exact distance to the nearest region boundary whenever the point's
-    region is bounded by breakpoints on both sides (see docs/geometry.md).
+    ``net`` is a ``ReluNetwork`` or ``weights, biases``. ``argmin`` is the global hidden-neuron
+    index (layer 0 first). Neurons with zero coordinate gradient count as +inf; a point where all
+    do gets ``inf`` and argmin ``-1``. For raw 1D coordinates this is the exact distance to the
+    nearest region boundary whenever the point's region is bounded by breakpoints on both sides
+    (see docs/geometry.md). A general encoding module or function is differentiated with
+    ``torch.func`` in chunks of ``chunk_size`` points (default: about 64 MiB of Jacobian).
     """
     net, _ = split_network(net, args, (), kwargs)
-    matrix, offset, periodic = encoding_form(encoding, coords)
-    return ops_geometry.boundary_distance(coords, matrix, offset, periodic, *_plain_lists(net))
+    if is_affine_sine(encoding):
+        matrix, offset, periodic = encoding_form(encoding, coords)
+        return ops_geometry.boundary_distance(coords, matrix, offset, periodic, net)
+    parts = [ops_geometry.boundary_distance_encoded(x, jac, net)
+             for x, jac in _encoded_chunks(coords, encoding, chunk_size)]
+    if not parts:
+        return ops_geometry.boundary_distance_encoded(*_empty_encoded(coords, encoding), net)
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
-def coord_gradients(coords: Tensor, encoding, net, *args, **kwargs) -> Tensor:
-    """``[N, out, D]``: gradient of the network output w.r.t. the coordinates (before encoding)."""
+def coord_gradients(coords: Tensor, encoding, net, *args, chunk_size: Optional[int] = None,
+                    **kwargs) -> Tensor:
+    """``[N, out, D]``: gradient of the network output w.r.t. the coordinates (before encoding).
+
+    Encodings and networks as for ``boundary_distance``.
+    """
     net, _ = split_network(net, args, (), kwargs)
-    matrix, offset, periodic = encoding_form(encoding, coords)
-    return ops_geometry.coord_gradients(coords, matrix, offset, periodic, *_plain_lists(net))
+    if is_affine_sine(encoding):
+        matrix, offset, periodic = encoding_form(encoding, coords)
+        return ops_geometry.coord_gradients(coords, matrix, offset, periodic, net)
+    parts = [ops_geometry.coord_gradients_encoded(x, jac, net)
+             for x, jac in _encoded_chunks(coords, encoding, chunk_size)]
+    if not parts:
+        return ops_geometry.coord_gradients_encoded(*_empty_encoded(coords, encoding), net)
+    return torch.cat(parts)
 
 
 def region_slope_stats(coord_grads: Tensor, ids: Tensor, num_regions: int) -> tuple[Tensor, Tensor]:

@@ -1,12 +1,9 @@
 #include "coord_checks.h"
 
-#include "mlp_checks.h"
-
 namespace specbias {
-
-void check_coord_mlp_inputs(const at::Tensor& coords, const at::Tensor& enc_matrix,
-                            const at::Tensor& enc_offset, const at::Tensor& enc_periodic,
-                            at::TensorList weights, at::TensorList biases) {
+void check_coord_inputs(const at::Tensor& coords, const at::Tensor& enc_matrix,
+                        const at::Tensor& enc_offset, const at::Tensor& enc_periodic,
+                        const Network& net) {
   TORCH_CHECK(coords.dim() == 2, "coords: expected a 2-D tensor [N, D], got ", coords.dim(),
               " dimensions");
   TORCH_CHECK(coords.scalar_type() == at::kFloat || coords.scalar_type() == at::kDouble,
@@ -39,22 +36,35 @@ void check_coord_mlp_inputs(const at::Tensor& coords, const at::Tensor& enc_matr
   TORCH_CHECK(enc_periodic.device() == coords.device(), "enc_periodic: expected device ",
               coords.device(), " (the device of coords), got ", enc_periodic.device());
 
-  TORCH_CHECK(weights.size() >= 2,
-              "weights: expected at least 2 layers (one hidden layer and the linear head), got ",
-              weights.size());
-  const at::Tensor& w0 = weights[0];
+  const at::Tensor& w0 = net.weights[0];
   TORCH_CHECK(w0.dim() == 2 && w0.size(1) == e, "weights[0]: expected shape [out, E] with E = ",
               e, " (the encoding width, enc_matrix.shape[0]), got ", w0.sizes());
-  // The remaining shape/dtype/device checks are those of every MLP op, on an empty encoded input.
-  check_mlp_inputs(at::empty({0, e}, coords.options()), weights, biases);
+  // The rest (dtype, device, shapes, skips) as for every network op, on an empty encoded input
+  // of the right width; one fused finiteness check covers the coordinates and encoding too.
+  check_network_inputs(at::empty({0, e}, coords.options()), net,
+                       {{"coords", coords},
+                        {"enc_matrix", enc_matrix},
+                        {"enc_offset", enc_offset}});
+}
 
-  if (coords.numel() > 0) {
-    TORCH_CHECK(at::isfinite(coords).all().item<bool>(),
-                "coords: expected finite coordinates, found NaN or inf");
-  }
-  TORCH_CHECK(at::isfinite(enc_matrix).all().item<bool>() &&
-                  at::isfinite(enc_offset).all().item<bool>(),
-              "enc_matrix/enc_offset: expected finite values, found NaN or inf");
+void check_encoded_inputs(const at::Tensor& x, const at::Tensor& x_jacobian, const Network& net) {
+  TORCH_CHECK(x.dim() == 2, "x: expected a 2-D tensor [N, E] (the encoded points), got ",
+              x.dim(), " dimensions");
+  TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble,
+              "x: expected float32 or float64, got ", x.scalar_type());
+  TORCH_CHECK(x_jacobian.dim() == 3 && x_jacobian.size(0) == x.size(0) &&
+                  x_jacobian.size(1) == x.size(1),
+              "x_jacobian: expected shape [N, E, D] with [N, E] = x.shape = ", x.sizes(),
+              ", got ", x_jacobian.sizes());
+  TORCH_CHECK(x_jacobian.size(2) >= 1,
+              "x_jacobian: expected at least one coordinate dimension (D >= 1), got shape ",
+              x_jacobian.sizes());
+  TORCH_CHECK(x_jacobian.scalar_type() == x.scalar_type(), "x_jacobian: expected dtype ",
+              x.scalar_type(), " (the dtype of x), got ", x_jacobian.scalar_type());
+  TORCH_CHECK(x_jacobian.device() == x.device(), "x_jacobian: expected device ", x.device(),
+              " (the device of x), got ", x_jacobian.device());
+  // x's width against weights[0]; one fused finiteness check of x, x_jacobian and the network.
+  check_network_inputs(x, net, {{"x_jacobian", x_jacobian}});
 }
 
 }  // namespace specbias

@@ -1,15 +1,22 @@
-// Forward-mode pass from coordinates through the encoding and the hidden layers, on the CPU, for
-// one tile of points. Values and the D coordinate tangents travel together as one stacked block
+// Forward-mode pass through a described network (network.h) on the CPU, for one tile of points.
+// Values and the D coordinate tangents travel together as one stacked block
 // S [(1 + D) * rows, width]: rows 0..rows-1 are the values, rows (1+d)*rows .. are the tangent
-// d/dc_d of every point, so each layer is a single GEMM over the whole block.
-// Shared by boundary_distance.cpp and coord_gradients.cpp.
+// d/dc_d of every point, so each layer is a single GEMM over the whole block (two with an input
+// skip). The block starts either from the affine-sine encoding of the coordinates
+// (encode_with_tangents) or from given encoded points and their Jacobian (stack_encoded).
+// Shared by boundary_distance*.cpp and coord_gradients*.cpp.
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <tuple>
 #include <vector>
+
+#include "../common/coord_layers.h"
 
 namespace specbias {
 namespace coord_forward {
@@ -47,25 +54,50 @@ void encode_with_tangents(const scalar_t* coords, int64_t rows, int64_t dims,
   }
 }
 
-// Adds the bias to the value rows of S (the layer's GEMM output), then applies the ReLU to the
-// values and its derivative 1[z > 0] to the tangents, in place. With `best` set, it also folds
-// every neuron's first-order boundary distance |z| / ||dz/dc|| into the running minimum
-// best[r] / argmin[r] (neuron index first_neuron + k); a strict < keeps the lowest index on ties,
-// and neurons with zero tangent (distance +inf) never replace anything.
+// The stacked block of a tile of affine-sine encoded coordinates c [rows, D].
 template <typename scalar_t>
-void bias_relu_tangents(scalar_t* s, int64_t rows, int64_t dims, int64_t width,
-                        const scalar_t* bias, scalar_t* best, int64_t* argmin,
-                        int64_t first_neuron) {
+at::Tensor stack_affine_sine(const at::Tensor& c, const at::Tensor& matrix,
+                             const at::Tensor& offset, const at::Tensor& periodic) {
+  const int64_t rows = c.size(0);
+  const int64_t dims = c.size(1);
+  const int64_t features = matrix.size(0);
+  at::Tensor s = at::empty({(1 + dims) * rows, features}, c.options());
+  encode_with_tangents<scalar_t>(c.data_ptr<scalar_t>(), rows, dims, matrix.data_ptr<scalar_t>(),
+                                 offset.data_ptr<scalar_t>(), periodic.data_ptr<bool>(), features,
+                                 s.data_ptr<scalar_t>());
+  return s;
+}
+
+// The stacked block of a tile of encoded points x [rows, E] with x_jacobian [rows, E, D].
+inline at::Tensor stack_encoded(const at::Tensor& x, const at::Tensor& x_jacobian) {
+  const int64_t rows = x.size(0);
+  const int64_t dims = x_jacobian.size(2);
+  return at::cat({x, x_jacobian.permute({2, 0, 1}).reshape({dims * rows, x.size(1)})}, 0);
+}
+
+// On the GEMM output z of one hidden layer (value rows, then tangent rows; width columns), in
+// place: adds the bias (if any) to the values; with `best` set, folds every neuron's first-order
+// boundary distance |z| / ||dz/dc|| into the running minimum best[r] / argmin[r] (neuron index
+// first_neuron + k; a strict < keeps the lowest index on ties, and a neuron with zero tangent,
+// distance +inf, never replaces anything); applies the activation to the values and its
+// derivative (1 where z > 0, else the slope) to the tangents; with `prev` (the stacked block of
+// a_{l-1}, same layout) adds it to values and tangents (residual layer).
+template <typename scalar_t>
+void activate_with_tangents(scalar_t* s, int64_t rows, int64_t dims, int64_t width,
+                            const scalar_t* bias, scalar_t slope, const scalar_t* prev,
+                            scalar_t* best, int64_t* argmin, int64_t first_neuron) {
+  const int64_t tangent_stride = rows * width;
   for (int64_t r = 0; r < rows; ++r) {
     scalar_t* z = s + r * width;
+    scalar_t* t0 = s + tangent_stride + r * width;  // tangent d of neuron k: t0[d * stride + k]
     scalar_t row_best = best ? best[r] : scalar_t(0);
     int64_t row_arg = best ? argmin[r] : -1;
     for (int64_t k = 0; k < width; ++k) {
-      const scalar_t zk = z[k] + bias[k];
+      const scalar_t zk = bias ? z[k] + bias[k] : z[k];
       if (best) {
         scalar_t g2 = 0;
         for (int64_t d = 0; d < dims; ++d) {
-          const scalar_t t = s[((1 + d) * rows + r) * width + k];
+          const scalar_t t = t0[d * tangent_stride + k];
           g2 += t * t;
         }
         if (g2 > scalar_t(0)) {
@@ -78,9 +110,19 @@ void bias_relu_tangents(scalar_t* s, int64_t rows, int64_t dims, int64_t width,
       }
       if (zk > scalar_t(0)) {
         z[k] = zk;
-      } else {
+      } else if (slope == scalar_t(0)) {
         z[k] = 0;
-        for (int64_t d = 0; d < dims; ++d) s[((1 + d) * rows + r) * width + k] = 0;
+        for (int64_t d = 0; d < dims; ++d) t0[d * tangent_stride + k] = 0;
+      } else {
+        z[k] = slope * zk;
+        for (int64_t d = 0; d < dims; ++d) t0[d * tangent_stride + k] *= slope;
+      }
+      if (prev) {
+        const scalar_t* p = prev + r * width;
+        z[k] += p[k];
+        for (int64_t d = 0; d < dims; ++d) {
+          t0[d * tangent_stride + k] += p[tangent_stride + d * tangent_stride + k];
+        }
       }
     }
     if (best) {
@@ -90,29 +132,85 @@ void bias_relu_tangents(scalar_t* s, int64_t rows, int64_t dims, int64_t width,
   }
 }
 
-// Runs one tile c [rows, D] through the encoding and every hidden layer; returns the stacked
-// block after the last hidden ReLU ([(1+D)*rows, width_{L-1}]). `weights_t` are the hidden
-// layers' transposed weights (contiguous [in, out]). best/argmin may be null.
+// Runs the stacked block x0 [(1+D)*rows, E] of a tile through every hidden layer (layers[0..L-1]
+// of stacked_layers); returns the stacked block of a_{L-1}. best/argmin may be null.
 template <typename scalar_t>
-at::Tensor forward_tile(const at::Tensor& c, const at::Tensor& matrix, const at::Tensor& offset,
-                        const at::Tensor& periodic, const std::vector<at::Tensor>& weights_t,
-                        const std::vector<at::Tensor>& biases, scalar_t* best, int64_t* argmin) {
-  const int64_t rows = c.size(0);
-  const int64_t dims = c.size(1);
-  const int64_t features = matrix.size(0);
-  at::Tensor s = at::empty({(1 + dims) * rows, features}, c.options());
-  encode_with_tangents<scalar_t>(c.data_ptr<scalar_t>(), rows, dims, matrix.data_ptr<scalar_t>(),
-                                 offset.data_ptr<scalar_t>(), periodic.data_ptr<bool>(), features,
-                                 s.data_ptr<scalar_t>());
+at::Tensor hidden_pass(const at::Tensor& x0, int64_t rows, int64_t dims,
+                       const std::vector<StackedLayer>& layers, scalar_t* best, int64_t* argmin) {
+  at::Tensor s = x0;
   int64_t first_neuron = 0;
-  for (size_t l = 0; l < weights_t.size(); ++l) {
-    s = at::mm(s, weights_t[l]);
-    const int64_t width = s.size(1);
-    bias_relu_tangents<scalar_t>(s.data_ptr<scalar_t>(), rows, dims, width,
-                                 biases[l].data_ptr<scalar_t>(), best, argmin, first_neuron);
+  for (size_t l = 0; l + 1 < layers.size(); ++l) {
+    const StackedLayer& layer = layers[l];
+    at::Tensor z = at::mm(s, layer.w_prev_t);
+    if (layer.w_skip_t.defined()) z.addmm_(x0, layer.w_skip_t);
+    const int64_t width = z.size(1);
+    activate_with_tangents<scalar_t>(
+        z.data_ptr<scalar_t>(), rows, dims, width,
+        layer.bias.defined() ? layer.bias.data_ptr<scalar_t>() : nullptr,
+        static_cast<scalar_t>(layer.slope), layer.residual ? s.data_ptr<scalar_t>() : nullptr,
+        best, argmin, first_neuron);
+    s = z;
     first_neuron += width;
   }
   return s;
+}
+
+// d f / d c of a tile, [D * rows, out] (tangent d of point r in row d * rows + r): the head on the
+// tangent rows only (its bias does not reach the gradient), plus its skip columns on x's tangents.
+inline at::Tensor head_tangents(const at::Tensor& s, const at::Tensor& x0, int64_t rows,
+                                int64_t dims, const StackedLayer& head) {
+  at::Tensor g = at::mm(s.narrow(0, rows, dims * rows), head.w_prev_t);
+  if (head.w_skip_t.defined()) g.addmm_(x0.narrow(0, rows, dims * rows), head.w_skip_t);
+  return g;
+}
+
+constexpr int64_t kTileRows = 256;
+
+// The op drivers: tiles of kTileRows points run in parallel; stack(r0, rows) gives the stacked
+// block of points r0..r0+rows-1 (stack_affine_sine or stack_encoded). Call inside a dispatch.
+
+// (distance [n], argmin [n]) of boundary_distance*.
+template <typename scalar_t, typename StackFn>
+std::tuple<at::Tensor, at::Tensor> boundary_distance_tiles(int64_t n, int64_t dims,
+                                                           const at::TensorOptions& options,
+                                                           const std::vector<StackedLayer>& layers,
+                                                           const StackFn& stack) {
+  at::Tensor dist = at::full({n}, std::numeric_limits<double>::infinity(), options);
+  at::Tensor argmin = at::full({n}, -1, options.dtype(at::kLong));
+  scalar_t* dist_ptr = dist.data_ptr<scalar_t>();
+  int64_t* arg_ptr = argmin.data_ptr<int64_t>();
+  const int64_t tiles = (n + kTileRows - 1) / kTileRows;
+  at::parallel_for(0, tiles, 1, [&](int64_t t0, int64_t t1) {
+    const at::NoGradGuard no_grad;  // grad mode is thread-local: set it in each worker
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t r0 = t * kTileRows;
+      const int64_t rows = std::min(kTileRows, n - r0);
+      hidden_pass<scalar_t>(stack(r0, rows), rows, dims, layers, dist_ptr + r0, arg_ptr + r0);
+    }
+  });
+  return {dist, argmin};
+}
+
+// [n, out, D] of coord_gradients*.
+template <typename scalar_t, typename StackFn>
+at::Tensor coord_gradients_tiles(int64_t n, int64_t dims, const at::TensorOptions& options,
+                                 const std::vector<StackedLayer>& layers, const StackFn& stack) {
+  const StackedLayer& head = layers.back();
+  const int64_t out_dim = head.width();
+  at::Tensor out = at::empty({n, out_dim, dims}, options);
+  const int64_t tiles = (n + kTileRows - 1) / kTileRows;
+  at::parallel_for(0, tiles, 1, [&](int64_t t0, int64_t t1) {
+    const at::NoGradGuard no_grad;
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t r0 = t * kTileRows;
+      const int64_t rows = std::min(kTileRows, n - r0);
+      const at::Tensor x0 = stack(r0, rows);
+      const at::Tensor s = hidden_pass<scalar_t>(x0, rows, dims, layers, nullptr, nullptr);
+      const at::Tensor grads = head_tangents(s, x0, rows, dims, head);  // [D*rows, out]
+      out.narrow(0, r0, rows).copy_(grads.view({dims, rows, out_dim}).permute({1, 2, 0}));
+    }
+  });
+  return out;
 }
 
 }  // namespace coord_forward

@@ -1,10 +1,12 @@
-// Gradient of the network output w.r.t. the coordinates on the GPU: the stacked value+tangent
-// forward pass of coord_forward.cuh, then one GEMM of the head on the tangent rows.
+// Gradient of the network output w.r.t. the coordinates on the GPU, from coordinates and an
+// encoding in affine-sine form: the stacked value+tangent forward pass of coord_forward.cuh,
+// then the head's GEMM on the tangent rows.
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
 #include "../common/coord_checks.h"
+#include "../common/ieee_float32.h"
 #include "coord_forward.cuh"
 
 namespace specbias {
@@ -12,35 +14,24 @@ namespace {
 
 at::Tensor coord_gradients_cuda(const at::Tensor& coords_in, const at::Tensor& enc_matrix,
                                 const at::Tensor& enc_offset, const at::Tensor& enc_periodic,
-                                at::TensorList weights, at::TensorList biases) {
+                                at::TensorList weights,
+                                const BiasList& biases, SlopeList slopes,
+                                const FlagList& input_skip, const FlagList& residual) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  check_coord_mlp_inputs(coords_in, enc_matrix, enc_offset, enc_periodic, weights, biases);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  check_coord_inputs(coords_in, enc_matrix, enc_offset, enc_periodic, net);
   const c10::cuda::CUDAGuard guard(coords_in.device());
+  const IeeeFloat32Guard ieee;  // float32 GEMMs stay IEEE whatever the TF32 settings
   const at::Tensor coords = coords_in.contiguous();
-  const int64_t n = coords.size(0);
-  const int64_t dims = coords.size(1);
-  const int64_t out_dim = weights.back().size(0);
-  at::Tensor out = at::empty({n, out_dim, dims}, coords.options());
-  if (n == 0) return out;
-
   const at::Tensor matrix = enc_matrix.contiguous();
   const at::Tensor offset = enc_offset.contiguous();
   const at::Tensor periodic = enc_periodic.contiguous();
-  std::vector<at::Tensor> b;
-  int64_t max_width = std::max(matrix.size(0), out_dim);
-  for (size_t l = 0; l < weights.size(); ++l) {
-    b.push_back(biases[l].contiguous());
-    max_width = std::max(max_width, weights[l].size(0));
-  }
-  const int64_t chunk = coord_forward::chunk_rows(dims, max_width, coords.element_size());
-  for (int64_t r0 = 0; r0 < n; r0 += chunk) {
-    const int64_t rows = std::min(chunk, n - r0);
-    at::Tensor s = coord_forward::forward_chunk(coords.narrow(0, r0, rows), matrix, offset,
-                                                periodic, weights, b, at::Tensor(), at::Tensor());
-    at::Tensor grads = at::mm(s.narrow(0, rows, dims * rows), weights.back().t());
-    out.narrow(0, r0, rows).copy_(grads.view({dims, rows, out_dim}).permute({1, 2, 0}));
-  }
-  return out;
+  return coord_forward::coord_gradients_chunks(
+      coords.size(0), coords.size(1), matrix.size(0), net, coords.options(),
+      [&](int64_t r0, int64_t rows) {
+        return coord_forward::stack_affine_sine(coords.narrow(0, r0, rows), matrix, offset,
+                                                periodic);
+      });
 }
 
 }  // namespace

@@ -20,4 +20,14 @@ from .gradients import (
     per_example_grads,
     region_grad_norms,
 )
-from .geometry import boundary_distance, coord_gradients, encode_affine_sine
+from .geometry import (
+    boundary_distance,
+    boundary_distance_encoded,
+    boundary_distance_through,
+    coord_gradients,
+    coord_gradients_encoded,
+    coord_gradients_through,
+    encode_affine_sine,
+    neuron_distances_encoded,
+    neuron_distances_through,
+)
