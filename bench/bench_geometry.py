@@ -14,7 +14,8 @@ from geometry_forms import pe_form
 from nets import random_mlp
 from peak_memory import record
 from timing import best_time, sync
-from specbias_ext import ReluNetwork, activation_patterns, geometry, ops_geometry, reference
+from specbias_ext import ReluNetwork, activation_patterns, geometry, reference
+from specbias_ext.ops import geometry as ops_geometry
 
 
 def _grid(side, device, dtype=torch.float32):

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from conftest import requires_cuda
 from geometry_forms import geometry_configs, make_form, pe_form, raw_form
 from nets import random_mlp
-from specbias_ext import ReluNetwork, geometry, ops_geometry, reference
+from specbias_ext import ReluNetwork, geometry, reference
+from specbias_ext.ops import geometry as ops_geometry
 
 DIST_TOL = {torch.float32: dict(rtol=2e-3, atol=1e-4), torch.float64: dict(rtol=1e-9, atol=1e-10)}
 

@@ -7,7 +7,8 @@ from torch.func import jacrev, vmap
 from conftest import requires_cuda
 from geometry_forms import geometry_configs, make_form, pe_form, raw_form
 from nets import random_mlp
-from specbias_ext import geometry, ops_geometry, reference
+from specbias_ext import geometry, reference
+from specbias_ext.ops import geometry as ops_geometry
 from specbias_ext.reference import pattern_bits
 
 TOL = {torch.float32: dict(rtol=1e-4, atol=1e-4), torch.float64: dict(rtol=1e-10, atol=1e-10)}

@@ -12,7 +12,8 @@ from conftest import requires_cuda
 from geometry_forms import make_form
 from geometry_nets import NERF_LIKE, network_kinds, random_network
 from nets import random_mlp
-from specbias_ext import ReluNetwork, geometry, ops_geometry, reference
+from specbias_ext import ReluNetwork, geometry, reference
+from specbias_ext.ops import geometry as ops_geometry
 
 DIST_TOL = {torch.float32: dict(rtol=2e-3, atol=1e-4), torch.float64: dict(rtol=1e-9, atol=1e-10)}
 GRAD_TOL = {torch.float32: dict(rtol=1e-4, atol=1e-4), torch.float64: dict(rtol=1e-10, atol=1e-10)}

@@ -44,5 +44,4 @@ __all__ = [
 ]
 
 # Geometry (boundary distance, coordinate slopes, exact 1D regions, hyperplanes, layer norms);
-# importing ops_geometry also registers the fake kernels of its ops.
-from . import geometry, ops_geometry  # noqa: E402,F401
+from . import geometry  # noqa: E402,F401

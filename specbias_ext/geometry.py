@@ -19,7 +19,7 @@ from typing import Callable, NamedTuple, Optional, Sequence
 import torch
 from torch.func import jacfwd, vmap
 
-from . import ops_geometry
+from .ops import geometry as ops_geometry
 from .ops import activation_patterns, split_network
 
 Tensor = torch.Tensor

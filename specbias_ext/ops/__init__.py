@@ -1,14 +1,16 @@
 """Typed wrappers of the torch.ops.specbias ops, and their fake kernels for torch.compile.
 
 One module per op family: ``regions`` (activation patterns, region ids, Hamming distances, bit
-counts) and ``gradients`` (per-example gradient norms, inner products, Gram blocks, per-region
-sums). Every op that runs the network takes ``(x, net, ...)`` with a ``ReluNetwork``
+counts), ``gradients`` (per-example gradient norms, inner products, Gram blocks, per-region
+sums) and ``geometry`` (boundary distance and coordinate gradients from coordinates, through an
+encoding in affine-sine form or from encoded points with their Jacobian). Every op that runs the network takes ``(x, net, ...)`` with a ``ReluNetwork``
 (``specbias_ext.relu_network(model)`` builds one) or the older ``(x, weights, biases, ...)``
 lists in nn.Linear layout. ``x[N, D]`` is what enters the network's first layer (already
 encoded), float32 or float64. See ``specbias_ext.reference`` for plain-torch versions.
 """
 from ..networks import split_network
 from ._network_args import network_args, plain_lists as _plain_lists
+from . import geometry
 from .gradients import grad_dots, grad_gram, per_example_grad_norms, region_grad_norms
 from .regions import (
     activation_patterns,
@@ -22,5 +24,5 @@ from .regions import (
 __all__ = [
     "activation_patterns", "bit_counts", "grad_dots", "grad_gram", "hamming_neighbors",
     "hamming_pairs", "hamming_pairs_per_layer", "network_args", "per_example_grad_norms",
-    "region_grad_norms", "region_ids", "split_network",
+    "region_grad_norms", "region_ids", "split_network", "geometry",
 ]
