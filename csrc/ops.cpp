@@ -40,7 +40,7 @@ TORCH_LIBRARY(specbias, m) {
   m.def("activation_patterns(Tensor x, Tensor[] weights, Tensor[] biases) -> Tensor");
   m.def("region_ids(Tensor patterns) -> (Tensor, Tensor)");
   m.def("hamming_pairs(Tensor patterns, Tensor i, Tensor j, int[]? segments=None) -> Tensor");
-  m.def("hamming_neighbors(Tensor patterns, int[] grid_shape) -> Tensor[]");
+  m.def("hamming_neighbors(Tensor patterns, SymInt[] grid_shape) -> Tensor[]");
   m.def("bit_counts(Tensor patterns, int num_bits) -> Tensor");
 
   // Gradient ops (per-example gradients are never materialised).

@@ -43,13 +43,16 @@ def hamming_pairs(patterns: Tensor, i: Tensor, j: Tensor,
 
 
 def hamming_neighbors(patterns: Tensor, grid_shape: Sequence[int]) -> list[Tensor]:
-    """Distances to the next grid point along each axis (rows = grid points, row-major)."""
+    """Distances to the next grid point along each axis (rows = grid points, row-major): entry a
+    has the grid shape with axis a one shorter."""
     bits = _all_bits(patterns).reshape(*grid_shape, patterns.shape[1] * 64)
-    if len(grid_shape) == 1:
-        return [(bits[1:] != bits[:-1]).sum(dim=-1)]
-    down = (bits[1:, :] != bits[:-1, :]).sum(dim=-1)
-    right = (bits[:, 1:] != bits[:, :-1]).sum(dim=-1)
-    return [down, right]
+    out = []
+    for axis in range(len(grid_shape)):
+        size = bits.shape[axis]
+        ahead = bits.narrow(axis, min(1, size), max(size - 1, 0))
+        here = bits.narrow(axis, 0, max(size - 1, 0))
+        out.append((ahead != here).sum(dim=-1))
+    return out
 
 
 def bit_counts(patterns: Tensor, num_bits: int) -> Tensor:
