@@ -46,30 +46,44 @@ def assert_same(dist_out, ref):
         assert torch.equal(dist_out["ids"], ref.ids)
 
 
-def test_two_ranks_match_one_process(tmp_path):
-    jobs = [
-        ("2d", {}),                              # 8 tiles split 4 / 4
-        ("2d", {"block_tiles": [5, 3]}),         # uneven blocks
-        ("3d", {"block_tiles": [1, 13]}),        # border inside a region, 1 tile vs many
-        ("1d", {"block_tiles": [40, 3]}),
-        ("plane", {}),
-        ("tiny", {}),                            # one tile: rank 1 holds no point
-        ("3d", {"block_tiles": [14, 0]}),        # empty last rank
-    ]
-    ranks = run_ranks(2, jobs, tmp_path)
-    for k, (name, extra) in enumerate(jobs):
+TWO_RANK_JOBS = [
+    ("2d", {}),                              # 8 tiles split 4 / 4
+    ("2d", {"block_tiles": [5, 3]}),         # uneven blocks
+    ("3d", {"block_tiles": [1, 13]}),        # border inside a region, 1 tile vs many
+    ("1d", {"block_tiles": [40, 3]}),
+    ("plane", {}),
+    ("tiny", {}),                            # one tile: rank 1 holds no point
+    ("3d", {"block_tiles": [14, 0]}),        # empty last rank
+    ("3d", {"ids": "file", "out": "{tmp}/two", "block_tiles": [6, 8]}),
+    ("2d", {"fail": True}),                  # last: rank 1 raises inside its scan
+]
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory):
+    """One 2-rank run of every job (process start-up dominates the cost)."""
+    tmp = tmp_path_factory.mktemp("dist")
+    jobs = [(name, {k: (v.format(tmp=tmp) if isinstance(v, str) else v)
+                    for k, v in extra.items()}) for name, extra in TWO_RANK_JOBS]
+    return tmp, run_ranks(2, jobs, tmp)
+
+
+def test_two_ranks_match_one_process(two_ranks):
+    _, ranks = two_ranks
+    for k, (name, extra) in enumerate(TWO_RANK_JOBS):
+        if "out" in extra or "fail" in extra:
+            continue
         ref = single(name)
         assert_same(ranks[0][k], ref)
-        # every rank gets the same summary
-        assert ranks[1][k]["summary"] == ref.summary()
+        assert ranks[1][k]["summary"] == ref.summary()  # every rank gets the summary
 
 
-def test_outputs_on_disk_are_identical(tmp_path):
-    one, two = tmp_path / "one", tmp_path / "two"
+def test_outputs_on_disk_are_identical(two_ranks, tmp_path):
+    tmp, ranks = two_ranks
+    k = next(k for k, (_, extra) in enumerate(TWO_RANK_JOBS) if "out" in extra)
+    assert "error" not in ranks[0][k], ranks[0][k].get("trace")
+    one, two = tmp_path / "one", tmp / "two"
     single("3d", ids="file", out=str(one))
-    ranks = run_ranks(2, [("3d", {"ids": "file", "out": str(two), "block_tiles": [6, 8]})],
-                      tmp_path)
-    assert "error" not in ranks[0][0], ranks[0][0].get("trace")
     names = sorted(p.name for p in one.iterdir())
     assert names == sorted(p.name for p in two.iterdir())
     assert names == ["regions_6x5x7.json", "regions_6x5x7.npz", "regions_6x5x7_ids.npy"]
@@ -83,13 +97,15 @@ def test_outputs_on_disk_are_identical(tmp_path):
             assert (one / n).read_bytes() == (two / n).read_bytes()
 
 
+def test_a_failing_rank_fails_every_rank(two_ranks):
+    _, ranks = two_ranks
+    k = next(k for k, (_, extra) in enumerate(TWO_RANK_JOBS) if "fail" in extra)
+    assert "grad_out exploded on purpose" in ranks[1][k]["error"]
+    assert ranks[1][k]["error"].startswith("ValueError")
+    assert "rank 1" in ranks[0][k]["error"] and "exploded" in ranks[0][k]["error"]
+
+
 def test_more_ranks_than_points(tmp_path):
-    ranks = run_ranks(3, [("tiny", {"tile": 1})], tmp_path)
+    ranks = run_ranks(3, [("tiny", {"tile": 1}), ("1d", {"block_tiles": [0, 43, 0]})], tmp_path)
     assert_same(ranks[0][0], single("tiny", tile=1))
-
-
-def test_a_failing_rank_fails_every_rank(tmp_path):
-    ranks = run_ranks(2, [("2d", {"fail": True})], tmp_path)
-    assert "grad_out exploded on purpose" in ranks[1][0]["error"]
-    assert ranks[1][0]["error"].startswith("ValueError")
-    assert "rank 1" in ranks[0][0]["error"] and "exploded" in ranks[0][0]["error"]
+    assert_same(ranks[0][1], single("1d"))

@@ -83,6 +83,8 @@ class RawIdsFile:
     """Scratch file of int64 ids (no header), appended tile by tile and read back in chunks."""
 
     def __init__(self, folder=None):
+        if folder is not None:
+            os.makedirs(folder, exist_ok=True)
         fd, self.path = tempfile.mkstemp(prefix=".specbias-ids-", suffix=".raw", dir=folder)
         self.file = os.fdopen(fd, "w+b")
         self.count = 0

@@ -78,47 +78,69 @@ def _strides(shape) -> list[int]:
 
 
 class _Table:
-    """Distinct patterns in first-appearance order, with their first point index and count."""
+    """Distinct patterns in first-appearance order and their counts, in buffers that grow by
+    doubling (so adding a tile costs its own rows plus one pass of ``region_ids`` over the
+    table, without copying the table)."""
 
     def __init__(self, words: int, device):
-        self.patterns = torch.zeros((0, words), dtype=torch.int64, device=device)
-        self.first = torch.zeros(0, dtype=torch.int64)
-        self.counts = torch.zeros(0, dtype=torch.int64)
+        self._rows = torch.zeros((1024, words), dtype=torch.int64, device=device)
+        self._counts = torch.zeros(1024, dtype=torch.int64)
+        self.size = 0
 
     def __len__(self) -> int:
-        return int(self.patterns.shape[0])
+        return self.size
 
-    def add_tile(self, patterns: Tensor, base: int) -> Tensor:
-        """Region ids (this table's numbering) of the rows of one tile starting at point base."""
+    @property
+    def patterns(self) -> Tensor:
+        return self._rows[:self.size]
+
+    @property
+    def counts(self) -> Tensor:
+        return self._counts[:self.size]
+
+    def _reserve(self, rows: int) -> None:
+        cap = self._rows.shape[0]
+        if rows <= cap:
+            return
+        while cap < rows:
+            cap *= 2
+        grown = self._rows.new_zeros((cap, self._rows.shape[1]))
+        grown[:self.size] = self._rows[:self.size]
+        counts = self._counts.new_zeros(cap)
+        counts[:self.size] = self._counts[:self.size]
+        self._rows, self._counts = grown, counts
+
+    def add_tile(self, patterns: Tensor) -> Tensor:
+        """Region ids (this table's numbering) of the rows of one tile."""
         local, local_counts = ops.region_ids(patterns)
         r = int(local_counts.numel())
         rows = torch.arange(patterns.shape[0], device=patterns.device)
         first = torch.full((r,), patterns.shape[0], dtype=torch.int64, device=patterns.device)
         first = first.scatter_reduce(0, local, rows, reduce="amin")
-        reps = patterns[first]
+        known = self.size
+        self._reserve(known + r)
+        self._rows[known:known + r] = patterns[first]
         # The table rows come first and are distinct, so they keep ids 0..G-1 and the tile's new
         # patterns get G, G+1, ... in their order of first appearance: global first appearance.
-        known = len(self)
-        merged, _ = ops.region_ids(torch.cat([self.patterns, reps]))
+        merged, _ = ops.region_ids(self._rows[:known + r])
         to_table = merged[known:]
         new = to_table >= known
-        if bool(new.any()):
-            self.patterns = torch.cat([self.patterns, reps[new]])
-            self.first = torch.cat([self.first, first[new].cpu() + base])
-            self.counts = torch.cat([self.counts, torch.zeros(int(new.sum()), dtype=torch.int64)])
-        self.counts.index_add_(0, to_table.cpu(), local_counts.cpu())
+        fresh = int(new.sum())
+        if fresh:
+            self._rows[known:known + fresh] = self._rows[known:known + r][new].clone()
+        self.size = known + fresh
+        self._counts.index_add_(0, to_table.cpu(), local_counts.cpu())
         return to_table[local]
 
 
 @dataclass
 class BlockScan:
     """What one scan of the tiles ``[tile_lo, tile_hi)`` found (ids in the block's own
-    first-appearance numbering; ``table_first`` are global point indices)."""
+    first-appearance numbering, which is the order of the table)."""
 
     start: int
     stop: int
     table_patterns: Tensor
-    table_first: Tensor
     table_counts: Tensor
     neighbor_hist: Tensor                # int64 [D, bits + 1]
     bit_counts: Tensor                   # int64 [bits]
@@ -240,7 +262,7 @@ class _Scanner:
                 coords = self.coords(a, b)
                 x = self.encode(coords)
                 p = ops.activation_patterns(x, self.net)
-                ids = table.add_tile(p, a)
+                ids = table.add_tile(p)
                 if writer is not None:
                     writer.write(ids)
                 elif keep_ids:
@@ -255,7 +277,7 @@ class _Scanner:
                     boundary_rows.append(self.boundary_stats(coords))
         grad_width = 4 + len(self.weights)
         return BlockScan(
-            start=start, stop=stop, table_patterns=table.patterns, table_first=table.first,
+            start=start, stop=stop, table_patterns=table.patterns,
             table_counts=table.counts, neighbor_hist=hist, bit_counts=on,
             grad_tiles=(torch.stack(grad_rows) if grad_rows else
                         torch.zeros((0, grad_width), dtype=torch.float64))
