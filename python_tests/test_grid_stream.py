@@ -118,3 +118,35 @@ def test_bad_arguments_name_themselves():
         analyze_stream(model, (10, 10))
     with pytest.raises(ValueError, match="grad_out"):
         analyze_stream(model, grid, grad_out=lambda c: c[:3])
+
+
+@pytest.mark.parametrize("keys", ["constant", "first_word_bits"])
+def test_key_collisions_fall_back_to_exact_numbering(monkeypatch, keys):
+    """Distinct patterns sharing a row key must still get distinct ids."""
+    from specbias_ext.analysis import stream
+
+    grid, model, _ = make_case("2d")
+    ref = in_memory(model, grid)
+    if keys == "constant":
+        fake = lambda p: torch.zeros(p.shape[0], dtype=torch.int64, device=p.device)  # noqa: E731
+    else:
+        fake = lambda p: p[:, 0] & 0xF  # noqa: E731
+    monkeypatch.setattr(stream, "row_keys", fake)
+    res = analyze_stream(model, grid, tile=37)
+    assert torch.equal(res.ids, ref["ids"])
+    assert torch.equal(res.region_counts, ref["counts"])
+
+
+def test_key_index_stays_sorted_and_complete():
+    from specbias_ext.analysis.stream import _Table, row_keys
+    from pattern_data import duplicated_rows
+
+    t = _Table(3, "cpu")
+    seen = []
+    for seed in range(6):
+        p = duplicated_rows(200, 3, distinct=60, seed=seed)
+        t.add_tile(p)
+    assert not t.collided
+    assert torch.all(t._keys[1:] > t._keys[:-1])
+    assert torch.equal(t._keys, torch.sort(row_keys(t.patterns)).values)
+    assert torch.equal(row_keys(t.patterns)[t._ids], t._keys)
