@@ -105,6 +105,7 @@ def test_a_failing_rank_fails_every_rank(two_ranks):
     assert "rank 1" in ranks[0][k]["error"] and "exploded" in ranks[0][k]["error"]
 
 
+@pytest.mark.slow
 def test_more_ranks_than_points(tmp_path):
     ranks = run_ranks(3, [("tiny", {"tile": 1}), ("1d", {"block_tiles": [0, 43, 0]})], tmp_path)
     assert_same(ranks[0][0], single("tiny", tile=1))

@@ -150,3 +150,26 @@ def test_key_index_stays_sorted_and_complete():
     assert torch.all(t._keys[1:] > t._keys[:-1])
     assert torch.equal(t._keys, torch.sort(row_keys(t.patterns)).values)
     assert torch.equal(row_keys(t.patterns)[t._ids], t._keys)
+
+
+def test_analyze_grid_single_process_writes_atomic_outputs(tmp_path, monkeypatch):
+    import json
+
+    from specbias_ext.analysis import analyze_grid
+    from specbias_ext.analysis.distributed import launch
+
+    for var in ("RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(var, raising=False)
+    assert launch() is False  # not under torchrun: nothing initialised
+    grid, model, kw = make_case("plane")
+    res = analyze_grid(model, grid, out=str(tmp_path), name="slice", **kw)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["slice.json", "slice.npz"]
+    saved = json.loads((tmp_path / "slice.json").read_text())
+    assert saved["regions"] == res.num_regions and saved["grid"]["kind"] == "plane"
+    assert np.array_equal(np.load(tmp_path / "slice.npz")["region_counts"],
+                          res.region_counts.numpy())
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="out"):
+        analyze_grid(model, grid, out=str(tmp_path / "file"))
+    with pytest.raises(ValueError, match="out"):
+        analyze_grid(model, grid, ids="file")
