@@ -173,3 +173,15 @@ def test_analyze_grid_single_process_writes_atomic_outputs(tmp_path, monkeypatch
         analyze_grid(model, grid, out=str(tmp_path / "file"))
     with pytest.raises(ValueError, match="out"):
         analyze_grid(model, grid, ids="file")
+
+
+def test_scanner_keeps_the_network_description():
+    from nets import random_mlp
+    from specbias_ext import ReluNetwork
+    from specbias_ext.analysis.stream import _Scanner
+
+    w, b = random_mlp(2, [8, 8], seed=1)
+    net = ReluNetwork.of(w, b, slopes=[0.1, 0.0])
+    sc = _Scanner(net, CoordinateGrid((4, 4)), dtype=torch.float32)
+    assert sc.net.slopes == net.slopes and sc.net.input_skips == net.input_skips
+    assert all(t.dtype == torch.float32 for t in sc.net.weights)

@@ -24,8 +24,8 @@ Quantities (one scan):
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -228,9 +228,11 @@ class _Scanner:
         self.boundary = bool(boundary)
         self.device = torch.device(device)
         self.dtype = dtype
-        self.net = ReluNetwork.of(
-            [w.detach().to(self.device, dtype) for w in self.net.weights],
-            [None if b is None else b.detach().to(self.device, dtype) for b in self.net.biases])
+        # Same description (slopes, skips, residual kept), parameters on this device and dtype.
+        self.net = dataclasses.replace(
+            self.net, weights=tuple(w.detach().to(self.device, dtype) for w in self.net.weights),
+            biases=tuple(None if b is None else b.detach().to(self.device, dtype)
+                         for b in self.net.biases))
         self.weights = list(self.net.weights)
         self.bits = sum(int(w.shape[0]) for w in self.weights[:-1])
         self.words = (self.bits + 63) // 64
