@@ -1,5 +1,4 @@
 """The streaming grid analysis against the in-memory path (whole grid through the ops)."""
-import math
 
 import numpy as np
 import pytest
@@ -142,7 +141,6 @@ def test_key_index_stays_sorted_and_complete():
     from pattern_data import duplicated_rows
 
     t = _Table(3, "cpu")
-    seen = []
     for seed in range(6):
         p = duplicated_rows(200, 3, distinct=60, seed=seed)
         t.add_tile(p)

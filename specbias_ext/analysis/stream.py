@@ -29,7 +29,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-import numpy as np
 import torch
 
 from .. import ops
