@@ -107,3 +107,44 @@ def test_hamming_neighbors_on_a_grid_of_patterns():
     full = reference.pattern_bits(x, weights, biases).reshape(30, 20, -1)
     assert torch.equal(down, (full[1:] != full[:-1]).sum(-1))
     assert torch.equal(right, (full[:, 1:] != full[:, :-1]).sum(-1))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 9), min_size=3, max_size=3), st.integers(1, 3),
+       st.integers(0, 2**31 - 1))
+def test_hamming_neighbors_3d(shape, words, seed):
+    n = shape[0] * shape[1] * shape[2]
+    patterns = random_words(n, words, seed, bit_density=0.05)
+    got = hamming_neighbors(patterns, shape)
+    expect = reference.hamming_neighbors(patterns, shape)
+    assert len(got) == 3
+    for axis, (g, e) in enumerate(zip(got, expect)):
+        want = list(shape)
+        want[axis] = max(want[axis] - 1, 0)
+        assert list(g.shape) == want and torch.equal(g, e)
+
+
+def test_hamming_neighbors_3d_steps_along_each_axis():
+    d, h, w = 4, 3, 5
+    patterns = random_words(d * h * w, 2, seed=3)
+    grid = torch.arange(d * h * w).reshape(d, h, w)
+    out = hamming_neighbors(patterns, (d, h, w))
+    for axis in range(3):
+        here = grid.narrow(axis, 0, grid.shape[axis] - 1).flatten()
+        ahead = grid.narrow(axis, 1, grid.shape[axis] - 1).flatten()
+        assert torch.equal(out[axis].flatten(), hamming_pairs(patterns, here, ahead))
+
+
+def test_hamming_neighbors_takes_symbolic_grid_sizes():
+    """The schema is SymInt[]: sizes from a tensor's shape reach the kernel as ints."""
+    patterns = random_words(24, 1, seed=1)
+    shape = torch.empty(2, 3, 4).shape
+    got = torch.ops.specbias.hamming_neighbors(patterns, list(shape))
+    for g, e in zip(got, reference.hamming_neighbors(patterns, (2, 3, 4))):
+        assert torch.equal(g, e)
+
+
+@pytest.mark.parametrize("shape", [[2.5, 2], [6.0]])
+def test_hamming_neighbors_refuses_float_sizes(shape):
+    with pytest.raises((TypeError, RuntimeError, ValueError), match="grid_shape|int"):
+        torch.ops.specbias.hamming_neighbors(random_words(6, 1, seed=0), shape)

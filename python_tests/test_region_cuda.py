@@ -92,7 +92,8 @@ def test_hamming_pairs_cuda_device_mismatch():
         hamming_pairs(patterns, torch.arange(3), torch.arange(3).cuda())
 
 
-@pytest.mark.parametrize("grid", [[0], [1], [1000], [0, 5], [1, 7], [37, 53], [600, 700]])
+@pytest.mark.parametrize("grid", [[0], [1], [1000], [0, 5], [1, 7], [37, 53], [600, 700],
+                                  [0, 3, 4], [1, 1, 9], [7, 1, 5], [33, 40, 21]])
 def test_hamming_neighbors_cuda(grid):
     n = 1
     for s in grid:

@@ -131,9 +131,12 @@ def test_bad_segments(segments, match):
 @pytest.mark.parametrize("shape,match", [
     ([7], r"grid_shape: expected sizes whose product is the number of pattern rows \(6\)"),
     ([2, 4], r"grid_shape: expected sizes whose product"),
-    ([1, 2, 3], r"grid_shape: expected 1 or 2 sizes"),
-    ([], r"grid_shape: expected 1 or 2 sizes"),
+    ([1, 2, 3, 1], r"grid_shape: expected 1, 2 or 3 sizes"),
+    ([], r"grid_shape: expected 1, 2 or 3 sizes"),
     ([-2, -3], r"grid_shape: expected non-negative sizes"),
+    ([2, 2, 2], r"grid_shape: expected sizes whose product is the number of pattern rows \(6\)"),
+    ([2**32, 2**32, 2], r"grid_shape: the product of the sizes .* overflows int64"),
+    ([2**62, 4, 0], r"grid_shape: expected sizes whose product .*\(0 points\)"),
 ])
 def test_bad_grid_shape(shape, match):
     with pytest.raises(RuntimeError, match=match):

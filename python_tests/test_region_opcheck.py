@@ -39,7 +39,7 @@ def test_opcheck_hamming_pairs(segments):
     torch.library.opcheck(ops.hamming_pairs, (patterns, i, j, segments))
 
 
-@pytest.mark.parametrize("grid", [[40], [5, 8]])
+@pytest.mark.parametrize("grid", [[40], [5, 8], [2, 4, 5]])
 def test_opcheck_hamming_neighbors(grid):
     patterns = duplicated_rows(40, 3, distinct=20, seed=5)
     torch.library.opcheck(ops.hamming_neighbors, (patterns, grid))

@@ -24,12 +24,18 @@ void check_segments(at::IntArrayRef segments, int64_t words) {
 }
 
 void check_grid_shape(at::IntArrayRef grid_shape, int64_t rows) {
-  TORCH_CHECK(grid_shape.size() == 1 || grid_shape.size() == 2,
-              "grid_shape: expected 1 or 2 sizes (a 1D or 2D grid), got ", grid_shape);
-  int64_t points = 1;
+  TORCH_CHECK(grid_shape.size() >= 1 && grid_shape.size() <= 3,
+              "grid_shape: expected 1, 2 or 3 sizes (a 1D, 2D or 3D grid), got ", grid_shape);
+  bool empty = false;
   for (int64_t s : grid_shape) {
     TORCH_CHECK(s >= 0, "grid_shape: expected non-negative sizes, got ", grid_shape);
-    points *= s;
+    empty = empty || s == 0;
+  }
+  int64_t points = empty ? 0 : 1;
+  for (int64_t s : grid_shape) {
+    TORCH_CHECK(empty || !__builtin_mul_overflow(points, s, &points), "grid_shape: the product "
+                "of the sizes ", grid_shape, " overflows int64 (expected the number of pattern "
+                "rows, ", rows, ")");
   }
   TORCH_CHECK(points == rows, "grid_shape: expected sizes whose product is the number of pattern "
               "rows (", rows, "), got ", grid_shape, " (", points, " points)");

@@ -14,7 +14,8 @@ void check_pair_indices(const at::Tensor& patterns, const at::Tensor& i, const a
 // segments: bit boundaries b0 <= b1 <= ... <= bS with 0 <= b0 and bS <= 64 * words, S >= 1.
 void check_segments(at::IntArrayRef segments, int64_t words);
 
-// grid_shape: 1 or 2 non-negative sizes whose product is the number of pattern rows.
+// grid_shape: 1, 2 or 3 non-negative sizes whose product (without int64 overflow) is the number
+// of pattern rows.
 void check_grid_shape(at::IntArrayRef grid_shape, int64_t rows);
 
 // num_bits: 0 <= num_bits <= 64 * words.

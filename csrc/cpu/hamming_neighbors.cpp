@@ -15,9 +15,9 @@ namespace {
 
 constexpr int64_t kNeighborGrain = 4096;
 
-// Output element o of an axis pairs row a = (o / inner_out) * inner_in + o % inner_out with
-// row a + step: for the last axis inner_out = W - 1, inner_in = W, step = 1; for the first axis
-// of a 2D grid inner_out = inner_in = W, step = W.
+// Axis a of a grid with `inner` points per step along it (the product of the later sizes) and
+// `size` points on it: output element e pairs row r = (e / inner_out) * inner_in + e % inner_out
+// with row r + inner, where inner_out = (size - 1) * inner and inner_in = size * inner.
 void neighbor_distances(const uint64_t* rows, int64_t words, int64_t inner_out, int64_t inner_in,
                         int64_t step, at::Tensor& out) {
   int64_t* o = out.data_ptr<int64_t>();
@@ -36,17 +36,18 @@ std::vector<at::Tensor> hamming_neighbors_cpu(const at::Tensor& patterns_in,
   const at::Tensor patterns = patterns_in.contiguous();
   const int64_t words = patterns.size(1);
   const auto* rows = reinterpret_cast<const uint64_t*>(patterns.data_ptr<int64_t>());
-  const int64_t width = grid_shape.back();
 
   std::vector<at::Tensor> outs;
   for (const auto& shape : neighbor_shapes(grid_shape)) {
     outs.push_back(at::empty(shape, patterns.options()));
   }
-  if (grid_shape.size() == 2 && outs[0].numel() > 0) {
-    neighbor_distances(rows, words, width, width, width, outs[0]);
+  for (size_t axis = 0; axis < grid_shape.size(); ++axis) {
+    if (outs[axis].numel() == 0) continue;
+    int64_t inner = 1;
+    for (size_t b = axis + 1; b < grid_shape.size(); ++b) inner *= grid_shape[b];
+    const int64_t size = grid_shape[axis];
+    neighbor_distances(rows, words, (size - 1) * inner, size * inner, inner, outs[axis]);
   }
-  at::Tensor& last = outs.back();
-  if (last.numel() > 0) neighbor_distances(rows, words, width - 1, width, 1, last);
   return outs;
 }
 

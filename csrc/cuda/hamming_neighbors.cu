@@ -44,14 +44,18 @@ std::vector<at::Tensor> hamming_neighbors_cuda(const at::Tensor& patterns_in,
   const at::Tensor patterns = patterns_in.contiguous();
   const int64_t words = patterns.size(1);
   const auto* rows = reinterpret_cast<const uint64_t*>(patterns.data_ptr<int64_t>());
-  const int64_t width = grid_shape.back();
 
   std::vector<at::Tensor> outs;
   for (const auto& shape : neighbor_shapes(grid_shape)) {
     outs.push_back(at::empty(shape, patterns.options()));
   }
-  if (grid_shape.size() == 2) launch_neighbors(rows, words, width, width, width, outs[0]);
-  launch_neighbors(rows, words, width - 1, width, 1, outs.back());
+  // Axis a: `inner` points per step along it (the product of the later sizes).
+  for (size_t axis = 0; axis < grid_shape.size(); ++axis) {
+    int64_t inner = 1;
+    for (size_t b = axis + 1; b < grid_shape.size(); ++b) inner *= grid_shape[b];
+    const int64_t size = grid_shape[axis];
+    launch_neighbors(rows, words, (size - 1) * inner, size * inner, inner, outs[axis]);
+  }
   return outs;
 }
 

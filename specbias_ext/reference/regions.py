@@ -44,13 +44,15 @@ def hamming_pairs(patterns: Tensor, i: Tensor, j: Tensor,
 
 
 def hamming_neighbors(patterns: Tensor, grid_shape: Sequence[int]) -> list[Tensor]:
-    """Distances to the next grid point along each axis (rows = grid points, row-major)."""
-    bits = _all_bits(patterns).reshape(*[int(s) for s in grid_shape], patterns.shape[1] * 64)
+    """Distances to the next grid point along each axis (rows = grid points, row-major): entry a
+    has the grid shape with axis a one shorter."""
+    bits = _all_bits(patterns).reshape(*grid_shape, patterns.shape[1] * 64)
     out = []
     for axis in range(len(grid_shape)):
-        before = (slice(None),) * axis
-        later, earlier = bits[before + (slice(1, None),)], bits[before + (slice(None, -1),)]
-        out.append((later != earlier).sum(dim=-1))
+        size = bits.shape[axis]
+        ahead = bits.narrow(axis, min(1, size), max(size - 1, 0))
+        here = bits.narrow(axis, 0, max(size - 1, 0))
+        out.append((ahead != here).sum(dim=-1))
     return out
 
 

@@ -1,0 +1,356 @@
+"""The grid analysis sharded over the processes of a torch.distributed group.
+
+Each rank scans a contiguous block of whole tiles of the grid (``stream``), keeping its own
+table of distinct patterns in first-appearance order. The tables are then combined so that the
+result is bit-identical to the single-process run:
+
+- rank r's table lists its distinct patterns in increasing order of their first point index,
+  and rank r's points all come before rank r+1's; so the tables concatenated in rank order list
+  every pattern's global first appearance before any repeat, and ``region_ids`` of that
+  concatenation numbers the regions by first appearance along the whole grid. Rank 0 does this
+  on the gathered tables (distinct patterns only, never per-point data) and sends every rank the
+  map from its own numbering to the global one;
+- region sizes, neighbour-distance histograms and neuron on-counts are int64 sums (exact);
+  each rank recomputes the tiles just before its block to get the neighbours across its border;
+- floating-point statistics are kept per tile, gathered in tile order and summed with
+  ``math.fsum`` exactly as in one process;
+- ids are relabelled by each rank and streamed to rank 0 in chunks, which writes them (and the
+  summary) atomically.
+
+Failures: every rank runs its scan inside a guard and then all ranks exchange their status, so
+a rank that fails makes every rank raise (itself with its own error, the others naming it)
+instead of leaving them blocked in a collective; collectives are bounded by the group's timeout
+(``init_process_group(timeout=...)``, which ``launch`` sets).
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import traceback
+from typing import Callable, Optional, Sequence
+
+import torch
+import torch.distributed as dist
+
+from .. import ops
+from ..results import atomic_save_npz, atomic_write_json
+from .ids_file import NpyIdsWriter, RawIdsFile
+from .stream import DEFAULT_TILE, GridAnalysis, _Scanner, finish
+
+Tensor = torch.Tensor
+
+ID_CHUNK = 1 << 20
+
+
+class RankFailed(RuntimeError):
+    """Another rank of the group failed; the message carries its error."""
+
+
+def _sync_status(error: Optional[BaseException], group) -> None:
+    """All ranks learn whether any failed; every rank raises if one did."""
+    mine = None if error is None else "".join(
+        traceback.format_exception_only(type(error), error)).strip()
+    statuses = [None] * dist.get_world_size(group)
+    dist.all_gather_object(statuses, mine, group=group)
+    if error is not None:
+        raise error
+    failed = [(r, s) for r, s in enumerate(statuses) if s is not None]
+    if failed:
+        rank, msg = failed[0]
+        raise RankFailed(f"rank {rank} of the grid analysis failed: {msg}")
+
+
+def _guarded(fn, group):
+    try:
+        out = fn()
+    except Exception as e:  # noqa: BLE001 - every rank must reach the status exchange
+        _sync_status(e, group)
+        raise
+    _sync_status(None, group)
+    return out
+
+
+def _comm_device(group) -> torch.device:
+    """Where collective buffers live: the current GPU under NCCL, else the CPU."""
+    if dist.get_backend(group) == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def _all_lengths(n: int, group) -> list[int]:
+    dev = _comm_device(group)
+    sizes = [torch.zeros(1, dtype=torch.int64, device=dev)
+             for _ in range(dist.get_world_size(group))]
+    dist.all_gather(sizes, torch.tensor([n], dtype=torch.int64, device=dev), group=group)
+    return [int(s) for s in sizes]
+
+
+def _gather_rows(rows: Tensor, group, dst_global: int, is_dst: bool) -> Optional[list[Tensor]]:
+    """Gather a [n_r, ...] tensor of every rank to dst (padded to the largest n_r); CPU out."""
+    dev = _comm_device(group)
+    sizes = _all_lengths(int(rows.shape[0]), group)
+    top = max(sizes)
+    padded = torch.zeros((top,) + tuple(rows.shape[1:]), dtype=rows.dtype, device=dev)
+    padded[:rows.shape[0]] = rows.to(dev)
+    bufs = [torch.zeros_like(padded) for _ in sizes] if is_dst else None
+    dist.gather(padded, bufs, dst=dst_global, group=group)
+    if not is_dst:
+        return None
+    return [b[:s].cpu() for b, s in zip(bufs, sizes)]
+
+
+def _scatter_rows(parts: Optional[list[Tensor]], length: int, group, src_global: int,
+                  is_src: bool) -> Tensor:
+    """Send parts[r] (1D int64) to rank r; every rank says its own expected ``length``."""
+    dev = _comm_device(group)
+    top = max(_all_lengths(length, group))
+    out = torch.zeros(top, dtype=torch.int64, device=dev)
+    scatter = None
+    if is_src:
+        scatter = []
+        for p in parts:
+            buf = torch.zeros(top, dtype=torch.int64, device=dev)
+            buf[:p.numel()] = p.to(dev)
+            scatter.append(buf)
+    dist.scatter(out, scatter, src=src_global, group=group)
+    return out[:length].cpu()
+
+
+def _combine_tables(tables: list[Tensor], counts: list[Tensor]) -> tuple[list[Tensor], Tensor]:
+    """Rank 0: the global id of every rank's table row, and the global region sizes."""
+    cat = torch.cat(tables)
+    gid, _ = ops.region_ids(cat)
+    gid = gid.cpu()
+    num = int(gid.max()) + 1 if gid.numel() else 0
+    sizes = torch.zeros(num, dtype=torch.int64).index_add_(0, gid, torch.cat(counts))
+    maps, start = [], 0
+    for t in tables:
+        maps.append(gid[start:start + t.shape[0]])
+        start += t.shape[0]
+    return maps, sizes
+
+
+def _group_rank_to_global(group, rank: int) -> int:
+    if group is None or group is dist.group.WORLD:
+        return rank
+    return dist.get_global_rank(group, rank)
+
+
+def _output_names(grid: dict) -> str:
+    return "regions_" + "x".join(str(s) for s in grid["shape"])
+
+
+def write_outputs(result: GridAnalysis, out: str, name: Optional[str] = None) -> dict:
+    """Atomically write ``<name>.json`` (summary) and ``<name>.npz`` (region sizes, neighbour
+    histograms, neuron on-counts) into ``out``; return the paths."""
+    name = name or _output_names(result.grid)
+    summary = result.summary()
+    if result.ids_path is not None:
+        summary["ids_file"] = os.path.basename(result.ids_path)
+    json_path = os.path.join(out, f"{name}.json")
+    npz_path = os.path.join(out, f"{name}.npz")
+    atomic_save_npz(npz_path, region_counts=result.region_counts,
+                    neighbor_hist=result.neighbor_hist, bit_counts=result.bit_counts)
+    atomic_write_json(json_path, summary)
+    return {"summary": json_path, "arrays": npz_path}
+
+
+def analyze_grid(model, grid, *, encoding=None, tile: int = DEFAULT_TILE, ids: str = "memory",
+                 out: Optional[str] = None, name: Optional[str] = None,
+                 grad_out: Optional[Callable[[Tensor], Tensor]] = None, boundary: bool = False,
+                 device="cpu", dtype=torch.float32, group=None,
+                 block_tiles: Optional[Sequence[int]] = None) -> GridAnalysis:
+    """Region analysis of ``grid`` for ``model``, on one process or sharded over a group.
+
+    Without an initialised torch.distributed (or in a group of one) this is the streaming
+    single-process analysis. Inside an initialised process group (``group=None``: the default
+    group) every rank of the group must call it with the same arguments; each scans a block of
+    whole tiles (``block_tiles``: tiles per rank, default an even split) and the result equals
+    the single-process one bit for bit. Rank 0 gets the full ``GridAnalysis`` (with the ids if
+    ``ids="memory"``); the other ranks get it without ids.
+
+    ``ids``: "memory", "file" (``<out>/<name>_ids.npy``, needs ``out``) or "none". With ``out``,
+    rank 0 writes ``<name>.json`` and ``<name>.npz`` atomically (``name`` defaults to
+    ``regions_<shape>``). ``device`` is the device of this rank (e.g. ``cuda:<local_rank>``).
+    Collective traffic: the distinct-pattern tables (gathered on rank 0), per-tile statistics
+    and, when ids are wanted, the ids (streamed to rank 0 in chunks).
+    """
+    if ids not in ("memory", "file", "none"):
+        raise ValueError(f"ids: expected 'memory', 'file' or 'none', got {ids!r}")
+    if ids == "file" and out is None:
+        raise ValueError("out: ids='file' writes <out>/<name>_ids.npy; give an output folder")
+    if out is not None and os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"out: {out!r} exists and is not a folder")
+    distributed = dist.is_available() and dist.is_initialized() and \
+        dist.get_world_size(group) > 1
+    if not distributed:
+        return _single(model, grid, encoding, tile, ids, out, name, grad_out, boundary, device,
+                       dtype, block_tiles)
+    return _sharded(model, grid, encoding, tile, ids, out, name, grad_out, boundary, device,
+                    dtype, group, block_tiles)
+
+
+def _ids_path(out, name, grid_desc) -> str:
+    return os.path.join(out, f"{name or _output_names(grid_desc)}_ids.npy")
+
+
+def _single(model, grid, encoding, tile, ids, out, name, grad_out, boundary, device, dtype,
+            block_tiles) -> GridAnalysis:
+    from .stream import analyze_stream
+
+    if block_tiles is not None and len(block_tiles) != 1:
+        raise ValueError(f"block_tiles: expected one entry per rank (1 here), got {block_tiles}")
+    ids_path = _ids_path(out, name, grid.describe()) if ids == "file" else None
+    result = analyze_stream(model, grid, encoding=encoding, tile=tile, ids=ids,
+                            ids_path=ids_path, grad_out=grad_out, boundary=boundary,
+                            device=device, dtype=dtype)
+    if out is not None:
+        write_outputs(result, out, name)
+    return result
+
+
+def _sharded(model, grid, encoding, tile, ids, out, name, grad_out, boundary, device, dtype,
+             group, block_tiles) -> GridAnalysis:
+    rank = dist.get_rank(group)
+    world = dist.get_world_size(group)
+    root = _group_rank_to_global(group, 0)
+    is_root = rank == 0
+
+    state = {}
+
+    def scan():
+        scanner = _Scanner(model, grid, encoding=encoding, tile=tile, grad_out=grad_out,
+                           boundary=boundary, device=device, dtype=dtype)
+        lo, hi = scanner.block_tiles(world, block_tiles)[rank]
+        scratch = RawIdsFile(out) if ids == "file" else None
+        state["scanner"], state["scratch"] = scanner, scratch
+        state["block"] = scanner.scan(lo, hi, sink=scratch, keep_ids=ids == "memory")
+
+    try:
+        _guarded(scan, group)
+        scanner, block, scratch = state["scanner"], state["block"], state["scratch"]
+
+        tables = _gather_rows(block.table_patterns.cpu(), group, root, is_root)
+        counts = _gather_rows(block.table_counts.unsqueeze(1), group, root, is_root)
+        maps = sizes = None
+        if is_root:
+            maps, sizes = _combine_tables(tables, [c[:, 0] for c in counts])
+            del tables
+        mapping = _scatter_rows(maps, int(block.table_patterns.shape[0]), group, root, is_root)
+
+        dev = _comm_device(group)
+        hist = block.neighbor_hist.to(dev, copy=True)
+        on = block.bit_counts.to(dev, copy=True)
+        dist.reduce(hist, dst=root, op=dist.ReduceOp.SUM, group=group)
+        dist.reduce(on, dst=root, op=dist.ReduceOp.SUM, group=group)
+        hist, on = hist.cpu(), on.cpu()
+        grad_tiles = boundary_tiles = None
+        if block.grad_tiles is not None:
+            parts = _gather_rows(block.grad_tiles, group, root, is_root)
+            grad_tiles = torch.cat(parts) if is_root else None
+        if block.boundary_tiles is not None:
+            parts = _gather_rows(block.boundary_tiles, group, root, is_root)
+            boundary_tiles = torch.cat(parts) if is_root else None
+
+        all_ids = ids_path = None
+        if ids != "none":
+            all_ids, ids_path = _collect_ids(block, scratch, mapping, scanner, ids, out, name,
+                                             group, root, is_root)
+        result = None
+        if is_root:
+            result = finish(scanner, sizes, hist, on, grad_tiles, boundary_tiles, ids=all_ids,
+                            ids_path=ids_path)
+        _guarded(lambda: write_outputs(result, out, name) if (is_root and out) else None, group)
+        summary = [result.summary() if is_root else None]
+        dist.broadcast_object_list(summary, src=root, group=group)
+        if is_root:
+            return result
+        return _from_summary(scanner, summary[0])
+    finally:
+        if state.get("scratch") is not None:
+            state["scratch"].close()
+
+
+def _collect_ids(block, scratch, mapping, scanner, ids, out, name, group, root, is_root):
+    """Relabel this rank's ids to the global numbering and stream them to rank 0, in rank
+    order, chunk by chunk (rank 0 writes them to the ids file or keeps them)."""
+    world = dist.get_world_size(group)
+    dev = _comm_device(group)
+    lengths = _all_lengths(block.stop - block.start, group)
+    writer = parts = None
+    ids_path = None
+    if is_root:
+        if ids == "file":
+            ids_path = _ids_path(out, name, scanner.grid.describe())
+            writer = NpyIdsWriter(ids_path, scanner.shape)
+        else:
+            parts = []
+
+    def local_chunks():
+        if block.ids is not None:
+            for s in range(0, block.ids.numel(), ID_CHUNK):
+                yield block.ids[s:s + ID_CHUNK]
+        elif scratch is not None:
+            yield from scratch.chunks(ID_CHUNK)
+
+    def take(chunk):
+        if writer is not None:
+            writer.write(chunk)
+        else:
+            parts.append(chunk)
+
+    def run():
+        if is_root:
+            for c in local_chunks():
+                take(mapping[c])
+            for r in range(1, world):
+                left = int(lengths[r])
+                src = _group_rank_to_global(group, r)
+                while left > 0:
+                    k = min(ID_CHUNK, left)
+                    buf = torch.empty(k, dtype=torch.int64, device=dev)
+                    dist.recv(buf, src=src, group=group)
+                    take(buf.cpu())
+                    left -= k
+            if writer is not None:
+                writer.commit()
+        else:
+            for c in local_chunks():
+                dist.send(mapping[c].to(dev).contiguous(), dst=root, group=group)
+
+    try:
+        run()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    all_ids = torch.cat(parts) if parts is not None else None
+    return all_ids, ids_path
+
+
+def _from_summary(scanner, summary: dict) -> GridAnalysis:
+    """The non-root ranks' result: the summary only (sizes and ids stay on rank 0)."""
+    res = GridAnalysis(grid=summary["grid"], num_points=summary["points"],
+                       region_counts=torch.zeros(0, dtype=torch.int64),
+                       neighbor_hist=torch.zeros(0, dtype=torch.int64),
+                       bit_counts=torch.zeros(0, dtype=torch.int64), layer_bits=[],
+                       tile=scanner.tile)
+    res.extra = {"summary": summary}
+    return res
+
+
+def launch(timeout_s: float = 1800.0, backend: Optional[str] = None) -> bool:
+    """Initialise the default process group from torchrun's environment (RANK, WORLD_SIZE,
+    MASTER_ADDR, ...) with a collective timeout; return False when not launched by torchrun.
+    gloo on CPU, nccl when CUDA is available (then this rank's GPU is cuda:LOCAL_RANK, the
+    ``device`` to pass to ``analyze_grid``)."""
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+        return False
+    if dist.is_initialized():
+        return True
+    backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group(backend=backend,
+                            timeout=datetime.timedelta(seconds=float(timeout_s)))
+    return True
