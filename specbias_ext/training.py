@@ -10,7 +10,9 @@ generator state + epoch + history restored from the checkpoint) continues the sa
 """
 from __future__ import annotations
 
+import json
 import math
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -261,3 +263,97 @@ def write_results(run: RunDirectory, settings: dict, loss: list,
     arrays = dict(monitor.arrays) if monitor is not None else {}
     arrays["loss"] = torch.tensor(loss, dtype=torch.float64).numpy()
     run.write_arrays(arrays)
+
+
+# --- run folders --------------------------------------------------------------------------------
+# A run folder holds one run: its configuration (run.json), checkpoint, results and the files
+# `specbias analyze` writes beside them. These names are the only files --overwrite removes.
+RUN_CONFIG = "run.json"
+RUN_FILE_NAMES = (RUN_CONFIG, RunDirectory.CHECKPOINT, RunDirectory.RESULTS, RunDirectory.ARRAYS,
+                  "grid.json")
+_RUN_FILE_PATTERN = re.compile(r"^regions_[0-9]+(x[0-9]+)*\.(png|pdf|npz|json)$")
+
+
+def run_files(folder: Union[str, Path]) -> list[Path]:
+    """The files of a run (ours by name) in ``folder``; nothing else in it is listed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and
+                  (p.name in RUN_FILE_NAMES or _RUN_FILE_PATTERN.match(p.name)))
+
+
+def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out or {prefix[:-1]: {}}
+    return {prefix[:-1]: obj}
+
+
+def config_differences(stored: dict, new: dict) -> list[str]:
+    """Dotted keys whose values differ between two run configurations (or exist in one only)."""
+    a, b = _flatten(stored), _flatten(new)
+    return sorted(k for k in set(a) | set(b) if a.get(k, "<absent>") != b.get(k, "<absent>"))
+
+
+def _describe_diff(stored: dict, new: dict, keys: list[str]) -> str:
+    a, b = _flatten(stored), _flatten(new)
+    return "; ".join(f"{k}: {a.get(k, '<absent>')!r} in the run, {b.get(k, '<absent>')!r} now"
+                     for k in keys)
+
+
+def prepare_run_folder(folder: Union[str, Path], config: dict, resume: bool = False,
+                       overwrite: bool = False) -> list[Path]:
+    """Check that a run with ``config`` (JSON types) may use ``folder``; write nothing.
+
+    A folder holding a run is refused unless ``resume`` (the stored configuration must equal
+    ``config``; the differing keys are listed otherwise) or ``overwrite``. Returns the files to
+    remove before the run starts (the old run's, with ``overwrite``); see ``start_run_folder``.
+    """
+    from .output_checks import check_writable_folder
+
+    check_writable_folder(folder, "--out")
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite: choose one (continue the run in the folder, "
+                         "or replace it)")
+    existing = run_files(folder)
+    if not existing:
+        return []
+    if overwrite:
+        return existing
+    if not resume:
+        names = ", ".join(p.name for p in existing[:4]) + (", ..." if len(existing) > 4 else "")
+        raise ValueError(f"--out {str(folder)!r} already holds a run ({names}); pass --resume "
+                         "to continue it or --overwrite to replace it, or choose another folder")
+    stored_path = Path(folder) / RUN_CONFIG
+    if not stored_path.is_file():
+        raise ValueError(f"--resume: {str(folder)!r} holds a run without {RUN_CONFIG} (written by "
+                         "an older version), so its configuration cannot be checked; pass "
+                         "--overwrite to start it again")
+    try:
+        stored = json.loads(stored_path.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"--resume: cannot read {str(stored_path)!r} ({err}); pass --overwrite "
+                         "to start the run again") from None
+    new = json.loads(json.dumps(config))
+    diff = config_differences(stored, new)
+    if diff:
+        raise ValueError(f"--resume: the run in {str(folder)!r} has a different configuration "
+                         f"({_describe_diff(stored, new, diff)}); rerun with the run's settings, "
+                         "or pass --overwrite to replace it, or choose another folder")
+    return []
+
+
+def start_run_folder(folder: Union[str, Path], config: dict, remove: Sequence[Path] = ()) -> None:
+    """After ``prepare_run_folder`` passed: remove the old run's files, write run.json."""
+    from .results import atomic_write_json
+
+    for path in remove:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    atomic_write_json(Path(folder) / RUN_CONFIG, config)
