@@ -166,6 +166,10 @@ class TrainingCache:
         if not missing:
             return tset, 0.0
         start = time.perf_counter()
+        for v, _ in missing:
+            if v not in tset.inputs:
+                enc = task.encoding(v)
+                tset.inputs[v] = enc(task.coords(v)).float()
         settings = self.batch_settings(task, missing)
         path = self._snapshot_path(settings)
         run = self._load_snapshot(path, settings)
@@ -174,10 +178,6 @@ class TrainingCache:
             for m, key in enumerate(missing):
                 tset.handles[key] = (run, m)
             return tset, 0.0
-        for v, _ in missing:
-            if v not in tset.inputs:
-                enc = task.encoding(v)
-                tset.inputs[v] = enc(task.coords(v)).float()
         dims = [tset.inputs[v].shape[1] for v, _ in missing]
         e_max = max(dims)
         n = tset.target.shape[0]
