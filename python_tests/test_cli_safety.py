@@ -213,3 +213,19 @@ def test_strict_exit_status_follows_the_claims_of_this_run(monkeypatch, tmp_path
     assert main(argv) == 0
     assert main(argv + ["--strict"]) == 1
     assert "angles/c" in capsys.readouterr().out
+
+
+def test_library_train_refuses_a_run_dir_holding_a_run(tmp_path):
+    from specbias_ext.training import TrainConfig, train
+
+    coords = torch.linspace(0, 1, 16).reshape(-1, 1)
+    target = torch.sin(6 * coords)
+    cfg = TrainConfig(epochs=1, quiet=True)
+    train(CoordinateMLP("raw", 1, 8, in_dim=1), coords, target, cfg, run_dir=tmp_path)
+    (tmp_path / "regions_16.npz").write_bytes(b"old")
+    before = _snapshot(tmp_path)
+    with pytest.raises(ValueError, match="overwrite=True"):
+        train(CoordinateMLP("raw", 1, 8, in_dim=1), coords, target, cfg, run_dir=tmp_path)
+    assert _snapshot(tmp_path) == before
+    train(CoordinateMLP("raw", 1, 8, in_dim=1), coords, target, cfg, run_dir=tmp_path, overwrite=True)
+    assert not (tmp_path / "regions_16.npz").exists()

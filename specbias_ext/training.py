@@ -135,14 +135,16 @@ def _progress(config: TrainConfig, start_epoch: int):
 
 def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
           monitor: Optional[RegionMonitor] = None, run_dir: Union[str, Path, None] = None,
-          resume: bool = False) -> TrainResult:
+          resume: bool = False, overwrite: bool = False) -> TrainResult:
     """Train ``model`` on (coords, target) with MSE, calling ``monitor(model, epoch)`` after
     each epoch (and at epoch 0); checkpoint on schedule.
 
     The model is moved to ``config.device`` (in place). With ``run_dir`` the run directory gets
     results.json / arrays.npz / checkpoint.pt; ``resume=True`` continues from its checkpoint if
     there is one (the model, lr, optimizer, batch size and seed must match; ``epochs`` may grow)
-    and starts from scratch otherwise. All inputs are checked before any training starts.
+    and starts from scratch otherwise. A ``run_dir`` that already holds a checkpoint is refused
+    unless ``resume`` or ``overwrite`` (which first removes the old run's files, see
+    ``run_files``). All inputs are checked before any training starts.
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
@@ -154,6 +156,15 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
                          f"{coords.shape[0]}")
     if resume and run_dir is None:
         raise ValueError("run_dir: resume=True needs the run directory to resume from")
+    if resume and overwrite:
+        raise ValueError("resume, overwrite: choose one (continue the run or replace it)")
+    if run_dir is not None and not resume and (Path(run_dir) / RunDirectory.CHECKPOINT).is_file():
+        if not overwrite:
+            raise ValueError(f"run_dir: {str(run_dir)!r} already holds a run; pass resume=True "
+                             "to continue it or overwrite=True to replace it")
+        for path in run_files(run_dir):
+            if path.name != RUN_CONFIG:     # the caller's configuration of the new run
+                path.unlink()
     run = RunDirectory(run_dir) if run_dir is not None else None
 
     device = torch.device(config.device)

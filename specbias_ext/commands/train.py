@@ -71,7 +71,7 @@ def train_command(args) -> None:
     start_run_folder(args.out, run_config, remove)
     atomic_write_json(os.path.join(args.out, "grid.json"), grid)
     result = train(model, coords, target, train_config, monitor=recorder, run_dir=args.out,
-                   resume=args.resume)
+                   resume=args.resume, overwrite=args.overwrite)
     last = result.records[-1] if result.records else {}
     print(f"trained {result.epochs} epochs in {result.timings['train_seconds']:.1f}s (records "
           f"{result.timings['record_seconds']:.1f}s); final loss {result.loss[-1]:.4g}, "
