@@ -229,3 +229,15 @@ def test_library_train_refuses_a_run_dir_holding_a_run(tmp_path):
     assert _snapshot(tmp_path) == before
     train(CoordinateMLP("raw", 1, 8, in_dim=1), coords, target, cfg, run_dir=tmp_path, overwrite=True)
     assert not (tmp_path / "regions_16.npz").exists()
+
+
+def test_reproduce_refuses_a_file_where_an_output_folder_goes(tmp_path, capsys):
+    (tmp_path / "dead-neurons").write_text("x")
+    assert main(["reproduce", "dead-neurons", "--preset", "smoke", "--quiet",
+                 "--out", str(tmp_path)]) == 2
+    assert "dead-neurons" in _user_error(capsys, "reproduce")
+    (tmp_path / "dead-neurons").unlink()
+    (tmp_path / "claims.json").mkdir()
+    assert main(["reproduce", "dead-neurons", "--preset", "smoke", "--quiet",
+                 "--out", str(tmp_path)]) == 2
+    assert "claims.json" in _user_error(capsys, "reproduce")

@@ -108,6 +108,15 @@ def reproduce(names=None, preset: str = "quick", device: str = "cpu", seeds=None
     if n1 < 1:
         raise ValueError(f"--seeds: expected >= 1, got {n1}")
     check_writable_folder(out, "--out")
+    for sub in [*names, TRAIN_CACHE]:
+        path = os.path.join(out, sub)
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise ValueError(f"--out {out!r}: {path!r} is a file where the folder of {sub!r} "
+                             "goes; remove it or choose another --out")
+    for name in ("claims.json", "summary.md", "report.html"):
+        if os.path.isdir(os.path.join(out, name)):
+            raise ValueError(f"--out {out!r}: {name} is a folder there; remove it or choose "
+                             "another --out")
     os.makedirs(out, exist_ok=True)
     cache = TrainingCache(dev, quiet, folder=os.path.join(out, TRAIN_CACHE))
     ctx = Context(preset, settings, list(range(n1)), list(range(n2)), dev, out, cache, quiet)
