@@ -212,7 +212,7 @@ def test_strict_exit_status_follows_the_claims_of_this_run(monkeypatch, tmp_path
     monkeypatch.setattr(runner, "reproduce", fake(False))
     assert main(argv) == 0
     assert main(argv + ["--strict"]) == 1
-    assert "angles/c" in capsys.readouterr().out
+    assert "angles/c" in capsys.readouterr().err
 
 
 def test_library_train_refuses_a_run_dir_holding_a_run(tmp_path):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 
 def list_experiments() -> str:
@@ -26,6 +27,7 @@ def reproduce_command(args) -> int:
           f"{os.path.join(args.out, 'claims.json')}")
     if args.strict and held < len(ran):
         failed = ", ".join(f"{c['experiment']}/{c['id']}" for c in ran if not c["held"])
-        print(f"specbias reproduce: {len(ran) - held} claim(s) did not hold (--strict): {failed}")
+        print(f"specbias reproduce: {len(ran) - held} claim(s) did not hold (--strict): {failed}",
+              file=sys.stderr)
         return 1
     return 0
