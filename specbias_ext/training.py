@@ -10,7 +10,9 @@ generator state + epoch + history restored from the checkpoint) continues the sa
 """
 from __future__ import annotations
 
+import json
 import math
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -133,14 +135,16 @@ def _progress(config: TrainConfig, start_epoch: int):
 
 def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
           monitor: Optional[RegionMonitor] = None, run_dir: Union[str, Path, None] = None,
-          resume: bool = False) -> TrainResult:
+          resume: bool = False, overwrite: bool = False) -> TrainResult:
     """Train ``model`` on (coords, target) with MSE, calling ``monitor(model, epoch)`` after
     each epoch (and at epoch 0); checkpoint on schedule.
 
     The model is moved to ``config.device`` (in place). With ``run_dir`` the run directory gets
     results.json / arrays.npz / checkpoint.pt; ``resume=True`` continues from its checkpoint if
     there is one (the model, lr, optimizer, batch size and seed must match; ``epochs`` may grow)
-    and starts from scratch otherwise. All inputs are checked before any training starts.
+    and starts from scratch otherwise. A ``run_dir`` that already holds a checkpoint is refused
+    unless ``resume`` or ``overwrite`` (which first removes the old run's files, see
+    ``run_files``). All inputs are checked before any training starts.
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
@@ -152,6 +156,15 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
                          f"{coords.shape[0]}")
     if resume and run_dir is None:
         raise ValueError("run_dir: resume=True needs the run directory to resume from")
+    if resume and overwrite:
+        raise ValueError("resume, overwrite: choose one (continue the run or replace it)")
+    if run_dir is not None and not resume and (Path(run_dir) / RunDirectory.CHECKPOINT).is_file():
+        if not overwrite:
+            raise ValueError(f"run_dir: {str(run_dir)!r} already holds a run; pass resume=True "
+                             "to continue it or overwrite=True to replace it")
+        for path in run_files(run_dir):
+            if path.name != RUN_CONFIG:     # the caller's configuration of the new run
+                path.unlink()
     run = RunDirectory(run_dir) if run_dir is not None else None
 
     device = torch.device(config.device)
@@ -261,3 +274,97 @@ def write_results(run: RunDirectory, settings: dict, loss: list,
     arrays = dict(monitor.arrays) if monitor is not None else {}
     arrays["loss"] = torch.tensor(loss, dtype=torch.float64).numpy()
     run.write_arrays(arrays)
+
+
+# --- run folders --------------------------------------------------------------------------------
+# A run folder holds one run: its configuration (run.json), checkpoint, results and the files
+# `specbias analyze` writes beside them. These names are the only files --overwrite removes.
+RUN_CONFIG = "run.json"
+RUN_FILE_NAMES = (RUN_CONFIG, RunDirectory.CHECKPOINT, RunDirectory.RESULTS, RunDirectory.ARRAYS,
+                  "grid.json")
+_RUN_FILE_PATTERN = re.compile(r"^regions_[0-9]+(x[0-9]+)*\.(png|pdf|npz|json)$")
+
+
+def run_files(folder: Union[str, Path]) -> list[Path]:
+    """The files of a run (ours by name) in ``folder``; nothing else in it is listed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and
+                  (p.name in RUN_FILE_NAMES or _RUN_FILE_PATTERN.match(p.name)))
+
+
+def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out or {prefix[:-1]: {}}
+    return {prefix[:-1]: obj}
+
+
+def config_differences(stored: dict, new: dict) -> list[str]:
+    """Dotted keys whose values differ between two run configurations (or exist in one only)."""
+    a, b = _flatten(stored), _flatten(new)
+    return sorted(k for k in set(a) | set(b) if a.get(k, "<absent>") != b.get(k, "<absent>"))
+
+
+def _describe_diff(stored: dict, new: dict, keys: list[str]) -> str:
+    a, b = _flatten(stored), _flatten(new)
+    return "; ".join(f"{k}: {a.get(k, '<absent>')!r} in the run, {b.get(k, '<absent>')!r} now"
+                     for k in keys)
+
+
+def prepare_run_folder(folder: Union[str, Path], config: dict, resume: bool = False,
+                       overwrite: bool = False) -> list[Path]:
+    """Check that a run with ``config`` (JSON types) may use ``folder``; write nothing.
+
+    A folder holding a run is refused unless ``resume`` (the stored configuration must equal
+    ``config``; the differing keys are listed otherwise) or ``overwrite``. Returns the files to
+    remove before the run starts (the old run's, with ``overwrite``); see ``start_run_folder``.
+    """
+    from .output_checks import check_writable_folder
+
+    check_writable_folder(folder, "--out")
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite: choose one (continue the run in the folder, "
+                         "or replace it)")
+    existing = run_files(folder)
+    if not existing:
+        return []
+    if overwrite:
+        return existing
+    if not resume:
+        names = ", ".join(p.name for p in existing[:4]) + (", ..." if len(existing) > 4 else "")
+        raise ValueError(f"--out {str(folder)!r} already holds a run ({names}); pass --resume "
+                         "to continue it or --overwrite to replace it, or choose another folder")
+    stored_path = Path(folder) / RUN_CONFIG
+    if not stored_path.is_file():
+        raise ValueError(f"--resume: {str(folder)!r} holds a run without {RUN_CONFIG} (written by "
+                         "an older version), so its configuration cannot be checked; pass "
+                         "--overwrite to start it again")
+    try:
+        stored = json.loads(stored_path.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"--resume: cannot read {str(stored_path)!r} ({err}); pass --overwrite "
+                         "to start the run again") from None
+    new = json.loads(json.dumps(config))
+    diff = config_differences(stored, new)
+    if diff:
+        raise ValueError(f"--resume: the run in {str(folder)!r} has a different configuration "
+                         f"({_describe_diff(stored, new, diff)}); rerun with the run's settings, "
+                         "or pass --overwrite to replace it, or choose another folder")
+    return []
+
+
+def start_run_folder(folder: Union[str, Path], config: dict, remove: Sequence[Path] = ()) -> None:
+    """After ``prepare_run_folder`` passed: remove the old run's files, write run.json."""
+    from .results import atomic_write_json
+
+    for path in remove:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    atomic_write_json(Path(folder) / RUN_CONFIG, config)

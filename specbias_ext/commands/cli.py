@@ -13,6 +13,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="specbias",
         description="Reproduce and extend the analyses of 'Understanding the Spectral Bias of "
                     "Coordinate Based MLPs Via Training Dynamics' (Lazzari & Liu, 2023).")
+    from .. import __version__
+    p.add_argument("--version", action="version", version=f"specbias {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("reproduce", help="redo the paper's experiments; write figures, "
@@ -31,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="specbias-results",
                    help="output folder (default: ./specbias-results)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument("--list", action="store_true",
+                   help="print the experiments (name and one-line description) and exit")
+    r.add_argument("--strict", action="store_true",
+                   help="exit with status 1 when a claim of the experiments run does not hold")
 
     t = sub.add_parser("train", help="train one coordinate MLP from flags and record its "
                        "region statistics")
@@ -55,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
                         "norms, spectral residual) and checkpoints")
     t.add_argument("--out", default="specbias-run", help="run folder (default ./specbias-run)")
     t.add_argument("--resume", action="store_true",
-                   help="continue from the checkpoint in --out (same settings, more --epochs)")
+                   help="continue the run in --out (same configuration, more --epochs)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace the run in --out (its files are removed first)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     a = sub.add_parser("analyze", help="region analysis of a saved model on a grid of any size")
@@ -70,18 +78,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run one command; 0 on success, 2 on a user error (one line on stderr, no traceback),
+    1 when ``reproduce --strict`` finds a claim that does not hold, 130 on Ctrl-C."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "reproduce":
             from .reproduce import reproduce_command
-            reproduce_command(args)
+            return reproduce_command(args)
         elif args.command == "train":
             from .train import train_command
             train_command(args)
         elif args.command == "analyze":
             from .analyze import analyze_command
             analyze_command(args)
-    except ValueError as err:
+    except ValueError as err:   # user errors; every other exception is a bug and shows its trace
         print(f"specbias {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"specbias {args.command}: interrupted; what was finished is saved, rerun the "
+              "same command to continue", file=sys.stderr)
+        return 130
     return 0

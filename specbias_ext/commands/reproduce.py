@@ -1,11 +1,33 @@
 """`specbias reproduce`: run the paper's experiments and report which claims held."""
 from __future__ import annotations
 
+import os
+import sys
 
-def reproduce_command(args) -> None:
+
+def list_experiments() -> str:
+    from ..experiments.registry import EXPERIMENTS
+    return "\n".join(f"{name:15s} {desc}" for name, (_, desc) in EXPERIMENTS.items())
+
+
+def reproduce_command(args) -> int:
+    """0, or 1 with --strict when a claim of the experiments run now does not hold."""
+    from ..experiments.registry import resolve
     from ..experiments.runner import reproduce
 
-    claims = reproduce(args.experiments, args.preset, args.device, args.seeds, args.out,
-                       args.quiet)
-    print(f"{claims['held']}/{claims['total']} claims held; report: "
-          f"{args.out}/report.html, claims: {args.out}/claims.json")
+    if args.list:
+        print(list_experiments())
+        return 0
+    names = resolve(args.experiments)
+    claims = reproduce(names, args.preset, args.device, args.seeds, args.out, args.quiet)
+    ran = [c for c in claims["claims"] if c["experiment"] in names]
+    held = sum(bool(c["held"]) for c in ran)
+    print(f"{held}/{len(ran)} claims held in this run ({claims['held']}/{claims['total']} in "
+          f"the folder); report: {os.path.join(args.out, 'report.html')}, claims: "
+          f"{os.path.join(args.out, 'claims.json')}")
+    if args.strict and held < len(ran):
+        failed = ", ".join(f"{c['experiment']}/{c['id']}" for c in ran if not c["held"])
+        print(f"specbias reproduce: {len(ran) - held} claim(s) did not hold (--strict): {failed}",
+              file=sys.stderr)
+        return 1
+    return 0

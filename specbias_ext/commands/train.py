@@ -5,7 +5,7 @@ import os
 
 from ..devices import check_device
 from ..grids import grid_coords
-from ..results import atomic_write_json
+from ..results import atomic_write_json, to_jsonable
 from ..samplers import PairSampling
 from ..signals import load_image, sum_of_sines
 
@@ -42,7 +42,7 @@ def train_command(args) -> None:
     from ..models import CoordinateMLP
     from ..monitor import MonitorConfig
     from ..recorder import Recorder
-    from ..training import TrainConfig, train
+    from ..training import TrainConfig, prepare_run_folder, start_run_folder, train
 
     check_device(args.device)
     lo_hi = parse_range(args.coord_range)
@@ -57,12 +57,21 @@ def train_command(args) -> None:
     train_config = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch,
                                seed=args.seed, device=args.device, quiet=args.quiet,
                                checkpoint_every=args.record_every)
-    os.makedirs(args.out, exist_ok=True)
-    atomic_write_json(os.path.join(args.out, "grid.json"),
-                      {"grid_shape": list(shape), "coord_range": list(lo_hi),
-                       "signal": args.signal})
+    grid = {"grid_shape": list(shape), "coord_range": list(lo_hi), "signal": args.signal}
+    recorder_settings = recorder.settings()
+    recorder_settings.pop("at", None)     # the final epoch: more --epochs may resume a run
+    run_config = to_jsonable({
+        "model": model.describe(), "data": {"signal": args.signal, "range": list(lo_hi),
+                                            **({"n": args.n} if args.signal == "sines"
+                                               else {"size": args.size})},
+        "grid": grid, "optimizer": train_config.trajectory_settings(),
+        "recorder": recorder_settings, "seed": args.seed})
+    remove = prepare_run_folder(args.out, run_config, resume=args.resume,
+                                overwrite=args.overwrite)
+    start_run_folder(args.out, run_config, remove)
+    atomic_write_json(os.path.join(args.out, "grid.json"), grid)
     result = train(model, coords, target, train_config, monitor=recorder, run_dir=args.out,
-                   resume=args.resume)
+                   resume=args.resume, overwrite=args.overwrite)
     last = result.records[-1] if result.records else {}
     print(f"trained {result.epochs} epochs in {result.timings['train_seconds']:.1f}s (records "
           f"{result.timings['record_seconds']:.1f}s); final loss {result.loss[-1]:.4g}, "

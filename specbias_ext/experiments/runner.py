@@ -1,6 +1,16 @@
-"""`specbias reproduce`: run experiments, write their results, claims.json and the report."""
+"""`specbias reproduce`: run experiments, write their results, claims.json and the report.
+
+The output folder accumulates: claims.json, summary.md and report.html always cover every
+experiment whose results.json is in the folder (the latest run of each replaces the older one;
+the preset and device of each experiment are shown). They are rewritten after every experiment,
+and the trained weights of each training batch are kept in ``<out>/.train-cache/``, so an
+interrupted run loses at most the experiment in progress and a rerun with the same settings only
+measures.
+"""
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import platform
 import time
@@ -8,11 +18,14 @@ import time
 import torch
 
 from ..devices import check_device
+from ..output_checks import check_writable_folder
 from ..results import atomic_write_json
-from .base import Context, write_result
+from .base import Context, ExperimentResult, write_result
 from .presets import preset as get_preset
 from .registry import EXPERIMENTS, resolve
 from .tasks import TrainingCache
+
+TRAIN_CACHE = ".train-cache"
 
 
 def environment() -> dict:
@@ -23,12 +36,70 @@ def environment() -> dict:
             "cuda_device": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 
 
-def reproduce(names=None, preset: str = "quick", device: str = "cpu", seeds=None,
-              out: str = "specbias-results", quiet: bool = False, log=print) -> dict:
-    """Run the experiments; returns the claims table (as written to claims.json)."""
-    from . import report
+def load_results(out: str, log=print) -> list[ExperimentResult]:
+    """Every experiment's results.json found in ``out``, read back, in table order (arrays are
+    not loaded; claims come back as Claim objects). Unreadable files are skipped with a note."""
+    from .claims import Claim
+
+    fields = {f.name for f in dataclasses.fields(Claim)}
+    results = []
+    for name in EXPERIMENTS:
+        path = os.path.join(out, name, "results.json")
+        if not os.path.isfile(path):
+            continue
+        try:
+            with open(path) as f:
+                data = json.load(f)
+            claims = [Claim(**{k: v for k, v in c.items() if k in fields})
+                      for c in data.get("claims", [])]
+            results.append(ExperimentResult(
+                name=data["name"], title=data.get("title", name),
+                settings=data.get("settings", {}), series=data.get("series", {}),
+                figures=data.get("figures", []), claims=claims,
+                timings=data.get("timings", {}), summary=data.get("summary", "")))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            log(f"note: skipping {path} in the summary: cannot read it ({err})")
+    return results
+
+
+def _joined(values) -> str:
+    return ", ".join(dict.fromkeys(str(v) for v in values)) or "none"
+
+
+def merged_claims(results) -> dict:
+    """The claims table of ``results`` (as written to claims.json), each claim tagged with the
+    preset and device of the run that produced it."""
     from .claims import ClaimTable
 
+    table = ClaimTable()
+    for r in results:
+        table.extend(r.claims)
+    claims = table.to_json()
+    where = {r.name: (r.settings.get("preset", "?"), r.settings.get("device", "?"))
+             for r in results}
+    for c in claims["claims"]:
+        c["preset"], c["device"] = where.get(c["experiment"], ("?", "?"))
+    claims["preset"] = _joined(p for p, _ in where.values())
+    claims["device"] = _joined(d for _, d in where.values())
+    claims["experiments"] = {n: {"preset": p, "device": d} for n, (p, d) in where.items()}
+    claims["total_s"] = float(sum(r.timings.get("total_s", 0.0) for r in results))
+    return claims
+
+
+def write_summaries(out: str, log=print) -> dict:
+    """claims.json, summary.md and report.html over every experiment in ``out``."""
+    from . import report
+
+    results = load_results(out, log)
+    claims = merged_claims(results)
+    atomic_write_json(os.path.join(out, "claims.json"), claims)
+    report.write_report(out, results, claims, environment())
+    return claims
+
+
+def reproduce(names=None, preset: str = "quick", device: str = "cpu", seeds=None,
+              out: str = "specbias-results", quiet: bool = False, log=print) -> dict:
+    """Run the experiments; returns the claims table of the whole folder (as in claims.json)."""
     names = resolve(names)
     settings = get_preset(preset)
     dev = check_device(device)
@@ -36,12 +107,20 @@ def reproduce(names=None, preset: str = "quick", device: str = "cpu", seeds=None
     n2 = seeds if seeds is not None else settings.seeds2d
     if n1 < 1:
         raise ValueError(f"--seeds: expected >= 1, got {n1}")
+    check_writable_folder(out, "--out")
+    for sub in [*names, TRAIN_CACHE]:
+        path = os.path.join(out, sub)
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise ValueError(f"--out {out!r}: {path!r} is a file where the folder of {sub!r} "
+                             "goes; remove it or choose another --out")
+    for name in ("claims.json", "summary.md", "report.html"):
+        if os.path.isdir(os.path.join(out, name)):
+            raise ValueError(f"--out {out!r}: {name} is a folder there; remove it or choose "
+                             "another --out")
     os.makedirs(out, exist_ok=True)
-    ctx = Context(preset, settings, list(range(n1)), list(range(n2)), dev, out,
-                  TrainingCache(dev, quiet), quiet)
-    table = ClaimTable()
-    results = []
-    t_all = time.perf_counter()
+    cache = TrainingCache(dev, quiet, folder=os.path.join(out, TRAIN_CACHE))
+    ctx = Context(preset, settings, list(range(n1)), list(range(n2)), dev, out, cache, quiet)
+    claims = None
     for name in names:
         t0 = time.perf_counter()
         result = EXPERIMENTS[name][0](ctx)
@@ -49,15 +128,9 @@ def reproduce(names=None, preset: str = "quick", device: str = "cpu", seeds=None
         result.settings["preset"] = preset
         result.settings["device"] = str(dev)
         write_result(result, ctx.folder(name))
-        table.extend(result.claims)
-        results.append(result)
+        claims = write_summaries(out, log)
         held = sum(c.held for c in result.claims)
         log(f"[{name}] {held}/{len(result.claims)} claims held, "
             f"{result.timings['total_s']:.1f}s (train {result.timings.get('train_s', 0):.1f}s) "
             f"| {result.summary}")
-    claims = table.to_json()
-    claims["preset"], claims["device"] = preset, str(dev)
-    claims["total_s"] = time.perf_counter() - t_all
-    atomic_write_json(os.path.join(out, "claims.json"), claims)
-    report.write_report(out, results, claims, environment())
     return claims

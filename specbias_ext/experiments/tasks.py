@@ -2,8 +2,11 @@
 trained on them, and a cache so that experiments sharing models train them once, batched."""
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Optional, Sequence
 
 import torch
@@ -98,14 +101,61 @@ class TrainedSet:
         return run.losses[m]
 
 
-class TrainingCache:
-    """Trains each (task, variant, seed) once per process; missing models train as one batch."""
+def _run_state(run: EnsembleRun, settings: dict) -> dict:
+    return {"settings": settings, "in_dims": list(run.in_dims),
+            "record_epochs": list(run.record_epochs),
+            "snapshots": [[list(w), list(b)] for w, b in run.snapshots],
+            "losses": run.losses, "train_seconds": float(run.train_seconds),
+            "fits": list(run.fits)}
 
-    def __init__(self, device="cpu", quiet=False):
+
+def _run_from_state(state: dict) -> EnsembleRun:
+    return EnsembleRun(in_dims=list(state["in_dims"]), record_epochs=list(state["record_epochs"]),
+                       snapshots=[(list(w), list(b)) for w, b in state["snapshots"]],
+                       losses=state["losses"], train_seconds=float(state["train_seconds"]),
+                       fits=list(state["fits"]))
+
+
+class TrainingCache:
+    """Trains each (task, variant, seed) once per process; missing models train as one batch.
+
+    With ``folder`` every trained batch is also saved there (atomically) as
+    ``<settings-hash>.pt``; a later process asking for the same batch (same task settings,
+    variants, seeds, device kind, dtype and package version) loads it instead of training.
+    """
+
+    def __init__(self, device="cpu", quiet=False, folder=None):
         self.device = torch.device(device)
         self.quiet = quiet
+        self.folder = folder
         self._sets: dict[Task, TrainedSet] = {}
         self.train_seconds: dict[Task, float] = {}
+        self.loaded_batches = 0
+
+    def batch_settings(self, task: Task, missing) -> dict:
+        """Everything the weights of one trained batch depend on."""
+        from .. import __version__
+        return {"task": to_plain(asdict(task)), "models": [[v.describe(), s] for v, s in missing],
+                "device_type": self.device.type, "dtype": "float32", "version": __version__}
+
+    def _snapshot_path(self, settings: dict):
+        if self.folder is None:
+            return None
+        text = json.dumps(settings, sort_keys=True)
+        return os.path.join(self.folder, hashlib.sha256(text.encode()).hexdigest()[:24] + ".pt")
+
+    def _load_snapshot(self, path, settings):
+        from ..results import CheckpointError, load_checkpoint_file
+        if path is None or not os.path.isfile(path):
+            return None
+        try:
+            state = load_checkpoint_file(path)
+        except CheckpointError:
+            return None      # a damaged snapshot is retrained (and rewritten)
+        if not isinstance(state, dict) or state.get("settings") != json.loads(
+                json.dumps(settings)):
+            return None
+        return _run_from_state(state)
 
     def get(self, task: Task, variants: Sequence[Variant], seeds: Sequence[int]) -> tuple[TrainedSet, float]:
         """The trained set and the seconds spent training for this call (0 if all cached)."""
@@ -120,6 +170,14 @@ class TrainingCache:
             if v not in tset.inputs:
                 enc = task.encoding(v)
                 tset.inputs[v] = enc(task.coords(v)).float()
+        settings = self.batch_settings(task, missing)
+        path = self._snapshot_path(settings)
+        run = self._load_snapshot(path, settings)
+        if run is not None:
+            self.loaded_batches += 1
+            for m, key in enumerate(missing):
+                tset.handles[key] = (run, m)
+            return tset, 0.0
         dims = [tset.inputs[v].shape[1] for v, _ in missing]
         e_max = max(dims)
         n = tset.target.shape[0]
@@ -141,8 +199,20 @@ class TrainingCache:
                              batch_size=task.batch_size, seeds=[s for _, s in missing],
                              progress=progress)
         bar.close()
+        if path is not None:
+            from ..results import atomic_torch_save
+            atomic_torch_save(path, _run_state(run, settings))
         for m, key in enumerate(missing):
             tset.handles[key] = (run, m)
         seconds = time.perf_counter() - start
         self.train_seconds[task] = self.train_seconds.get(task, 0.0) + seconds
         return tset, seconds
+
+
+def to_plain(obj):
+    """Tuples to lists, recursively (the JSON form used in the snapshot hash)."""
+    if isinstance(obj, dict):
+        return {str(k): to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    return obj
