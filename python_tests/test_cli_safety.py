@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from specbias_ext.cli import main
-from specbias_ext.commands.analyze import check_grid_memory
+from specbias_ext.commands.analyze import choose_ids
 from specbias_ext.models import CoordinateMLP
 from specbias_ext.results import load_checkpoint_file
 
@@ -173,13 +173,23 @@ def test_oversized_grid_is_refused_before_allocating(tmp_path, capsys):
     assert main(["train", "--signal", "noise", "--size", "8", "--epochs", "1", "--depth", "1",
                  "--width", "8", "--record-every", "1", "--quiet", "--out", str(out)]) == 0
     capsys.readouterr()
-    assert main(["analyze", str(out / "checkpoint.pt"), "--grid", "100000x100000"]) == 2
+    # 10^12 points: 8 TB of region ids fit neither in memory nor on this disk.
+    assert main(["analyze", str(out / "checkpoint.pt"), "--grid", "1000000x1000000"]) == 2
     err = _user_error(capsys, "analyze")
-    assert "GiB" in err and "smaller --grid" in err
-    model = CoordinateMLP("raw", 2, 16, in_dim=2)
-    check_grid_memory((64, 64), model, available=10**9)
-    with pytest.raises(ValueError, match="GiB needed"):
-        check_grid_memory((64, 64), model, available=10**3)
+    assert "GiB" in err and "smaller --grid" in err and "--ids none" in err
+
+
+def test_region_ids_go_to_memory_then_file_then_are_refused(tmp_path):
+    gib = 2**30
+    assert choose_ids("auto", 4096, str(tmp_path), available=gib, free_disk=gib) == "memory"
+    # 2^28 points: 2 GiB of ids, more than a quarter of 4 GiB: a memory-mapped file instead.
+    assert choose_ids("auto", 1 << 28, str(tmp_path), available=4 * gib,
+                      free_disk=100 * gib) == "file"
+    assert choose_ids("none", 1 << 40, str(tmp_path), available=gib, free_disk=gib) == "none"
+    with pytest.raises(ValueError, match="--ids memory"):
+        choose_ids("memory", 1 << 28, str(tmp_path), available=4 * gib, free_disk=gib)
+    with pytest.raises(ValueError, match="fit neither in memory"):
+        choose_ids("auto", 1 << 33, str(tmp_path), available=4 * gib, free_disk=gib)
 
 
 def test_version_and_list(capsys):

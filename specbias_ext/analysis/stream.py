@@ -33,6 +33,7 @@ import torch
 
 from .. import ops
 from ..grids import CoordinateGrid, PlaneSlice
+from ..measure.stats import log2_size_histogram
 from ..mlp import layer_bit_ranges
 from ..networks import ReluNetwork, relu_network
 from .ids_file import NpyIdsWriter
@@ -368,12 +369,6 @@ class _Scanner:
         return list(zip(cuts[:-1], cuts[1:]))
 
 
-def _log2_size_histogram(counts: Tensor) -> list[int]:
-    from ..recorder import _log2_size_histogram as hist
-
-    return hist(counts)
-
-
 @dataclass
 class GridAnalysis:
     """The results of a grid analysis (single-process or distributed: identical)."""
@@ -411,7 +406,7 @@ class GridAnalysis:
             "regions": self.num_regions,
             "largest_region": int(self.region_counts.max()) if self.num_regions else 0,
             "largest_region_frac": (int(self.region_counts.max()) / n) if n else None,
-            "region_size_hist_log2": _log2_size_histogram(self.region_counts),
+            "region_size_hist_log2": log2_size_histogram(self.region_counts),
             "neighbor_pairs_per_axis": pairs.tolist(),
             "neighbor_boundary_frac_per_axis": [(int(c) / int(p)) if int(p) else None
                                                 for c, p in zip(changed, pairs)],

@@ -1,71 +1,95 @@
-"""`specbias analyze`: region analysis of a model saved by `specbias train` on a grid of any
-size (region map, region count, dead / always-on neurons)."""
+"""`specbias analyze`: region analysis of a saved model on a grid of any size, streamed tile by
+tile (region ids and sizes, neighbour Hamming per axis, dead / always-on neurons), optionally
+sharded over the processes of `torchrun`, with a region map for grids small enough to draw.
+
+The model is a `specbias train` checkpoint, or the user's own module: `--model pkg.mod:Class`
+(built with `--model-args` JSON) and a state-dict file, or with `--whole-module` a module saved
+whole with `torch.save(model)`; files are read with `torch.load(weights_only=True)`.
+"""
 from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import numpy as np
 import torch
 
-from .. import measure
 from ..devices import check_device
-from ..grids import grid_coords
-from ..networks import relu_network
-from ..output_checks import check_writable_folder
+from ..grids import CoordinateGrid, PlaneSlice, normalize_shape
+from ..output_checks import available_memory_bytes, check_writable_folder
 from ..results import atomic_save_npz, atomic_write_json, load_checkpoint_file
+
+#: Largest grids drawn as a region map (points); larger ones write numbers only.
+MAX_MAP_POINTS = {1: 1 << 20, 2: 4096 * 4096}
 
 
 def parse_grid(text: str) -> tuple:
     try:
         shape = tuple(int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise ValueError(f"--grid {text!r}: expected N (1D) or HxW (2D) with whole numbers, "
-                         "such as 512 or 256x256") from None
-    if len(shape) not in (1, 2) or min(shape) < 2:
-        raise ValueError(f"--grid {text!r}: expected N or HxW with sizes >= 2")
-    return shape
+        raise ValueError(f"--grid {text!r}: expected N (1D), HxW (2D) or DxHxW (3D) with whole "
+                         "numbers, such as 512, 256x256 or 64x64x64") from None
+    if len(shape) not in (1, 2, 3) or min(shape) < 2:
+        raise ValueError(f"--grid {text!r}: expected N, HxW or DxHxW with sizes >= 2")
+    return normalize_shape(shape, "--grid")
 
 
-def bytes_per_point(model) -> int:
-    """What the in-memory analysis holds per grid point: float64 coordinates and their float32
-    copy, the encoded inputs (float32, plus the float64 encoding pass), the packed activation
-    pattern (twice: patterns and their sorted copy), and the region id and inverse index (int64);
-    pre-activations are computed tile by tile and do not grow with the grid."""
-    dims = model.encoding.in_dim
-    enc = model.encoding.out_dim
-    neurons = model.depth * model.width
-    words = -(-neurons // 64)
-    return 12 * dims + 12 * enc + 2 * 8 * words + 2 * 8 + 8
+def parse_slice(text: str) -> tuple[list[float], list[float], list[float]]:
+    """``"ox,oy,oz;ux,uy,uz;vx,vy,vz"`` -> (origin, u, v)."""
+    try:
+        parts = [[float(c) for c in p.split(",")] for p in text.split(";")]
+    except ValueError:
+        parts = []
+    if len(parts) != 3 or len({len(p) for p in parts}) != 1:
+        raise ValueError(f"--slice {text!r}: expected ORIGIN;U;V, three comma-separated vectors "
+                         "of the coordinate dimension, e.g. 0,0,0.5;1,0,0;0,1,0")
+    return parts[0], parts[1], parts[2]
 
 
-def check_grid_memory(shape: tuple, model, available=None) -> None:
-    """Refuse a grid whose estimated footprint exceeds the available memory."""
-    from ..output_checks import available_memory_bytes
-
-    points = 1
-    for s in shape:
-        points *= int(s)
-    need = points * bytes_per_point(model)
+def choose_ids(mode: str, points: int, folder: str, available=None, free_disk=None) -> str:
+    """Where the per-point region ids go: memory when they fit in a quarter of the available
+    memory, else a memory-mapped .npy file when the disk has room; refused otherwise."""
+    need = 8 * points
     available = available_memory_bytes() if available is None else available
-    if available is not None and need > available:
-        grid = "x".join(map(str, shape))
-        raise ValueError(f"--grid {grid}: about {need / 2**30:.1f} GiB needed "
-                         f"({points} points x {bytes_per_point(model)} bytes), "
-                         f"{available / 2**30:.1f} GiB available; use a smaller --grid")
+    if mode in ("memory", "auto") and (available is None or need <= available // 4):
+        return "memory"
+    if mode == "memory":
+        raise ValueError(f"--ids memory: the ids need about {need / 2**30:.1f} GiB, "
+                         f"{available / 2**30:.1f} GiB available; use --ids file or --ids none, "
+                         "or a smaller --grid")
+    if mode == "none":
+        return "none"
+    free_disk = shutil.disk_usage(folder).free if free_disk is None else free_disk
+    if need > free_disk:
+        grid_msg = f"about {need / 2**30:.1f} GiB of ids ({points} points x 8 bytes)"
+        raise ValueError(f"--grid: {grid_msg} fit neither in memory "
+                         f"({(available or 0) / 2**30:.1f} GiB available) nor on disk "
+                         f"({free_disk / 2**30:.1f} GiB free in {folder!r}); use --ids none "
+                         "for the statistics alone, or a smaller --grid")
+    return "file"
 
 
-def region_summary(x: torch.Tensor, net) -> tuple[dict, torch.Tensor]:
-    """({regions, largest_region, dead_neurons, always_on}, region ids) of ``net`` on ``x``."""
-    patterns = measure.patterns(x, net)
-    regions = measure.region_stats(patterns)
-    activity = measure.neuron_activity(patterns, net)
-    largest = int(regions.counts.max()) if regions.count else 0
-    return {"regions": regions.count, "largest_region": largest,
-            "dead_neurons": activity.dead, "always_on": activity.always_on}, regions.ids
+def _user_model(args):
+    """The user's own module from --model/--model-args/--whole-module, as a ValueError on any
+    problem (they are the user's inputs)."""
+    from ..model_loading import load_saved_module, load_user_model
+
+    try:
+        if args.whole_module:
+            return load_saved_module(args.checkpoint)
+        model_args = json.loads(args.model_args) if args.model_args else None
+        return load_user_model(args.model, model_args, state_dict_path=args.checkpoint)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--model-args: not valid JSON ({err.msg}); pass an object such as "
+                         "'{\"width\": 256}'") from None
+    except (TypeError, ImportError, AttributeError, RuntimeError, KeyError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(first) from None
 
 
 def _load(checkpoint: str):
+    """A `specbias train` checkpoint: (CoordinateMLP, the grid.json saved beside it)."""
     from ..models import CoordinateMLP
 
     if not os.path.exists(checkpoint):
@@ -74,7 +98,8 @@ def _load(checkpoint: str):
     ckpt = load_checkpoint_file(checkpoint, map_location="cpu")
     if not isinstance(ckpt, dict) or "model_config" not in ckpt or "model" not in ckpt:
         raise ValueError(f"{checkpoint}: not a checkpoint of `specbias train` "
-                         "(no model_config/model); pass the checkpoint.pt of a train run")
+                         "(no model_config/model); pass the checkpoint.pt of a train run, or "
+                         "--model pkg.module:Class for a state dict of your own model")
     try:
         model = CoordinateMLP.from_config(ckpt["model_config"])
         model.load_state_dict(ckpt["model"])
@@ -93,42 +118,123 @@ def _load(checkpoint: str):
     return model, saved
 
 
-def analyze_command(args) -> None:
-    from ..experiments import plots
+def _resolve(args):
+    """(network or module for analyze_grid, encoding, coordinate dimension, saved grid info)."""
+    from ..encodings import make_encoding
+    from ..networks import relu_network
 
-    device = check_device(args.device)
+    if args.model or args.whole_module:
+        module = _user_model(args)
+        try:
+            net = relu_network(module).detach()
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"--model: {err}") from None
+        enc = None
+        dims = net.in_dim
+        if args.encoding and args.encoding != "raw":
+            try:
+                if args.coord_dim is None:
+                    raise ValueError("--coord-dim: give the coordinate dimension the encoding "
+                                     "reads")
+                enc = make_encoding(args.encoding, args.coord_dim)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"--encoding {args.encoding!r}: {err}") from None
+            if enc.out_dim != net.in_dim:
+                raise ValueError(f"--encoding {args.encoding!r} gives {enc.out_dim} features, "
+                                 f"the model's first layer takes {net.in_dim}")
+            dims = enc.in_dim
+        return net, enc, dims, {}, module
     model, saved = _load(args.checkpoint)
-    dims = model.encoding.in_dim
+    return model, None, model.encoding.in_dim, saved, model
+
+
+def _grid(args, dims: int, saved: dict):
+    lo_hi = tuple(saved.get("coord_range", (0.0, 1.0)))
+    if args.coord_range:
+        try:
+            lo_hi = tuple(float(v) for v in args.coord_range.split(","))
+        except ValueError:
+            lo_hi = ()
+        if len(lo_hi) != 2:
+            raise ValueError(f"--range {args.coord_range!r}: expected lo,hi such as 0,1")
     if args.grid:
         shape = parse_grid(args.grid)
     elif "grid_shape" in saved:
         shape = tuple(saved["grid_shape"])
     else:
-        raise ValueError("--grid: no grid.json beside the checkpoint; pass --grid N or HxW")
+        raise ValueError("--grid: no grid.json beside the checkpoint; pass --grid N, HxW or "
+                         "DxHxW")
+    if args.slice:
+        if len(shape) != 2:
+            raise ValueError(f"--slice: needs a 2D --grid HxW of the plane, got {args.grid!r}")
+        origin, u, v = parse_slice(args.slice)
+        if len(origin) != dims:
+            raise ValueError(f"--slice: the model takes {dims}D coordinates, the vectors have "
+                             f"{len(origin)} components")
+        return PlaneSlice(origin, u, v, shape), shape
     if len(shape) != dims:
-        raise ValueError(f"--grid {args.grid!r}: the model takes {dims}D coordinates")
-    out = args.out or os.path.dirname(os.path.abspath(args.checkpoint))
-    check_writable_folder(out, "--out")
-    check_grid_memory(shape, model)
-    coords = grid_coords(shape, tuple(saved.get("coord_range", (0.0, 1.0))))
-    model.to(device)
-    with torch.no_grad():
-        x = model.encode(coords.to(device))
-    stats, ids = region_summary(x, relu_network(model).detach())
+        raise ValueError(f"--grid {args.grid or 'x'.join(map(str, shape))!r}: the model takes "
+                         f"{dims}D coordinates")
+    return CoordinateGrid(shape, lo_hi), shape
+
+
+def _draw(result, grid, shape, module, device, out, name) -> list:
+    from ..experiments import plots
+
+    ids = result.ids
+    if ids is None or len(shape) == 3 or result.num_points > MAX_MAP_POINTS.get(len(shape), 0):
+        return []
     ids_np = ids.cpu().numpy()
     fig, axes = plots.new_figure(width=5, height=4)
     if len(shape) == 1:
-        with torch.no_grad():
-            fit = model(coords.to(device))[:, 0].cpu().numpy()
+        coords = grid.coords(dtype=torch.float32)
+        fit = np.full(shape[0], np.nan)
+        if hasattr(module, "forward"):
+            with torch.no_grad():
+                fit = module(coords.to(device))[:, 0].cpu().numpy()
+        kind = str(module.encoding.describe().get("kind", "")) if hasattr(module, "encoding") \
+            else ""
         plots.region_map_1d(axes[0][0], coords[:, 0].numpy(), fit, np.full(shape[0], np.nan),
-                            ids_np, str(model.encoding.describe().get("kind", "")))
+                            ids_np.reshape(-1), kind)
     else:
         plots.region_map_2d(axes[0][0], ids_np.reshape(shape),
-                            title=f"{stats['regions']} regions on {shape[0]}x{shape[1]}")
-    grid = "x".join(map(str, shape))
-    figs = plots.save(fig, out, f"regions_{grid}")
-    atomic_save_npz(os.path.join(out, f"regions_{grid}.npz"), ids=ids_np.reshape(shape))
-    atomic_write_json(os.path.join(out, f"regions_{grid}.json"),
-                      {"grid_shape": list(shape), **stats})
-    print(f"{stats['regions']} regions on a {grid} grid ({stats['dead_neurons']} dead, "
-          f"{stats['always_on']} always-on neurons); map: {figs[0]}")
+                            title=f"{result.num_regions} regions on {shape[0]}x{shape[1]}")
+    return plots.save(fig, out, name)
+
+
+def analyze_command(args) -> None:
+    from ..analysis import analyze_grid
+    from ..analysis.distributed import launch
+
+    distributed = launch(args.timeout)
+    rank = torch.distributed.get_rank() if distributed else 0
+    device = check_device(args.device)
+    if distributed and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    target, enc, dims, saved, module = _resolve(args)
+    grid, shape = _grid(args, dims, saved)
+    out = args.out or os.path.dirname(os.path.abspath(args.checkpoint))
+    check_writable_folder(out, "--out")
+    os.makedirs(out, exist_ok=True)
+    ids_mode = choose_ids(args.ids, grid.num_points, out)
+    tag = "x".join(map(str, shape)) + ("_slice" if args.slice else "")
+    name = f"regions_{tag}"
+    if hasattr(module, "to"):
+        module.to(device)
+    result = analyze_grid(target, grid, encoding=enc, tile=args.tile, ids=ids_mode,
+                          out=out if ids_mode == "file" else None, name=name, device=device)
+    if rank != 0:
+        return
+    summary = result.summary()
+    stats = {"grid_shape": list(shape), **summary,
+             "always_on": summary["always_on_neurons"], "ids": ids_mode}
+    arrays = {"region_counts": result.region_counts, "neighbor_hist": result.neighbor_hist,
+              "bit_counts": result.bit_counts}
+    if result.ids is not None:
+        arrays["ids"] = result.ids.reshape(shape)
+    atomic_save_npz(os.path.join(out, f"{name}.npz"), **arrays)
+    atomic_write_json(os.path.join(out, f"{name}.json"), stats)
+    figs = _draw(result, grid, shape, module, device, out, name)
+    where = f"map: {figs[0]}" if figs else f"numbers: {os.path.join(out, name + '.json')}"
+    print(f"{result.num_regions} regions on a {tag} grid ({summary['dead_neurons']} dead, "
+          f"{summary['always_on_neurons']} always-on neurons); {where}")

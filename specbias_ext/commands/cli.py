@@ -66,11 +66,41 @@ def _parser() -> argparse.ArgumentParser:
                    help="replace the run in --out (its files are removed first)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    a = sub.add_parser("analyze", help="region analysis of a saved model on a grid of any size")
-    a.add_argument("checkpoint", help="checkpoint.pt written by `specbias train`")
+    a = sub.add_parser(
+        "analyze", help="region analysis of a saved model on a grid of any size",
+        description="Streams the grid tile by tile: region ids and sizes, neighbour Hamming per "
+                    "axis, dead/always-on neurons; a region map for 1D/2D grids small enough to "
+                    "draw. Under `torchrun --nproc-per-node P -m specbias_ext analyze ...` the "
+                    "grid is sharded over the P processes with results identical to one.")
+    a.add_argument("checkpoint", help="checkpoint.pt written by `specbias train`; with --model, "
+                                      "a state-dict file of that model; with --whole-module, a "
+                                      "module saved by torch.save(model)")
     a.add_argument("--grid", default=None,
-                   help="N (1D) or HxW (2D) grid to analyse on, over the training range "
-                        "(default: the training grid)")
+                   help="N (1D), HxW (2D) or DxHxW (3D) grid to analyse on (default: the "
+                        "training grid of a `specbias train` run)")
+    a.add_argument("--range", default=None, dest="coord_range",
+                   help="coordinate range lo,hi of every axis (default: the training range, "
+                        "else 0,1)")
+    a.add_argument("--slice", default=None,
+                   help="a plane ORIGIN;U;V through the coordinate space, sampled as the --grid "
+                        "HxW (point (r, c) = origin + u r/H + v c/W)")
+    a.add_argument("--model", default=None,
+                   help="your own module: package.module:Class or path/to/file.py:factory, "
+                        "built with --model-args and loaded from the checkpoint's state dict")
+    a.add_argument("--model-args", default=None, help="JSON keyword arguments for --model")
+    a.add_argument("--whole-module", action="store_true",
+                   help="the checkpoint is a whole module saved with torch.save(model)")
+    a.add_argument("--encoding", default="raw",
+                   help="for --model: the encoding in front of the network (raw, pe:<L>, "
+                        "rff:<m>:<sigma>[:<seed>]; default raw)")
+    a.add_argument("--coord-dim", type=int, default=None,
+                   help="for --model with --encoding: the coordinate dimension")
+    a.add_argument("--tile", type=int, default=1 << 18, help="points per tile (default 262144)")
+    a.add_argument("--ids", choices=["auto", "memory", "file", "none"], default="auto",
+                   help="where the per-point region ids go: memory, a memory-mapped "
+                        "<name>_ids.npy file, or nowhere (default auto: memory when they fit)")
+    a.add_argument("--timeout", type=float, default=1800.0,
+                   help="seconds a collective may wait under torchrun before the run fails")
     a.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     a.add_argument("--out", default=None, help="folder for the maps (default: beside the "
                                                "checkpoint)")
