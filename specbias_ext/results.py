@@ -1,8 +1,15 @@
-"""Atomic file writes and the run directory (results.json, arrays.npz, checkpoint.pt).
+"""Atomic file writes, safe checkpoint loading and the run directory (results.json, arrays.npz,
+checkpoint.pt).
 
 Every write goes to a temporary file in the destination folder, is fsync'ed, and then replaces
 the destination with os.replace, so a crash leaves either the old file or the new one, never a
-torn one.
+torn one. The new file gets the mode an ordinary ``open(path, "w")`` would give it: the existing
+file's mode when it replaces one, else 0666 less the process umask. A temporary file left by a
+killed writer (named ``.<name>.<pid>.<random>.specbias-tmp``) is removed by the next write into
+the same folder once its process is gone.
+
+Checkpoints are loaded with ``torch.load(weights_only=True)``: tensors, numbers, strings, lists
+and dicts only, so loading never runs code from the file.
 """
 from __future__ import annotations
 
@@ -10,7 +17,9 @@ import io
 import json
 import math
 import os
-import tempfile
+import pickle
+import secrets
+import stat
 from pathlib import Path
 from typing import Any, Union
 
@@ -20,15 +29,76 @@ import torch
 PathLike = Union[str, os.PathLike]
 
 
+TEMP_SUFFIX = ".specbias-tmp"
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _target_mode(path: Path) -> int:
+    """The mode ``path`` keeps (existing file) or gets (new file, umask applied)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_current_umask()
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_temp_files(folder: PathLike) -> list[Path]:
+    """Remove temporary files of our own naming whose writing process no longer exists (left by
+    a SIGKILL during a write). Returns the removed paths."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
+            continue
+        parts = name[: -len(TEMP_SUFFIX)].rsplit(".", 2)
+        if len(parts) != 3 or not parts[1].isdigit():
+            continue
+        if _pid_alive(int(parts[1])):
+            continue
+        try:
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except FileNotFoundError:
+            pass
+    return removed
+
+
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, os.replace)."""
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, os.replace),
+    keeping the mode an ordinary write would give (see the module docstring)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise IsADirectoryError(f"{str(path)!r} is a directory, expected a file path")
+    clean_stale_temp_files(path.parent)
+    mode = _target_mode(path)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -45,6 +115,48 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
             os.close(dir_fd)
     except OSError:
         pass
+
+
+def _numpy_safe_globals() -> list:
+    """numpy's array and scalar constructors and numeric dtypes: what a checkpoint holding plain
+    numpy arrays needs under weights_only (object arrays still need more and stay refused)."""
+    core = getattr(np, "_core", None) or np.core
+    numeric = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+               np.uint64, np.float16, np.float32, np.float64, np.complex64, np.complex128)
+    return ([core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray, np.dtype]
+            + [type(np.dtype(t)) for t in numeric])
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be loaded safely (missing, truncated, corrupt, foreign, or
+    needing code execution to unpickle)."""
+
+
+def load_checkpoint_file(path: PathLike, map_location="cpu") -> Any:
+    """``torch.load(path, weights_only=True)`` with errors a user can act on.
+
+    Only tensors, numeric numpy arrays, numbers, strings, lists, tuples and dicts are accepted: a file whose pickle
+    asks for any other object (which could run code) is refused with ``CheckpointError``, as are
+    missing, empty, truncated and corrupt files.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist or is not a file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {str(path)!r} is empty")
+    try:
+        with torch.serialization.safe_globals(_numpy_safe_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} was refused: it holds objects other than tensors, "
+            "numbers, strings, lists and dicts, and loading those could run code from the file "
+            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    except Exception as exc:  # the unpickler raises many kinds on garbage (IndexError, ...)
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} cannot be read (truncated, corrupt or not a torch "
+            f"checkpoint): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from None
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -137,7 +249,7 @@ class RunDirectory:
     def load_checkpoint(self, map_location="cpu") -> dict:
         if not self.has_checkpoint():
             raise ValueError(f"run_dir: no {self.CHECKPOINT} in {str(self.path)!r} to resume from")
-        return torch.load(self.checkpoint_path, map_location=map_location, weights_only=False)
+        return load_checkpoint_file(self.checkpoint_path, map_location=map_location)
 
     def __repr__(self) -> str:
         return f"RunDirectory({str(self.path)!r})"
