@@ -4,6 +4,20 @@ Every encoding E: R^D -> R^E is written as ``u = c @ matrix.T + offset`` followe
 the rows where ``periodic`` is True (a cosine is ``sin(u + pi/2)``). ``forward`` evaluates exactly
 that form, so ``affine_sine()`` and ``jacobian()`` describe the encoding the network really sees,
 which the boundary-distance analysis needs for forward-mode derivatives.
+
+Precision. A periodic row advances its phase by ``sum_d |matrix[e, d]|`` radians per unit of
+coordinate, so one unit in the last place (ulp) of a coordinate moves the phase of the fastest
+row by ``phase_quantum(dtype) = max_phase_rate() * ulp(dtype)``, where ulp is the float spacing
+at |c| in [1, 2) (covering every coordinate with |c| < 2, the project's grids included). With
+positional encoding at L levels the fastest row is ``2^(L-1) pi``; in float32 (ulp 1.19e-7) the
+quantum is 7.7e-4 rad at L = 12 and 0.1 rad at L = 20, too coarse for the top levels. Whenever
+the quantum exceeds ``PHASE_TOLERANCE`` (5e-4 rad, about 1/12,500 of a period) the encoding is
+evaluated in float64 and the result returned in the caller's dtype: the sine then sees the exact
+phase of the (float32) coordinate, instead of one rounded at the product and inside the sine.
+With float32 this switches PE on at L >= 12 and RFF once 2 pi max_i ||B_i||_1 > 4.2e3.
+``needs_float64(dtype)`` exposes the decision and ``precision(dtype)`` reports it for results.
+Coordinates that are themselves rounded (not on a dyadic grid) keep their own rounding: only a
+float64 coordinate removes it.
 """
 from __future__ import annotations
 
@@ -20,6 +34,31 @@ Tensor = torch.Tensor
 
 HALF_PI = math.pi / 2
 
+#: Largest phase step (radians) of the fastest periodic row per coordinate ulp before the
+#: encoding is computed in float64 (see the module docstring).
+PHASE_TOLERANCE = 5e-4
+
+
+def coordinate_ulp(dtype: torch.dtype) -> float:
+    """Float spacing of ``dtype`` for magnitudes in [1, 2): the largest ulp of a coordinate with
+    |c| < 2 (``torch.finfo(dtype).eps``)."""
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype: expected a floating dtype, got {dtype}")
+    return float(torch.finfo(dtype).eps)
+
+
+def _linear(coords: Tensor, matrix: Tensor) -> Tensor:
+    """``coords @ matrix.T`` as a sum of D (1 to 3) broadcast products: exact per row for PE,
+    never TF32, no [N, E, D] temporary, and no size-dependent matmul lowering (a K = 1 matmul
+    makes torch.compile guard on N and recompile)."""
+    out = coords[:, 0:1] * matrix[:, 0]
+    for d in range(1, matrix.shape[1]):
+        out = out + coords[:, d:d + 1] * matrix[:, d]
+    return out
+
+
+def _refresh_after_load(module, incompatible_keys) -> None:
+    module._refresh_phase_rate()
 
 
 class Encoding(nn.Module):
@@ -30,6 +69,48 @@ class Encoding(nn.Module):
 
     def _affine(self, dtype, device) -> tuple[Tensor, Tensor, Tensor]:
         raise NotImplementedError
+
+    # ------------------------------------------------------------------ precision
+
+    def max_phase_rate(self) -> float:
+        """Radians per unit coordinate of the fastest periodic row, ``max_e sum_d |M_ed|``
+        (0.0 without periodic rows). Kept as a Python float, refreshed when the encoding's
+        state is loaded, so the precision decision is static under torch.compile."""
+        rate = getattr(self, "_phase_rate", None)
+        if rate is None:
+            rate = self._refresh_phase_rate()
+        return rate
+
+    def _refresh_phase_rate(self) -> float:
+        with torch.no_grad():
+            matrix, _, periodic = self._affine(torch.float64, "cpu")
+            rows = matrix[periodic.cpu()]
+            rate = float(rows.abs().sum(dim=1).max()) if rows.numel() else 0.0
+        self._phase_rate = rate
+        return rate
+
+    def phase_quantum(self, dtype: torch.dtype | None = None) -> float:
+        """Phase step (radians) of the fastest row for one coordinate ulp in ``dtype``."""
+        return self.max_phase_rate() * coordinate_ulp(dtype or torch.get_default_dtype())
+
+    def needs_float64(self, dtype: torch.dtype | None = None) -> bool:
+        """True when coordinates of ``dtype`` are encoded in float64 (``phase_quantum(dtype) >
+        PHASE_TOLERANCE``); always False for float64 itself."""
+        dtype = dtype or torch.get_default_dtype()
+        return dtype != torch.float64 and self.phase_quantum(dtype) > PHASE_TOLERANCE
+
+    def compute_dtype(self, dtype: torch.dtype | None = None) -> torch.dtype:
+        """The dtype ``forward``/``jacobian`` evaluate in for coordinates of ``dtype``."""
+        dtype = dtype or torch.get_default_dtype()
+        return torch.float64 if self.needs_float64(dtype) else dtype
+
+    def precision(self, dtype: torch.dtype | None = None) -> dict[str, Any]:
+        """The precision decision for coordinates of ``dtype``, for results files."""
+        dtype = dtype or torch.get_default_dtype()
+        return {"coords_dtype": str(dtype).replace("torch.", ""),
+                "computed_in": str(self.compute_dtype(dtype)).replace("torch.", ""),
+                "phase_quantum_rad": self.phase_quantum(dtype),
+                "phase_tolerance_rad": PHASE_TOLERANCE}
 
     def affine_sine(self, dtype=None, device=None) -> tuple[Tensor, Tensor, Tensor]:
         """``(matrix [E, D], offset [E], periodic bool [E])`` with
@@ -48,34 +129,37 @@ class Encoding(nn.Module):
             raise ValueError(f"coords: expected a floating dtype, got {coords.dtype}")
 
     def preactivation(self, coords: Tensor) -> tuple[Tensor, Tensor]:
-        """``(u [N, E], periodic [E])``: the affine part before the sine."""
+        """``(u [N, E], periodic [E])``: the affine part before the sine (computed in
+        ``compute_dtype``, returned in coords' dtype)."""
         self._check_coords(coords)
-        matrix, offset, periodic = self._affine(coords.dtype, coords.device)
-        return coords @ matrix.T + offset, periodic
+        work = self.compute_dtype(coords.dtype)
+        matrix, offset, periodic = self._affine(work, coords.device)
+        return (_linear(coords.to(work), matrix) + offset).to(coords.dtype), periodic
 
     def _sine_parts(self, coords: Tensor):
         self._check_coords(coords)
-        matrix, offset, periodic = self._affine(coords.dtype, coords.device)
-        linear = coords @ matrix.T
+        work = self.compute_dtype(coords.dtype)
+        matrix, offset, periodic = self._affine(work, coords.device)
+        linear = _linear(coords.to(work), matrix)
         # Rows with offset pi/2 are evaluated as cos(linear) rather than sin(linear + pi/2): the
         # same function, without the rounding of the sum (which grows with 2^l at high levels).
-        is_cos = periodic & (offset == torch.tensor(HALF_PI, dtype=offset.dtype))
+        # Selected with where, never a Python branch on tensor data, so the forward traces into
+        # one graph (torch.compile fullgraph, torch.export).
+        is_cos = periodic & (offset == HALF_PI)
         return matrix, offset, periodic, linear, is_cos
 
     def forward(self, coords: Tensor) -> Tensor:
         _, offset, periodic, linear, is_cos = self._sine_parts(coords)
         u = linear + offset
-        out = torch.where(periodic, torch.sin(u), u)
-        if bool(is_cos.any()):
-            out = torch.where(is_cos, torch.cos(linear), out)
-        return out
+        out = torch.where(is_cos, torch.cos(linear), torch.where(periodic, torch.sin(u), u))
+        return out.to(coords.dtype)
 
     def jacobian(self, coords: Tensor) -> Tensor:
         """``[N, E, D]``: d encoding / d coordinates at every point, from the affine-sine form."""
         matrix, offset, periodic, linear, is_cos = self._sine_parts(coords)
         scale = torch.where(periodic, torch.cos(linear + offset), torch.ones_like(linear))
         scale = torch.where(is_cos, -torch.sin(linear), scale)
-        return scale.unsqueeze(2) * matrix.unsqueeze(0)
+        return (scale.unsqueeze(2) * matrix.unsqueeze(0)).to(coords.dtype)
 
     def describe(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -91,6 +175,7 @@ class RawEncoding(Encoding):
         super().__init__()
         self.in_dim = int_at_least(in_dim, "in_dim")
         self.out_dim = self.in_dim
+        self._phase_rate = 0.0
 
     def _affine(self, dtype, device):
         matrix = torch.eye(self.in_dim, dtype=dtype, device=device)
@@ -117,6 +202,7 @@ class PositionalEncoding(Encoding):
         self.in_dim = int_at_least(in_dim, "in_dim")
         self.levels = int_at_least(levels, "levels (L)")
         self.out_dim = 2 * self.levels * self.in_dim
+        self._refresh_phase_rate()
 
     def _affine(self, dtype, device):
         d, levels = self.in_dim, self.levels
@@ -156,6 +242,9 @@ class FourierFeatures(Encoding):
         gen = torch.Generator().manual_seed(self.seed)
         b = sigma * torch.randn(self.num_features, self.in_dim, generator=gen, dtype=torch.float64)
         self.register_buffer("B", b.to(torch.get_default_dtype()))
+        self._refresh_phase_rate()
+        # A loaded state may bring another B: recompute the precision decision from it.
+        self.register_load_state_dict_post_hook(_refresh_after_load)
 
     def _affine(self, dtype, device):
         b = (2 * math.pi) * self.B.to(dtype=dtype, device=device)

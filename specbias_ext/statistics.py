@@ -1,0 +1,406 @@
+"""Uncertainty of claims over seeds, and region counts that say when a grid saturates.
+
+Claims. A claim compares per-seed measurements: variant ``a`` against variant ``b`` (or against
+a fixed value). Its *effect* is stated in the claim's own units:
+
+* ``difference``: ``mean(a - b)`` over paired seeds (the same seeds in a and b), with the
+  Student t interval ``mean(d) +- t_{n-1} sd(d) / sqrt(n)``; unpaired samples (different seed
+  counts) get Welch's interval with the Welch-Satterthwaite degrees of freedom.
+* ``ratio``: the ratio of geometric means ``exp(mean(log a - log b))``, its interval the t
+  interval of the log difference mapped back through exp (so it is never negative and a factor
+  of 2 up weighs like a factor of 2 down). Needs positive values.
+
+The verdict against a threshold (0 for a difference, 1 for a ratio, unless the claim says
+otherwise) is three-way: *held* when the whole interval lies on the claimed side, *not held* when
+it lies wholly on the other side (the threshold itself counts as the other side), and
+*inconclusive* when it contains the threshold or is undefined (one seed, or a non-finite value).
+
+Region counts on a grid. Distinct activation patterns on a grid are a lower bound of the number of
+regions in the box. ``grid_region_count`` records the count with the grid's number of points, a
+*saturated* flag (count above a stated fraction of the points, 0.5 by default: most points then
+sit in a region of their own, so the grid cannot resolve the regions) and the counts on grids of
+the same box with 1/4, 1/2 and all of the points. Saturated counts are displayed as ``">= count"``,
+and a comparison that involves one is inconclusive.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Callable, Optional, Sequence
+
+HELD = "held"
+NOT_HELD = "not held"
+INCONCLUSIVE = "inconclusive"
+
+DEFAULT_LEVEL = 0.95
+DEFAULT_SATURATION = 0.5
+#: Fractions of the grid's points at which ``grid_region_count`` also counts (same box).
+CONVERGENCE_FRACTIONS = (0.25, 0.5, 1.0)
+
+
+# ----------------------------------------------------------------------------- t quantiles
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the regularised incomplete beta function (modified Lentz)."""
+    tiny, eps = 1e-300, 1e-15
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 10000):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < eps:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta I_x(a, b) for 0 <= x <= 1."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                 + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    """CDF of Student's t distribution with ``df`` > 0 degrees of freedom."""
+    if not df > 0:
+        raise ValueError(f"df: expected degrees of freedom > 0, got {df}")
+    if math.isinf(t):
+        return 1.0 if t > 0 else 0.0
+    tail = 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
+    return 1.0 - tail if t > 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """Quantile of Student's t: the t with ``t_cdf(t, df) == p`` (0 < p < 1), by bisection to
+    machine precision (no SciPy needed)."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"p: expected a probability in (0, 1), got {p}")
+    if not df > 0:
+        raise ValueError(f"df: expected degrees of freedom > 0, got {df}")
+    if p == 0.5:
+        return 0.0
+    if p < 0.5:
+        return -t_quantile(1.0 - p, df)
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, df) < p:
+        lo, hi = hi, 2.0 * hi
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        if t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+# ----------------------------------------------------------------------------- effects
+
+
+@dataclass(frozen=True)
+class Effect:
+    """An effect over seeds with its interval (``low``/``high`` None when undefined, e.g. n < 2).
+
+    ``kind`` is "difference" (units of the measurement) or "ratio" (dimensionless); ``n`` the
+    number of seeds (pairs, or the smaller sample when unpaired); ``method`` names the interval.
+    """
+
+    kind: str
+    estimate: float
+    low: Optional[float]
+    high: Optional[float]
+    n: int
+    level: float
+    method: str
+
+    @property
+    def defined(self) -> bool:
+        return (self.low is not None and self.high is not None
+                and math.isfinite(self.low) and math.isfinite(self.high))
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _clean(values: Sequence[float], name: str) -> list[float]:
+    try:
+        out = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a sequence of numbers, got {values!r}") from None
+    if not out:
+        raise ValueError(f"{name}: expected at least one value (one per seed), got none")
+    return out
+
+
+def _check_level(level: float) -> float:
+    level = float(level)
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level: expected a confidence level in (0, 1), got {level}")
+    return level
+
+
+def _mean_sd(v: Sequence[float]) -> tuple[float, float]:
+    n = len(v)
+    mean = sum(v) / n
+    var = sum((x - mean) ** 2 for x in v) / (n - 1) if n > 1 else float("nan")
+    return mean, math.sqrt(var)
+
+
+def _t_interval(values: Sequence[float], level: float) -> tuple[float, Optional[float],
+                                                                  Optional[float]]:
+    mean, sd = _mean_sd(values)
+    n = len(values)
+    if n < 2 or not (math.isfinite(mean) and math.isfinite(sd)):
+        return mean, None, None
+    half = t_quantile(0.5 + level / 2.0, n - 1) * sd / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def _welch_interval(a: Sequence[float], b: Sequence[float], level: float):
+    ma, sa = _mean_sd(a)
+    mb, sb = _mean_sd(b)
+    est = ma - mb
+    if len(a) < 2 or len(b) < 2:
+        return est, None, None
+    va, vb = sa * sa / len(a), sb * sb / len(b)
+    se = math.sqrt(va + vb)
+    if not math.isfinite(se):
+        return est, None, None
+    if se == 0.0:
+        return est, est, est
+    df = (va + vb) ** 2 / (va * va / (len(a) - 1) + vb * vb / (len(b) - 1))
+    half = t_quantile(0.5 + level / 2.0, df) * se
+    return est, est - half, est + half
+
+
+def difference(a: Sequence[float], b: Optional[Sequence[float]] = None, *,
+               paired: Optional[bool] = None, level: float = DEFAULT_LEVEL) -> Effect:
+    """Effect ``a - b`` over seeds (``b`` None: the mean of ``a`` itself, vs 0).
+
+    ``paired`` defaults to True when a and b have the same length (the same seeds, in order);
+    paired uses the t interval of the per-seed differences, unpaired Welch's interval.
+    """
+    level = _check_level(level)
+    a = _clean(a, "a")
+    if b is None:
+        est, lo, hi = _t_interval(a, level)
+        return Effect("difference", est, lo, hi, len(a), level, "t interval of the mean")
+    b = _clean(b, "b")
+    if paired is None:
+        paired = len(a) == len(b)
+    if paired:
+        if len(a) != len(b):
+            raise ValueError(f"b: paired seeds need as many values as a ({len(a)}), got {len(b)}")
+        est, lo, hi = _t_interval([x - y for x, y in zip(a, b)], level)
+        return Effect("difference", est, lo, hi, len(a), level,
+                      "paired t interval of the per-seed differences")
+    est, lo, hi = _welch_interval(a, b, level)
+    return Effect("difference", est, lo, hi, min(len(a), len(b)), level, "Welch t interval")
+
+
+def ratio(a: Sequence[float], b: Optional[Sequence[float]] = None, *,
+          paired: Optional[bool] = None, level: float = DEFAULT_LEVEL) -> Effect:
+    """Effect ``a / b`` as a ratio of geometric means, interval from the t interval of
+    ``log a - log b`` mapped through exp (``b`` None: the geometric mean of ``a``, vs 1).
+
+    Every value must be positive (a ratio of a zero or negative measurement is not defined).
+    """
+    level = _check_level(level)
+    a = _clean(a, "a")
+    for name, vals in (("a", a), ("b", None if b is None else _clean(b, "b"))):
+        if vals is not None and not all(v > 0 and math.isfinite(v) for v in vals):
+            raise ValueError(f"{name}: a ratio needs finite positive values, got {vals}")
+    log_effect = difference([math.log(v) for v in a],
+                            None if b is None else [math.log(float(v)) for v in b],
+                            paired=paired, level=level)
+    exp = (lambda v: None if v is None else math.exp(v))
+    return Effect("ratio", math.exp(log_effect.estimate), exp(log_effect.low),
+                  exp(log_effect.high), log_effect.n, level,
+                  f"exp of the {log_effect.method} on the log scale")
+
+
+# ----------------------------------------------------------------------------- verdicts
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A three-way verdict: ``verdict`` is "held", "not held" or "inconclusive"; the claim is
+    ``effect > threshold`` (direction "greater") or ``effect < threshold`` ("less")."""
+
+    verdict: str
+    effect: Optional[Effect]
+    threshold: float
+    direction: str
+    reason: str
+
+    @property
+    def held(self) -> bool:
+        return self.verdict == HELD
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out["effect"] = None if self.effect is None else self.effect.to_json()
+        return out
+
+
+def decide(effect: Effect, threshold: Optional[float] = None,
+           direction: str = "greater") -> Verdict:
+    """Verdict of the claim ``effect > threshold`` (or ``<`` with direction "less").
+
+    ``threshold`` defaults to 0 for a difference and 1 for a ratio.
+    """
+    if direction not in ("greater", "less"):
+        raise ValueError(f"direction: expected 'greater' or 'less', got {direction!r}")
+    if threshold is None:
+        threshold = 1.0 if effect.kind == "ratio" else 0.0
+    threshold = float(threshold)
+    sign = ">" if direction == "greater" else "<"
+    if not effect.defined:
+        why = ("one seed: no interval" if effect.n < 2 else "the interval is not finite")
+        return Verdict(INCONCLUSIVE, effect, threshold, direction, why)
+    lo, hi = effect.low, effect.high
+    pct = f"{effect.level:.0%}"
+    span = f"{pct} interval [{lo:.4g}, {hi:.4g}]"
+    if (lo > threshold) if direction == "greater" else (hi < threshold):
+        return Verdict(HELD, effect, threshold, direction,
+                       f"{span} lies wholly {sign} {threshold:g}")
+    if (hi <= threshold) if direction == "greater" else (lo >= threshold):
+        return Verdict(NOT_HELD, effect, threshold, direction,
+                       f"{span} lies wholly on the other side of {threshold:g}")
+    return Verdict(INCONCLUSIVE, effect, threshold, direction,
+                   f"{span} contains {threshold:g}")
+
+
+def combine(verdicts: Sequence[Verdict]) -> str:
+    """One verdict for a claim made of several comparisons (e.g. an ordering): held if every
+    part holds, not held if any part does not hold, else inconclusive."""
+    if not verdicts:
+        raise ValueError("verdicts: expected at least one verdict to combine")
+    kinds = {v.verdict for v in verdicts}
+    if kinds == {HELD}:
+        return HELD
+    if NOT_HELD in kinds:
+        return NOT_HELD
+    return INCONCLUSIVE
+
+
+# ----------------------------------------------------------------------------- grid counts
+
+
+@dataclass(frozen=True)
+class GridCount:
+    """A region count on a grid: ``count`` distinct patterns on ``points`` grid points.
+
+    ``convergence`` holds ``(points, count)`` on grids of the same box with 1/4, 1/2 and all of
+    the points (empty when not measured). ``saturated`` when count > ``saturation * points``.
+    """
+
+    count: int
+    points: int
+    saturation: float = DEFAULT_SATURATION
+    convergence: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self):
+        if self.points < 1:
+            raise ValueError(f"points: expected at least one grid point, got {self.points}")
+        if not 0 <= self.count <= self.points:
+            raise ValueError(f"count: expected 0..points ({self.points}), got {self.count}")
+        if not 0.0 < self.saturation <= 1.0:
+            raise ValueError(f"saturation: expected a fraction in (0, 1], got {self.saturation}")
+
+    @property
+    def saturated(self) -> bool:
+        return self.count > self.saturation * self.points
+
+    @property
+    def fraction(self) -> float:
+        """Regions per grid point."""
+        return self.count / self.points
+
+    @property
+    def growth(self) -> Optional[float]:
+        """count on all points / count on half of them (None without convergence counts): near
+        1 when the grid resolves the regions, near the ratio of points when it does not."""
+        if len(self.convergence) < 2 or self.convergence[-2][1] == 0:
+            return None
+        return self.convergence[-1][1] / self.convergence[-2][1]
+
+    def display(self) -> str:
+        """``"count"``, or ``">= count"`` for a saturated count (a lower bound only)."""
+        return f">= {self.count}" if self.saturated else str(self.count)
+
+    def to_json(self) -> dict:
+        return {"count": self.count, "points": self.points, "saturation": self.saturation,
+                "saturated": self.saturated, "display": self.display(),
+                "convergence": [list(c) for c in self.convergence], "growth": self.growth}
+
+
+def grid_region_count(count_at: Callable[[int], int], size: int, dims: int = 1,
+                      saturation: float = DEFAULT_SATURATION,
+                      fractions: Sequence[float] = CONVERGENCE_FRACTIONS) -> GridCount:
+    """Count regions on a grid of ``size`` points per axis (``size**dims`` points) and on grids
+    of the same box with the given fractions of the points.
+
+    ``count_at(s)`` returns the number of distinct activation patterns on the grid of the box
+    with ``s`` points per axis; the fraction f uses ``round(size * f**(1/dims))`` per axis (in
+    1D exactly N/4, N/2, N). The last fraction must be 1 (the grid itself).
+    """
+    size, dims = int(size), int(dims)
+    if size < 1 or dims < 1:
+        raise ValueError(f"size, dims: expected positive ints, got size={size}, dims={dims}")
+    fractions = [float(f) for f in fractions]
+    if not fractions or fractions[-1] != 1.0 or any(not 0 < f <= 1 for f in fractions):
+        raise ValueError(f"fractions: expected increasing fractions in (0, 1] ending at 1, "
+                         f"got {fractions}")
+    conv = []
+    for f in fractions:
+        s = max(1, round(size * f ** (1.0 / dims)))
+        conv.append((s ** dims, int(count_at(s))))
+    points, count = conv[-1]
+    return GridCount(count, points, saturation, tuple(conv))
+
+
+def compare_counts(a: Sequence[GridCount], b: Sequence[GridCount], *,
+                   threshold: float = 1.0, direction: str = "greater",
+                   level: float = DEFAULT_LEVEL) -> Verdict:
+    """Verdict of "counts a exceed counts b" as a ratio over paired seeds; inconclusive (with
+    the effect still reported) when any count involved is saturated, since a saturated count is
+    only a lower bound."""
+    a, b = list(a), list(b)
+    if not a or not b:
+        raise ValueError("a, b: expected at least one GridCount each")
+    counts_a = [g.count for g in a]
+    counts_b = [g.count for g in b]
+    if all(c > 0 for c in counts_a + counts_b):
+        effect = ratio(counts_a, counts_b, level=level)
+    else:
+        effect = difference(counts_a, counts_b, level=level)
+        threshold = 0.0 if threshold == 1.0 else threshold
+    saturated = [g for g in a + b if g.saturated]
+    if saturated:
+        return Verdict(INCONCLUSIVE, effect, float(threshold), direction,
+                       f"{len(saturated)} of {len(a) + len(b)} counts saturate the grid "
+                       "(lower bounds only)")
+    return decide(effect, threshold, direction)
