@@ -204,7 +204,12 @@ class ClaimTable:
                 "not_held": verdicts.count(S.NOT_HELD),
                 "inconclusive": verdicts.count(S.INCONCLUSIVE),
                 "total": len(self.claims),
-                "rule": RULE}
+                "rule": RULE, "produced_by": _provenance()}
+
+
+def _provenance() -> dict:
+    from .report import provenance
+    return {k: v for k, v in provenance({}).items() if k not in ("device", "preset")}
 
 
 #: Where in the paper each experiment's claims come from (a claim may name its own source).
