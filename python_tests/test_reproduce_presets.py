@@ -21,5 +21,23 @@ def test_presets_are_typed_and_a_misspelt_setting_fails():
 
 
 def test_every_experiment_has_its_variants_in_the_table():
-    assert set(VARIANTS) == set(EXPERIMENTS)
+    assert set(EXPERIMENTS) <= set(VARIANTS)
+    assert set(VARIANTS) - set(EXPERIMENTS) == {"angles-2d"}     # angles' 2D inputs
     assert all(len({v.label for v in vs}) == len(vs) >= 2 for vs in VARIANTS.values())
+
+
+def test_noise_2d_is_the_papers_main_text_setting_and_runs_first():
+    p = PRESETS["paper"]
+    t = p.noise
+    assert (t.image, t.size, t.depth, t.width, t.lr, t.batch_size, t.epochs, t.record_every) == \
+        ("noise", 64, 2, 128, 1e-3, 256, 5000, 100)
+    assert (p.noise_pairs.patch, p.noise_pairs.pairs_per_patch, p.noise_pairs.num_patches,
+            p.noise_pairs.corner_pairs, p.noise_pairs.corner_frac) == (3, 36, 100, 10000, 0.5)
+    assert [v.label for v in VARIANTS["noise-2d"]] == ["raw [0,1)", "PE L=5"]
+    assert list(EXPERIMENTS)[0] == "noise-2d"
+
+
+def test_quick_has_enough_seeds_and_a_finer_analysis_grid():
+    q = PRESETS["quick"]
+    assert q.seeds >= 5 and q.seeds2d >= 3 and q.analysis_factor >= 2
+    assert PRESETS["smoke"].wiring_test and not q.wiring_test

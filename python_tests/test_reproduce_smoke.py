@@ -83,10 +83,49 @@ def test_report_embeds_every_figure(smoke_run):
             assert os.path.exists(out / m.group(1))
 
 
-def test_summary_table_rows_have_five_cells(smoke_run):
+def test_summary_table_rows_have_six_cells(smoke_run):
     out, claims, _ = smoke_run
     rows = [l for l in (out / "summary.md").read_text().splitlines()
             if l.startswith("| ") and not l.startswith("| experiment")]
     assert len(rows) == claims["total"]
     for row in rows:
-        assert len(re.split(r"(?<!\\)\|", row)) == 7, row     # 5 cells between 6 pipes
+        assert len(re.split(r"(?<!\\)\|", row)) == 8, row     # 6 cells between 7 pipes
+
+
+def test_every_claim_has_effect_interval_verdict_and_source(smoke_run):
+    out, claims, _ = smoke_run
+    data = json.load(open(out / "claims.json"))
+    assert data["held"] + data["not_held"] + data["inconclusive"] == data["total"]
+    assert data["rule"] and data["produced_by"]["torch"]
+    for c in data["claims"]:
+        assert c["verdict"] in ("held", "not held", "inconclusive")
+        assert c["held"] == (c["verdict"] == "held")
+        assert c["effect"]["kind"] in ("difference", "ratio") and c["reason"] and c["source"]
+        lo, hi = c["effect"]["low"], c["effect"]["high"]
+        if lo is not None:
+            assert lo <= c["effect"]["estimate"] <= hi
+
+
+def test_report_cites_itself_and_labels_smoke(smoke_run):
+    out, _, _ = smoke_run
+    html = (out / "report.html").read_text()
+    md = (out / "summary.md").read_text()
+    for text in (html, md):
+        assert "wiring test" in text and "claims.json" in text and "Contents" in text
+        assert "torch" in text and "command" in text and "specbias_ext 0" in text
+    assert html.count(".pdf'>PDF</a>") == html.count("data:image/png")
+
+
+def test_saturated_counts_are_inconclusive_and_marked(smoke_run):
+    out, _, _ = smoke_run
+    res = json.load(open(out / "regions-2d" / "results.json"))
+    grid = res["series"]["grid_counts"]
+    for label, when in grid.items():
+        for g in when["final"]:
+            assert len(g["convergence"]) == 3 and g["points"] == g["convergence"][-1][0]
+            assert g["display"].startswith(">=") == g["saturated"]
+    data = json.load(open(out / "claims.json"))
+    for c in data["claims"]:
+        if not c["parts"] and any(str(d).startswith(">=") for m in c["measured"].values()
+               for d in m.get("display", [])):
+            assert c["verdict"] == "inconclusive", c["id"]

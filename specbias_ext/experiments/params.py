@@ -39,7 +39,8 @@ def param_norms(ctx: Context) -> ExperimentResult:
     plots.finish(axes[0][1], "epoch", "largest singular value", "each layer (one line per layer)")
     fig_path = plots.save(fig, ctx.figures(name), "param_norms_vs_epoch")[0]
     claims = [C.greater(name, f"grows-{key(l)}", "norms grow during training",
-                        f"final norm product {l}", p[:, -1], f"initial norm product {l}", p[:, 0])
+                        f"final norm product {l}", p[:, -1], f"initial norm product {l}", p[:, 0],
+                        kind="ratio", source="paper: parameter norms over training")
               for l, p in product.items()]
     summ = ", ".join(f"{l}: x{(p[:, -1] / p[:, 0]).mean():.2f}" for l, p in product.items()) + \
         " norm-product growth"
@@ -52,49 +53,71 @@ def param_norms(ctx: Context) -> ExperimentResult:
         {"train_s": train_s, "measure_s": time.perf_counter() - start}, summ)
 
 
-def angles(ctx: Context) -> ExperimentResult:
-    name = "angles"
-    task = ctx.preset.task1d
-    variants = VARIANTS[name]
-    tset, train_s = ctx.cache.get(task, variants, ctx.seeds)
-    start = time.perf_counter()
-    records = len(task.record_epochs)
-    mean_abs = {}
-    final_cos = {}
+def _mean_abs_cos(tset, variants, seeds, depth) -> dict:
+    """{label: [seeds, records, depth]} mean |cos| between the normals (weight rows) per layer."""
+    records = len(tset.task.record_epochs)
+    out = {}
     for v in variants:
-        rows = []
-        for s in ctx.seeds:
-            per_k = []
-            for k in range(records):
-                w = tset.params(v, s, k)[0]
-                per_k.append([float(hyperplane_cosines(w[l]).abs().mean())
-                              for l in range(task.depth)])
-            rows.append(per_k)
-        mean_abs[v.label] = np.asarray(rows)                        # [seeds, records, depth]
-        final_cos[v.label] = hyperplane_cosines(tset.params(v, ctx.seeds[0], -1)[0][0]).cpu().numpy()
-    epochs = task.record_epochs
-    fig, axes = plots.new_figure(ncols=2)
-    for l, m in mean_abs.items():
-        plots.band(axes[0][0], epochs, m[:, :, 0], l)
-    plots.finish(axes[0][0], "epoch", "mean |cos| between layer-1 normals",
-                 "first layer (in encoded space)")
-    for l, c in final_cos.items():
-        if not l.startswith("raw"):          # 1D raw normals are scalars: cos is always +-1
-            plots.density(axes[0][1], c, l, bins=ctx.preset.bins)
-    plots.finish(axes[0][1], "cosine between layer-1 normals", "density",
-                 f"last epoch, seed {ctx.seeds[0]}")
+        out[v.label] = np.asarray([[[float(hyperplane_cosines(tset.params(v, s, k)[0][l]).abs().mean())
+                                     for l in range(depth)] for k in range(records)]
+                                   for s in seeds])
+    return out
+
+
+ANGLES_SOURCE = "paper: hyperplane angles (cosines between normals over training)"
+
+
+def angles(ctx: Context) -> ExperimentResult:
+    """Angles where they carry information: 1D PE (raw 1D layer-1 normals are scalars, so their
+    |cos| is 1 by construction), 2D raw and PE inputs, and every layer (layers 2.. see the
+    previous layer's activations, for raw inputs too)."""
+    name = "angles"
+    t1, t2 = ctx.preset.task1d, ctx.preset.task2d
+    v1, v2 = VARIANTS[name], VARIANTS["angles-2d"]
+    tset1, s1 = ctx.cache.get(t1, v1, ctx.seeds)
+    tset2, s2 = ctx.cache.get(t2, v2, ctx.seeds2d)
+    start = time.perf_counter()
+    m1 = _mean_abs_cos(tset1, v1, ctx.seeds, t1.depth)
+    m2 = _mean_abs_cos(tset2, v2, ctx.seeds2d, t2.depth)
+    fig, axes = plots.new_figure(ncols=3)
+    for l, m in m1.items():
+        if not l.startswith("raw"):
+            plots.band(axes[0][0], t1.record_epochs, m[:, :, 0], f"1D {l}")
+    plots.finish(axes[0][0], "epoch", "mean |cos| between layer-1 normals", "1D, layer 1")
+    for l, m in m2.items():
+        plots.band(axes[0][1], t2.record_epochs, m[:, :, 0], f"2D {l}")
+        plots.band(axes[0][2], t2.record_epochs, m[:, :, 1:].mean(2), f"2D {l}")
+    plots.finish(axes[0][1], "epoch", "mean |cos|", "2D, layer 1")
+    plots.finish(axes[0][2], "epoch", "mean |cos|", "2D, layers 2..L (mean)")
     fig_path = plots.save(fig, ctx.figures(name), "hyperplane_angles")[0]
     st = "PE normals become correlated during training"
-    claims = [C.greater(name, f"pe-correlated-{key(l)}", st, f"final mean |cos| layer 1 {l}",
-                        mean_abs[l][:, -1, 0], f"initial mean |cos| layer 1 {l}",
-                        mean_abs[l][:, 0, 0]) for l in ("PE L=4", "PE L=7")]
-    summ = ", ".join(f"{l}: {m[:, 0, 0].mean():.3f} -> {m[:, -1, 0].mean():.3f}"
-                     for l, m in mean_abs.items()) + " mean |cos| of layer-1 normals"
+    claims = []
+    for dim, mm in (("1D", m1), ("2D", m2)):
+        for l, m in mm.items():
+            if l.startswith("raw"):
+                continue
+            claims.append(C.greater(name, f"pe-correlated-{dim}-{key(l)}-layer1", st,
+                                    f"{dim} final mean |cos| layer 1 {l}", m[:, -1, 0],
+                                    f"{dim} initial mean |cos| layer 1 {l}", m[:, 0, 0],
+                                    source=ANGLES_SOURCE))
+            claims.append(C.greater(name, f"pe-correlated-{dim}-{key(l)}-deeper", st,
+                                    f"{dim} final mean |cos| layers 2..L {l}",
+                                    m[:, -1, 1:].mean(1),
+                                    f"{dim} initial mean |cos| layers 2..L {l}",
+                                    m[:, 0, 1:].mean(1), source=ANGLES_SOURCE))
+    summ = ", ".join(f"{d} {l}: {m[:, 0, 0].mean():.3f} -> {m[:, -1, 0].mean():.3f}"
+                     for d, mm in (("1D", m1), ("2D", m2)) for l, m in mm.items()
+                     if not (d == "1D" and l.startswith("raw"))) + " mean |cos| of layer-1 normals"
     return ExperimentResult(
-        name, "Cosines between hyperplane normals over training (1D)",
-        {"task": task.describe(), "variants": [v.describe() for v in variants], "seeds": ctx.seeds,
-         "note": "raw 1D inputs: layer-1 normals are scalars, so their |cos| is 1 by construction"},
-        {"epochs": epochs, "mean_abs_cos": {l: m.tolist() for l, m in mean_abs.items()}},
-        {**{f"{key(l)}__mean_abs_cos": m for l, m in mean_abs.items()},
-         **{f"{key(l)}__layer1_cos_final": c for l, c in final_cos.items()}},
-        [fig_path], claims, {"train_s": train_s, "measure_s": time.perf_counter() - start}, summ)
+        name, "Cosines between hyperplane normals over training (1D PE, 2D raw and PE)",
+        {"task1d": t1.describe(), "task2d": t2.describe(),
+         "variants1d": [v.describe() for v in v1], "variants2d": [v.describe() for v in v2],
+         "seeds": ctx.seeds, "seeds2d": ctx.seeds2d,
+         "note": "raw 1D inputs: layer-1 normals are scalars, so their |cos| is 1 by construction; "
+                 "they are kept in the series but carry no claim"},
+        {"epochs1d": t1.record_epochs, "epochs2d": t2.record_epochs,
+         "mean_abs_cos_1d": {l: m.tolist() for l, m in m1.items()},
+         "mean_abs_cos_2d": {l: m.tolist() for l, m in m2.items()}},
+        {**{f"1d_{key(l)}__mean_abs_cos": m for l, m in m1.items()},
+         **{f"2d_{key(l)}__mean_abs_cos": m for l, m in m2.items()}},
+        [fig_path], claims, {"train_s": s1 + s2, "measure_s": time.perf_counter() - start}, summ)

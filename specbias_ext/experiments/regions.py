@@ -11,7 +11,32 @@ from . import claims as C
 from . import plots
 from .base import Context, ExperimentResult, key
 from .common import patterns_at
+from .gridcounts import grid_count
 from .variants import VARIANTS
+
+SOURCE = "paper: linear regions of 2D networks over training (region-count figure)"
+
+
+def first_last_counts(ctx, tset, variants, seeds) -> dict:
+    """{label: {"initial": [GridCount per seed], "final": [...]}} on the analysis grid."""
+    f, sat = ctx.preset.analysis_factor, ctx.preset.saturation
+    return {v.label: {"initial": [grid_count(tset, v, s, 0, f, sat, ctx.device) for s in seeds],
+                      "final": [grid_count(tset, v, s, -1, f, sat, ctx.device) for s in seeds]}
+            for v in variants}
+
+
+def exact_raw_counts(tset, variants, seeds) -> dict:
+    """Exact final region counts of the raw variants when the optional regioncam is installed."""
+    from ..exact2d import exact_region_count_2d, regioncam_available
+    if not regioncam_available():
+        return {}
+    out = {}
+    for v in variants:
+        if v.encoding == "raw":
+            lo, hi = v.coord_range
+            out[v.label] = [exact_region_count_2d(tset.network(v, s, -1).to("cpu"), lo, hi)
+                            for s in seeds]
+    return out
 
 
 def region_counts(ctx, tset, variants, seeds, desc) -> dict:
@@ -59,23 +84,32 @@ def regions_2d(ctx: Context) -> ExperimentResult:
         plots.region_map_2d(ax, ids, title=f"{v.label}\n{stats.count} regions")
     figs.append(plots.save(fig, ctx.figures(name), "region_maps")[0])
 
-    final = {l: c[:, -1] for l, c in counts.items()}
+    gc = first_last_counts(ctx, tset, variants, seeds)
+    final = {l: g["final"] for l, g in gc.items()}
     st_levels = "more levels -> more regions"
     st_raw = "raw [0,1) has the fewest regions, rising during training"
+    fine = f"on the {ctx.preset.analysis_factor}x finer analysis grid"
     claims = [
-        C.ordered(name, "levels-more-regions", st_levels,
-                  [(f"final regions {l}", final[l]) for l in ("PE L=1", "PE L=2", "PE L=8")],
-                  "increasing"),
-    ] + [C.less(name, f"raw01-fewest-vs-{key(l)}", st_raw, "final regions raw [0,1)",
-                final["raw [0,1)"], f"final regions {l}", final[l])
+        C.counts_ordered(name, "levels-more-regions", st_levels,
+                         [(f"final regions {l}", final[l]) for l in ("PE L=1", "PE L=2", "PE L=8")],
+                         note=fine, source=SOURCE),
+    ] + [C.counts_greater(name, f"raw01-fewest-vs-{key(l)}", st_raw, f"final regions {l}",
+                          final[l], "final regions raw [0,1)", final["raw [0,1)"], note=fine,
+                          source=SOURCE)
          for l in final if l != "raw [0,1)"] + [
-        C.greater(name, "raw01-rising", st_raw, "final regions raw [0,1)", final["raw [0,1)"],
-                  "initial regions raw [0,1)", counts["raw [0,1)"][:, 0]),
+        C.counts_greater(name, "raw01-rising", st_raw, "final regions raw [0,1)",
+                         final["raw [0,1)"], "initial regions raw [0,1)",
+                         gc["raw [0,1)"]["initial"], note=fine, source=SOURCE),
     ]
+    exact = exact_raw_counts(tset, variants, seeds)
     measure_s = time.perf_counter() - start
-    summ = ", ".join(f"{l}: {final[l].mean():.0f}" for l in final) + " regions at the end"
+    summ = ", ".join(f"{l}: {' '.join(g.display() for g in final[l])}" for l in final) + \
+        f" final regions on {final['raw [0,1)'][0].points} analysis points"
     return ExperimentResult(
         name, "Linear regions on the image grid over training (2D)",
-        {"task": task.describe(), "variants": [v.describe() for v in variants], "seeds": seeds},
-        {"epochs": epochs, "region_count": {l: c.tolist() for l, c in counts.items()}},
+        {"task": task.describe(), "variants": [v.describe() for v in variants], "seeds": seeds,
+         "analysis_factor": ctx.preset.analysis_factor, "saturation": ctx.preset.saturation},
+        {"epochs": epochs, "region_count_training_grid": {l: c.tolist() for l, c in counts.items()},
+         "grid_counts": {l: {w: [x.to_json() for x in g[w]] for w in g} for l, g in gc.items()},
+         "exact_final_raw": exact},
         arrays, figs, claims, {"train_s": train_s, "measure_s": measure_s}, summ)

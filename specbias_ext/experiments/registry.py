@@ -4,11 +4,13 @@ from __future__ import annotations
 from .confusion import confusion_1d, confusion_2d
 from .hamming import hamming_1d, hamming_2d, hamming_layers
 from .neurons import dead_neurons, narrowness
+from .noise import noise_2d
 from .params import angles, param_norms
 from .regions import regions_2d
 from .spectral import spectral_1d
 
 EXPERIMENTS = {
+    "noise-2d": (noise_2d, "the paper's main text: 64x64 noise image, raw [0,1) vs PE L=5"),
     "hamming-1d": (hamming_1d, "local/global Hamming distance over training, 1D signal"),
     "confusion-1d": (confusion_1d, "gradient confusion of local/global pairs, 1D"),
     "regions-2d": (regions_2d, "linear-region count over training and region maps, image"),
@@ -18,7 +20,7 @@ EXPERIMENTS = {
     "dead-neurons": (dead_neurons, "dead neurons for raw inputs on [0,1) ... [-3,3)"),
     "narrowness": (narrowness, "boundary distance vs PE levels 4..20"),
     "param-norms": (param_norms, "largest singular value per layer and their product"),
-    "angles": (angles, "cosines between hyperplane normals"),
+    "angles": (angles, "cosines between hyperplane normals, 1D PE and 2D raw/PE, all layers"),
     "spectral-1d": (spectral_1d, "frequency-resolved residual over training"),
 }
 

@@ -1,50 +1,118 @@
-"""summary.md and a self-contained report.html (figures embedded as base64 PNG): the claims
-table first, then one section per experiment (settings, figures, timings), then the environment."""
+"""summary.md and a self-contained report.html (figures embedded as base64 PNG).
+
+The report cites itself (package version, git commit when available, the exact command line,
+date, device, torch), has a table of contents, a claims table (each claim with the paper section
+it comes from, the check, the measurements, its effect with the 95% interval over seeds and the
+verdict), one section per experiment with links to each figure's PNG/PDF, and the environment.
+"""
 from __future__ import annotations
 
 import base64
+import datetime as _dt
 import html
 import json
 import os
+import shlex
+import subprocess
+import sys
+
+import torch
 
 from ..results import atomic_write_bytes
+from .claims import RULE
+
+WIRING = ("Preset smoke is a wiring test: tiny networks trained for a few epochs, run so that "
+          "the tests exercise every experiment end to end. Its claims are not expected to hold.")
+
+
+def _git_commit() -> str | None:
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        out = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, timeout=5).stdout.strip()
+    return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+
+
+def provenance(claims: dict) -> dict:
+    """What produced this report."""
+    from .. import __version__
+    return {"package": f"specbias_ext {__version__}", "git_commit": _git_commit(),
+            "command": " ".join(shlex.quote(a) for a in sys.argv),
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "device": claims.get("device"),
+            "cuda_device": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+            "torch": torch.__version__, "preset": claims.get("preset")}
 
 
 def _fmt(s: dict) -> str:
     if s.get("n", 0) == 0:
         return "n/a"
+    if "display" in s:          # region counts: per-seed values, ">= " marks a saturated count
+        return f"{', '.join(s['display'])} of {s['points']} points (n={s['n']})"
     return f"{s['mean']:.4g} ± {s['std']:.2g} (n={s['n']})"
 
 
-def _claim_rows(claims: dict):
+def _effect(c: dict) -> str:
+    e = c.get("effect") or {}
+    if not e:
+        return "n/a"
+    unit = "×" if e["kind"] == "ratio" else ""
+    est = f"{e['estimate']:.4g}{unit}"
+    if e.get("low") is None or e.get("high") is None:
+        return f"{est} (no interval, n={e['n']})"
+    return f"{est} [{e['low']:.4g}, {e['high']:.4g}] ({e['kind']}, n={e['n']})"
+
+
+def _rows(claims: dict):
     for c in claims["claims"]:
         measured = "; ".join(f"{k}: {_fmt(v)}" for k, v in c["measured"].items())
-        yield c, measured
+        yield c, measured, _effect(c)
 
 
-def summary_markdown(results, claims: dict, env: dict) -> str:
-    lines = ["# specbias reproduce: summary", "",
-             f"Preset `{claims['preset']}` on `{claims['device']}`; "
-             f"{claims['held']}/{claims['total']} claims held; total {claims['total_s']:.1f} s.", "",
-             "## Claims", "", "| experiment | claim | check | measured (mean ± sd over seeds) | held |",
-             "|---|---|---|---|---|"]
+def _counts(claims: dict) -> str:
+    return (f"{claims['held']} held, {claims.get('not_held', 0)} not held, "
+            f"{claims.get('inconclusive', 0)} inconclusive of {claims['total']} claims")
+
+
+def _rel(out: str, path: str) -> str:
+    return os.path.relpath(path, start=out)
+
+
+def summary_markdown(results, claims: dict, env: dict, out: str) -> str:
+    prov = provenance(claims)
     cell = lambda text: str(text).replace("|", "\\|")  # noqa: E731  (pipes inside a cell)
-    for c, measured in _claim_rows(claims):
-        lines.append(f"| {c['experiment']} | {cell(c['statement'])} | {cell(c['expected'])} | "
-                     f"{cell(measured)} | {'yes' if c['held'] else '**no**'} |")
+    lines = ["# specbias reproduce: summary", ""]
+    if claims["preset"] == "smoke":
+        lines += [f"**{WIRING}**", ""]
+    lines += [f"Preset `{claims['preset']}` on `{claims['device']}`: {_counts(claims)}; "
+              f"total {claims['total_s']:.1f} s. Claims as JSON: [claims.json](claims.json).", "",
+              "Produced by:", ""]
+    lines += [f"- {k}: `{v}`" for k, v in prov.items()]
+    lines += ["", "## Contents", "", "- [Claims](#claims)"]
+    lines += [f"- [{r.name}: {r.title}](#{r.name})" for r in results]
+    lines += ["- [Environment](#environment)", "", "## Claims", "", f"Rule: {RULE}", "",
+              "| experiment | claim (paper) | check | measured (mean ± sd over seeds) | "
+              "effect [95% interval] | verdict |", "|---|---|---|---|---|---|"]
+    for c, measured, effect in _rows(claims):
+        verdict = c["verdict"] if c["verdict"] == "held" else f"**{c['verdict']}**"
+        lines.append(f"| {c['experiment']} | {cell(c['statement'])} ({cell(c['source'])}) | "
+                     f"{cell(c['expected'])} | {cell(measured)} | {cell(effect)} | {verdict} |")
     for r in results:
-        lines += ["", f"## {r.name}: {r.title}", "", r.summary, "",
+        lines += ["", f"<a id='{r.name}'></a>", f"## {r.name}: {r.title}", "", r.summary, "",
                   "Timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in r.timings.items()), "",
-                  "```json", json.dumps(r.settings, indent=1), "```", ""]
-        lines += [f"![{os.path.basename(p)}]({os.path.relpath(p, start=_out(r, p))})"
-                  for p in r.figures]
+                  "```json", json.dumps(r.settings, indent=1, default=str), "```", ""]
+        for p in r.figures:
+            rel = _rel(out, p)
+            lines += [f"![{os.path.basename(p)}]({rel})", "",
+                      f"[PNG]({rel}) · [PDF]({rel[:-4]}.pdf)", ""]
     lines += ["", "## Environment", "", "```json", json.dumps(env, indent=1, default=str), "```", ""]
     return "\n".join(lines)
-
-
-def _out(result, path):
-    # figures live in <out>/<experiment>/figures/; summary.md lives in <out>.
-    return os.path.dirname(os.path.dirname(os.path.dirname(path)))
 
 
 def _img(path: str) -> str:
@@ -53,36 +121,54 @@ def _img(path: str) -> str:
     return f'<img alt="{html.escape(os.path.basename(path))}" src="data:image/png;base64,{data}">'
 
 
-def report_html(results, claims: dict, env: dict) -> str:
+def report_html(results, claims: dict, env: dict, out: str) -> str:
     e = html.escape
+    prov = provenance(claims)
+    cls = {"held": "held", "not held": "miss", "inconclusive": "open"}
     rows = "".join(
-        f"<tr class='{'held' if c['held'] else 'miss'}'><td>{e(c['experiment'])}</td>"
-        f"<td>{e(c['statement'])}</td><td>{e(c['expected'])}</td><td>{e(m)}</td>"
-        f"<td>{'yes' if c['held'] else 'NO'}</td></tr>" for c, m in _claim_rows(claims))
+        f"<tr class='{cls[c['verdict']]}'><td>{e(c['experiment'])}</td>"
+        f"<td>{e(c['statement'])}<br><small>{e(c['source'])}</small></td>"
+        f"<td>{e(c['expected'])}</td><td>{e(m)}</td><td>{e(eff)}</td>"
+        f"<td title='{e(c['reason'])}'>{e(c['verdict'])}</td></tr>"
+        for c, m, eff in _rows(claims))
     sections = []
     for r in results:
-        figs = "".join(_img(p) for p in r.figures)
+        figs = "".join(
+            f"<figure>{_img(p)}<figcaption><a href='{e(_rel(out, p))}'>PNG</a> · "
+            f"<a href='{e(_rel(out, p)[:-4])}.pdf'>PDF</a></figcaption></figure>"
+            for p in r.figures)
         timings = ", ".join(f"{k} {v:.1f} s" for k, v in r.timings.items())
         sections.append(
             f"<section id='{e(r.name)}'><h2>{e(r.name)}: {e(r.title)}</h2><p>{e(r.summary)}</p>"
             f"<p>Timings: {e(timings)}</p><details><summary>settings</summary><pre>"
-            f"{e(json.dumps(r.settings, indent=1))}</pre></details>{figs}</section>")
+            f"{e(json.dumps(r.settings, indent=1, default=str))}</pre></details>{figs}</section>")
+    toc = ("<ul><li><a href='#claims'>Claims</a></li>"
+           + "".join(f"<li><a href='#{e(r.name)}'>{e(r.name)}: {e(r.title)}</a></li>"
+                     for r in results)
+           + "<li><a href='#environment'>Environment</a></li></ul>")
+    prov_html = "<ul>" + "".join(f"<li>{e(k)}: <code>{e(str(v))}</code></li>"
+                                 for k, v in prov.items()) + "</ul>"
+    wiring = f"<p class='wiring'><b>{e(WIRING)}</b></p>" if claims["preset"] == "smoke" else ""
     style = ("body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:"
              "collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}"
-             "tr.miss td{background:#fde2e2}tr.held td{background:#e6f4e6}img{max-width:100%}")
+             "tr.miss td{background:#fde2e2}tr.held td{background:#e6f4e6}"
+             "tr.open td{background:#fff6d5}img{max-width:100%}.wiring{color:#a40}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>specbias reproduce</title>"
-            f"<style>{style}</style></head><body><h1>specbias reproduce</h1>"
-            f"<p>Preset {e(claims['preset'])} on {e(claims['device'])}: {claims['held']}/"
-            f"{claims['total']} claims held; total {claims['total_s']:.1f} s.</p>"
-            f"<h2>Claims</h2><table><tr><th>experiment</th><th>paper</th><th>check</th>"
-            f"<th>measured (mean ± sd over seeds)</th><th>held</th></tr>{rows}</table>"
+            f"<style>{style}</style></head><body><h1>specbias reproduce</h1>{wiring}"
+            f"<p>Preset {e(claims['preset'])} on {e(claims['device'])}: {e(_counts(claims))}; "
+            f"total {claims['total_s']:.1f} s. Claims as JSON: "
+            f"<a href='claims.json'>claims.json</a>.</p><h2>Produced by</h2>{prov_html}"
+            f"<h2>Contents</h2>{toc}"
+            f"<h2 id='claims'>Claims</h2><p>Rule: {e(RULE)}</p><table><tr><th>experiment</th>"
+            f"<th>claim (paper)</th><th>check</th><th>measured (mean ± sd over seeds)</th>"
+            f"<th>effect [95% interval]</th><th>verdict</th></tr>{rows}</table>"
             + "".join(sections) +
-            f"<h2>Environment</h2><pre>{e(json.dumps(env, indent=1, default=str))}</pre>"
-            "</body></html>")
+            f"<h2 id='environment'>Environment</h2><pre>"
+            f"{e(json.dumps(env, indent=1, default=str))}</pre></body></html>")
 
 
 def write_report(out: str, results, claims: dict, env: dict) -> None:
     atomic_write_bytes(os.path.join(out, "summary.md"),
-                             summary_markdown(results, claims, env).encode())
+                       summary_markdown(results, claims, env, out).encode())
     atomic_write_bytes(os.path.join(out, "report.html"),
-                             report_html(results, claims, env).encode())
+                       report_html(results, claims, env, out).encode())

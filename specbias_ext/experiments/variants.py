@@ -43,11 +43,13 @@ _1D = [RAW01, RAW11, pe(4), pe(7)]
 _2D = [RAW01, RAW11, pe(1), pe(2), pe(8)]
 
 VARIANTS = {
+    "noise-2d": [RAW01, pe(5)],
     "hamming-1d": _1D,
     "confusion-1d": _1D,
     "spectral-1d": _1D,
     "param-norms": _1D,
     "angles": _1D,
+    "angles-2d": [RAW01, RAW11, pe(2), pe(8)],
     "regions-2d": _2D,
     "hamming-2d": _2D,
     "confusion-2d": _2D,
