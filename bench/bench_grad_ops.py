@@ -18,10 +18,9 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 import specbias_ext as se
-from peak_memory import peak_memory_bytes
-from timing import best_time, sync
+from peak_memory import peak_mib
+from timing import best_time, run_ours, sync
 
-ROUNDS = 3
 
 try:
     import opacus  # noqa: F401
@@ -41,17 +40,6 @@ def _print_extra_info(request, benchmark):
     print(f"\n{request.node.name} {dict(benchmark.extra_info)}", flush=True)
 
 
-def run_ours(benchmark, fn, device):
-    def timed():
-        out = fn()
-        sync(device)
-        return out
-    benchmark.pedantic(timed, rounds=ROUNDS, iterations=1, warmup_rounds=1)
-    return benchmark.stats.stats.min
-
-
-def mib(fn, device):
-    return round(peak_memory_bytes(fn, device) / 2**20, 1)
 
 
 def make_mlp(in_dim, width, depth, device, seed=0):
@@ -174,14 +162,14 @@ def test_per_example_norms(benchmark, device, n_cpu, n_cuda):
     ours = lambda: se.per_example_grad_norms(x, w, b, go)  # noqa: E731
     t_ours = run_ours(benchmark, ours, device)
     info = benchmark.extra_info
-    info.update(n=n, mlp="32-4x256-1", dtype="float32", ours_s=t_ours, ours_peak_mib=mib(ours, device))
+    info.update(n=n, mlp="32-4x256-1", dtype="float32", ours_s=t_ours, ours_peak_mib=peak_mib(ours, device))
 
     ref = plain_torch_norms(x, w, b, go)
     got = ours()
     info["max_rel_diff_vs_plain"] = float(((got - ref).abs().sum(1) / ref.sum(1)).max())
     t = best_time(lambda: plain_torch_norms(x, w, b, go), device)
     info.update(plain_torch_s=t, ratio_plain_torch=t / t_ours,
-                plain_torch_peak_mib=mib(lambda: plain_torch_norms(x, w, b, go), device))
+                plain_torch_peak_mib=peak_mib(lambda: plain_torch_norms(x, w, b, go), device))
     t = best_time(lambda: fwd_bwd(model, x, go), device)
     info.update(fwd_bwd_s=t, ratio_fwd_bwd=t / t_ours)
 
@@ -199,7 +187,7 @@ def test_per_example_norms(benchmark, device, n_cpu, n_cuda):
         t = best_time(fn, device, rounds=2) * scale
         info[f"{name}_s"] = t
         info[f"ratio_{name}"] = t / t_ours
-        info[f"{name}_peak_mib"] = mib(fn, device) * scale
+        info[f"{name}_peak_mib"] = peak_mib(fn, device) * scale
     check = vmap_norms(model, xs, gs)
     info["max_rel_diff_vs_vmap"] = float(((got[:sub].sum(1) - check).abs() / check).max())
 
@@ -212,11 +200,11 @@ def test_gram(benchmark, device, n_cpu, n_cuda):
     t_ours = run_ours(benchmark, ours, device)
     info = benchmark.extra_info
     info.update(n=n, mlp="32-4x128-1", dtype="float32", ours_s=t_ours,
-                ours_peak_mib=mib(ours, device), output_mib=n * n * 4 / 2**20)
+                ours_peak_mib=peak_mib(ours, device), output_mib=n * n * 4 / 2**20)
     got = ours()
     t = best_time(lambda: plain_torch_gram(x, w, b, go), device, rounds=2)
     info.update(plain_torch_s=t, ratio_plain_torch=t / t_ours,
-                plain_torch_peak_mib=mib(lambda: plain_torch_gram(x, w, b, go), device))
+                plain_torch_peak_mib=peak_mib(lambda: plain_torch_gram(x, w, b, go), device))
     scale_ref = got.diagonal().sqrt()
     err = (got - plain_torch_gram(x, w, b, go)).abs() / (scale_ref[:, None] * scale_ref[None, :])
     info["max_confusion_diff_vs_plain"] = float(err.max())
@@ -228,7 +216,7 @@ def test_gram(benchmark, device, n_cpu, n_cuda):
     # Materialising: gradient rows scale with N, the Gram product with N^2.
     scale = (n / sub) ** 2
     info.update(vmap_grad_s=t * scale, ratio_vmap_grad=t * scale / t_ours,
-                vmap_grad_peak_mib=mib(lambda: vmap_gram(model, xs, gs), device) * n / sub)
+                vmap_grad_peak_mib=peak_mib(lambda: vmap_gram(model, xs, gs), device) * n / sub)
 
     pairs = 500 if device.type == "cpu" else 200
     gen = torch.Generator().manual_seed(1)
@@ -276,7 +264,7 @@ def test_region_grad_norms(benchmark, device, encoding):
     counts = torch.bincount(ids)
     info.update(grid=f"{side}x{side}", encoding=encoding, mlp=f"{x.shape[1]}-4x128-1",
                 regions=regions, largest_region=int(counts.max()), ours_s=t_ours,
-                ours_peak_mib=mib(ours, device))
+                ours_peak_mib=peak_mib(ours, device))
     t = best_time(lambda: fwd_bwd(model, x, go), device)
     info.update(fwd_bwd_s=t, ratio_ours_over_fwd_bwd=t_ours / t,
-                fwd_bwd_peak_mib=mib(lambda: fwd_bwd(model, x, go), device))
+                fwd_bwd_peak_mib=peak_mib(lambda: fwd_bwd(model, x, go), device))

@@ -18,11 +18,10 @@ import torch
 from torch.func import functional_call, grad, vmap
 
 import specbias_ext as se
-from peak_memory import peak_memory_bytes
-from timing import best_time, sync
+from peak_memory import peak_mib
+from timing import best_time, run_ours, sync
 from user_models import NeRFTrunk
 
-ROUNDS = 3
 VARIANTS = {"relu": 0.0, "leaky0.1": 0.1}
 
 
@@ -32,17 +31,6 @@ def _print_extra_info(request, benchmark):
     print(f"\n{request.node.name} {dict(benchmark.extra_info)}", flush=True)
 
 
-def _run_ours(benchmark, fn, device):
-    def timed():
-        out = fn()
-        sync(device)
-        return out
-    benchmark.pedantic(timed, rounds=ROUNDS, iterations=1, warmup_rounds=1)
-    return benchmark.stats.stats.min
-
-
-def _mib(fn, device):
-    return round(peak_memory_bytes(fn, device) / 2**20, 1)
 
 
 def _nerf_inputs(device, slope, seed=0):
@@ -65,7 +53,7 @@ def _nerf_inputs(device, slope, seed=0):
 def _info(benchmark, side, slope, t_ours, ours, device):
     info = benchmark.extra_info
     info.update(grid_side=side, n=side * side, net="63-8x256(skip@4)-1", slope=slope,
-                dtype="float32", ours_s=t_ours, ours_peak_mib=_mib(ours, device))
+                dtype="float32", ours_s=t_ours, ours_peak_mib=peak_mib(ours, device))
     return info
 
 
@@ -88,24 +76,24 @@ def _fwd_bwd(model, x, go):
 def test_patterns_vs_module_forward(benchmark, device, variant):
     side, model, net, x, go = _nerf_inputs(device, VARIANTS[variant])
     ours = lambda: se.activation_patterns(x, net)  # noqa: E731
-    t_ours = _run_ours(benchmark, ours, device)
+    t_ours = run_ours(benchmark, ours, device)
     info = _info(benchmark, side, VARIANTS[variant], t_ours, ours, device)
     with torch.no_grad():
         forward = lambda: model(x)  # noqa: E731
         t = best_time(forward, device)
         info.update(module_forward_s=t, ratio_module_forward=t / t_ours,
-                    module_forward_peak_mib=_mib(forward, device))
+                    module_forward_peak_mib=peak_mib(forward, device))
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_grad_norms_vs_fwd_bwd_and_vmap(benchmark, device, variant):
     side, model, net, x, go = _nerf_inputs(device, VARIANTS[variant])
     ours = lambda: se.per_example_grad_norms(x, net, go)  # noqa: E731
-    t_ours = _run_ours(benchmark, ours, device)
+    t_ours = run_ours(benchmark, ours, device)
     info = _info(benchmark, side, VARIANTS[variant], t_ours, ours, device)
     t = best_time(lambda: _fwd_bwd(model, x, go), device)
     info.update(fwd_bwd_s=t, ratio_fwd_bwd=t / t_ours,
-                fwd_bwd_peak_mib=_mib(lambda: _fwd_bwd(model, x, go), device))
+                fwd_bwd_peak_mib=peak_mib(lambda: _fwd_bwd(model, x, go), device))
     n = x.shape[0]
     sub = min(n, 512 if device.type == "cpu" else 8192)
     xs, gs = x[:sub], go[:sub]
@@ -113,7 +101,7 @@ def test_grad_norms_vs_fwd_bwd_and_vmap(benchmark, device, variant):
     torch.testing.assert_close(ours()[:sub].sum(1), vmap_norms(), rtol=1e-3, atol=1e-6)
     t = best_time(vmap_norms, device, rounds=2) * n / sub
     info.update(vmap_grad_subset_n=sub, vmap_grad_s=t, ratio_vmap_grad=t / t_ours,
-                vmap_grad_subset_peak_mib=_mib(vmap_norms, device))
+                vmap_grad_subset_peak_mib=peak_mib(vmap_norms, device))
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
@@ -124,7 +112,7 @@ def test_gram_block_vs_vmap_matmul(benchmark, device, variant):
     perm = torch.randperm(x.shape[0], generator=gen)[:2 * block].to(device)
     rows, cols = perm[:block], perm[block:]
     ours = lambda: se.grad_gram(x, net, go, rows, cols)  # noqa: E731
-    t_ours = _run_ours(benchmark, ours, device)
+    t_ours = run_ours(benchmark, ours, device)
     info = _info(benchmark, side, VARIANTS[variant], t_ours, ours, device)
 
     def vmap_block():
@@ -134,4 +122,4 @@ def test_gram_block_vs_vmap_matmul(benchmark, device, variant):
     torch.testing.assert_close(ours(), vmap_block(), rtol=1e-3, atol=1e-5)
     t = best_time(vmap_block, device, rounds=2)
     info.update(block=block, vmap_matmul_s=t, ratio_vmap_matmul=t / t_ours,
-                vmap_matmul_peak_mib=_mib(vmap_block, device))
+                vmap_matmul_peak_mib=peak_mib(vmap_block, device))

@@ -45,3 +45,8 @@ def peak_memory_bytes(fn: Callable[[], object], device: str | torch.device = "cp
 def record(benchmark, name: str, fn: Callable[[], object], device="cpu") -> None:
     """Store fn's peak memory (MiB) in benchmark.extra_info[name + '_peak_mib']."""
     benchmark.extra_info[f"{name}_peak_mib"] = round(peak_memory_bytes(fn, device) / 2**20, 2)
+
+
+def peak_mib(fn, device) -> float:
+    """Peak memory of ``fn()`` in MiB, one decimal."""
+    return round(peak_memory_bytes(fn, device) / 2**20, 1)
