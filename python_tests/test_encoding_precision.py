@@ -81,6 +81,10 @@ def test_narrowness_numbers_are_stable_in_float64(levels):
     assert enc.needs_float64(coords.dtype)
     promoted = float(geometry.boundary_distance(coords.double(), enc, net64)[0].median())
     assert promoted == pytest.approx(reference, rel=1e-9)
+    # geometry applies the policy itself to float32 coordinates and a float32 network
+    dist32, _ = geometry.boundary_distance(coords, enc, net)
+    assert dist32.dtype == torch.float32
+    assert float(dist32.median()) == pytest.approx(reference, rel=1e-6)
     # float32 features evaluated in float64 carry the phase: float32 rounding only
     assert _median_distance_encoded(enc, net, coords) == pytest.approx(reference, rel=1e-4)
     # without the policy (sine evaluated in float32) the number moves by far more

@@ -153,6 +153,15 @@ def _empty_encoded(coords: Tensor, encoding) -> tuple[Tensor, Tensor]:
     return coords.new_zeros((0, e)), coords.new_zeros((0, e, coords.shape[1]))
 
 
+def _precise(coords: Tensor, encoding, net) -> tuple[Tensor, object]:
+    """Coordinates and network in float64 when the encoding's top phases need it (the encodings'
+    precision policy, ``Encoding.needs_float64``); otherwise as given."""
+    needs = getattr(encoding, "needs_float64", None)
+    if callable(needs) and needs(coords.dtype):
+        return coords.to(torch.float64), net.to(dtype=torch.float64)
+    return coords, net
+
+
 def boundary_distance(coords: Tensor, encoding, net, *args, chunk_size: Optional[int] = None,
                       **kwargs) -> tuple[Tensor, Tensor]:
     """``(distance [N], argmin int64 [N])``: first-order distance in COORDINATE space from each
@@ -163,12 +172,17 @@ def boundary_distance(coords: Tensor, encoding, net, *args, chunk_size: Optional
     do gets ``inf`` and argmin ``-1``. For raw 1D coordinates this is the exact distance to the
     nearest region boundary whenever the point's region is bounded by breakpoints on both sides
     (see docs/geometry.md). A general encoding module or function is differentiated with
-    ``torch.func`` in chunks of ``chunk_size`` points (default: about 64 MiB of Jacobian).
+    ``torch.func`` in chunks of ``chunk_size`` points (default: about 64 MiB of Jacobian). With
+    one of our encodings whose top phases a float32 coordinate cannot carry
+    (``encoding.needs_float64``), the pass runs in float64 and the distance is returned in
+    coords' dtype.
     """
     net, _ = split_network(net, args, (), kwargs)
     if is_affine_sine(encoding):
-        matrix, offset, periodic = encoding_form(encoding, coords)
-        return ops_geometry.boundary_distance(coords, matrix, offset, periodic, net)
+        c, n = _precise(coords, encoding, net)
+        matrix, offset, periodic = encoding_form(encoding, c)
+        dist, arg = ops_geometry.boundary_distance(c, matrix, offset, periodic, n)
+        return dist.to(coords.dtype), arg
     parts = [ops_geometry.boundary_distance_encoded(x, jac, net)
              for x, jac in _encoded_chunks(coords, encoding, chunk_size)]
     if not parts:
@@ -180,12 +194,13 @@ def coord_gradients(coords: Tensor, encoding, net, *args, chunk_size: Optional[i
                     **kwargs) -> Tensor:
     """``[N, out, D]``: gradient of the network output w.r.t. the coordinates (before encoding).
 
-    Encodings and networks as for ``boundary_distance``.
+    Encodings and networks as for ``boundary_distance`` (float64 when the encoding needs it).
     """
     net, _ = split_network(net, args, (), kwargs)
     if is_affine_sine(encoding):
-        matrix, offset, periodic = encoding_form(encoding, coords)
-        return ops_geometry.coord_gradients(coords, matrix, offset, periodic, net)
+        c, n = _precise(coords, encoding, net)
+        matrix, offset, periodic = encoding_form(encoding, c)
+        return ops_geometry.coord_gradients(c, matrix, offset, periodic, n).to(coords.dtype)
     parts = [ops_geometry.coord_gradients_encoded(x, jac, net)
              for x, jac in _encoded_chunks(coords, encoding, chunk_size)]
     if not parts:
