@@ -108,8 +108,21 @@ def test_custom_encodings_match_reference(case):
     finite = ~torch.isinf(dist)
     torch.testing.assert_close(dist[finite], ref_dist[finite], **DIST_TOL[dtype])
     if dtype == torch.float64:
-        assert torch.equal(arg, ref_arg)
+        _assert_same_minimiser(arg, ref_arg, ref_dist, coords, encode, net)
     torch.testing.assert_close(grads, ref_grads, **GRAD_TOL[dtype])
+
+
+def _assert_same_minimiser(arg, ref_arg, ref_dist, coords, encode, net):
+    """The argmin equals the reference's, except at exact mathematical ties (a bias-free layer
+    behind one active neuron has z proportional to that neuron's, so both are at the same
+    distance) where rounding may pick either: there the op's neuron must attain the minimum."""
+    differ = arg != ref_arg
+    if not bool(differ.any()):
+        return
+    with torch.no_grad():
+        per_neuron = reference.neuron_distances_through(coords[differ], encode, net)
+    picked = per_neuron.gather(1, arg[differ].clamp_min(0)[:, None])[:, 0]
+    torch.testing.assert_close(picked, ref_dist[differ], rtol=1e-9, atol=0)
 
 
 def test_jacobian_path_equals_fast_path_on_our_encodings():
