@@ -95,26 +95,30 @@ def in_range(experiment, cid, statement, name, values, lo, hi, note="", source="
                      {name: stats(values)}, named, note, source)
 
 
-def greater(experiment, cid, statement, name_a, values_a, name_b, values_b, note="",
-            kind: str = "difference", source="") -> Claim:
-    """Held when the effect a - b (or a / b with kind "ratio") is above 0 (1) with 95%."""
+def _ordered(experiment, cid, statement, name_a, values_a, name_b, values_b, note, kind,
+             source, direction: str) -> Claim:
+    """The effect a - b (or a / b with kind "ratio") against 0 (1), in ``direction``."""
     e = _effect(values_a, values_b, kind)
     op = "-" if kind == "difference" else "/"
     thr = 0.0 if kind == "difference" else 1.0
-    return _single(experiment, cid, statement, f"{name_a} {op} {name_b} > {thr:g}",
+    sign = ">" if direction == "greater" else "<"
+    return _single(experiment, cid, statement, f"{name_a} {op} {name_b} {sign} {thr:g}",
                    {name_a: stats(values_a), name_b: stats(values_b)},
-                   S.decide(e, thr, "greater"), note, source)
+                   S.decide(e, thr, direction), note, source)
+
+
+def greater(experiment, cid, statement, name_a, values_a, name_b, values_b, note="",
+            kind: str = "difference", source="") -> Claim:
+    """Held when the effect a - b (or a / b with kind "ratio") is above 0 (1) with 95%."""
+    return _ordered(experiment, cid, statement, name_a, values_a, name_b, values_b, note, kind,
+                    source, "greater")
 
 
 def less(experiment, cid, statement, name_a, values_a, name_b, values_b, note="",
          kind: str = "difference", source="") -> Claim:
     """Held when the effect a - b (or a / b) is below 0 (1) with 95%."""
-    e = _effect(values_a, values_b, kind)
-    op = "-" if kind == "difference" else "/"
-    thr = 0.0 if kind == "difference" else 1.0
-    return _single(experiment, cid, statement, f"{name_a} {op} {name_b} < {thr:g}",
-                   {name_a: stats(values_a), name_b: stats(values_b)},
-                   S.decide(e, thr, "less"), note, source)
+    return _ordered(experiment, cid, statement, name_a, values_a, name_b, values_b, note, kind,
+                    source, "less")
 
 
 def below(experiment, cid, statement, name, values, threshold, note="", source="") -> Claim:
