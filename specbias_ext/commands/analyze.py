@@ -5,6 +5,10 @@ sharded over the processes of `torchrun`, with a region map for grids small enou
 The model is a `specbias train` checkpoint, or the user's own module: `--model pkg.mod:Class`
 (built with `--model-args` JSON) and a state-dict file, or with `--whole-module` a module saved
 whole with `torch.save(model)`; files are read with `torch.load(weights_only=True)`.
+
+Several checkpoints make an ensemble (`analysis.analyze_ensemble`): each is analysed alone on the
+grid, the checkpoints shared out over the processes of `torchrun` (checkpoint k on rank k mod P),
+and the statistics across them go to `ensemble_regions_<grid>.json`.
 """
 from __future__ import annotations
 
@@ -70,16 +74,17 @@ def choose_ids(mode: str, points: int, folder: str, available=None, free_disk=No
     return "file"
 
 
-def _user_model(args):
-    """The user's own module from --model/--model-args/--whole-module, as a ValueError on any
-    problem (they are the user's inputs)."""
+def _user_model(args, checkpoint=None):
+    """The user's own module from --model/--model-args/--whole-module (read from ``checkpoint``,
+    default ``args.checkpoint``), as a ValueError on any problem (they are the user's inputs)."""
     from ..model_loading import load_saved_module, load_user_model
 
+    checkpoint = args.checkpoint if checkpoint is None else checkpoint
     try:
         if args.whole_module:
-            return load_saved_module(args.checkpoint)
+            return load_saved_module(checkpoint)
         model_args = json.loads(args.model_args) if args.model_args else None
-        return load_user_model(args.model, model_args, state_dict_path=args.checkpoint)
+        return load_user_model(args.model, model_args, state_dict_path=checkpoint)
     except json.JSONDecodeError as err:
         raise ValueError(f"--model-args: not valid JSON ({err.msg}); pass an object such as "
                          "'{\"width\": 256}'") from None
@@ -107,6 +112,11 @@ def _load(checkpoint: str):
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"{checkpoint}: its weights do not fit the model it describes "
                          f"({first}); the file is damaged or from another program") from None
+    return model, _saved_grid(checkpoint)
+
+
+def _saved_grid(checkpoint: str) -> dict:
+    """The grid.json `specbias train` saved beside ``checkpoint`` ({} when there is none)."""
     grid_file = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), "grid.json")
     saved = {}
     if os.path.exists(grid_file):
@@ -115,40 +125,51 @@ def _load(checkpoint: str):
                 saved = json.load(f)
         except (OSError, ValueError) as err:
             raise ValueError(f"{grid_file}: cannot read it ({err}); pass --grid") from None
-    return model, saved
+    return saved
 
 
-def _resolve(args):
-    """(network or module for analyze_grid, encoding, coordinate dimension, saved grid info)."""
+def _user_encoding(args):
+    """The --encoding in front of a --model network (None for raw coordinates)."""
     from ..encodings import make_encoding
+
+    if not args.encoding or args.encoding == "raw":
+        return None
+    try:
+        if args.coord_dim is None:
+            raise ValueError("--coord-dim: give the coordinate dimension the encoding reads")
+        return make_encoding(args.encoding, args.coord_dim)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"--encoding {args.encoding!r}: {err}") from None
+
+
+def _resolve(args, checkpoint=None, enc=None):
+    """(network or module for analyze_grid, encoding, coordinate dimension, saved grid info,
+    module) of ``checkpoint`` (default ``args.checkpoint``); ``enc``: the --encoding already
+    built (else it is built here)."""
     from ..networks import relu_network
 
+    checkpoint = args.checkpoint if checkpoint is None else checkpoint
     if args.model or args.whole_module:
-        module = _user_model(args)
+        module = _user_model(args, checkpoint)
         try:
             net = relu_network(module).detach()
         except (TypeError, ValueError) as err:
             raise ValueError(f"--model: {err}") from None
-        enc = None
+        enc = _user_encoding(args) if enc is None else enc
         dims = net.in_dim
-        if args.encoding and args.encoding != "raw":
-            try:
-                if args.coord_dim is None:
-                    raise ValueError("--coord-dim: give the coordinate dimension the encoding "
-                                     "reads")
-                enc = make_encoding(args.encoding, args.coord_dim)
-            except (TypeError, ValueError) as err:
-                raise ValueError(f"--encoding {args.encoding!r}: {err}") from None
+        if enc is not None:
             if enc.out_dim != net.in_dim:
                 raise ValueError(f"--encoding {args.encoding!r} gives {enc.out_dim} features, "
                                  f"the model's first layer takes {net.in_dim}")
             dims = enc.in_dim
         return net, enc, dims, {}, module
-    model, saved = _load(args.checkpoint)
+    model, saved = _load(checkpoint)
     return model, None, model.encoding.in_dim, saved, model
 
 
-def _grid(args, dims: int, saved: dict):
+def _grid(args, dims, saved: dict):
+    """(grid, shape) from the flags (defaults from ``saved``); ``dims`` None: not checked
+    against a model here (an ensemble checks every member when it loads it)."""
     lo_hi = tuple(saved.get("coord_range", (0.0, 1.0)))
     if args.coord_range:
         try:
@@ -168,11 +189,11 @@ def _grid(args, dims: int, saved: dict):
         if len(shape) != 2:
             raise ValueError(f"--slice: needs a 2D --grid HxW of the plane, got {args.grid!r}")
         origin, u, v = parse_slice(args.slice)
-        if len(origin) != dims:
+        if dims is not None and len(origin) != dims:
             raise ValueError(f"--slice: the model takes {dims}D coordinates, the vectors have "
                              f"{len(origin)} components")
         return PlaneSlice(origin, u, v, shape), shape
-    if len(shape) != dims:
+    if dims is not None and len(shape) != dims:
         raise ValueError(f"--grid {args.grid or 'x'.join(map(str, shape))!r}: the model takes "
                          f"{dims}D coordinates")
     return CoordinateGrid(shape, lo_hi), shape
@@ -202,6 +223,138 @@ def _draw(result, grid, shape, module, device, out, name) -> list:
     return plots.save(fig, out, name)
 
 
+#: Labels a member of an ensemble cannot take (the ensemble's own file would have its name).
+RESERVED_LABELS = ("ensemble",)
+
+
+def member_labels(paths) -> list[str]:
+    """Distinct labels for the output files of several checkpoints: the shortest tail of their
+    paths (folders, then the file name without its extension, joined by '_') that tells them
+    apart, ignoring case; the file name is left out when every checkpoint has the same one (the
+    checkpoint.pt of `specbias train` runs: runs/pe4/s0/checkpoint.pt -> "s0"). Leading dots
+    are dropped (no hidden files); a label is never "ensemble"."""
+    parts = []
+    for p in paths:
+        a = os.path.abspath(os.fspath(p))
+        folders = [c for c in os.path.dirname(a).split(os.sep) if c]
+        stem = os.path.splitext(os.path.basename(a))[0] or os.path.basename(a)
+        parts.append(folders + [stem])
+    same_file = len(parts) > 1 and \
+        len({os.path.basename(os.path.abspath(os.fspath(p))) for p in paths}) == 1
+    if same_file:
+        parts = [c[:-1] or c for c in parts]
+
+    def clean(label: str) -> str:
+        return label.lstrip(".") or "_"
+
+    for k in range(1, max(len(c) for c in parts) + 1):
+        labels = [clean("_".join(c[-k:])) for c in parts]
+        keys = [label.casefold() for label in labels]
+        if len(set(keys)) == len(keys) and not set(keys) & set(RESERVED_LABELS):
+            return labels
+    # distinct paths that still join to the same label ("a_b/c" and "a/b_c"): number them
+    return [f"{i}_{clean(c[-1])}" for i, c in enumerate(parts)]
+
+
+def _common_saved(paths, args) -> dict:
+    """The training grid and range the `specbias train` runs of ``paths`` share, for the flags
+    not given; a ValueError naming two runs that differ."""
+    saved = [_saved_grid(p) for p in paths]
+    common = {}
+    for key, flag, given in (("grid_shape", "--grid", args.grid),
+                             ("coord_range", "--range", args.coord_range)):
+        if given:
+            continue
+        values = [s.get(key) for s in saved]
+        for p, v in zip(paths, values):
+            if v != values[0]:
+                show = (lambda x: "none saved" if x is None else
+                        ("x".join(map(str, x)) if key == "grid_shape" else
+                         ",".join(map(str, x))))
+                raise ValueError(f"{flag}: the checkpoints were trained on different "
+                                 f"{'grids' if key == 'grid_shape' else 'ranges'} "
+                                 f"({paths[0]}: {show(values[0])}, {p}: {show(v)}); pass "
+                                 f"{flag}")
+        if values[0] is not None:
+            common[key] = values[0]
+    return common
+
+
+def _ensemble_command(args, rank: int, device) -> None:
+    """Several checkpoints: an ensemble, the checkpoints shared out over the ranks."""
+    from ..analysis import MemberFailed, analyze_ensemble, ensemble_statistics
+
+    paths = list(args.checkpoints)
+    seen = {}
+    for p in paths:
+        if not os.path.isfile(p):
+            raise ValueError(f"checkpoint {p!r} does not exist or is not a file (one of the "
+                             f"{len(paths)} checkpoints given); nothing was analysed")
+        key = os.path.realpath(p)
+        if key in seen:
+            raise ValueError(f"checkpoint {p!r} is given twice (also as {seen[key]!r}); list "
+                             "each member of the ensemble once")
+        seen[key] = p
+    if not args.out:
+        raise ValueError("--out: with several checkpoints every result and the ensemble's "
+                         "statistics go into one folder; give it with --out DIR")
+    user = bool(args.model or args.whole_module)
+    enc = _user_encoding(args) if user else None
+    saved = {} if user else _common_saved(paths, args)
+    if not args.grid and "grid_shape" not in saved:
+        raise ValueError("--grid: the checkpoints have no grid.json beside them (the training "
+                         "grid of `specbias train` runs); pass --grid N, HxW or DxHxW")
+    grid, shape = _grid(args, None, saved)
+    grid_dims = int(grid.origin.numel()) if args.slice else len(shape)
+    out = args.out
+    check_writable_folder(out, "--out")
+    os.makedirs(out, exist_ok=True)
+    if args.ids == "memory":
+        raise ValueError("--ids memory: with several checkpoints the ids are not kept in memory "
+                         "(no region maps are drawn); use --ids file (a <name>_ids.npy per "
+                         "checkpoint) or --ids none")
+    ids_mode = "file" if args.ids == "file" else "none"
+    if ids_mode == "file":
+        need, free = 8 * grid.num_points * len(paths), shutil.disk_usage(out).free
+        if need > free:
+            raise ValueError(f"--ids file: {len(paths)} ids files need about "
+                             f"{need / 2**30:.1f} GiB, {free / 2**30:.1f} GiB free in "
+                             f"{out!r}; use --ids none or a smaller --grid")
+    tag = "x".join(map(str, shape)) + ("_slice" if args.slice else "")
+    names = [f"{label}_regions_{tag}" for label in member_labels(paths)]
+    ensemble_name = f"ensemble_regions_{tag}"
+    where = "--slice" if args.slice else f"--grid {tag}"
+
+    def loader(path):
+        def load():
+            target, _, dims, _, module = _resolve(args, path, enc)
+            if dims != grid_dims:
+                raise ValueError(f"{path}: the model takes {dims}D coordinates, {where} gives "
+                                 f"{grid_dims}D points")
+            if hasattr(module, "to"):
+                module.to(device)
+            return target
+        return load
+
+    try:
+        summaries = analyze_ensemble([loader(p) for p in paths], grid, out=out, names=names,
+                                     sources=paths, encoding=enc, tile=args.tile, ids=ids_mode,
+                                     device=device, ensemble_name=ensemble_name)
+    except MemberFailed as err:   # another rank's error: a user error if it was one there
+        if err.user_error:
+            raise ValueError(str(err)) from None
+        raise
+    if rank != 0:
+        return
+    regions = ensemble_statistics(summaries)["regions"]
+    span = (f" (95% interval {regions['low']:.1f} to {regions['high']:.1f})"
+            if regions["low"] is not None else "")
+    counts = [s["regions"] for s in summaries]
+    print(f"{len(paths)} checkpoints on a {tag} grid: {regions['mean']:.1f} regions on average"
+          f"{span}, {min(counts)} to {max(counts)}; numbers: "
+          f"{os.path.join(out, ensemble_name + '.json')} and one <name>.json per checkpoint")
+
+
 def analyze_command(args) -> None:
     from ..analysis import analyze_grid
     from ..analysis.distributed import launch
@@ -211,6 +364,10 @@ def analyze_command(args) -> None:
     device = check_device(args.device)
     if distributed and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    checkpoints = getattr(args, "checkpoints", None) or [args.checkpoint]
+    if len(checkpoints) > 1:
+        return _ensemble_command(args, rank, device)
+    args.checkpoint = checkpoints[0]
     target, enc, dims, saved, module = _resolve(args)
     grid, shape = _grid(args, dims, saved)
     out = args.out or os.path.dirname(os.path.abspath(args.checkpoint))

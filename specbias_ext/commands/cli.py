@@ -67,14 +67,22 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     a = sub.add_parser(
-        "analyze", help="region analysis of a saved model on a grid of any size",
+        "analyze", help="region analysis of a saved model (or an ensemble of them) on a grid of "
+                        "any size",
         description="Streams the grid tile by tile: region ids and sizes, neighbour Hamming per "
                     "axis, dead/always-on neurons; a region map for 1D/2D grids small enough to "
                     "draw. Under `torchrun --nproc-per-node P -m specbias_ext analyze ...` the "
-                    "grid is sharded over the P processes with results identical to one.")
-    a.add_argument("checkpoint", help="checkpoint.pt written by `specbias train`; with --model, "
-                                      "a state-dict file of that model; with --whole-module, a "
-                                      "module saved by torch.save(model)")
+                    "grid is sharded over the P processes with results identical to one. With "
+                    "several checkpoints (an ensemble: seeds, encodings, ...) each is analysed "
+                    "alone on the grid into --out (<label>_regions_<grid>.json/.npz, the label "
+                    "told apart from the checkpoints' paths), with the mean, standard deviation "
+                    "and 95% t interval across them in ensemble_regions_<grid>.json; no maps "
+                    "are drawn. Under torchrun the checkpoints are shared out over the P "
+                    "processes (checkpoint k on process k mod P), with results identical to one.")
+    a.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT",
+                   help="checkpoint.pt written by `specbias train`; with --model, a state-dict "
+                        "file of that model; with --whole-module, a module saved by "
+                        "torch.save(model). Several: an ensemble, all of the same kind")
     a.add_argument("--grid", default=None,
                    help="N (1D), HxW (2D) or DxHxW (3D) grid to analyse on (default: the "
                         "training grid of a `specbias train` run)")
@@ -98,12 +106,14 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--tile", type=int, default=1 << 18, help="points per tile (default 262144)")
     a.add_argument("--ids", choices=["auto", "memory", "file", "none"], default="auto",
                    help="where the per-point region ids go: memory, a memory-mapped "
-                        "<name>_ids.npy file, or nowhere (default auto: memory when they fit)")
+                        "<name>_ids.npy file, or nowhere (default auto: memory when they fit; "
+                        "with several checkpoints: file or none, auto meaning none)")
     a.add_argument("--timeout", type=float, default=1800.0,
-                   help="seconds a collective may wait under torchrun before the run fails")
+                   help="seconds a collective may wait under torchrun before the run fails "
+                        "(with several checkpoints: longer than the slowest one's analysis)")
     a.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    a.add_argument("--out", default=None, help="folder for the maps (default: beside the "
-                                               "checkpoint)")
+    a.add_argument("--out", default=None, help="folder for the results and maps (default: "
+                                               "beside the checkpoint; required with several)")
     return p
 
 
