@@ -15,6 +15,7 @@ from torch import nn
 import ensemble_dist_worker as W
 from specbias_ext import statistics
 from specbias_ext.analysis import MemberFailed, analyze_ensemble, analyze_grid
+from specbias_ext.analysis.distributed import RankFailed
 from specbias_ext.cli import main
 from specbias_ext.commands.analyze import member_labels
 from specbias_ext.grids import CoordinateGrid
@@ -155,6 +156,7 @@ def test_a_member_failing_on_rank_1_fails_every_rank(two_ranks):
     assert other["error"].startswith("MemberFailed: rank 1 failed on member 1 ('member_1')")
     assert "member 1 is broken on purpose" in other["error"]
     assert other["attrs"] == {"rank": 1, "member": 1, "name": "member_1"}
+    assert issubclass(MemberFailed, RankFailed)   # code catching RankFailed catches it too
     # member 0 (rank 0, same round) is complete; member 2 (next round) was never started; no
     # ensemble.json and nothing half-written (no temporary file either)
     assert sorted(snapshot(tmp / "fail")) == ["member_0.json", "member_0.npz"]
@@ -325,3 +327,12 @@ def test_cli_several_whole_modules(tmp_path, capsys):
         assert len(got) == 3
         for fname, data in got.items():
             assert files[fname] == data
+    plane = ["--whole-module", "--grid", "8x6", "--slice", "0,0,0.5;1,0,0;0,1,0"]
+    assert main(["analyze", *paths, *plane, "--out", str(out)]) == 0, capsys.readouterr().err
+    ens = json.loads((out / "ensemble_regions_8x6_slice.json").read_text())
+    assert [m["name"] for m in ens["members"]] == ["trunk0_regions_8x6_slice",
+                                                  "trunk1_regions_8x6_slice"]
+    assert ens["grid"]["kind"] == "plane"
+    flat = ["--whole-module", "--grid", "8x6", "--slice", "0,0;1,0;0,1"]
+    assert main(["analyze", *paths, *flat, "--out", str(out)]) == 2
+    assert "3D coordinates" in _err(capsys)

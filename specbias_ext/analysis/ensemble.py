@@ -202,7 +202,6 @@ def analyze_ensemble(members: Sequence, grid, *, out, names: Optional[Sequence[s
         raise TypeError("grad_out: expected a function of the coordinates [T, D] returning "
                         f"[T, out], got {type(grad_out).__name__}")
     statistics._check_level(level)
-    os.makedirs(out, exist_ok=True)
 
     distributed = dist.is_available() and dist.is_initialized() and \
         dist.get_world_size(group) > 1
@@ -210,6 +209,7 @@ def analyze_ensemble(members: Sequence, grid, *, out, names: Optional[Sequence[s
     world = dist.get_world_size(group) if distributed else 1
 
     def run_member(k: int) -> dict:
+        os.makedirs(out, exist_ok=True)   # here, so that a rank failing to is a member failing
         model = _materialise(members[k], k)
         ids_path = os.path.join(out, f"{names[k]}_ids.npy") if ids == "file" else None
         result = analyze_stream(model, grid, encoding=encoding, tile=tile, ids=ids,
