@@ -34,8 +34,11 @@ def run(rank, world, port, jobs, results):
                 kw["grad_out"] = fail_on_rank_1
             try:
                 res = analyze_grid(model, grid, **kw)
+                rg = res.region_grads
                 outs.append({"summary": res.summary(), "counts": res.region_counts,
-                             "hist": res.neighbor_hist, "on": res.bit_counts, "ids": res.ids})
+                             "hist": res.neighbor_hist, "on": res.bit_counts, "ids": res.ids,
+                             "region_grads": None if rg is None else
+                             (rg.norm_of_sum, rg.sum_of_norms, rg.coherence)})
             except Exception as e:  # noqa: BLE001 - reported to the test
                 outs.append({"error": f"{type(e).__name__}: {e}",
                              "trace": traceback.format_exc()})
