@@ -37,8 +37,7 @@ from ..results import atomic_save_npz, atomic_write_json
 from .exchange import comm_device as _comm_device
 from .exchange import exchange_rows
 from .ids_file import NpyIdsWriter, RawIdsFile
-from .region_grads import ID_CHUNK as REGION_ID_CHUNK
-from .region_grads import RegionRows, combine_rows
+from .region_grads import RegionRows, combine_rows, id_chunk
 from .stream import DEFAULT_TILE, GridAnalysis, _Scanner, finish
 
 Tensor = torch.Tensor
@@ -288,7 +287,7 @@ def _sharded_region_grads(block, mapping, net, group, root, is_root, num_regions
     rows = block.region_rows
     gid = mapping[rows.region]
     patterns = block.table_patterns.cpu()[rows.region]
-    dest = (gid // REGION_ID_CHUNK) % dist.get_world_size(group)
+    dest = (gid // id_chunk(net)) % dist.get_world_size(group)
     got = exchange_rows([gid, rows.tile, rows.norm_of_sum, rows.sum_of_norms, rows.stats,
                          patterns], dest, group)
     regions, nos, son = _guarded(lambda: combine_rows(RegionRows(*got[:5]), got[5], net), group)

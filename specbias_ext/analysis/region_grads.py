@@ -22,7 +22,8 @@ tile's sum of norms and its G. At the end:
 - a region met in one tile takes the op's values for that tile unchanged;
 - a region met in several tiles sums its rows' ``sum_of_norms`` and G in tile order, and its
   norm of the summed gradient is ``sqrt(sum_l ||C_l^T G A_l^T||_F^2)``, evaluated from its
-  pattern in float64 (``norm_from_stats``) in chunks of fixed global ids.
+  pattern in float64 (``norm_from_stats``) in chunks of consecutive global ids whose size
+  depends on the network only (``id_chunk``).
 
 Every row is computed on its own tile, sums run in tile order, and the chunks are fixed by the
 global ids, so a sharded run gives the same bits as one process (rows are sent to the rank
@@ -41,8 +42,21 @@ from ..networks import ReluNetwork
 
 Tensor = torch.Tensor
 
-#: Multi-tile regions are evaluated in chunks of this many consecutive global ids.
-ID_CHUNK = 1 << 14
+#: Working memory of one chunk of multi-tile regions in ``norm_from_stats``.
+CHUNK_BYTES = 64 << 20
+
+
+def id_chunk(net: ReluNetwork) -> int:
+    """Multi-tile regions are evaluated in chunks of this many consecutive global ids: a power
+    of two from the network's shape alone (so every rank and every run agree), sized so that a
+    chunk's affine maps (``sum_l in_l x (d + 1)`` float64 per region) take about CHUNK_BYTES."""
+    d = net.in_dim
+    per_region = 8 * (d + 1) * sum(int(w.shape[1]) + 1 + int(w.shape[0])
+                                   for w in net.weights)
+    size = 1
+    while size < (1 << 14) and 2 * size * per_region <= CHUNK_BYTES:
+        size *= 2
+    return size
 
 
 @dataclass
@@ -170,7 +184,7 @@ def combine_rows(rows: RegionRows, patterns: Tensor, net: ReluNetwork) -> tuple[
     """``(regions, norm_of_sum, sum_of_norms)`` for the distinct regions of ``rows`` (by global
     id, increasing), from every row of each region; ``patterns`` [m, words] is the pattern of
     each row's region. Multi-tile regions sum their rows in tile order and are evaluated in
-    chunks of ``ID_CHUNK`` consecutive ids, so the result does not depend on which other
+    chunks of ``id_chunk(net)`` consecutive ids, so the result does not depend on which other
     regions are present."""
     m = int(rows.region.numel())
     if m == 0:
@@ -200,7 +214,7 @@ def combine_rows(rows: RegionRows, patterns: Tensor, net: ReluNetwork) -> tuple[
         sum_of_norms[by_count] = son
         # Evaluate in chunks of global ids (multi is increasing in id).
         g_by_id = g[torch.argsort(by_count)]   # back to increasing id, as in multi
-        chunk = regions[multi] // ID_CHUNK
+        chunk = regions[multi] // id_chunk(net)
         bounds = torch.nonzero(chunk[1:] != chunk[:-1]).flatten() + 1
         cuts = [0] + bounds.tolist() + [int(multi.numel())]
         for a, b in zip(cuts[:-1], cuts[1:]):
