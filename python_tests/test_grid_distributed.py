@@ -33,7 +33,8 @@ def run_ranks(world, jobs, tmp_path):
 def single(name, **extra):
     grid, model, kw = make_case(name)
     kw.update(extra)
-    return analyze_grid(model, grid, **kw)
+    with grid_dist_worker.chunk_bytes(kw.pop("chunk_bytes", None)):
+        return analyze_grid(model, grid, **kw)
 
 
 def assert_same(dist_out, ref):
@@ -64,6 +65,7 @@ TWO_RANK_JOBS = [
     ("3d", {"ids": "file", "out": "{tmp}/two", "block_tiles": [6, 8]}),
     ("2d", {"region_grads": True, "block_tiles": [5, 3]}),    # region gradients across ranks
     ("1d", {"region_grads": True, "tile": 1}),                # every region spans tiles
+    ("1d", {"region_grads": True, "tile": 2, "chunk_bytes": 1}),  # one region per id chunk
     ("3d", {"region_grads": True, "grad_out": wavy_grad_out, "block_tiles": [1, 13]}),
     ("2d", {"fail": True}),                  # last: rank 1 raises inside its scan
 ]
