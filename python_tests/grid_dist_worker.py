@@ -1,6 +1,7 @@
 """Worker of the distributed grid-analysis tests: one rank of a gloo group on 127.0.0.1."""
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import traceback
@@ -13,6 +14,19 @@ def fail_on_rank_1(coords):
     if dist.get_rank() == 1:
         raise ValueError("grad_out exploded on purpose")
     return coords[:, :1] * 0 + 1.0
+
+
+@contextlib.contextmanager
+def chunk_bytes(size):
+    """Region-gradient chunks of ``size`` bytes (small: the chunks spread over the ranks)."""
+    from specbias_ext.analysis import region_grads
+
+    old = region_grads.CHUNK_BYTES
+    region_grads.CHUNK_BYTES = old if size is None else size
+    try:
+        yield
+    finally:
+        region_grads.CHUNK_BYTES = old
 
 
 def run(rank, world, port, jobs, results):
@@ -33,9 +47,13 @@ def run(rank, world, port, jobs, results):
             if kw.pop("fail", False):
                 kw["grad_out"] = fail_on_rank_1
             try:
-                res = analyze_grid(model, grid, **kw)
+                with chunk_bytes(kw.pop("chunk_bytes", None)):
+                    res = analyze_grid(model, grid, **kw)
+                rg = res.region_grads
                 outs.append({"summary": res.summary(), "counts": res.region_counts,
-                             "hist": res.neighbor_hist, "on": res.bit_counts, "ids": res.ids})
+                             "hist": res.neighbor_hist, "on": res.bit_counts, "ids": res.ids,
+                             "region_grads": None if rg is None else
+                             (rg.norm_of_sum, rg.sum_of_norms, rg.coherence)})
             except Exception as e:  # noqa: BLE001 - reported to the test
                 outs.append({"error": f"{type(e).__name__}: {e}",
                              "trace": traceback.format_exc()})

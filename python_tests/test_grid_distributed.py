@@ -10,7 +10,7 @@ import torch
 import torch.multiprocessing as mp
 
 import grid_dist_worker
-from grid_cases import make_case
+from grid_cases import make_case, wavy_grad_out
 from specbias_ext.analysis import analyze_grid
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -33,7 +33,8 @@ def run_ranks(world, jobs, tmp_path):
 def single(name, **extra):
     grid, model, kw = make_case(name)
     kw.update(extra)
-    return analyze_grid(model, grid, **kw)
+    with grid_dist_worker.chunk_bytes(kw.pop("chunk_bytes", None)):
+        return analyze_grid(model, grid, **kw)
 
 
 def assert_same(dist_out, ref):
@@ -44,6 +45,13 @@ def assert_same(dist_out, ref):
     assert torch.equal(dist_out["on"], ref.bit_counts)
     if ref.ids is not None:
         assert torch.equal(dist_out["ids"], ref.ids)
+    if ref.region_grads is not None:
+        got = dist_out["region_grads"]
+        want = ref.region_grads
+        for a, b in zip(got, (want.norm_of_sum, want.sum_of_norms, want.coherence)):
+            assert torch.equal(a, b)
+    else:
+        assert dist_out["region_grads"] is None
 
 
 TWO_RANK_JOBS = [
@@ -55,6 +63,10 @@ TWO_RANK_JOBS = [
     ("tiny", {}),                            # one tile: rank 1 holds no point
     ("3d", {"block_tiles": [14, 0]}),        # empty last rank
     ("3d", {"ids": "file", "out": "{tmp}/two", "block_tiles": [6, 8]}),
+    ("2d", {"region_grads": True, "block_tiles": [5, 3]}),    # region gradients across ranks
+    ("1d", {"region_grads": True, "tile": 1}),                # every region spans tiles
+    ("1d", {"region_grads": True, "tile": 2, "chunk_bytes": 1}),  # one region per id chunk
+    ("3d", {"region_grads": True, "grad_out": wavy_grad_out, "block_tiles": [1, 13]}),
     ("2d", {"fail": True}),                  # last: rank 1 raises inside its scan
 ]
 
@@ -73,7 +85,7 @@ def test_two_ranks_match_one_process(two_ranks):
     for k, (name, extra) in enumerate(TWO_RANK_JOBS):
         if "out" in extra or "fail" in extra:
             continue
-        ref = single(name)
+        ref = single(name, **{key: v for key, v in extra.items() if key != "block_tiles"})
         assert_same(ranks[0][k], ref)
         assert ranks[1][k]["summary"] == ref.summary()  # every rank gets the summary
 

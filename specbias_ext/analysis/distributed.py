@@ -34,7 +34,10 @@ import torch.distributed as dist
 
 from .. import ops
 from ..results import atomic_save_npz, atomic_write_json
+from .exchange import comm_device as _comm_device
+from .exchange import exchange_rows
 from .ids_file import NpyIdsWriter, RawIdsFile
+from .region_grads import RegionRows, combine_rows, id_chunk
 from .stream import DEFAULT_TILE, GridAnalysis, _Scanner, finish
 
 Tensor = torch.Tensor
@@ -68,13 +71,6 @@ def _guarded(fn, group):
         raise
     _sync_status(None, group)
     return out
-
-
-def _comm_device(group) -> torch.device:
-    """Where collective buffers live: the current GPU under NCCL, else the CPU."""
-    if dist.get_backend(group) == "nccl":
-        return torch.device("cuda", torch.cuda.current_device())
-    return torch.device("cpu")
 
 
 def _all_lengths(n: int, group) -> list[int]:
@@ -142,15 +138,21 @@ def _output_names(grid: dict) -> str:
 
 def write_outputs(result: GridAnalysis, out: str, name: Optional[str] = None) -> dict:
     """Atomically write ``<name>.json`` (summary) and ``<name>.npz`` (region sizes, neighbour
-    histograms, neuron on-counts) into ``out``; return the paths."""
+    histograms, neuron on-counts, and with region gradients ``norm_of_sum``, ``sum_of_norms``,
+    ``coherence``) into ``out``; return the paths."""
     name = name or _output_names(result.grid)
     summary = result.summary()
     if result.ids_path is not None:
         summary["ids_file"] = os.path.basename(result.ids_path)
     json_path = os.path.join(out, f"{name}.json")
     npz_path = os.path.join(out, f"{name}.npz")
-    atomic_save_npz(npz_path, region_counts=result.region_counts,
-                    neighbor_hist=result.neighbor_hist, bit_counts=result.bit_counts)
+    arrays = {"region_counts": result.region_counts, "neighbor_hist": result.neighbor_hist,
+              "bit_counts": result.bit_counts}
+    if result.region_grads is not None:
+        arrays.update(norm_of_sum=result.region_grads.norm_of_sum,
+                      sum_of_norms=result.region_grads.sum_of_norms,
+                      coherence=result.region_grads.coherence)
+    atomic_save_npz(npz_path, **arrays)
     atomic_write_json(json_path, summary)
     return {"summary": json_path, "arrays": npz_path}
 
@@ -158,7 +160,7 @@ def write_outputs(result: GridAnalysis, out: str, name: Optional[str] = None) ->
 def analyze_grid(model, grid, *, encoding=None, tile: int = DEFAULT_TILE, ids: str = "memory",
                  out: Optional[str] = None, name: Optional[str] = None,
                  grad_out: Optional[Callable[[Tensor], Tensor]] = None, boundary: bool = False,
-                 device="cpu", dtype=torch.float32, group=None,
+                 region_grads: bool = False, device="cpu", dtype=torch.float32, group=None,
                  block_tiles: Optional[Sequence[int]] = None) -> GridAnalysis:
     """Region analysis of ``grid`` for ``model``, on one process or sharded over a group.
 
@@ -172,6 +174,8 @@ def analyze_grid(model, grid, *, encoding=None, tile: int = DEFAULT_TILE, ids: s
     ``ids``: "memory", "file" (``<out>/<name>_ids.npy``, needs ``out``) or "none". With ``out``,
     rank 0 writes ``<name>.json`` and ``<name>.npz`` atomically (``name`` defaults to
     ``regions_<shape>``). ``device`` is the device of this rank (e.g. ``cuda:<local_rank>``).
+    ``region_grads=True`` (with ``grad_out``) adds every region's ``||sum_i g_i||``,
+    ``sum_i ||g_i||`` and coherence, exact across tiles and ranks.
     Collective traffic: the distinct-pattern tables (gathered on rank 0), per-tile statistics
     and, when ids are wanted, the ids (streamed to rank 0 in chunks).
     """
@@ -184,18 +188,18 @@ def analyze_grid(model, grid, *, encoding=None, tile: int = DEFAULT_TILE, ids: s
     distributed = dist.is_available() and dist.is_initialized() and \
         dist.get_world_size(group) > 1
     if not distributed:
-        return _single(model, grid, encoding, tile, ids, out, name, grad_out, boundary, device,
-                       dtype, block_tiles)
-    return _sharded(model, grid, encoding, tile, ids, out, name, grad_out, boundary, device,
-                    dtype, group, block_tiles)
+        return _single(model, grid, encoding, tile, ids, out, name, grad_out, boundary,
+                       region_grads, device, dtype, block_tiles)
+    return _sharded(model, grid, encoding, tile, ids, out, name, grad_out, boundary,
+                    region_grads, device, dtype, group, block_tiles)
 
 
 def _ids_path(out, name, grid_desc) -> str:
     return os.path.join(out, f"{name or _output_names(grid_desc)}_ids.npy")
 
 
-def _single(model, grid, encoding, tile, ids, out, name, grad_out, boundary, device, dtype,
-            block_tiles) -> GridAnalysis:
+def _single(model, grid, encoding, tile, ids, out, name, grad_out, boundary, region_grads,
+            device, dtype, block_tiles) -> GridAnalysis:
     from .stream import analyze_stream
 
     if block_tiles is not None and len(block_tiles) != 1:
@@ -203,14 +207,14 @@ def _single(model, grid, encoding, tile, ids, out, name, grad_out, boundary, dev
     ids_path = _ids_path(out, name, grid.describe()) if ids == "file" else None
     result = analyze_stream(model, grid, encoding=encoding, tile=tile, ids=ids,
                             ids_path=ids_path, grad_out=grad_out, boundary=boundary,
-                            device=device, dtype=dtype)
+                            region_grads=region_grads, device=device, dtype=dtype)
     if out is not None:
         write_outputs(result, out, name)
     return result
 
 
-def _sharded(model, grid, encoding, tile, ids, out, name, grad_out, boundary, device, dtype,
-             group, block_tiles) -> GridAnalysis:
+def _sharded(model, grid, encoding, tile, ids, out, name, grad_out, boundary, region_grads,
+             device, dtype, group, block_tiles) -> GridAnalysis:
     rank = dist.get_rank(group)
     world = dist.get_world_size(group)
     root = _group_rank_to_global(group, 0)
@@ -220,7 +224,8 @@ def _sharded(model, grid, encoding, tile, ids, out, name, grad_out, boundary, de
 
     def scan():
         scanner = _Scanner(model, grid, encoding=encoding, tile=tile, grad_out=grad_out,
-                           boundary=boundary, device=device, dtype=dtype)
+                           boundary=boundary, region_grads=region_grads, device=device,
+                           dtype=dtype)
         lo, hi = scanner.block_tiles(world, block_tiles)[rank]
         scratch = RawIdsFile(out) if ids == "file" else None
         state["scanner"], state["scratch"] = scanner, scratch
@@ -252,6 +257,10 @@ def _sharded(model, grid, encoding, tile, ids, out, name, grad_out, boundary, de
             parts = _gather_rows(block.boundary_tiles, group, root, is_root)
             boundary_tiles = torch.cat(parts) if is_root else None
 
+        region_arrays = None
+        if block.region_rows is not None:
+            region_arrays = _sharded_region_grads(block, mapping, scanner.net, group, root,
+                                                  is_root, int(sizes.numel()) if is_root else 0)
         all_ids = ids_path = None
         if ids != "none":
             all_ids, ids_path = _collect_ids(block, scratch, mapping, scanner, ids, out, name,
@@ -259,7 +268,7 @@ def _sharded(model, grid, encoding, tile, ids, out, name, grad_out, boundary, de
         result = None
         if is_root:
             result = finish(scanner, sizes, hist, on, grad_tiles, boundary_tiles, ids=all_ids,
-                            ids_path=ids_path)
+                            ids_path=ids_path, region_arrays=region_arrays)
         _guarded(lambda: write_outputs(result, out, name) if (is_root and out) else None, group)
         summary = [result.summary() if is_root else None]
         dist.broadcast_object_list(summary, src=root, group=group)
@@ -269,6 +278,28 @@ def _sharded(model, grid, encoding, tile, ids, out, name, grad_out, boundary, de
     finally:
         if state.get("scratch") is not None:
             state["scratch"].close()
+
+
+def _sharded_region_grads(block, mapping, net, group, root, is_root, num_regions):
+    """Region gradient norms across ranks: every (region, tile) row goes to the rank owning the
+    region's chunk of global ids, which combines them exactly as one process would
+    (``region_grads.combine_rows``); rank 0 collects the per-region results."""
+    rows = block.region_rows
+    gid = mapping[rows.region]
+    patterns = block.table_patterns.cpu()[rows.region]
+    dest = (gid // id_chunk(net)) % dist.get_world_size(group)
+    got = exchange_rows([gid, rows.tile, rows.norm_of_sum, rows.sum_of_norms, rows.stats,
+                         patterns], dest, group)
+    regions, nos, son = _guarded(lambda: combine_rows(RegionRows(*got[:5]), got[5], net), group)
+    ids = _gather_rows(regions.unsqueeze(1), group, root, is_root)
+    vals = _gather_rows(torch.stack([nos, son], dim=1), group, root, is_root)
+    if not is_root:
+        return None
+    out_nos = torch.zeros(num_regions, dtype=torch.float64)
+    out_son = torch.zeros(num_regions, dtype=torch.float64)
+    for i, v in zip(ids, vals):
+        out_nos[i[:, 0]], out_son[i[:, 0]] = v[:, 0], v[:, 1]
+    return out_nos, out_son
 
 
 def _collect_ids(block, scratch, mapping, scanner, ids, out, name, group, root, is_root):

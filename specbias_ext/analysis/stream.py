@@ -20,7 +20,10 @@ Quantities (one scan):
 - optionally, with ``grad_out(coords) -> [T, out]``, the per-example gradient norms
   ``||g_i||`` (sum, sum of squares, min, max) and per-layer sums of ``||g_i||^2``;
 - optionally the first-order boundary distance in coordinate space (geometry.boundary_distance):
-  finite count, sum, sum of squares, min, max.
+  finite count, sum, sum of squares, min, max;
+- optionally, with ``grad_out`` and ``region_grads=True``, every region's norm of the summed
+  gradient and sum of gradient norms, exactly, however many tiles it spans
+  (``region_grads.py``).
 """
 from __future__ import annotations
 
@@ -33,14 +36,17 @@ import torch
 
 from .. import ops
 from ..grids import CoordinateGrid, PlaneSlice
+from ..measure.region_gradients import RegionGrads, coherence, coherence_stats
 from ..measure.stats import log2_size_histogram
 from ..mlp import layer_bit_ranges
 from ..networks import ReluNetwork, relu_network
 from .ids_file import NpyIdsWriter
+from .region_grads import RegionRows, region_grad_arrays, stats_width, tile_rows
 
 Tensor = torch.Tensor
 
 DEFAULT_TILE = 1 << 18
+COHERENCE_BINS = 20
 GRAD_KEYS = ("sum", "sum_sq", "min", "max")
 BOUNDARY_KEYS = ("finite", "sum", "sum_sq", "min", "max")
 
@@ -212,12 +218,14 @@ class BlockScan:
     grad_tiles: Optional[Tensor] = None  # float64 [tiles, 4 + layers]
     boundary_tiles: Optional[Tensor] = None  # float64 [tiles, 5]
     ids: Optional[Tensor] = None         # int64 [stop - start] when kept in memory
+    region_rows: Optional[RegionRows] = None  # per (table row, tile), with region_grads
 
 
 class _Scanner:
     def __init__(self, model, grid, *, encoding=None, tile: int = DEFAULT_TILE,
                  grad_out: Optional[Callable[[Tensor], Tensor]] = None,
-                 boundary: bool = False, device="cpu", dtype=torch.float32):
+                 boundary: bool = False, region_grads: bool = False, device="cpu",
+                 dtype=torch.float32):
         self.net, self.encoding = resolve_model(model, encoding)
         self.grid = _check_grid(grid)
         self.tile = check_tile(tile)
@@ -225,6 +233,10 @@ class _Scanner:
             raise TypeError("grad_out: expected a function of the coordinates [T, D] returning "
                             f"[T, out], got {type(grad_out).__name__}")
         self.grad_out = grad_out
+        self.region_grads = bool(region_grads)
+        if self.region_grads and grad_out is None:
+            raise ValueError("region_grads: the region gradient norms need grad_out (the "
+                             "gradient of the loss with respect to the output at each point)")
         self.boundary = bool(boundary)
         self.device = torch.device(device)
         self.dtype = dtype
@@ -286,13 +298,16 @@ class _Scanner:
             hist[axis] += torch.bincount(d.cpu(), minlength=self.bits + 1)
         return hist
 
-    def grad_stats(self, coords: Tensor, x: Tensor) -> Tensor:
+    def grad_values(self, coords: Tensor, x: Tensor) -> Tensor:
         g = self.grad_out(coords)
         if not isinstance(g, Tensor) or g.dim() != 2 or g.shape[0] != coords.shape[0]:
             raise ValueError(f"grad_out: expected a tensor [{coords.shape[0]}, out] for "
                              f"{coords.shape[0]} points, got "
                              f"{list(g.shape) if isinstance(g, Tensor) else type(g).__name__}")
-        sq = ops.per_example_grad_norms(x, self.net, g.detach().to(x.dtype)).to(torch.float64)
+        return g.detach().to(x.device, x.dtype)
+
+    def grad_stats(self, x: Tensor, g: Tensor) -> Tensor:
+        sq = ops.per_example_grad_norms(x, self.net, g).to(torch.float64)
         norms = sq.sum(dim=1).clamp_min(0).sqrt()
         head = torch.stack([norms.sum(), (norms * norms).sum(), norms.min(), norms.max()])
         return torch.cat([head, sq.sum(dim=0)]).cpu()
@@ -317,7 +332,7 @@ class _Scanner:
         table = _Table(self.words, self.device)
         hist = torch.zeros((len(self.shape), self.bits + 1), dtype=torch.int64)
         on = torch.zeros(self.bits, dtype=torch.int64)
-        grad_rows, boundary_rows, id_parts = [], [], []
+        grad_rows, boundary_rows, id_parts, region_parts = [], [], [], []
         writer = sink
         prev = self.halo(start)
         keep = self.strides[0]
@@ -339,7 +354,10 @@ class _Scanner:
                 hist += self.neighbor_counts(buffer, a - prev.shape[0], a, b)
                 prev = buffer[max(0, buffer.shape[0] - keep):]
                 if self.grad_out is not None:
-                    grad_rows.append(self.grad_stats(coords, x))
+                    g = self.grad_values(coords, x)
+                    grad_rows.append(self.grad_stats(x, g))
+                    if self.region_grads:
+                        region_parts.append(tile_rows(x, self.net, g, ids, k))
                 if self.boundary:
                     boundary_rows.append(self.boundary_stats(coords))
         grad_width = 4 + len(self.weights)
@@ -352,7 +370,9 @@ class _Scanner:
             boundary_tiles=(torch.stack(boundary_rows) if boundary_rows else
                             torch.zeros((0, 5), dtype=torch.float64)) if self.boundary else None,
             ids=(torch.cat(id_parts) if id_parts else torch.zeros(0, dtype=torch.int64))
-            if (writer is None and keep_ids) else None)
+            if (writer is None and keep_ids) else None,
+            region_rows=RegionRows.cat(region_parts, stats_width(self.net))
+            if self.region_grads else None)
 
     def block_tiles(self, parts: int, sizes=None) -> list[tuple[int, int]]:
         """Contiguous tile ranges for ``parts`` blocks: even, or ``sizes`` tiles each."""
@@ -384,6 +404,7 @@ class GridAnalysis:
     boundary_distance: Optional[dict] = None
     ids: Optional[Tensor] = None          # int64 grid-shaped, when kept in memory
     ids_path: Optional[str] = None
+    region_grads: Optional[RegionGrads] = None  # [R] each, with region_grads=True
     extra: dict = field(default_factory=dict)
 
     @property
@@ -420,6 +441,11 @@ class GridAnalysis:
             out["grad_norm"] = self.grad_norm
         if self.boundary_distance is not None:
             out["boundary_distance"] = self.boundary_distance
+        if self.region_grads is not None:
+            st = coherence_stats(self.region_grads, self.region_counts, COHERENCE_BINS)
+            out["region_grads"] = {"norm_of_sum": st.norm_of_sum, "coherence_multi": st.multi,
+                                   "coherence_weighted": st.weighted,
+                                   "coherence_hist": st.hist, "coherence_bins": COHERENCE_BINS}
         out.update(self.extra)
         return out
 
@@ -458,33 +484,42 @@ def boundary_summary(tiles: Tensor, n: int) -> Optional[dict]:
 
 
 def finish(scanner: _Scanner, counts: Tensor, hist: Tensor, on: Tensor, grad_tiles, boundary_tiles,
-           ids=None, ids_path=None) -> GridAnalysis:
+           ids=None, ids_path=None, region_arrays=None) -> GridAnalysis:
+    """The result from combined counts and statistics; ``region_arrays``: (norm_of_sum,
+    sum_of_norms) [R] when the region gradients were measured."""
+    grads = None
+    if region_arrays is not None:
+        nos, son = region_arrays
+        grads = RegionGrads(nos, son, coherence(nos, son))
     return GridAnalysis(
         grid=scanner.grid.describe(), num_points=scanner.n, region_counts=counts,
         neighbor_hist=hist, bit_counts=on, layer_bits=layer_bit_ranges(scanner.weights),
         tile=scanner.tile, grad_norm=grad_summary(grad_tiles, scanner.n),
         boundary_distance=boundary_summary(boundary_tiles, scanner.n),
-        ids=None if ids is None else ids.reshape(scanner.shape), ids_path=ids_path)
+        ids=None if ids is None else ids.reshape(scanner.shape), ids_path=ids_path,
+        region_grads=grads)
 
 
 def analyze_stream(model, grid, *, encoding=None, tile: int = DEFAULT_TILE,
                    ids: str = "memory", ids_path: Optional[str] = None,
                    grad_out: Optional[Callable[[Tensor], Tensor]] = None,
-                   boundary: bool = False, device="cpu", dtype=torch.float32) -> GridAnalysis:
+                   boundary: bool = False, region_grads: bool = False, device="cpu",
+                   dtype=torch.float32) -> GridAnalysis:
     """Analyse ``grid`` (CoordinateGrid or PlaneSlice) for ``model`` in one process, tile by tile.
 
     ``model``: a ReluNetwork (then ``encoding`` maps coordinates to its input; None = raw) or a
     CoordinateMLP-like module. ``ids``: "memory" (a grid-shaped int64 tensor), "file" (written to
     ``ids_path``, a ``.npy`` file that ``numpy.load(..., mmap_mode="r")`` opens) or "none".
     Peak memory: one tile's coordinates, encoded inputs and patterns, the distinct-pattern table,
-    ``stride(axis 0)`` pattern rows, and the ids if in memory.
+    ``stride(axis 0)`` pattern rows, and the ids if in memory; with ``region_grads``, one row of
+    ``2 + out * (d + 1)`` float64 per region and tile it meets.
     """
     if ids not in ("memory", "file", "none"):
         raise ValueError(f"ids: expected 'memory', 'file' or 'none', got {ids!r}")
     if (ids == "file") != (ids_path is not None):
         raise ValueError("ids_path: give a path exactly when ids='file'")
     scanner = _Scanner(model, grid, encoding=encoding, tile=tile, grad_out=grad_out,
-                       boundary=boundary, device=device, dtype=dtype)
+                       boundary=boundary, region_grads=region_grads, device=device, dtype=dtype)
     writer = NpyIdsWriter(ids_path, scanner.shape) if ids == "file" else None
     try:
         block = scanner.scan(0, scanner.num_tiles, sink=writer, keep_ids=ids == "memory")
@@ -494,6 +529,10 @@ def analyze_stream(model, grid, *, encoding=None, tile: int = DEFAULT_TILE,
         if writer is not None:
             writer.abort()
         raise
+    arrays = None
+    if block.region_rows is not None:
+        arrays = region_grad_arrays(block.region_rows, block.table_patterns, scanner.net,
+                                    int(block.table_counts.numel()))
     return finish(scanner, block.table_counts, block.neighbor_hist, block.bit_counts,
                   block.grad_tiles, block.boundary_tiles, ids=block.ids,
-                  ids_path=ids_path if ids == "file" else None)
+                  ids_path=ids_path if ids == "file" else None, region_arrays=arrays)
