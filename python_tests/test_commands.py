@@ -70,3 +70,33 @@ def test_train_errors_are_clear(capsys, tmp_path):
     assert "lo < hi" in capsys.readouterr().err
     assert main(["analyze", str(tmp_path / "missing.pt")]) == 2
     assert "specbias train" in capsys.readouterr().err
+
+
+def test_analyze_with_output_gradients_writes_region_coherence(tmp_path):
+    import numpy as np
+
+    from specbias_ext import ops, relu_network
+    from specbias_ext.commands.analyze import _load
+    from specbias_ext.grids import CoordinateGrid
+
+    run = tmp_path / "run"
+    assert main(["train", "--encoding", "pe:2", "--n", "64", "--depth", "2", "--width", "12",
+                 "--epochs", "2", "--out", str(run), "--quiet"]) == 0
+    assert main(["analyze", str(run / "checkpoint.pt"), "--grid", "300", "--tile", "64",
+                 "--grads", "output"]) == 0
+    stats = json.loads((run / "regions_300.json").read_text())
+    arrays = np.load(run / "regions_300.npz")
+    # The same quantities from the op on the whole grid at once.
+    model, _ = _load(str(run / "checkpoint.pt"))
+    coords = CoordinateGrid((300,), (0.0, 1.0)).coords()
+    with torch.no_grad():
+        x = model.encode(coords)
+    net = relu_network(model)
+    ids, counts = ops.region_ids(ops.activation_patterns(x, net))
+    nos, son = ops.region_grad_norms(x, net, torch.ones(300, 1), ids, counts.numel())
+    assert np.array_equal(arrays["region_counts"], counts.numpy())
+    np.testing.assert_allclose(arrays["norm_of_sum"], nos.double().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(arrays["sum_of_norms"], son.double().numpy(), rtol=1e-5)
+    assert ((arrays["coherence"] >= 0) & (arrays["coherence"] <= 1)).all()
+    assert stats["region_grads"]["coherence_bins"] == 20
+    assert stats["grad_norm"]["mean"] > 0

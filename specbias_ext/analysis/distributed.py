@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime
 import os
 import traceback
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Union
 
 import torch
 import torch.distributed as dist
@@ -136,6 +136,17 @@ def _output_names(grid: dict) -> str:
     return "regions_" + "x".join(str(s) for s in grid["shape"])
 
 
+def output_arrays(result: GridAnalysis) -> dict:
+    """The per-region and per-neuron arrays of a result, by the names of the ``.npz`` file."""
+    arrays = {"region_counts": result.region_counts, "neighbor_hist": result.neighbor_hist,
+              "bit_counts": result.bit_counts}
+    if result.region_grads is not None:
+        arrays.update(norm_of_sum=result.region_grads.norm_of_sum,
+                      sum_of_norms=result.region_grads.sum_of_norms,
+                      coherence=result.region_grads.coherence)
+    return arrays
+
+
 def write_outputs(result: GridAnalysis, out: str, name: Optional[str] = None) -> dict:
     """Atomically write ``<name>.json`` (summary) and ``<name>.npz`` (region sizes, neighbour
     histograms, neuron on-counts, and with region gradients ``norm_of_sum``, ``sum_of_norms``,
@@ -146,20 +157,15 @@ def write_outputs(result: GridAnalysis, out: str, name: Optional[str] = None) ->
         summary["ids_file"] = os.path.basename(result.ids_path)
     json_path = os.path.join(out, f"{name}.json")
     npz_path = os.path.join(out, f"{name}.npz")
-    arrays = {"region_counts": result.region_counts, "neighbor_hist": result.neighbor_hist,
-              "bit_counts": result.bit_counts}
-    if result.region_grads is not None:
-        arrays.update(norm_of_sum=result.region_grads.norm_of_sum,
-                      sum_of_norms=result.region_grads.sum_of_norms,
-                      coherence=result.region_grads.coherence)
-    atomic_save_npz(npz_path, **arrays)
+    atomic_save_npz(npz_path, **output_arrays(result))
     atomic_write_json(json_path, summary)
     return {"summary": json_path, "arrays": npz_path}
 
 
 def analyze_grid(model, grid, *, encoding=None, tile: int = DEFAULT_TILE, ids: str = "memory",
                  out: Optional[str] = None, name: Optional[str] = None,
-                 grad_out: Optional[Callable[[Tensor], Tensor]] = None, boundary: bool = False,
+                 grad_out: Union[Callable[[Tensor], Tensor], str, None] = None,
+                 boundary: bool = False,
                  region_grads: bool = False, device="cpu", dtype=torch.float32, group=None,
                  block_tiles: Optional[Sequence[int]] = None) -> GridAnalysis:
     """Region analysis of ``grid`` for ``model``, on one process or sharded over a group.
@@ -174,7 +180,9 @@ def analyze_grid(model, grid, *, encoding=None, tile: int = DEFAULT_TILE, ids: s
     ``ids``: "memory", "file" (``<out>/<name>_ids.npy``, needs ``out``) or "none". With ``out``,
     rank 0 writes ``<name>.json`` and ``<name>.npz`` atomically (``name`` defaults to
     ``regions_<shape>``). ``device`` is the device of this rank (e.g. ``cuda:<local_rank>``).
-    ``region_grads=True`` (with ``grad_out``) adds every region's ``||sum_i g_i||``,
+    ``grad_out``: a function of a tile's coordinates returning dloss/df ``[T, out]``, or
+    "output" (ones: the gradient of the output itself); it adds per-example gradient-norm
+    statistics, and ``region_grads=True`` adds every region's ``||sum_i g_i||``,
     ``sum_i ||g_i||`` and coherence, exact across tiles and ranks.
     Collective traffic: the distinct-pattern tables (gathered on rank 0), per-tile statistics
     and, when ids are wanted, the ids (streamed to rank 0 in chunks).

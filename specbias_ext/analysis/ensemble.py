@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 import traceback
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
 import torch.distributed as dist
@@ -31,7 +31,7 @@ from .. import statistics
 from ..networks import ReluNetwork
 from ..results import atomic_write_json
 from .distributed import RankFailed, write_outputs
-from .stream import DEFAULT_TILE, _check_grid, analyze_stream, check_tile
+from .stream import DEFAULT_TILE, _check_grid, analyze_stream, check_grad_out, check_tile
 
 Tensor = torch.Tensor
 
@@ -47,9 +47,10 @@ QUANTITIES: dict[str, Callable[[dict], Any]] = {
     "always_on_neurons": lambda s: s.get("always_on_neurons"),
     "grad_norm_mean": lambda s: (s.get("grad_norm") or {}).get("mean"),
     "boundary_distance_mean": lambda s: (s.get("boundary_distance") or {}).get("mean"),
+    "coherence_weighted": lambda s: (s.get("region_grads") or {}).get("coherence_weighted"),
 }
 #: Quantities that only some analyses have (left out of the statistics when no member has them).
-OPTIONAL = ("grad_norm_mean", "boundary_distance_mean")
+OPTIONAL = ("grad_norm_mean", "boundary_distance_mean", "coherence_weighted")
 
 
 class MemberFailed(RankFailed):
@@ -124,7 +125,8 @@ def ensemble_statistics(summaries: Sequence[dict], level: float = statistics.DEF
     ``values``, their ``mean``, sample standard deviation ``sd`` (n - 1) and the Student t
     interval ``[low, high]`` of the mean at ``level`` (``statistics.difference``); ``n`` counts
     the members that have the quantity. With one member, ``sd``, ``low`` and ``high`` are None.
-    Gradient-norm and boundary-distance means appear only when some member has them."""
+    Gradient-norm and boundary-distance means and the size-weighted region coherence appear
+    only when some member has them."""
     out = {}
     for key, read in QUANTITIES.items():
         values = [read(s) for s in summaries]
@@ -145,16 +147,16 @@ def ensemble_statistics(summaries: Sequence[dict], level: float = statistics.DEF
 def analyze_ensemble(members: Sequence, grid, *, out, names: Optional[Sequence[str]] = None,
                      sources: Optional[Sequence[Optional[str]]] = None, encoding=None,
                      tile: int = DEFAULT_TILE, ids: str = "none",
-                     grad_out: Optional[Callable[[Tensor], Tensor]] = None,
-                     boundary: bool = False, device="cpu", dtype=torch.float32, group=None,
-                     ensemble_name: str = DEFAULT_ENSEMBLE_NAME,
+                     grad_out: Union[Callable[[Tensor], Tensor], str, None] = None,
+                     boundary: bool = False, region_grads: bool = False, device="cpu",
+                     dtype=torch.float32, group=None, ensemble_name: str = DEFAULT_ENSEMBLE_NAME,
                      level: float = statistics.DEFAULT_LEVEL) -> list[dict]:
     """Region analysis of every member of an ensemble on ``grid``; the list of their summaries.
 
     ``members``: models (CoordinateMLP, ReluNetwork, ReLU torch module) or zero-argument
     loaders returning one (called only on the rank that analyses that member, so a rank loads
     only its own checkpoints). ``encoding`` (and ``tile``, ``grad_out``, ``boundary``,
-    ``device``, ``dtype``) apply to every member, as in ``analyze_stream``.
+    ``region_grads``, ``device``, ``dtype``) apply to every member, as in ``analyze_stream``.
 
     Inside an initialised process group (``group=None``: the default one; every rank calls this
     with the same arguments) member k is analysed on rank ``k mod P``; without one, every member
@@ -198,9 +200,7 @@ def analyze_ensemble(members: Sequence, grid, *, out, names: Optional[Sequence[s
         raise ValueError(f"out: {out!r} exists and is not a folder")
     check_tile(tile)
     _check_grid(grid)
-    if grad_out is not None and not callable(grad_out):
-        raise TypeError("grad_out: expected a function of the coordinates [T, D] returning "
-                        f"[T, out], got {type(grad_out).__name__}")
+    check_grad_out(grad_out)
     statistics._check_level(level)
 
     distributed = dist.is_available() and dist.is_initialized() and \
@@ -214,7 +214,7 @@ def analyze_ensemble(members: Sequence, grid, *, out, names: Optional[Sequence[s
         ids_path = os.path.join(out, f"{names[k]}_ids.npy") if ids == "file" else None
         result = analyze_stream(model, grid, encoding=encoding, tile=tile, ids=ids,
                                 ids_path=ids_path, grad_out=grad_out, boundary=boundary,
-                                device=device, dtype=dtype)
+                                region_grads=region_grads, device=device, dtype=dtype)
         write_outputs(result, out, names[k])
         return result.summary()
 

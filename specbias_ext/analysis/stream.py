@@ -17,7 +17,8 @@ Quantities (one scan):
 - the histogram of Hamming distances between each point and its next neighbour along each axis
   (every neighbour pair once, across tile and block borders);
 - per-neuron on-counts (dead = 0, always-on = number of points);
-- optionally, with ``grad_out(coords) -> [T, out]``, the per-example gradient norms
+- optionally, with ``grad_out(coords) -> [T, out]`` (or ``grad_out="output"``: 1 for every
+  output, the gradient of the network's output itself), the per-example gradient norms
   ``||g_i||`` (sum, sum of squares, min, max) and per-layer sums of ``||g_i||^2``;
 - optionally the first-order boundary distance in coordinate space (geometry.boundary_distance):
   finite count, sum, sum of squares, min, max;
@@ -30,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import torch
 
@@ -66,6 +67,15 @@ def check_tile(tile) -> int:
     if isinstance(tile, bool) or not isinstance(tile, int) or tile < 1:
         raise ValueError(f"tile: expected an int >= 1 (points per tile), got {tile!r}")
     return tile
+
+
+def check_grad_out(grad_out):
+    """None, a function of a tile's coordinates returning ``[T, out]``, or "output"."""
+    if grad_out is None or callable(grad_out) or (isinstance(grad_out, str) and
+                                                  grad_out == "output"):
+        return grad_out
+    raise TypeError("grad_out: expected a function of the coordinates [T, D] returning "
+                    f"[T, out], or 'output' (the gradient of the output), got {grad_out!r}")
 
 
 def _check_grid(grid):
@@ -223,15 +233,15 @@ class BlockScan:
 
 class _Scanner:
     def __init__(self, model, grid, *, encoding=None, tile: int = DEFAULT_TILE,
-                 grad_out: Optional[Callable[[Tensor], Tensor]] = None,
+                 grad_out: Union[Callable[[Tensor], Tensor], str, None] = None,
                  boundary: bool = False, region_grads: bool = False, device="cpu",
                  dtype=torch.float32):
         self.net, self.encoding = resolve_model(model, encoding)
         self.grid = _check_grid(grid)
         self.tile = check_tile(tile)
-        if grad_out is not None and not callable(grad_out):
-            raise TypeError("grad_out: expected a function of the coordinates [T, D] returning "
-                            f"[T, out], got {type(grad_out).__name__}")
+        if isinstance(check_grad_out(grad_out), str):   # "output"
+            out_dim = self.net.out_dim
+            grad_out = lambda coords: coords.new_ones((coords.shape[0], out_dim))  # noqa: E731
         self.grad_out = grad_out
         self.region_grads = bool(region_grads)
         if self.region_grads and grad_out is None:
@@ -502,7 +512,7 @@ def finish(scanner: _Scanner, counts: Tensor, hist: Tensor, on: Tensor, grad_til
 
 def analyze_stream(model, grid, *, encoding=None, tile: int = DEFAULT_TILE,
                    ids: str = "memory", ids_path: Optional[str] = None,
-                   grad_out: Optional[Callable[[Tensor], Tensor]] = None,
+                   grad_out: Union[Callable[[Tensor], Tensor], str, None] = None,
                    boundary: bool = False, region_grads: bool = False, device="cpu",
                    dtype=torch.float32) -> GridAnalysis:
     """Analyse ``grid`` (CoordinateGrid or PlaneSlice) for ``model`` in one process, tile by tile.

@@ -339,7 +339,8 @@ def _ensemble_command(args, rank: int, device) -> None:
     try:
         summaries = analyze_ensemble([loader(p) for p in paths], grid, out=out, names=names,
                                      sources=paths, encoding=enc, tile=args.tile, ids=ids_mode,
-                                     device=device, ensemble_name=ensemble_name)
+                                     device=device, ensemble_name=ensemble_name,
+                                     **grad_options(args))
     except MemberFailed as err:   # another rank's error: a user error if it was one there
         if err.user_error:
             raise ValueError(str(err)) from None
@@ -355,9 +356,16 @@ def _ensemble_command(args, rank: int, device) -> None:
           f"{os.path.join(out, ensemble_name + '.json')} and one <name>.json per checkpoint")
 
 
+def grad_options(args) -> dict:
+    """The analysis' gradient arguments for --grads."""
+    if args.grads == "none":
+        return {}
+    return {"grad_out": "output", "region_grads": True}
+
+
 def analyze_command(args) -> None:
     from ..analysis import analyze_grid
-    from ..analysis.distributed import launch
+    from ..analysis.distributed import launch, output_arrays
 
     distributed = launch(args.timeout)
     rank = torch.distributed.get_rank() if distributed else 0
@@ -379,14 +387,14 @@ def analyze_command(args) -> None:
     if hasattr(module, "to"):
         module.to(device)
     result = analyze_grid(target, grid, encoding=enc, tile=args.tile, ids=ids_mode,
-                          out=out if ids_mode == "file" else None, name=name, device=device)
+                          out=out if ids_mode == "file" else None, name=name, device=device,
+                          **grad_options(args))
     if rank != 0:
         return
     summary = result.summary()
     stats = {"grid_shape": list(shape), **summary,
              "always_on": summary["always_on_neurons"], "ids": ids_mode}
-    arrays = {"region_counts": result.region_counts, "neighbor_hist": result.neighbor_hist,
-              "bit_counts": result.bit_counts}
+    arrays = output_arrays(result)
     if result.ids is not None:
         arrays["ids"] = result.ids.reshape(shape)
     atomic_save_npz(os.path.join(out, f"{name}.npz"), **arrays)

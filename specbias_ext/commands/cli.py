@@ -104,6 +104,13 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--coord-dim", type=int, default=None,
                    help="for --model with --encoding: the coordinate dimension")
     a.add_argument("--tile", type=int, default=1 << 18, help="points per tile (default 262144)")
+    a.add_argument("--grads", choices=["none", "output"], default="none",
+                   help="output: also the per-example gradients of the network's output over "
+                        "all parameters (grad_out = 1, the empirical-NTK case): their norm "
+                        "statistics and, for every region, the norm of its summed gradient, "
+                        "its sum of norms and their ratio, the coherence (arrays norm_of_sum, "
+                        "sum_of_norms, coherence in the .npz); exact across tiles and "
+                        "processes (default none)")
     a.add_argument("--ids", choices=["auto", "memory", "file", "none"], default="auto",
                    help="where the per-point region ids go: memory, a memory-mapped "
                         "<name>_ids.npy file, or nowhere (default auto: memory when they fit; "
