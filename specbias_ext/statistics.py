@@ -97,14 +97,16 @@ def _clean(values: Sequence[float], name: str) -> list[float]:
     return out
 
 
-def _check_level(level: float) -> float:
+def check_level(level: float) -> float:
+    """``level`` as a float in (0, 1), else a ValueError naming it."""
     level = float(level)
     if not 0.0 < level < 1.0:
         raise ValueError(f"level: expected a confidence level in (0, 1), got {level}")
     return level
 
 
-def _mean_sd(v: Sequence[float]) -> tuple[float, float]:
+def mean_sd(v: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (n - 1; NaN for one value)."""
     n = len(v)
     mean = sum(v) / n
     var = sum((x - mean) ** 2 for x in v) / (n - 1) if n > 1 else float("nan")
@@ -113,7 +115,7 @@ def _mean_sd(v: Sequence[float]) -> tuple[float, float]:
 
 def _t_interval(values: Sequence[float], level: float) -> tuple[float, Optional[float],
                                                                   Optional[float]]:
-    mean, sd = _mean_sd(values)
+    mean, sd = mean_sd(values)
     n = len(values)
     if n < 2 or not (math.isfinite(mean) and math.isfinite(sd)):
         return mean, None, None
@@ -122,8 +124,8 @@ def _t_interval(values: Sequence[float], level: float) -> tuple[float, Optional[
 
 
 def _welch_interval(a: Sequence[float], b: Sequence[float], level: float):
-    ma, sa = _mean_sd(a)
-    mb, sb = _mean_sd(b)
+    ma, sa = mean_sd(a)
+    mb, sb = mean_sd(b)
     est = ma - mb
     if len(a) < 2 or len(b) < 2:
         return est, None, None
@@ -145,7 +147,7 @@ def difference(a: Sequence[float], b: Optional[Sequence[float]] = None, *,
     ``paired`` defaults to True when a and b have the same length (the same seeds, in order);
     paired uses the t interval of the per-seed differences, unpaired Welch's interval.
     """
-    level = _check_level(level)
+    level = check_level(level)
     a = _clean(a, "a")
     if b is None:
         est, lo, hi = _t_interval(a, level)
@@ -170,7 +172,7 @@ def ratio(a: Sequence[float], b: Optional[Sequence[float]] = None, *,
 
     Every value must be positive (a ratio of a zero or negative measurement is not defined).
     """
-    level = _check_level(level)
+    level = check_level(level)
     a = _clean(a, "a")
     for name, vals in (("a", a), ("b", None if b is None else _clean(b, "b"))):
         if vals is not None and not all(v > 0 and math.isfinite(v) for v in vals):

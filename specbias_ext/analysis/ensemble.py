@@ -137,7 +137,7 @@ def ensemble_statistics(summaries: Sequence[dict], level: float = statistics.DEF
                  "level": level, "method": None, "values": values}
         if present:
             effect = statistics.difference(present, level=level)
-            _, sd = statistics._mean_sd(present)   # the same sd the interval uses
+            _, sd = statistics.mean_sd(present)   # the same sd the interval uses
             entry.update(mean=effect.estimate, sd=sd if math.isfinite(sd) else None,
                          low=effect.low, high=effect.high, method=effect.method)
         out[key] = entry
@@ -201,7 +201,7 @@ def analyze_ensemble(members: Sequence, grid, *, out, names: Optional[Sequence[s
     check_tile(tile)
     _check_grid(grid)
     check_grad_out(grad_out)
-    statistics._check_level(level)
+    statistics.check_level(level)
 
     distributed = dist.is_available() and dist.is_initialized() and \
         dist.get_world_size(group) > 1
