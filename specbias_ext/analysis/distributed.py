@@ -439,12 +439,16 @@ def _sharded(model, grid, encoding, tile, ids, out, name, grad_out, boundary, de
         if ids != "none":
             all_ids, ids_path = _collect_ids(block, scratch, mapping, scanner, ids, out, name,
                                              group, root, is_root)
-        result = None
-        if is_root:
-            result = finish(scanner, sizes, hist, on, grad_tiles, boundary_tiles, ids=all_ids,
-                            ids_path=ids_path)
-        _guarded(lambda: write_outputs(result, out, name) if (is_root and out) else None, group)
-        summary = [result.summary() if is_root else None]
+        def conclude():   # rank 0 only, so inside the guard: if it fails, every rank fails
+            if not is_root:
+                return None, None
+            res = finish(scanner, sizes, hist, on, grad_tiles, boundary_tiles, ids=all_ids,
+                         ids_path=ids_path)
+            if out:
+                write_outputs(res, out, name)
+            return res, res.summary()
+        result, summary = _guarded(conclude, group)
+        summary = [summary]
         dist.broadcast_object_list(summary, src=root, group=group)
         if is_root:
             return result
