@@ -5,6 +5,10 @@ Each rank reports its wall time and its peak resident memory (VmHWM, the whole p
 1-process run uses all ``--threads`` on its own; each of the P ranks gets threads // P, so both
 runs use the same cores. As a script: ``python bench/bench_grid_distributed.py --side 256
 --procs 1 2``; pytest-benchmark: ``SPECBIAS_DIST_SIDE`` (default 64).
+
+``--table-rows N`` times the table combination alone (``distributed.combine_tables``) instead:
+every rank holds N distinct rows of 8 words (512 neurons), half of them shared with the next
+rank; each rank reports the time and how much its VmHWM grew during the call.
 """
 from __future__ import annotations
 
@@ -54,6 +58,43 @@ def _rank(rank, world, port, side, tile, threads, results):
         dist.destroy_process_group()
 
 
+def _combine_rank(rank, world, port, rows, results):
+    torch.set_num_threads(1)
+    from specbias_ext.analysis.distributed import combine_tables
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world,
+                            timeout=datetime.timedelta(minutes=30))
+    gen = torch.Generator().manual_seed(rank)
+    base = rank * rows // 2
+    ids = torch.arange(base, base + rows)[torch.randperm(rows, generator=gen)]
+    patterns = torch.stack([ids * 0x9E3779B1 + w for w in range(8)], dim=1)   # distinct rows
+    counts = torch.ones(rows, dtype=torch.int64)
+    dist.barrier()
+    before = _hwm_mib()
+    t0 = time.perf_counter()
+    _, sizes = combine_tables(patterns, counts, None)
+    dist.barrier()
+    info = {"rank": rank, "seconds": round(time.perf_counter() - t0, 2),
+            "hwm_growth_mib": round(_hwm_mib() - before, 1),
+            "regions": None if sizes is None else int(sizes.numel())}
+    with open(os.path.join(results, f"combine_{world}_{rank}.json"), "w") as f:
+        json.dump(info, f)
+    dist.destroy_process_group()
+
+
+def measure_combine(rows: int, procs) -> list[dict]:
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for world in procs:
+            mp.spawn(_combine_rank, args=(world, _port(), rows, tmp), nprocs=world, join=True)
+            ranks = [json.load(open(os.path.join(tmp, f"combine_{world}_{r}.json")))
+                     for r in range(world)]
+            out.append({"table_rows_per_rank": rows, "words": 8, "procs": world,
+                        "seconds": max(r["seconds"] for r in ranks), "ranks": ranks})
+    return out
+
+
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -96,6 +137,10 @@ if __name__ == "__main__":
     ap.add_argument("--procs", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--tile", type=int, default=1 << 18)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--table-rows", type=int, default=0,
+                    help="time combine_tables alone on this many table rows per rank")
     a = ap.parse_args()
-    for row in measure(a.side, a.procs, a.tile, a.threads):
+    rows = measure_combine(a.table_rows, [p for p in a.procs if p > 1]) if a.table_rows else \
+        measure(a.side, a.procs, a.tile, a.threads)
+    for row in rows:
         print(json.dumps(row), flush=True)

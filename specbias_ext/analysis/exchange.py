@@ -1,4 +1,5 @@
-"""Rows sent to the rank chosen for each, over a torch.distributed group (all-to-all)."""
+"""Rows sent between the ranks of a torch.distributed group: pairwise rounds of point-to-point
+transfers, one destination's rows built at a time."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -16,12 +17,53 @@ def comm_device(group) -> torch.device:
     return torch.device("cpu")
 
 
+def group_rank_to_global(group, rank: int) -> int:
+    if group is None or group is dist.group.WORLD:
+        return rank
+    return dist.get_global_rank(group, rank)
+
+
+def offsets(counts: Sequence[int]) -> list[int]:
+    out = [0]
+    for c in counts:
+        out.append(out[-1] + c)
+    return out
+
+
+def exchange(send_block, send_counts: list[int], recv: tuple, recv_counts: list[int],
+              group) -> None:
+    """Every rank sends rank d the tensors ``send_block(d)`` (a tuple of contiguous tensors of
+    ``send_counts[d]`` rows) and receives rank s's into rows ``offset(s):offset(s) +
+    recv_counts[s]`` of the tensors ``recv`` (blocks in rank order). P - 1 rounds: in round k
+    rank r sends to r + k and receives from r - k (mod P), both in one ``batch_isend_irecv``, so
+    only one destination's block is built at a time. All buffers must already exist: nothing
+    here allocates more than the communication itself (no failure on one rank only)."""
+    world = dist.get_world_size(group)
+    rank = dist.get_rank(group)
+    off = offsets(recv_counts)
+    if recv_counts[rank]:
+        for buf, part in zip(recv, send_block(rank)):
+            buf[off[rank]:off[rank + 1]] = part
+    for k in range(1, world):
+        dst, src = (rank + k) % world, (rank - k) % world
+        ops_ = []
+        if send_counts[dst]:
+            peer = group_rank_to_global(group, dst)
+            ops_ += [dist.P2POp(dist.isend, t, peer, group) for t in send_block(dst)]
+        if recv_counts[src]:
+            peer = group_rank_to_global(group, src)
+            ops_ += [dist.P2POp(dist.irecv, buf[off[src]:off[src + 1]], peer, group)
+                     for buf in recv]
+        if ops_:
+            for work in dist.batch_isend_irecv(ops_):
+                work.wait()
+
+
 def exchange_rows(tensors: Sequence[Tensor], dest: Tensor, group=None) -> list[Tensor]:
     """Send row i of every tensor (same first dimension) to rank ``dest[i]`` of ``group``.
 
-    Returns, per tensor, the rows this rank received, by source rank and, within a source,
-    in their original order (so rows that were in a global order stay in it). CPU tensors out.
-    """
+    Returns, per tensor, the rows this rank received (CPU), by source rank and, within a
+    source, in their original order (so rows that were in a global order stay in it)."""
     world = dist.get_world_size(group)
     dev = comm_device(group)
     dest = dest.to(torch.int64).cpu()
@@ -30,12 +72,14 @@ def exchange_rows(tensors: Sequence[Tensor], dest: Tensor, group=None) -> list[T
     send_dev = send.to(dev)
     recv_dev = torch.empty_like(send_dev)
     dist.all_to_all_single(recv_dev, send_dev, group=group)
-    recv = recv_dev.cpu()
-    out_splits, in_splits = recv.tolist(), send.tolist()
-    result = []
-    for t in tensors:
-        rows = t.cpu()[order].contiguous().to(dev)
-        got = torch.empty((sum(out_splits),) + tuple(t.shape[1:]), dtype=t.dtype, device=dev)
-        dist.all_to_all_single(got, rows, out_splits, in_splits, group=group)
-        result.append(got.cpu())
-    return result
+    to_rank, from_rank = send.tolist(), recv_dev.cpu().tolist()
+    start = offsets(to_rank)
+    got = tuple(torch.empty((sum(from_rank),) + tuple(t.shape[1:]), dtype=t.dtype, device=dev)
+                for t in tensors)
+
+    def block(d):
+        idx = order[start[d]:start[d + 1]]
+        return tuple(t.cpu().index_select(0, idx).to(dev).contiguous() for t in tensors)
+
+    exchange(block, to_rank, got, from_rank, group)
+    return [g.cpu() for g in got]
