@@ -1,7 +1,5 @@
 """The sharded grid analysis on 2 (and 3) gloo processes on 127.0.0.1, started here, against the
 single-process run: every output bit for bit."""
-import json
-import os
 import socket
 
 import numpy as np

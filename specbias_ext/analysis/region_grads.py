@@ -33,7 +33,6 @@ tile it meets, on the rank that scanned the tile or owns the region's chunk.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 
