@@ -45,7 +45,7 @@ from .exchange import exchange_rows
 from .exchange import group_rank_to_global as _group_rank_to_global
 from .exchange import offsets as _offsets
 from .ids_file import NpyIdsWriter, RawIdsFile
-from .region_grads import RegionRows, combine_rows, id_chunk
+from .region_grads import RegionRows, by_region, combine_rows, id_chunk
 from .stream import DEFAULT_TILE, GridAnalysis, _Scanner, finish, row_keys
 
 Tensor = torch.Tensor
@@ -461,11 +461,7 @@ def _sharded_region_grads(block, mapping, net, group, root, is_root, num_regions
     vals = _gather_rows(torch.stack([nos, son], dim=1), group, root, is_root)
     if not is_root:
         return None
-    out_nos = torch.zeros(num_regions, dtype=torch.float64)
-    out_son = torch.zeros(num_regions, dtype=torch.float64)
-    for i, v in zip(ids, vals):
-        out_nos[i[:, 0]], out_son[i[:, 0]] = v[:, 0], v[:, 1]
-    return out_nos, out_son
+    return by_region([(i[:, 0], v[:, 0], v[:, 1]) for i, v in zip(ids, vals)], num_regions)
 
 
 def _collect_ids(block, scratch, mapping, scanner, ids, out, name, group, root, is_root):

@@ -67,6 +67,7 @@ def exchange_rows(tensors: Sequence[Tensor], dest: Tensor, group=None) -> list[T
     world = dist.get_world_size(group)
     dev = comm_device(group)
     dest = dest.to(torch.int64).cpu()
+    rows = [t.cpu() for t in tensors]
     order = torch.argsort(dest, stable=True)
     send = torch.bincount(dest, minlength=world)
     send_dev = send.to(dev)
@@ -79,7 +80,7 @@ def exchange_rows(tensors: Sequence[Tensor], dest: Tensor, group=None) -> list[T
 
     def block(d):
         idx = order[start[d]:start[d + 1]]
-        return tuple(t.cpu().index_select(0, idx).to(dev).contiguous() for t in tensors)
+        return tuple(t.index_select(0, idx).to(dev).contiguous() for t in rows)
 
     exchange(block, to_rank, got, from_rank, group)
     return [g.cpu() for g in got]

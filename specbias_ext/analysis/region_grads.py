@@ -38,6 +38,7 @@ import torch
 
 from .. import ops
 from ..networks import ReluNetwork
+from ..reference.patterns import unpack_bits
 
 Tensor = torch.Tensor
 
@@ -84,10 +85,6 @@ class RegionRows:
         return RegionRows(*(torch.cat([getattr(p, f) for p in parts]) for f in
                             ("region", "tile", "norm_of_sum", "sum_of_norms", "stats")))
 
-    def take(self, index: Tensor) -> "RegionRows":
-        return RegionRows(self.region[index], self.tile[index], self.norm_of_sum[index],
-                          self.sum_of_norms[index], self.stats[index])
-
 
 def stats_width(net: ReluNetwork) -> int:
     return net.out_dim * (net.in_dim + 1)
@@ -113,10 +110,7 @@ def tile_rows(x: Tensor, net: ReluNetwork, grad_out: Tensor, regions: Tensor,
 def _layer_masks(net: ReluNetwork, patterns: Tensor) -> list[Tensor]:
     """Per hidden layer, float64 [B, width]: the activation's derivative (1 where on, the slope
     where off), from packed patterns [B, words]."""
-    shifts = torch.arange(64, dtype=torch.int64, device=patterns.device)
-    # Explicit sizes: reshape(0, -1) is ambiguous when there are no regions.
-    bits = ((patterns.unsqueeze(2) >> shifts) & 1).reshape(
-        patterns.shape[0], patterns.shape[1] * 64).bool()
+    bits = unpack_bits(patterns, net.num_hidden)
     out = []
     for (a, b), slope in zip(net.layer_bit_ranges(), net.slopes):
         on = bits[:, a:b]
@@ -222,11 +216,17 @@ def combine_rows(rows: RegionRows, patterns: Tensor, net: ReluNetwork) -> tuple[
     return regions, norm_of_sum, sum_of_norms
 
 
+def by_region(parts, num_regions: int) -> tuple[Tensor, Tensor]:
+    """``(norm_of_sum [R], sum_of_norms [R])`` from ``(regions, norm_of_sum, sum_of_norms)``
+    parts that together cover every region."""
+    out_nos = torch.zeros(num_regions, dtype=torch.float64)
+    out_son = torch.zeros(num_regions, dtype=torch.float64)
+    for regions, nos, son in parts:
+        out_nos[regions], out_son[regions] = nos, son
+    return out_nos, out_son
+
+
 def region_grad_arrays(rows: RegionRows, table_patterns: Tensor, net: ReluNetwork,
                        num_regions: int) -> tuple[Tensor, Tensor]:
     """One process: ``(norm_of_sum [R], sum_of_norms [R])`` with rows labelled by table row."""
-    regions, nos, son = combine_rows(rows, table_patterns.cpu()[rows.region], net)
-    out_nos = torch.zeros(num_regions, dtype=torch.float64)
-    out_son = torch.zeros(num_regions, dtype=torch.float64)
-    out_nos[regions], out_son[regions] = nos, son
-    return out_nos, out_son
+    return by_region([combine_rows(rows, table_patterns.cpu()[rows.region], net)], num_regions)

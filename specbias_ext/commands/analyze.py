@@ -223,6 +223,11 @@ def _draw(result, grid, shape, module, device, out, name) -> list:
     return plots.save(fig, out, name)
 
 
+def _grid_tag(args, shape) -> str:
+    """The grid part of the output names: ``256x256``, ``64x64_slice`` for a plane slice."""
+    return "x".join(map(str, shape)) + ("_slice" if args.slice else "")
+
+
 #: Labels a member of an ensemble cannot take (the ensemble's own file would have its name).
 RESERVED_LABELS = ("ensemble",)
 
@@ -320,7 +325,7 @@ def _ensemble_command(args, rank: int, device) -> None:
             raise ValueError(f"--ids file: {len(paths)} ids files need about "
                              f"{need / 2**30:.1f} GiB, {free / 2**30:.1f} GiB free in "
                              f"{out!r}; use --ids none or a smaller --grid")
-    tag = "x".join(map(str, shape)) + ("_slice" if args.slice else "")
+    tag = _grid_tag(args, shape)
     names = [f"{label}_regions_{tag}" for label in member_labels(paths)]
     ensemble_name = f"ensemble_regions_{tag}"
     where = "--slice" if args.slice else f"--grid {tag}"
@@ -382,7 +387,7 @@ def analyze_command(args) -> None:
     check_writable_folder(out, "--out")
     os.makedirs(out, exist_ok=True)
     ids_mode = choose_ids(args.ids, grid.num_points, out)
-    tag = "x".join(map(str, shape)) + ("_slice" if args.slice else "")
+    tag = _grid_tag(args, shape)
     name = f"regions_{tag}"
     if hasattr(module, "to"):
         module.to(device)
