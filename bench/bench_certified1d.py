@@ -7,9 +7,9 @@ and the (saturated) count of distinct patterns on the 2048-point training grid f
 
 import torch
 
-from specbias_ext.certified1d import certified_regions_1d
-from specbias_ext.models import CoordinateMLP
-from specbias_ext.networks import relu_network
+from specbias_ext.exact.certified1d import certified_regions_1d
+from specbias_ext.nets.models import CoordinateMLP
+from specbias_ext.nets.network import relu_network
 from specbias_ext.reference.network import pattern_bits
 
 

@@ -13,8 +13,10 @@ import torch
 from geometry_forms import pe_form
 from nets import random_mlp
 from peak_memory import record
-from timing import best_time, sync
-from specbias_ext import ReluNetwork, activation_patterns, geometry, reference
+from timing import best_time
+from specbias_ext import ReluNetwork, activation_patterns, reference
+from specbias_ext.measure import params
+from specbias_ext.ops import coordinates
 from specbias_ext.ops import geometry as ops_geometry
 
 
@@ -110,10 +112,10 @@ def test_boundary_distance_nerf_like_trunk(benchmark, device, slope):
     coords = _grid(256 if device.type == "cuda" else 64, device)
     form = [t.to(device) for t in pe_form(2, 8, torch.float32)]
     trunk, plain = _nerf_like_trunk(device, form[0].shape[0], slope)
-    ours = lambda: geometry.boundary_distance(coords, form, trunk)  # noqa: E731
-    on_plain = lambda: geometry.boundary_distance(coords, form, plain)  # noqa: E731
+    ours = lambda: coordinates.boundary_distance(coords, form, trunk)  # noqa: E731
+    on_plain = lambda: coordinates.boundary_distance(coords, form, plain)  # noqa: E731
     encode = lambda c: reference.encode_affine_sine(c, *form)  # noqa: E731
-    general = lambda: geometry.boundary_distance(coords, encode, trunk)  # noqa: E731
+    general = lambda: coordinates.boundary_distance(coords, encode, trunk)  # noqa: E731
     torch.testing.assert_close(general()[0], ours()[0], rtol=2e-3, atol=1e-4)
     t_plain = best_time(on_plain, device, rounds=2)
     t_ours = best_time(ours, device, rounds=2)
@@ -129,7 +131,7 @@ def test_spectral_tracker_vs_svdvals(benchmark, device):
     """One 'epoch' of layer norms for an MLP 4x512 on PE L=8 input (E=32) with 3 outputs:
     warm tracker (4 iterations per layer) vs torch.linalg.svdvals of every layer."""
     form, w, _ = _pe_mlp(device, width=512)
-    tracker = geometry.SpectralNormTracker(iters=4)
+    tracker = params.SpectralNormTracker(iters=4)
     tracker.update(w)
     ours = lambda: tracker.update(w)  # noqa: E731
     svd = lambda: torch.stack([torch.linalg.svdvals(x)[0] for x in w])  # noqa: E731

@@ -19,7 +19,7 @@ from torch.func import functional_call, grad, vmap
 
 import specbias_ext as se
 from peak_memory import peak_mib
-from timing import best_time, run_ours, sync
+from timing import best_time, run_ours
 
 
 try:

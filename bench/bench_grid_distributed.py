@@ -39,7 +39,7 @@ def _rank(rank, world, port, side, tile, threads, results):
     sys.path.insert(0, os.path.dirname(__file__))
     from bench_grid_stream import paper_model
     from specbias_ext.analysis import analyze_grid
-    from specbias_ext.grids import CoordinateGrid
+    from specbias_ext.data.grids import CoordinateGrid
 
     if world > 1:
         os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))

@@ -20,7 +20,7 @@ from bench_grid_stream import paper_model
 from peak_memory import peak_memory_bytes
 from specbias_ext import ops, relu_network
 from specbias_ext.analysis import analyze_stream
-from specbias_ext.grids import CoordinateGrid
+from specbias_ext.data.grids import CoordinateGrid
 
 
 def mse_like_grad_out(coords):

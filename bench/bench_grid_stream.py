@@ -17,8 +17,8 @@ import torch
 
 from peak_memory import peak_memory_bytes
 from specbias_ext.analysis import analyze_stream
-from specbias_ext.grids import CoordinateGrid
-from specbias_ext.models import CoordinateMLP
+from specbias_ext.data.grids import CoordinateGrid
+from specbias_ext.nets.models import CoordinateMLP
 
 
 def paper_model(in_dim: int) -> CoordinateMLP:

@@ -23,10 +23,10 @@ from torch.func import functional_call, grad, vmap
 
 from peak_memory import record as record_peak
 from timing import best_time, sync
-from specbias_ext.encodings import make_encoding
-from specbias_ext.grids import grid_coords
-from specbias_ext.monitor import MEASUREMENTS, MonitorConfig, RegionMonitor
-from specbias_ext.signals import load_image, sum_of_sines
+from specbias_ext.nets.encodings import make_encoding
+from specbias_ext.data.grids import grid_coords
+from specbias_ext.train.monitor import MEASUREMENTS, MonitorConfig, RegionMonitor
+from specbias_ext.data.signals import load_image, sum_of_sines
 
 RECORDS = {"light": ("regions", "hamming"), "full": ("regions", "hamming", "confusion", "spectral"),
            "all": MEASUREMENTS}

@@ -15,18 +15,17 @@ call that reuses memory already resident reports ~0.
 import math
 import time
 
-import pytest
 import torch
 from torch import nn
 
 from peak_memory import record
 from timing import best_time
 from specbias_ext import measure
-from specbias_ext.encodings import make_encoding
-from specbias_ext.networks import relu_network
-from specbias_ext.samplers import global_pairs_1d, local_pairs_1d
-from specbias_ext.signals import sum_of_sines
-from specbias_ext.experiments.ensemble import MLPEnsemble, train_ensemble
+from specbias_ext.nets.encodings import make_encoding
+from specbias_ext.nets.network import relu_network
+from specbias_ext.data.samplers import global_pairs_1d, local_pairs_1d
+from specbias_ext.data.signals import sum_of_sines
+from specbias_ext.experiments.batched_training import MLPEnsemble, train_ensemble
 
 N, DEPTH, WIDTH, MODELS, RECORDS = 2048, 4, 128, 20, 21
 LOCAL, GLOBAL = 25 * 250, 5000

@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 import specbias_ext as se
-from specbias_ext.encodings import make_encoding
-from specbias_ext.grids import grid_coords
-from specbias_ext.signals import load_image
+from specbias_ext.nets.encodings import make_encoding
+from specbias_ext.data.grids import grid_coords
+from specbias_ext.data.signals import load_image
 
 
 def main(argv=None) -> dict:

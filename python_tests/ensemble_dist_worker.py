@@ -12,8 +12,8 @@ import torch
 import torch.distributed as dist
 
 from grid_cases import wavy_grad_out
-from specbias_ext.grids import CoordinateGrid
-from specbias_ext.models import CoordinateMLP
+from specbias_ext.data.grids import CoordinateGrid
+from specbias_ext.nets.models import CoordinateMLP
 
 #: The ensemble: seeds x encodings of a small 2D coordinate MLP.
 MEMBERS = [dict(encoding="pe:2", depth=2, width=24, in_dim=2, seed=1),
@@ -59,7 +59,7 @@ def _failing(out):
 
 
 def _cli(argv):
-    from specbias_ext.cli import main
+    from specbias_ext.commands.cli import main
 
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):

@@ -1,5 +1,5 @@
 """Encodings in affine-sine form (matrix [E, D], offset [E], periodic [E]) built directly, so the
-geometry tests do not depend on specbias_ext.encodings."""
+geometry tests do not depend on specbias_ext.nets.encodings."""
 from __future__ import annotations
 
 import math

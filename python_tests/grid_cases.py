@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from specbias_ext import ops
-from specbias_ext.grids import CoordinateGrid, PlaneSlice
-from specbias_ext.models import CoordinateMLP
+from specbias_ext.data.grids import CoordinateGrid, PlaneSlice
+from specbias_ext.nets.models import CoordinateMLP
 
 
 def wavy_grad_out(coords):

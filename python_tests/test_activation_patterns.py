@@ -166,5 +166,5 @@ def test_ops_accept_parameters_that_require_grad():
     norms = se.per_example_grad_norms(x, w, b, torch.ones(5000, 1))
     assert not norms.requires_grad and norms.shape == (5000, 2)
     coords_enc = (torch.eye(2), torch.zeros(2), torch.zeros(2, dtype=torch.bool))
-    dist, _ = se.geometry.boundary_distance(x, coords_enc, w, b)
+    dist, _ = se.ops.boundary_distance(x, coords_enc, w, b)
     assert not dist.requires_grad and dist.shape == (5000,)

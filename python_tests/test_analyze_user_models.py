@@ -9,7 +9,7 @@ from torch import nn
 
 from specbias_ext import activation_patterns, region_ids, relu_network
 from specbias_ext.commands.cli import main
-from specbias_ext.grids import grid_coords
+from specbias_ext.data.grids import grid_coords
 
 TRUNK = textwrap.dedent('''
     import torch
@@ -73,7 +73,7 @@ def test_whole_module_and_plane_slice(tmp_path, monkeypatch, capsys):
                "--slice", "0,0,0.5;1,0,0;0,1,0", "--out", str(out)])
     assert rc == 0, capsys.readouterr().err
     stats = json.loads((out / "regions_16x8_slice.json").read_text())
-    from specbias_ext.grids import plane_coords
+    from specbias_ext.data.grids import plane_coords
     coords = plane_coords([0, 0, 0.5], [1, 0, 0], [0, 1, 0], (16, 8))
     _, counts = region_ids(activation_patterns(coords, relu_network(model).detach()))
     assert stats["regions"] == counts.numel()

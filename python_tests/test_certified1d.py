@@ -2,10 +2,10 @@ import pytest
 import torch
 from hypothesis import example, given, settings, strategies as st
 
-from specbias_ext.certified1d import certified_regions_1d
-from specbias_ext.encodings import FourierFeatures, PositionalEncoding
-from specbias_ext.geometry import exact_breakpoints_1d
-from specbias_ext.networks import ReluNetwork
+from specbias_ext.exact.certified1d import certified_regions_1d
+from specbias_ext.nets.encodings import FourierFeatures, PositionalEncoding
+from specbias_ext.exact.breakpoints1d import exact_breakpoints_1d
+from specbias_ext.nets.network import ReluNetwork
 from specbias_ext.reference.network import pattern_bits
 
 from nets import random_mlp

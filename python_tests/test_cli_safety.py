@@ -7,10 +7,10 @@ import pickle
 import pytest
 import torch
 
-from specbias_ext.cli import main
+from specbias_ext.commands.cli import main
 from specbias_ext.commands.analyze import choose_ids
-from specbias_ext.models import CoordinateMLP
-from specbias_ext.results import load_checkpoint_file
+from specbias_ext.nets.models import CoordinateMLP
+from specbias_ext.runs.files import load_checkpoint_file
 
 TINY = ["--n", "64", "--epochs", "4", "--record-every", "2", "--depth", "2", "--width", "16",
         "--quiet"]
@@ -226,7 +226,7 @@ def test_strict_exit_status_follows_the_claims_of_this_run(monkeypatch, tmp_path
 
 
 def test_library_train_refuses_a_run_dir_holding_a_run(tmp_path):
-    from specbias_ext.training import TrainConfig, train
+    from specbias_ext.train.trainer import TrainConfig, train
 
     coords = torch.linspace(0, 1, 16).reshape(-1, 1)
     target = torch.sin(6 * coords)

@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from specbias_ext.cli import main
+from specbias_ext.commands.cli import main
 from specbias_ext.experiments.registry import EXPERIMENTS
 
 
@@ -77,7 +77,7 @@ def test_analyze_with_output_gradients_writes_region_coherence(tmp_path):
 
     from specbias_ext import ops, relu_network
     from specbias_ext.commands.analyze import _load
-    from specbias_ext.grids import CoordinateGrid
+    from specbias_ext.data.grids import CoordinateGrid
 
     run = tmp_path / "run"
     assert main(["train", "--encoding", "pe:2", "--n", "64", "--depth", "2", "--width", "12",

@@ -5,8 +5,8 @@ import torch
 import torch._dynamo
 from torch.export import Dim
 
-from specbias_ext.encodings import make_encoding
-from specbias_ext.models import CoordinateMLP
+from specbias_ext.nets.encodings import make_encoding
+from specbias_ext.nets.models import CoordinateMLP
 
 CASES = [("raw", 2), ("pe:16", 1), ("rff:8:3.0:1", 2)]   # pe:16 evaluates in float64
 # N > 16 throughout: inductor's CPU lowering of a K = 1 matmul (a raw 1D first layer) treats

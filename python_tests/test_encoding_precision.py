@@ -5,11 +5,13 @@ import math
 import pytest
 import torch
 
-from specbias_ext import geometry
-from specbias_ext.encodings import (PHASE_TOLERANCE, FourierFeatures, PositionalEncoding,
-                                    RawEncoding, coordinate_ulp, make_encoding)
-from specbias_ext.models import CoordinateMLP
-from specbias_ext.networks import relu_network
+from specbias_ext.ops import coordinates
+from specbias_ext.nets.encodings import (
+    PHASE_TOLERANCE, FourierFeatures, PositionalEncoding, RawEncoding, coordinate_ulp,
+    make_encoding,
+)
+from specbias_ext.nets.models import CoordinateMLP
+from specbias_ext.nets.network import relu_network
 from specbias_ext.reference import geometry as ref_geometry
 
 
@@ -79,16 +81,16 @@ def test_narrowness_numbers_are_stable_in_float64(levels):
         coords.double(), m, o, p, list(net64.weights), list(net64.biases))[0].median())
     # the policy for coordinate-space ops: coords and network in float64 when the encoding says
     assert enc.needs_float64(coords.dtype)
-    promoted = float(geometry.boundary_distance(coords.double(), enc, net64)[0].median())
+    promoted = float(coordinates.boundary_distance(coords.double(), enc, net64)[0].median())
     assert promoted == pytest.approx(reference, rel=1e-9)
     # geometry applies the policy itself to float32 coordinates and a float32 network
-    dist32, _ = geometry.boundary_distance(coords, enc, net)
+    dist32, _ = coordinates.boundary_distance(coords, enc, net)
     assert dist32.dtype == torch.float32
     assert float(dist32.median()) == pytest.approx(reference, rel=1e-6)
     # float32 features evaluated in float64 carry the phase: float32 rounding only
     assert _median_distance_encoded(enc, net, coords) == pytest.approx(reference, rel=1e-4)
     # without the policy (sine evaluated in float32) the number moves by far more
     m32, o32, p32 = enc.affine_sine(torch.float32)
-    plain32 = float(geometry.boundary_distance(coords, (m32, o32, p32), net)[0].median())
+    plain32 = float(coordinates.boundary_distance(coords, (m32, o32, p32), net)[0].median())
     if levels == 20:
         assert abs(plain32 / reference - 1) > 1e-3

@@ -4,9 +4,10 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from specbias_ext.encodings import (FourierFeatures, PositionalEncoding, RawEncoding,
-                                    make_encoding)
-from specbias_ext.models import CoordinateMLP
+from specbias_ext.nets.encodings import (
+    FourierFeatures, PositionalEncoding, RawEncoding, make_encoding,
+)
+from specbias_ext.nets.models import CoordinateMLP
 
 specs = st.sampled_from(["raw", "pe:1", "pe:3", "pe:6", "rff:4:1.5", "rff:7:10:3"])
 

@@ -13,14 +13,14 @@ import torch.multiprocessing as mp
 from torch import nn
 
 import ensemble_dist_worker as W
-from specbias_ext import statistics
+from specbias_ext.stats import intervals as statistics
 from specbias_ext.analysis import MemberFailed, analyze_ensemble, analyze_grid
 from specbias_ext.analysis.distributed import RankFailed
-from specbias_ext.cli import main
+from specbias_ext.commands.cli import main
 from specbias_ext.commands.analyze import member_labels
-from specbias_ext.grids import CoordinateGrid
-from specbias_ext.models import CoordinateMLP
-from specbias_ext.networks import relu_network
+from specbias_ext.data.grids import CoordinateGrid
+from specbias_ext.nets.models import CoordinateMLP
+from specbias_ext.nets.network import relu_network
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from conftest import requires_cuda
 from geometry_forms import geometry_configs, make_form, pe_form, raw_form
 from nets import random_mlp
-from specbias_ext import ReluNetwork, geometry, reference
+from specbias_ext import ReluNetwork, reference
+from specbias_ext.exact import breakpoints1d
+from specbias_ext.ops import coordinates
 from specbias_ext.ops import geometry as ops_geometry
 
 DIST_TOL = {torch.float32: dict(rtol=2e-3, atol=1e-4), torch.float64: dict(rtol=1e-9, atol=1e-10)}
@@ -58,7 +60,7 @@ def test_matches_jvp_reference(cfg):
 def test_one_hidden_layer_closed_form(dims, dtype):
     w, b = random_mlp(dims, [37], 2, dtype=dtype, seed=3)
     coords = torch.rand(500, dims, generator=torch.Generator().manual_seed(4), dtype=dtype)
-    dist, arg = geometry.boundary_distance(coords, None, w, b)
+    dist, arg = coordinates.boundary_distance(coords, None, w, b)
     per_neuron = (coords @ w[0].T + b[0]).abs() / w[0].norm(dim=1)
     expected, expected_arg = per_neuron.min(dim=1)
     torch.testing.assert_close(dist, expected, **DIST_TOL[dtype])
@@ -83,10 +85,10 @@ def test_all_dead_first_layer_gives_inf_behind_it():
     every neuron has zero gradient is inf / -1."""
     w, b = random_mlp(1, [6, 4], 1, seed=5, dead_fraction=1.0)
     coords = torch.rand(20, 1, dtype=torch.float64)
-    dist, arg = geometry.boundary_distance(coords, None, w, b)
+    dist, arg = coordinates.boundary_distance(coords, None, w, b)
     assert torch.isfinite(dist).all() and (arg < 6).all() and (dist > 1e4).all()
     w[0] = torch.zeros_like(w[0])  # no neuron depends on the coordinates at all
-    dist, arg = geometry.boundary_distance(coords, None, w, b)
+    dist, arg = coordinates.boundary_distance(coords, None, w, b)
     assert torch.isinf(dist).all() and (arg == -1).all()
 
 
@@ -113,12 +115,12 @@ def test_raw_1d_against_exact_breakpoints(depth, seed):
     on (-1e3, 1e3); points run from a little before the first to a little after the last breakpoint."""
     w, b = random_mlp(1, [9] * depth, 1, seed=seed)
     lo, hi = -1e3, 1e3
-    bps = geometry.exact_breakpoints_1d(w, b, lo, hi)
+    bps = breakpoints1d.exact_breakpoints_1d(w, b, lo, hi)
     assert bps.numel() >= 2
     margin = 0.05 * float(bps[-1] - bps[0])
     x = torch.linspace(float(bps[0]) - margin, float(bps[-1]) + margin, 2001,
                        dtype=torch.float64)
-    dist, _ = geometry.boundary_distance(x[:, None], None, w, b)
+    dist, _ = coordinates.boundary_distance(x[:, None], None, w, b)
     d_bp, d_end, interior = _nearest_and_piece(x, bps, lo, hi)
     tol = 1e-9
     assert (dist >= d_end - tol).all()
@@ -173,9 +175,9 @@ def test_bad_inputs(op):
 def test_python_layer_errors():
     coords, form, w, b = _good()
     with pytest.raises(TypeError, match="encoding: expected an object with affine_sine"):
-        geometry.boundary_distance(coords, "pe", w, b)
+        coordinates.boundary_distance(coords, "pe", w, b)
     with pytest.raises(ValueError, match="coords: expected a 2-D tensor"):
-        geometry.boundary_distance(coords[0], form, w, b)
+        coordinates.boundary_distance(coords[0], form, w, b)
 
 
 @requires_cuda

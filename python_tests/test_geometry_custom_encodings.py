@@ -1,4 +1,4 @@
-"""geometry.boundary_distance / coord_gradients with encodings that are not of the affine-sine
+"""coordinates.boundary_distance / coord_gradients with encodings that are not of the affine-sine
 form (a learned Linear+sin module, a hand-written random Fourier function, a bilinear grid
 embedding) on described networks, against the torch.func reference; the Jacobian path equals
 the fast path on our own encodings; chunking; refusals of encodings the ops cannot take."""
@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from torch import nn
 
 from geometry_nets import NERF_LIKE, network_kinds, random_network
-from specbias_ext import encodings, geometry, reference
+from specbias_ext.nets import encodings
+from specbias_ext import reference
+from specbias_ext.ops import coordinates
 
 DIST_TOL = {torch.float32: dict(rtol=2e-3, atol=1e-4), torch.float64: dict(rtol=1e-9, atol=1e-10)}
 GRAD_TOL = {torch.float32: dict(rtol=1e-4, atol=1e-4), torch.float64: dict(rtol=1e-10, atol=1e-10)}
@@ -99,8 +101,8 @@ def test_custom_encodings_match_reference(case):
     with torch.no_grad():
         ref_dist, ref_arg = reference.boundary_distance_through(coords, encode, net)
         ref_grads = reference.coord_gradients_through(coords, encode, net)
-    dist, arg = geometry.boundary_distance(coords, encode, net)
-    grads = geometry.coord_gradients(coords, encode, net)
+    dist, arg = coordinates.boundary_distance(coords, encode, net)
+    grads = coordinates.coord_gradients(coords, encode, net)
     assert dist.shape == (case["n"],) and arg.shape == (case["n"],)
     assert grads.shape == (case["n"], net.out_dim, case["dims"])
     assert dist.dtype == dtype and grads.dtype == dtype and not grads.requires_grad
@@ -130,13 +132,13 @@ def test_jacobian_path_equals_fast_path_on_our_encodings():
     net = random_network(12, NERF_LIKE, torch.float64, seed=2)
     coords = torch.rand(50, 2, dtype=torch.float64)
     for enc in (encodings.PositionalEncoding(2, 3), encodings.FourierFeatures(2, 6, 3.0)):
-        fast_dist, fast_arg = geometry.boundary_distance(coords, enc, net)
+        fast_dist, fast_arg = coordinates.boundary_distance(coords, enc, net)
         as_function = lambda c, enc=enc: enc(c)  # noqa: E731 (hides affine_sine)
-        dist, arg = geometry.boundary_distance(coords, as_function, net)
+        dist, arg = coordinates.boundary_distance(coords, as_function, net)
         torch.testing.assert_close(dist, fast_dist, rtol=1e-10, atol=1e-12)
         assert torch.equal(arg, fast_arg)
-        torch.testing.assert_close(geometry.coord_gradients(coords, as_function, net),
-                                   geometry.coord_gradients(coords, enc, net),
+        torch.testing.assert_close(coordinates.coord_gradients(coords, as_function, net),
+                                   coordinates.coord_gradients(coords, enc, net),
                                    rtol=1e-10, atol=1e-12)
 
 
@@ -144,15 +146,15 @@ def test_chunks_give_the_unchunked_result():
     encode = LearnedSine(2, 6, torch.float64, seed=0)
     net = random_network(6, NERF_LIKE, torch.float64, seed=1)
     coords = torch.rand(23, 2, dtype=torch.float64)
-    whole = geometry.boundary_distance(coords, encode, net)
-    parts = geometry.boundary_distance(coords, encode, net, chunk_size=4)
+    whole = coordinates.boundary_distance(coords, encode, net)
+    parts = coordinates.boundary_distance(coords, encode, net, chunk_size=4)
     # Equal up to the GEMMs' rounding, which depends on the number of rows.
     torch.testing.assert_close(parts[0], whole[0], rtol=1e-12, atol=1e-14)
     assert torch.equal(whole[1], parts[1])
-    torch.testing.assert_close(geometry.coord_gradients(coords, encode, net, chunk_size=5),
-                               geometry.coord_gradients(coords, encode, net))
+    torch.testing.assert_close(coordinates.coord_gradients(coords, encode, net, chunk_size=5),
+                               coordinates.coord_gradients(coords, encode, net))
     with pytest.raises(ValueError, match="chunk_size: expected a positive number of points"):
-        geometry.coord_gradients(coords, encode, net, chunk_size=0)
+        coordinates.coord_gradients(coords, encode, net, chunk_size=0)
 
 
 def test_weights_biases_lists_and_a_plain_network_still_work():
@@ -161,12 +163,12 @@ def test_weights_biases_lists_and_a_plain_network_still_work():
                                  skips=[False] * 3, residual=[False, False], out_dim=1),
                          torch.float64)
     coords = torch.rand(10, 2, dtype=torch.float64)
-    by_net = geometry.coord_gradients(coords, encode, net)
-    by_lists = geometry.coord_gradients(coords, encode, list(net.weights), list(net.biases))
+    by_net = coordinates.coord_gradients(coords, encode, net)
+    by_lists = coordinates.coord_gradients(coords, encode, list(net.weights), list(net.biases))
     assert torch.equal(by_net, by_lists)
 
 
-@pytest.mark.parametrize("fn", [geometry.boundary_distance, geometry.coord_gradients])
+@pytest.mark.parametrize("fn", [coordinates.boundary_distance, coordinates.coord_gradients])
 def test_refused_encodings(fn):
     net = random_network(2, NERF_LIKE, torch.float64, seed=0)
     coords = torch.rand(6, 2, dtype=torch.float64)
@@ -191,6 +193,6 @@ def test_empty_coordinates_with_a_custom_encoding():
     encode = GridEmbedding(2, 3, torch.float64, seed=0)
     net = random_network(3, NERF_LIKE, torch.float64, seed=0)
     empty = torch.zeros(0, 2, dtype=torch.float64)
-    dist, arg = geometry.boundary_distance(empty, encode, net)
+    dist, arg = coordinates.boundary_distance(empty, encode, net)
     assert dist.shape == (0,) and arg.shape == (0,)
-    assert geometry.coord_gradients(empty, encode, net).shape == (0, 2, 2)
+    assert coordinates.coord_gradients(empty, encode, net).shape == (0, 2, 2)

@@ -1,12 +1,12 @@
-"""The geometry functions with the project's real encoding classes (specbias_ext.encodings):
+"""The geometry functions with the project's real encoding classes (specbias_ext.nets.encodings):
 derivatives are checked against autograd through the encoding's own forward()."""
 import pytest
 import torch
 from torch.func import jacrev, vmap
 
 from nets import random_mlp
-from specbias_ext import geometry
-from specbias_ext.encodings import FourierFeatures, PositionalEncoding, RawEncoding
+from specbias_ext.ops import coordinates
+from specbias_ext.nets.encodings import FourierFeatures, PositionalEncoding, RawEncoding
 
 
 def _encodings(dims):
@@ -35,9 +35,9 @@ def test_real_encodings(dims, dtype):
             return torch.cat(zs, 1)[0]
 
         tol = dict(rtol=1e-4, atol=1e-4) if dtype == torch.float32 else {}
-        grads = geometry.coord_gradients(coords, enc, w, b)
+        grads = coordinates.coord_gradients(coords, enc, w, b)
         torch.testing.assert_close(grads, vmap(jacrev(f))(coords), **tol)
-        dist, arg = geometry.boundary_distance(coords, enc, w, b)
+        dist, arg = coordinates.boundary_distance(coords, enc, w, b)
         z = vmap(hidden)(coords)
         jz = vmap(jacrev(hidden))(coords)  # [N, H, D]
         per_neuron = z.abs() / jz.norm(dim=2)

@@ -7,7 +7,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from nets import random_mlp
-from specbias_ext import geometry
+from specbias_ext.exact import breakpoints1d
 from specbias_ext.reference import hidden_preactivations, pattern_bits
 
 
@@ -26,7 +26,7 @@ def test_breakpoints_match_dense_search(cfg):
     cells holding a breakpoint (examples with two breakpoints in one cell are skipped), and at
     every breakpoint some neuron's pre-activation is 0 and the pattern differs on both sides."""
     w, b = random_mlp(1, cfg["hidden"], 1, seed=cfg["seed"], dead_fraction=cfg["dead_fraction"])
-    bps = geometry.exact_breakpoints_1d(w, b)
+    bps = breakpoints1d.exact_breakpoints_1d(w, b)
     assert bps.dtype == torch.float64
     assert (bps > 0).all() and (bps < 1).all() and (bps[1:] > bps[:-1]).all()
     cells = 2 ** 16
@@ -51,18 +51,18 @@ def test_one_layer_breakpoints_closed_form():
     w, b = random_mlp(1, [40], 1, seed=3)
     cross = -b[0] / w[0][:, 0]
     expected = torch.sort(cross[(cross > -2) & (cross < 3)]).values
-    torch.testing.assert_close(geometry.exact_breakpoints_1d(w, b, -2, 3), expected)
-    assert geometry.exact_region_count_1d(w, b, -2, 3) == expected.numel() + 1
+    torch.testing.assert_close(breakpoints1d.exact_breakpoints_1d(w, b, -2, 3), expected)
+    assert breakpoints1d.exact_region_count_1d(w, b, -2, 3) == expected.numel() + 1
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_grid_count_converges_to_exact_count(seed):
     w, b = random_mlp(1, [12, 12, 12], 1, seed=seed)
     sizes = [2, 8, 32, 128, 512, 2048]
-    narrowest = geometry.grid_count_convergence(w, b, [1]).narrowest_region
+    narrowest = breakpoints1d.grid_count_convergence(w, b, [1]).narrowest_region
     fine = int(math.ceil(2.0 / narrowest))
-    result = geometry.grid_count_convergence(w, b, sizes + [fine, 2 * fine])
-    assert result.exact_count == geometry.exact_region_count_1d(w, b) > 3
+    result = breakpoints1d.grid_count_convergence(w, b, sizes + [fine, 2 * fine])
+    assert result.exact_count == breakpoints1d.exact_region_count_1d(w, b) > 3
     for size, count in zip(result.sizes, result.grid_counts):
         assert count <= result.exact_count
         if 1.0 / size < result.narrowest_region:
@@ -72,12 +72,12 @@ def test_grid_count_converges_to_exact_count(seed):
 
 def test_float32_network_and_bad_input():
     w, b = random_mlp(1, [10, 10], 1, seed=4, dtype=torch.float32)
-    bps = geometry.exact_breakpoints_1d(w, b)
+    bps = breakpoints1d.exact_breakpoints_1d(w, b)
     assert bps.dtype == torch.float64
     w2, b2 = random_mlp(2, [10], 1, seed=4)
     with pytest.raises(ValueError, match=r"weights\[0\]: expected shape \[out, 1\]"):
-        geometry.exact_breakpoints_1d(w2, b2)
+        breakpoints1d.exact_breakpoints_1d(w2, b2)
     with pytest.raises(ValueError, match="expected finite lo < hi"):
-        geometry.exact_breakpoints_1d(w, b, 1.0, 0.0)
+        breakpoints1d.exact_breakpoints_1d(w, b, 1.0, 0.0)
     with pytest.raises(ValueError, match="sizes: expected positive"):
-        geometry.grid_count_convergence(w, b, [0])
+        breakpoints1d.grid_count_convergence(w, b, [0])

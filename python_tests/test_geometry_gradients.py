@@ -7,7 +7,9 @@ from torch.func import jacrev, vmap
 from conftest import requires_cuda
 from geometry_forms import geometry_configs, make_form, pe_form, raw_form
 from nets import random_mlp
-from specbias_ext import geometry, reference
+from specbias_ext import reference
+from specbias_ext.measure import boundaries
+from specbias_ext.ops import coordinates
 from specbias_ext.ops import geometry as ops_geometry
 from specbias_ext.reference import pattern_bits
 
@@ -43,7 +45,7 @@ def test_matches_jacrev_and_jvp_reference(cfg):
 
 def _region_spread(coords, form, w, b):
     """Largest within-region spread of the coordinate gradient, over regions with >= 2 points."""
-    grads = geometry.coord_gradients(coords, form, w, b).flatten(1)
+    grads = coordinates.coord_gradients(coords, form, w, b).flatten(1)
     bits = pattern_bits(reference.encode_affine_sine(coords, *form), w, b)
     _, ids = torch.unique(bits, dim=0, return_inverse=True)
     spread = torch.zeros(())
@@ -73,7 +75,7 @@ def test_region_slope_stats_against_loop():
     grads = torch.randn(200, 2, 3, generator=gen, dtype=torch.float64)
     ids = torch.randint(0, 7, (200,), generator=gen)
     ids[ids == 4] = 5  # region 4 has no points
-    mean, peak = geometry.region_slope_stats(grads, ids, 8)
+    mean, peak = boundaries.region_slope_stats(grads, ids, 8)
     slopes = grads.flatten(1).norm(dim=1)
     for r in range(8):
         member = slopes[ids == r]
@@ -81,13 +83,13 @@ def test_region_slope_stats_against_loop():
         exp_max = member.max() if member.numel() else torch.tensor(0.0, dtype=torch.float64)
         torch.testing.assert_close(mean[r], exp_mean)
         torch.testing.assert_close(peak[r], exp_max)
-    mean1, peak1 = geometry.region_slope_stats(slopes, ids, 8)  # precomputed slopes [N]
+    mean1, peak1 = boundaries.region_slope_stats(slopes, ids, 8)  # precomputed slopes [N]
     torch.testing.assert_close(mean1, mean)
     torch.testing.assert_close(peak1, peak)
     with pytest.raises(ValueError, match=r"ids: expected values in \[0, 3\)"):
-        geometry.region_slope_stats(grads, ids, 3)
+        boundaries.region_slope_stats(grads, ids, 3)
     with pytest.raises(ValueError, match="ids: expected shape"):
-        geometry.region_slope_stats(grads, ids[:-1], 8)
+        boundaries.region_slope_stats(grads, ids[:-1], 8)
 
 
 def test_opcheck():
@@ -104,7 +106,7 @@ def test_encoding_object_with_affine_sine():
                          else t.to(dtype=dtype, device=device) for t in pe_form(2, 2))
     w, b = random_mlp(8, [6], 1, seed=0, dtype=torch.float32)
     coords = torch.rand(10, 2)
-    torch.testing.assert_close(geometry.coord_gradients(coords, Form(), w, b),
+    torch.testing.assert_close(coordinates.coord_gradients(coords, Form(), w, b),
                                ops_geometry.coord_gradients(coords, *pe_form(2, 2, torch.float32),
                                                             w, b))
 

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from specbias_ext import geometry
+from specbias_ext.measure import params
 
 
 def _loop_cosines(normals):
@@ -27,7 +27,7 @@ def test_hyperplane_cosines_against_loop(dtype, with_bias):
     w[3] = 0  # zero normal without bias; with bias it is [0, b3]
     w[7] = 2.5 * w[1]  # parallel normals
     b[7] = 2.5 * b[1]
-    cos = geometry.hyperplane_cosines(w, b if with_bias else None)
+    cos = params.hyperplane_cosine_matrix(w, b if with_bias else None)
     normals = torch.cat([w, b[:, None]], 1) if with_bias else w
     expected = _loop_cosines(normals.double()).to(dtype)
     torch.testing.assert_close(cos, expected, rtol=1e-5, atol=1e-6)
@@ -35,18 +35,18 @@ def test_hyperplane_cosines_against_loop(dtype, with_bias):
     if not with_bias:
         assert (cos[3] == 0).all() and (cos[:, 3] == 0).all()
     offdiag = expected.abs().sum() - expected.diagonal().abs().sum()
-    torch.testing.assert_close(geometry.mean_abs_offdiag_cosine(cos),
+    torch.testing.assert_close(params.mean_abs_offdiag_cosine(cos),
                                (offdiag / (13 * 12)).to(dtype), rtol=1e-5, atol=1e-6)
 
 
 def test_hyperplane_cosine_errors_and_single_neuron():
-    assert math.isnan(float(geometry.mean_abs_offdiag_cosine(torch.ones(1, 1))))
+    assert math.isnan(float(params.mean_abs_offdiag_cosine(torch.ones(1, 1))))
     with pytest.raises(ValueError, match="weight: expected a 2-D tensor"):
-        geometry.hyperplane_cosines(torch.ones(3))
+        params.hyperplane_cosine_matrix(torch.ones(3))
     with pytest.raises(ValueError, match=r"bias: expected shape \[3\]"):
-        geometry.hyperplane_cosines(torch.ones(3, 2), torch.ones(2))
+        params.hyperplane_cosine_matrix(torch.ones(3, 2), torch.ones(2))
     with pytest.raises(ValueError, match="cosines: expected a square matrix"):
-        geometry.mean_abs_offdiag_cosine(torch.ones(3, 2))
+        params.mean_abs_offdiag_cosine(torch.ones(3, 2))
 
 
 def _layers(gen, dtype):
@@ -60,7 +60,7 @@ def test_spectral_tracker_follows_training_like_drift(dtype):
     estimate is within rel 1e-3 of svdvals, and never above it."""
     gen = torch.Generator().manual_seed(1)
     weights = _layers(gen, dtype)
-    tracker = geometry.SpectralNormTracker(iters=4)
+    tracker = params.SpectralNormTracker(iters=4)
     for epoch in range(21):
         if epoch:
             weights = [w + 0.01 * torch.randn(w.shape, generator=gen, dtype=dtype)
@@ -79,7 +79,7 @@ def test_spectral_tracker_warm_start_needs_few_iterations():
     random start is not."""
     gen = torch.Generator().manual_seed(2)
     w = torch.randn(256, 256, generator=gen, dtype=torch.float64) / math.sqrt(256)
-    tracker = geometry.SpectralNormTracker(iters=1)
+    tracker = params.SpectralNormTracker(iters=1)
     torch.testing.assert_close(tracker.update([w])[0][0], torch.linalg.svdvals(w)[0])
     w2 = w + 1e-2 * torch.randn(256, 256, generator=gen, dtype=torch.float64) / math.sqrt(256)
     exact = torch.linalg.svdvals(w2)[0]
@@ -91,7 +91,7 @@ def test_spectral_tracker_warm_start_needs_few_iterations():
 
 
 def test_spectral_tracker_shape_change_and_zero_layer():
-    tracker = geometry.SpectralNormTracker()
+    tracker = params.SpectralNormTracker()
     a = torch.diag(torch.tensor([3.0, 1.0, 0.5]))
     sig, prod = tracker.update([a, torch.zeros(2, 3)])
     torch.testing.assert_close(sig, torch.tensor([3.0, 0.0]))

@@ -12,7 +12,8 @@ from conftest import requires_cuda
 from geometry_forms import make_form
 from geometry_nets import NERF_LIKE, network_kinds, random_network
 from nets import random_mlp
-from specbias_ext import ReluNetwork, geometry, reference
+from specbias_ext import ReluNetwork, reference
+from specbias_ext.ops import coordinates
 from specbias_ext.ops import geometry as ops_geometry
 
 DIST_TOL = {torch.float32: dict(rtol=2e-3, atol=1e-4), torch.float64: dict(rtol=1e-9, atol=1e-10)}
@@ -60,7 +61,7 @@ def test_fast_path_matches_reference(case):
     coords, form, net = _setup(case)
     dist, arg = ops_geometry.boundary_distance(coords, *form, net)
     _check_distance(dist, arg, coords, _encoder(form), net, case["dtype"])
-    grads = geometry.coord_gradients(coords, form, net)
+    grads = coordinates.coord_gradients(coords, form, net)
     assert grads.shape == (case["n"], net.out_dim, case["dims"])
     torch.testing.assert_close(grads, reference.coord_gradients_through(coords, _encoder(form), net),
                                **GRAD_TOL[case["dtype"]])
@@ -95,13 +96,13 @@ def test_leaky_layer_keeps_tangents_behind_negative_preactivations():
     net = random_network(2, kind)
     dead = ReluNetwork.of(net.weights, [net.biases[0] - 1e3] + list(net.biases[1:]))
     coords = torch.rand(5, 2, dtype=torch.float64)
-    grads = geometry.coord_gradients(coords, None, dead)
+    grads = coordinates.coord_gradients(coords, None, dead)
     assert torch.all(grads == 0)
     leaky = ReluNetwork.of(dead.weights, dead.biases, slopes=[0.25, 0.0])
-    grads = geometry.coord_gradients(coords, None, leaky)
+    grads = coordinates.coord_gradients(coords, None, leaky)
     torch.testing.assert_close(grads, reference.coord_gradients_through(coords, lambda c: c, leaky))
     assert torch.all(grads.abs().sum((1, 2)) > 0)
-    dist, arg = geometry.boundary_distance(coords, None, leaky)
+    dist, arg = coordinates.boundary_distance(coords, None, leaky)
     assert torch.all(torch.isfinite(dist)) and torch.all(arg >= 0)
 
 
@@ -118,8 +119,8 @@ def test_residual_and_skip_of_raw_coordinates_by_hand():
     mask = torch.where(z0 > 0, 1.0, 0.1).to(torch.float64)
     expected = torch.stack([wh[:, :2] @ (torch.diag(m) @ w0 + torch.eye(2)) + wh[:, 2:]
                             for m in mask])
-    torch.testing.assert_close(geometry.coord_gradients(c, None, net), expected)
-    dist, arg = geometry.boundary_distance(c, None, net)
+    torch.testing.assert_close(coordinates.coord_gradients(c, None, net), expected)
+    dist, arg = coordinates.boundary_distance(c, None, net)
     per = z0.abs() / w0.norm(dim=1)
     torch.testing.assert_close(dist, per.min(1).values)
     assert torch.equal(arg, per.argmin(1))

@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from grid_cases import make_case, in_memory
-from specbias_ext import geometry, ops
+from specbias_ext import ops
+from specbias_ext.ops import coordinates
 from specbias_ext.analysis import analyze_stream
-from specbias_ext.grids import CoordinateGrid
+from specbias_ext.data.grids import CoordinateGrid
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -50,7 +51,7 @@ def test_grad_and_boundary_statistics_match_the_direct_values():
     assert g["min"] == norms.min().item() and g["max"] == norms.max().item()
     share = sq.to(torch.float64).sum(dim=0) / sq.to(torch.float64).sum()
     assert g["layer_share"] == pytest.approx(share.tolist(), rel=1e-9)
-    dist, _ = geometry.boundary_distance(ref["coords"], model.encoding, ref["net"])
+    dist, _ = coordinates.boundary_distance(ref["coords"], model.encoding, ref["net"])
     d = dist.to(torch.float64)
     fin = d[torch.isfinite(d)]
     b = res.boundary_distance

@@ -4,7 +4,7 @@ from hypothesis import given, settings, strategies as st
 
 import math
 
-from specbias_ext.grids import CoordinateGrid, PlaneSlice, grid_coords, grid_size, plane_coords
+from specbias_ext.data.grids import CoordinateGrid, PlaneSlice, grid_coords, grid_size, plane_coords
 
 
 @settings(max_examples=30, deadline=None)

@@ -4,8 +4,10 @@ from hypothesis import given, settings, strategies as st
 
 from nets import mlp_configs, random_mlp
 from pattern_data import pattern_tensors, random_words
-from specbias_ext import (activation_patterns, hamming_neighbors, hamming_pairs,
-                          hamming_pairs_per_layer, layer_bit_ranges, reference)
+from specbias_ext import (
+    activation_patterns, hamming_neighbors, hamming_pairs, hamming_pairs_per_layer,
+    layer_bit_ranges, reference,
+)
 
 
 def random_pairs(n, p, seed):

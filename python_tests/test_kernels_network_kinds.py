@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 import specbias_ext  # noqa: F401  (loads the ops)
-from specbias_ext.networks import ReluNetwork
+from specbias_ext.nets.network import ReluNetwork
 from specbias_ext.reference import network as refnet
 from specbias_ext.reference.patterns import pack_bits
 

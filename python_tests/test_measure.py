@@ -7,10 +7,10 @@ import torch
 
 from specbias_ext import gradients, measure
 from specbias_ext.reference import network as ref_net
-from specbias_ext.models import linear_init
-from specbias_ext.networks import ReluNetwork
+from specbias_ext.nets.models import linear_init
+from specbias_ext.nets.network import ReluNetwork
 from specbias_ext.reference import unpack_bits
-from specbias_ext.samplers import PairSampling
+from specbias_ext.data.samplers import PairSampling
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from specbias_ext import relu_network
-from specbias_ext.model_loading import load_saved_module, load_user_model, resolve_model_spec
+from specbias_ext.nets.loading import load_saved_module, load_user_model, resolve_model_spec
 
 USER_MODULE = textwrap.dedent('''
     import torch

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from specbias_ext import activation_patterns, mlp_params
-from specbias_ext.models import CoordinateMLP
+from specbias_ext.nets.models import CoordinateMLP
 from specbias_ext.reference import activation_patterns as ref_patterns
 
 

@@ -9,12 +9,12 @@ from torch import nn
 
 import specbias_ext as se
 from specbias_ext import measure
-from specbias_ext.encodings import make_encoding
-from specbias_ext.grids import grid_coords
-from specbias_ext.models import CoordinateMLP
-from specbias_ext.monitor import MonitorConfig, RegionMonitor, infer_grid_shape, read_records
-from specbias_ext.networks import relu_network
-from specbias_ext.samplers import PairSampling
+from specbias_ext.nets.encodings import make_encoding
+from specbias_ext.data.grids import grid_coords
+from specbias_ext.nets.models import CoordinateMLP
+from specbias_ext.train.monitor import MonitorConfig, RegionMonitor, infer_grid_shape, read_records
+from specbias_ext.nets.network import relu_network
+from specbias_ext.data.samplers import PairSampling
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -6,17 +6,17 @@ import pytest
 import torch
 
 from specbias_ext import activation_patterns
-from specbias_ext.grids import grid_coords
-from specbias_ext.models import CoordinateMLP
-from specbias_ext.monitor import MonitorConfig
-from specbias_ext.recorder import Recorder
-from specbias_ext.samplers import PairSampling
+from specbias_ext.data.grids import grid_coords
+from specbias_ext.nets.models import CoordinateMLP
+from specbias_ext.train.monitor import MonitorConfig
+from specbias_ext.train.recorder import Recorder
+from specbias_ext.data.samplers import PairSampling
 from specbias_ext import reference
 from specbias_ext.reference import unpack_bits
-from specbias_ext.results import to_jsonable
-from specbias_ext.signals import load_image, sum_of_sines
-from specbias_ext.spectral import radial_band_residual_2d, spectral_residual_1d
-from specbias_ext.training import TrainConfig, train
+from specbias_ext.runs.files import to_jsonable
+from specbias_ext.data.signals import load_image, sum_of_sines
+from specbias_ext.measure.spectral import radial_band_residual_2d, spectral_residual_1d
+from specbias_ext.train.trainer import TrainConfig, train
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

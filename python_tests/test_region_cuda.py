@@ -5,8 +5,10 @@ import torch
 from conftest import requires_cuda
 from nets import random_mlp
 from pattern_data import duplicated_rows, random_words
-from specbias_ext import (activation_patterns, bit_counts, hamming_neighbors, hamming_pairs,
-                          hamming_pairs_per_layer, region_ids, reference)
+from specbias_ext import (
+    activation_patterns, bit_counts, hamming_neighbors, hamming_pairs, hamming_pairs_per_layer,
+    region_ids, reference,
+)
 
 pytestmark = requires_cuda
 

@@ -4,8 +4,9 @@ import torch
 from torch import nn
 
 from nets import random_mlp
-from specbias_ext import (activation_patterns, bit_counts, hamming_neighbors, hamming_pairs,
-                          mlp_params, region_ids)
+from specbias_ext import (
+    activation_patterns, bit_counts, hamming_neighbors, hamming_pairs, mlp_params, region_ids,
+)
 
 W, B = random_mlp(3, [20, 10])
 X = torch.rand(5, 3, dtype=torch.float64)

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
 
 from nets import mlp_configs, random_mlp
 from pattern_data import duplicated_rows, pattern_tensors, random_words

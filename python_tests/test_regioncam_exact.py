@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from specbias_ext import ops
-from specbias_ext.exact2d import exact_partition_2d, exact_region_count_2d
-from specbias_ext.networks import ReluNetwork
+from specbias_ext.exact.partition2d import exact_partition_2d, exact_region_count_2d
+from specbias_ext.nets.network import ReluNetwork
 from specbias_ext.reference.network import pattern_bits
 
 from nets import random_mlp

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from specbias_ext import ReluNetwork, mlp_params, relu_network
-from specbias_ext.models import CoordinateMLP
+from specbias_ext.nets.models import CoordinateMLP
 from specbias_ext.reference import network as ref_net
 from user_models import DeepSDFLike, NeRFLike, NeRFTrunk, ResidualMLP
 

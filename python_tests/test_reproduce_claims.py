@@ -2,7 +2,7 @@
 import pytest
 
 from specbias_ext.experiments import claims as C
-from specbias_ext.statistics import GridCount
+from specbias_ext.stats.grid_counts import GridCount
 
 
 def test_claims_are_computed_not_set():

@@ -2,8 +2,8 @@
 import torch
 from torch import nn
 
-from specbias_ext.experiments.ensemble import MLPEnsemble, train_ensemble
-from specbias_ext.models import linear_init
+from specbias_ext.experiments.batched_training import MLPEnsemble, train_ensemble
+from specbias_ext.nets.models import linear_init
 
 
 def separate_model(in_dim, depth, width, out_dim, seed):
@@ -84,7 +84,7 @@ def test_losses_recorded_for_every_epoch_full_batch():
 
 
 def test_ensemble_init_equals_coordinate_mlp():
-    from specbias_ext.models import CoordinateMLP
+    from specbias_ext.nets.models import CoordinateMLP
     specs, seeds = ["raw", "pe:3"], [3, 11]
     models = [CoordinateMLP(spec, depth=2, width=7, seed=s, in_dim=1) for spec, s in zip(specs, seeds)]
     ens = MLPEnsemble([m.encoding.out_dim for m in models], 2, 7, 1, seeds)
@@ -101,9 +101,9 @@ def test_snapshots_are_measured_as_networks_of_the_same_models():
     """The experiments measure snapshot m through the same functions as the monitor does for
     the equivalent CoordinateMLP."""
     from specbias_ext import measure
-    from specbias_ext.models import CoordinateMLP
-    from specbias_ext.monitor import RegionMonitor
-    from specbias_ext.grids import grid_coords
+    from specbias_ext.nets.models import CoordinateMLP
+    from specbias_ext.train.monitor import RegionMonitor
+    from specbias_ext.data.grids import grid_coords
     coords = grid_coords((40,))
     models = [CoordinateMLP(spec, depth=2, width=9, seed=s, in_dim=1)
               for spec, s in (("raw", 1), ("pe:3", 2))]

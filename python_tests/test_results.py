@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from specbias_ext.results import (RunDirectory, atomic_save_npz, atomic_torch_save,
-                                  atomic_write_bytes, atomic_write_json)
+from specbias_ext.runs.files import (
+    RunDirectory, atomic_save_npz, atomic_torch_save, atomic_write_bytes, atomic_write_json,
+)
 
 
 def test_atomic_writes_round_trip_and_leave_no_temp_files(tmp_path):

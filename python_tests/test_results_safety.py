@@ -1,4 +1,4 @@
-"""File modes, stale temporary files and safe checkpoint loading of specbias_ext.results."""
+"""File modes, stale temporary files and safe checkpoint loading of specbias_ext.runs.files."""
 import os
 import stat
 import subprocess
@@ -7,8 +7,10 @@ import sys
 import pytest
 import torch
 
-from specbias_ext.results import (TEMP_SUFFIX, CheckpointError, RunDirectory, atomic_torch_save,
-                                  atomic_write_bytes, clean_stale_temp_files, load_checkpoint_file)
+from specbias_ext.runs.files import (
+    TEMP_SUFFIX, CheckpointError, RunDirectory, atomic_torch_save, atomic_write_bytes,
+    clean_stale_temp_files, load_checkpoint_file,
+)
 
 
 def _mode(path) -> int:

@@ -4,7 +4,9 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from specbias_ext.samplers import corner_pairs_2d, global_pairs_1d, local_pairs_1d, local_pairs_2d
+from specbias_ext.data.samplers import (
+    corner_pairs_2d, global_pairs_1d, local_pairs_1d, local_pairs_2d,
+)
 
 
 def assert_distinct(i, j, unordered):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from specbias_ext.signals import load_image, sum_of_sines
+from specbias_ext.data.signals import load_image, sum_of_sines
 
 
 def test_sum_of_sines_definition():

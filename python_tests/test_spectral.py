@@ -4,8 +4,10 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from specbias_ext.signals import sum_of_sines
-from specbias_ext.spectral import radial_band_index, radial_band_residual_2d, spectral_residual_1d
+from specbias_ext.data.signals import sum_of_sines
+from specbias_ext.measure.spectral import (
+    radial_band_index, radial_band_residual_2d, spectral_residual_1d,
+)
 
 
 @settings(max_examples=30, deadline=None)

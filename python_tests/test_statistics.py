@@ -3,7 +3,8 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from specbias_ext import statistics as S
+from specbias_ext.stats import grid_counts as G
+from specbias_ext.stats import intervals as S
 
 
 # ----------------------------------------------------------------------------- t quantiles
@@ -136,11 +137,11 @@ def test_grid_count_saturation_display_and_convergence():
         sizes.append(s)
         return s
 
-    g = S.grid_region_count(count_at, 2048)
+    g = G.grid_region_count(count_at, 2048)
     assert sizes == [512, 1024, 2048]
     assert g.convergence == ((512, 512), (1024, 1024), (2048, 2048))
     assert g.saturated and g.display() == ">= 2048" and g.growth == 2.0
-    resolved = S.grid_region_count(lambda s: 37, 2048)
+    resolved = G.grid_region_count(lambda s: 37, 2048)
     assert not resolved.saturated and resolved.display() == "37" and resolved.growth == 1.0
     j = resolved.to_json()
     assert j["points"] == 2048 and j["saturated"] is False and j["display"] == "37"
@@ -148,23 +149,23 @@ def test_grid_count_saturation_display_and_convergence():
 
 def test_grid_count_2d_uses_the_same_box_per_axis():
     seen = []
-    g = S.grid_region_count(lambda s: seen.append(s) or 10, 128, dims=2)
+    g = G.grid_region_count(lambda s: seen.append(s) or 10, 128, dims=2)
     assert seen == [64, round(128 * 0.5 ** 0.5), 128]
     assert [p for p, _ in g.convergence] == [64 ** 2, seen[1] ** 2, 128 ** 2]
 
 
 def test_grid_count_checks():
     with pytest.raises(ValueError, match="count"):
-        S.GridCount(11, 10)
+        G.GridCount(11, 10)
     with pytest.raises(ValueError, match="fractions"):
-        S.grid_region_count(lambda s: 1, 16, fractions=(0.5,))
+        G.grid_region_count(lambda s: 1, 16, fractions=(0.5,))
 
 
 def test_comparing_saturated_counts_is_inconclusive():
-    big = [S.GridCount(c, 1000) for c in (400, 420, 410)]
-    small = [S.GridCount(c, 1000) for c in (100, 110, 90)]
-    assert S.compare_counts(big, small).verdict == S.HELD
-    full = [S.GridCount(c, 1000) for c in (990, 1000, 995)]
-    v = S.compare_counts(full, small)
+    big = [G.GridCount(c, 1000) for c in (400, 420, 410)]
+    small = [G.GridCount(c, 1000) for c in (100, 110, 90)]
+    assert G.compare_counts(big, small).verdict == S.HELD
+    full = [G.GridCount(c, 1000) for c in (990, 1000, 995)]
+    v = G.compare_counts(full, small)
     assert v.verdict == S.INCONCLUSIVE and "saturate" in v.reason
     assert v.effect is not None and v.effect.estimate > 1

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from specbias_ext.models import CoordinateMLP
-from specbias_ext.monitor import MonitorConfig
-from specbias_ext.recorder import Recorder
-from specbias_ext.samplers import PairSampling
-from specbias_ext.signals import sum_of_sines
-from specbias_ext.training import TrainConfig, train
+from specbias_ext.nets.models import CoordinateMLP
+from specbias_ext.train.monitor import MonitorConfig
+from specbias_ext.train.recorder import Recorder
+from specbias_ext.data.samplers import PairSampling
+from specbias_ext.data.signals import sum_of_sines
+from specbias_ext.train.trainer import TrainConfig, train
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

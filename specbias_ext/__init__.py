@@ -1,47 +1,39 @@
 """specbias_ext: fused torch ops for the spectral-bias analyses of coordinate-based ReLU MLPs.
 
-The ops live in ``torch.ops.specbias`` (CPU and CUDA kernels behind one schema); typed wrappers
-are in ``specbias_ext.ops`` and plain-torch references in ``specbias_ext.reference``.
+The package reads bottom-up, each floor importing only the floors below it:
+
+- ``nets``: ``ReluNetwork`` (the one network description), reading it off a module, our
+  ``CoordinateMLP``, encodings, safe model loading;
+- ``data``: grids, signals and images, index-pair samplers;
+- ``ops``: typed wrappers of ``torch.ops.specbias`` (CPU and CUDA kernels behind one schema) with
+  their fake kernels; ``reference``: plain-torch versions of every op;
+- ``exact``: exact and certified region counts; ``stats``: intervals, verdicts, grid counts;
+- ``measure``: one function per measured quantity;
+- ``analysis``: streamed and sharded grid analysis, ensembles;
+- ``train``: ``RegionMonitor`` for any training loop, and the package's trainer;
+- ``runs``: files written atomically, checkpoints, output checks, devices;
+- ``plots``: the figures; ``experiments``: the paper's experiments, claims and report;
+- ``commands``: the ``specbias`` command line.
 """
-from . import gradients, ops, reference
-from . import encodings, grids, measure, models, monitor, recorder, results, samplers, signals
-from . import spectral, training
-from .build import build_info
-from .gradients import (
-    confusion_block,
-    confusion_pairs,
-    empirical_ntk,
-    mse_grad_out,
-    region_coherence,
-)
-from .monitor import MonitorConfig, RegionMonitor
-from .networks import ReluNetwork, as_network, relu_network
-from .samplers import PairSampling
-from .mlp import hidden_widths, layer_bit_ranges, mlp_params, num_pattern_words
-from .ops import (
-    activation_patterns,
-    bit_counts,
-    grad_dots,
-    grad_gram,
-    hamming_neighbors,
-    hamming_pairs,
-    hamming_pairs_per_layer,
-    per_example_grad_norms,
-    region_grad_norms,
-    region_ids,
-)
+from . import data, exact, measure, nets, ops, reference, runs, stats, train
+from .data.samplers import PairSampling
+from .gradients import (confusion_block, confusion_pairs, empirical_ntk, mse_grad_out,
+                        region_coherence)
+from .nets.layout import hidden_widths, layer_bit_ranges, mlp_params, num_pattern_words
+from .nets.network import ReluNetwork, as_network, relu_network
+from .ops import (activation_patterns, bit_counts, boundary_distance, build_info, coord_gradients,
+                  grad_dots, grad_gram, hamming_neighbors, hamming_pairs, hamming_pairs_per_layer,
+                  per_example_grad_norms, region_grad_norms, region_ids)
+from .train.monitor import MonitorConfig, RegionMonitor
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "activation_patterns", "bit_counts", "build_info", "confusion_block", "confusion_pairs",
-    "empirical_ntk", "gradients", "mse_grad_out", "region_coherence", "grad_dots", "grad_gram",
-    "encodings", "grids", "measure", "models", "monitor", "recorder", "results", "samplers",
-    "signals", "spectral", "training", "MonitorConfig", "PairSampling", "RegionMonitor",
-    "hamming_neighbors", "hamming_pairs", "hamming_pairs_per_layer", "hidden_widths",
-    "layer_bit_ranges", "mlp_params", "num_pattern_words", "ops", "per_example_grad_norms",
-    "reference", "region_grad_norms", "region_ids", "ReluNetwork", "as_network", "relu_network",
+    "MonitorConfig", "PairSampling", "RegionMonitor", "ReluNetwork", "activation_patterns",
+    "as_network", "bit_counts", "boundary_distance", "build_info", "confusion_block",
+    "confusion_pairs", "coord_gradients", "data", "empirical_ntk", "exact", "grad_dots",
+    "grad_gram", "hamming_neighbors", "hamming_pairs", "hamming_pairs_per_layer", "hidden_widths",
+    "layer_bit_ranges", "measure", "mlp_params", "mse_grad_out", "nets", "num_pattern_words",
+    "ops", "per_example_grad_norms", "reference", "region_coherence", "region_grad_norms",
+    "region_ids", "relu_network", "runs", "stats", "train",
 ]
-
-# Geometry (boundary distance, coordinate slopes, exact 1D regions, hyperplanes, layer norms);
-from . import geometry  # noqa: E402,F401

@@ -13,7 +13,7 @@ import torch
 
 from . import measure, ops
 from .measure.loss import mse_grad_out
-from .networks import as_network
+from .nets.network import as_network
 
 Tensor = torch.Tensor
 

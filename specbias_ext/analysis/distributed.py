@@ -38,7 +38,7 @@ import torch
 import torch.distributed as dist
 
 from .. import ops
-from ..results import atomic_save_npz, atomic_write_json
+from ..runs.files import atomic_save_npz, atomic_write_json
 from .exchange import comm_device as _comm_device
 from .exchange import exchange as _exchange
 from .exchange import exchange_rows

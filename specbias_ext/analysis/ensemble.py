@@ -7,7 +7,7 @@ member's results are those of analysing it alone in one process, bit for bit. Th
 computes a member writes its files (``<name>.json``, ``<name>.npz``, with ``ids="file"``
 ``<name>_ids.npy``: distinct names, so ranks never write the same file); rank 0 then writes
 ``<ensemble name>.json`` with every member's summary and the statistics across members (mean,
-standard deviation and a t interval, from ``specbias_ext.statistics``).
+standard deviation and a t interval, from ``specbias_ext.stats.intervals``).
 
 The members are handled in rounds of P (round i: members ``iP .. iP + P - 1``, one per rank);
 after each round the ranks exchange their status and the summaries of that round in one
@@ -27,9 +27,9 @@ from typing import Any, Callable, Optional, Sequence, Union
 import torch
 import torch.distributed as dist
 
-from .. import statistics
-from ..networks import ReluNetwork
-from ..results import atomic_write_json
+from ..stats import intervals as statistics
+from ..nets.network import ReluNetwork
+from ..runs.files import atomic_write_json
 from .distributed import RankFailed, write_outputs
 from .stream import DEFAULT_TILE, _check_grid, analyze_stream, check_grad_out, check_tile
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import ops
-from ..networks import ReluNetwork
+from ..nets.network import ReluNetwork
 from ..reference.patterns import unpack_bits
 
 Tensor = torch.Tensor

@@ -20,7 +20,7 @@ Quantities (one scan):
 - optionally, with ``grad_out(coords) -> [T, out]`` (or ``grad_out="output"``: 1 for every
   output, the gradient of the network's output itself), the per-example gradient norms
   ``||g_i||`` (sum, sum of squares, min, max) and per-layer sums of ``||g_i||^2``;
-- optionally the first-order boundary distance in coordinate space (geometry.boundary_distance):
+- optionally the first-order boundary distance in coordinate space (``ops.boundary_distance``):
   finite count, sum, sum of squares, min, max;
 - optionally, with ``grad_out`` and ``region_grads=True``, every region's norm of the summed
   gradient and sum of gradient norms, exactly, however many tiles it spans
@@ -36,11 +36,12 @@ from typing import Any, Callable, Optional, Union
 import torch
 
 from .. import ops
-from ..grids import CoordinateGrid, PlaneSlice
+from ..ops.coordinates import boundary_distance
+from ..data.grids import CoordinateGrid, PlaneSlice
 from ..measure.region_gradients import RegionGrads, coherence, coherence_stats
-from ..measure.stats import log2_size_histogram
-from ..mlp import layer_bit_ranges
-from ..networks import ReluNetwork, relu_network
+from ..measure.summaries import log2_size_histogram
+from ..nets.layout import layer_bit_ranges
+from ..nets.network import ReluNetwork, relu_network
 from .ids_file import NpyIdsWriter
 from .region_grads import RegionRows, region_grad_arrays, stats_width, tile_rows
 
@@ -323,9 +324,8 @@ class _Scanner:
         return torch.cat([head, sq.sum(dim=0)]).cpu()
 
     def boundary_stats(self, coords: Tensor) -> Tensor:
-        from .. import geometry
 
-        dist, _ = geometry.boundary_distance(coords, self.encoding, self.net)
+        dist, _ = boundary_distance(coords, self.encoding, self.net)
         d = dist.to(torch.float64)
         d = d[torch.isfinite(d)]
         if d.numel() == 0:

@@ -19,10 +19,10 @@ import shutil
 import numpy as np
 import torch
 
-from ..devices import check_device
-from ..grids import CoordinateGrid, PlaneSlice, normalize_shape
-from ..output_checks import available_memory_bytes, check_writable_folder
-from ..results import atomic_save_npz, atomic_write_json, load_checkpoint_file
+from ..runs.devices import check_device
+from ..data.grids import CoordinateGrid, PlaneSlice, normalize_shape
+from ..runs.output_checks import available_memory_bytes, check_writable_folder
+from ..runs.files import atomic_save_npz, atomic_write_json, load_checkpoint_file
 
 #: Largest grids drawn as a region map (points); larger ones write numbers only.
 MAX_MAP_POINTS = {1: 1 << 20, 2: 4096 * 4096}
@@ -77,7 +77,7 @@ def choose_ids(mode: str, points: int, folder: str, available=None, free_disk=No
 def _user_model(args, checkpoint=None):
     """The user's own module from --model/--model-args/--whole-module (read from ``checkpoint``,
     default ``args.checkpoint``), as a ValueError on any problem (they are the user's inputs)."""
-    from ..model_loading import load_saved_module, load_user_model
+    from ..nets.loading import load_saved_module, load_user_model
 
     checkpoint = args.checkpoint if checkpoint is None else checkpoint
     try:
@@ -95,7 +95,7 @@ def _user_model(args, checkpoint=None):
 
 def _load(checkpoint: str):
     """A `specbias train` checkpoint: (CoordinateMLP, the grid.json saved beside it)."""
-    from ..models import CoordinateMLP
+    from ..nets.models import CoordinateMLP
 
     if not os.path.exists(checkpoint):
         raise ValueError(f"checkpoint {checkpoint!r} does not exist; write one with "
@@ -130,7 +130,7 @@ def _saved_grid(checkpoint: str) -> dict:
 
 def _user_encoding(args):
     """The --encoding in front of a --model network (None for raw coordinates)."""
-    from ..encodings import make_encoding
+    from ..nets.encodings import make_encoding
 
     if not args.encoding or args.encoding == "raw":
         return None
@@ -146,7 +146,7 @@ def _resolve(args, checkpoint=None, enc=None):
     """(network or module for analyze_grid, encoding, coordinate dimension, saved grid info,
     module) of ``checkpoint`` (default ``args.checkpoint``); ``enc``: the --encoding already
     built (else it is built here)."""
-    from ..networks import relu_network
+    from ..nets.network import relu_network
 
     checkpoint = args.checkpoint if checkpoint is None else checkpoint
     if args.model or args.whole_module:
@@ -200,7 +200,7 @@ def _grid(args, dims, saved: dict):
 
 
 def _draw(result, grid, shape, module, device, out, name) -> list:
-    from ..experiments import plots
+    from .. import plots
 
     ids = result.ids
     if ids is None or len(shape) == 3 or result.num_points > MAX_MAP_POINTS.get(len(shape), 0):

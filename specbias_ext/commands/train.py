@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import os
 
-from ..devices import check_device
-from ..grids import grid_coords
-from ..results import atomic_write_json, to_jsonable
-from ..samplers import PairSampling
-from ..signals import load_image, sum_of_sines
+from ..runs.devices import check_device
+from ..data.grids import grid_coords
+from ..runs.files import atomic_write_json, to_jsonable
+from ..data.samplers import PairSampling
+from ..data.signals import load_image, sum_of_sines
 
 IMAGES = ("camera", "astronaut", "coffee", "chelsea", "noise")
 
@@ -38,11 +38,11 @@ def _target(args):
 
 
 def train_command(args) -> None:
-    """One CoordinateMLP trained by specbias_ext.training with every measurement recorded."""
-    from ..models import CoordinateMLP
-    from ..monitor import MonitorConfig
-    from ..recorder import Recorder
-    from ..training import TrainConfig, prepare_run_folder, start_run_folder, train
+    """One CoordinateMLP trained by specbias_ext.train.trainer with every measurement recorded."""
+    from ..nets.models import CoordinateMLP
+    from ..train.monitor import MonitorConfig
+    from ..train.recorder import Recorder
+    from ..train.trainer import TrainConfig, prepare_run_folder, start_run_folder, train
 
     check_device(args.device)
     lo_hi = parse_range(args.coord_range)

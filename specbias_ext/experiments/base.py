@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..results import atomic_save_npz, atomic_write_json
+from ..runs.files import atomic_save_npz, atomic_write_json
 from .presets import Preset
 from .tasks import TrainingCache
 

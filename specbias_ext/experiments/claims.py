@@ -20,7 +20,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .. import statistics as S
+from ..stats import grid_counts
+from ..stats import intervals as S
 
 
 def stats(values: Sequence[float]) -> dict:
@@ -165,11 +166,11 @@ def ordered(experiment, cid, statement, named_values: Sequence[tuple[str, Sequen
                      note, source)
 
 
-def counts_greater(experiment, cid, statement, name_a, counts_a: Sequence[S.GridCount],
-                   name_b, counts_b: Sequence[S.GridCount], note="", source="") -> Claim:
+def counts_greater(experiment, cid, statement, name_a, counts_a: Sequence[grid_counts.GridCount],
+                   name_b, counts_b: Sequence[grid_counts.GridCount], note="", source="") -> Claim:
     """Held when region counts a exceed counts b (ratio of geometric means > 1 with 95%);
     inconclusive when any count saturates its grid."""
-    v = S.compare_counts(counts_a, counts_b)
+    v = grid_counts.compare_counts(counts_a, counts_b)
     measured = {name_a: {**stats([g.count for g in counts_a]),
                          "display": [g.display() for g in counts_a],
                          "points": counts_a[0].points},
@@ -182,7 +183,7 @@ def counts_greater(experiment, cid, statement, name_a, counts_a: Sequence[S.Grid
 
 def counts_ordered(experiment, cid, statement, named_counts, note="", source="") -> Claim:
     """Counts increasing along ``named_counts`` [(name, [GridCount per seed])]."""
-    named = [(f"{nb} / {na}", S.compare_counts(cb, ca))
+    named = [(f"{nb} / {na}", grid_counts.compare_counts(cb, ca))
              for (na, ca), (nb, cb) in zip(named_counts[:-1], named_counts[1:])]
     measured = {n: {**stats([g.count for g in c]), "display": [g.display() for g in c],
                     "points": c[0].points} for n, c in named_counts}

@@ -6,9 +6,9 @@ from __future__ import annotations
 import torch
 
 from .. import measure
-from ..certified1d import certified_regions_1d
-from ..grids import grid_coords
-from ..statistics import GridCount, grid_region_count
+from ..exact.certified1d import certified_regions_1d
+from ..data.grids import grid_coords
+from ..stats.grid_counts import GridCount, grid_region_count
 from .tasks import TrainedSet
 from .variants import Variant
 

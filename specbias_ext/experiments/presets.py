@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..samplers import PairSampling
+from ..data.samplers import PairSampling
 from .tasks import Task
 
 

@@ -6,8 +6,8 @@ from .hamming import hamming_1d, hamming_2d, hamming_layers
 from .neurons import dead_neurons, narrowness
 from .noise import noise_2d
 from .params import angles, param_norms
-from .regions import regions_2d
-from .spectral import spectral_1d
+from .region_counts import regions_2d
+from .spectral_1d import spectral_1d
 
 EXPERIMENTS = {
     "noise-2d": (noise_2d, "the paper's main text: 64x64 noise image, raw [0,1) vs PE L=5"),

@@ -18,7 +18,7 @@ import sys
 
 import torch
 
-from ..results import atomic_write_bytes
+from ..runs.files import atomic_write_bytes
 from .claims import RULE
 
 WIRING = ("Preset smoke is a wiring test: tiny networks trained for a few epochs, run so that "

@@ -17,9 +17,9 @@ import time
 
 import torch
 
-from ..devices import check_device
-from ..output_checks import check_writable_folder
-from ..results import atomic_write_json
+from ..runs.devices import check_device
+from ..runs.output_checks import check_writable_folder
+from ..runs.files import atomic_write_json
 from .base import Context, ExperimentResult, write_result
 from .presets import preset as get_preset
 from .registry import EXPERIMENTS, resolve
@@ -29,7 +29,7 @@ TRAIN_CACHE = ".train-cache"
 
 
 def environment() -> dict:
-    from ..build import build_info
+    from ..ops.build_info import build_info
     return {"device_cpu": platform.processor() or platform.machine(),
             "python": platform.python_version(), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "build_info": build_info(),

@@ -12,10 +12,10 @@ from typing import Optional, Sequence
 import torch
 from tqdm import tqdm
 
-from ..encodings import make_encoding
-from ..grids import grid_coords
-from ..signals import load_image, sum_of_sines
-from .ensemble import EnsembleRun, MLPEnsemble, train_ensemble
+from ..nets.encodings import make_encoding
+from ..data.grids import grid_coords
+from ..data.signals import load_image, sum_of_sines
+from .batched_training import EnsembleRun, MLPEnsemble, train_ensemble
 from .variants import Variant
 
 Tensor = torch.Tensor
@@ -145,7 +145,7 @@ class TrainingCache:
         return os.path.join(self.folder, hashlib.sha256(text.encode()).hexdigest()[:24] + ".pt")
 
     def _load_snapshot(self, path, settings):
-        from ..results import CheckpointError, load_checkpoint_file
+        from ..runs.files import CheckpointError, load_checkpoint_file
         if path is None or not os.path.isfile(path):
             return None
         try:
@@ -200,7 +200,7 @@ class TrainingCache:
                              progress=progress)
         bar.close()
         if path is not None:
-            from ..results import atomic_torch_save
+            from ..runs.files import atomic_torch_save
             atomic_torch_save(path, _run_state(run, settings))
         for m, key in enumerate(missing):
             tset.handles[key] = (run, m)

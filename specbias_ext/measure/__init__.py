@@ -5,20 +5,22 @@ Every caller (``RegionMonitor``, the Recorder and trainer, the experiments of ``
 the benchmarks) measures through these functions, so each quantity and its conventions are
 decided in exactly one place. The definitions are in docs/measurements.md.
 """
-from .confusion import (confusion_block, confusion_pairs, cosine, grad_norms, grad_norms_at,
-                        pair_dots_and_norms)
+from .confusion import (
+    confusion_block, confusion_pairs, cosine, grad_norms, grad_norms_at, pair_dots_and_norms,
+)
 from .forward import network_forward
-from .geometry import RegionSlopes, boundary_distance, coord_slopes
+from .boundaries import RegionSlopes, boundary_distance, coord_slopes
 from .grad_stats import GradNormStats, grad_norm_stats, layer_sq_norms
 from .hamming import layer_segments, mean_pair_hamming, pair_hamming
 from .loss import mse, mse_grad_out, psnr, target_peak
 from .neurons import NeuronActivity, neuron_activity
 from .params import hyperplane_cosines, layer_spectral_norms
-from .region_gradients import (CoherenceStats, RegionGrads, coherence, coherence_stats,
-                           region_coherence, region_grads)
+from .region_gradients import (
+    CoherenceStats, RegionGrads, coherence, coherence_stats, region_coherence, region_grads,
+)
 from .regions import RegionStats, patterns, region_count, region_stats
 from .spectral import radial_band_index, radial_band_residual_2d, spectral_residual_1d
-from .stats import histogram, log2_size_histogram, summary
+from .summaries import histogram, log2_size_histogram, summary
 
 __all__ = [
     "CoherenceStats", "GradNormStats", "NeuronActivity", "RegionGrads", "RegionSlopes",

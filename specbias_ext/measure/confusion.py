@@ -15,7 +15,7 @@ from typing import Optional
 import torch
 
 from .. import ops
-from ..networks import ReluNetwork
+from ..nets.network import ReluNetwork
 
 Tensor = torch.Tensor
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..networks import ReluNetwork
+from ..nets.network import ReluNetwork
 
 Tensor = torch.Tensor
 

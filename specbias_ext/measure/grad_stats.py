@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import torch
 
 from .. import ops
-from ..networks import ReluNetwork
-from .stats import summary
+from ..nets.network import ReluNetwork
+from .summaries import summary
 
 Tensor = torch.Tensor
 

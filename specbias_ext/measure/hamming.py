@@ -1,7 +1,7 @@
 """Hamming distance between the activation patterns of point pairs, in total and per layer.
 
 The local pairs are nearby points (windows / patches), the global pairs far-apart ones (the two
-ends / opposite corners); the samplers are in ``specbias_ext.samplers``.
+ends / opposite corners); the samplers are in ``specbias_ext.data.samplers``.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Optional
 import torch
 
 from .. import ops
-from ..networks import ReluNetwork
+from ..nets.network import ReluNetwork
 
 Tensor = torch.Tensor
 

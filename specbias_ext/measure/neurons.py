@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import ops
-from ..networks import ReluNetwork
+from ..nets.network import ReluNetwork
 
 Tensor = torch.Tensor
 

@@ -18,8 +18,8 @@ from typing import Optional
 import torch
 
 from .. import ops
-from ..networks import ReluNetwork
-from .stats import histogram, summary
+from ..nets.network import ReluNetwork
+from .summaries import histogram, summary
 
 Tensor = torch.Tensor
 

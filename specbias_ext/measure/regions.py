@@ -11,8 +11,8 @@ from typing import Optional, Sequence
 import torch
 
 from .. import ops
-from ..networks import ReluNetwork
-from .stats import fraction, log2_size_histogram
+from ..nets.network import ReluNetwork
+from .summaries import fraction, log2_size_histogram
 
 Tensor = torch.Tensor
 

@@ -8,21 +8,20 @@ encoding in affine-sine form or from encoded points with their Jacobian). Every 
 lists in nn.Linear layout. ``x[N, D]`` is what enters the network's first layer (already
 encoded), float32 or float64. See ``specbias_ext.reference`` for plain-torch versions.
 """
-from ..networks import split_network
+from ..nets.network import split_network
 from ._network_args import network_args, plain_lists as _plain_lists
 from . import geometry
+from .build_info import build_info
+from .coordinates import boundary_distance, coord_gradients
 from .gradients import grad_dots, grad_gram, per_example_grad_norms, region_grad_norms
 from .regions import (
-    activation_patterns,
-    bit_counts,
-    hamming_neighbors,
-    hamming_pairs,
-    hamming_pairs_per_layer,
+    activation_patterns, bit_counts, hamming_neighbors, hamming_pairs, hamming_pairs_per_layer,
     region_ids,
 )
 
 __all__ = [
     "activation_patterns", "bit_counts", "grad_dots", "grad_gram", "hamming_neighbors",
     "hamming_pairs", "hamming_pairs_per_layer", "network_args", "per_example_grad_norms",
-    "region_grad_norms", "region_ids", "split_network", "geometry",
+    "region_grad_norms", "region_ids", "split_network", "geometry", "boundary_distance",
+    "build_info", "coord_gradients",
 ]

@@ -5,7 +5,7 @@ from typing import Any, Optional
 
 import torch
 
-from ..networks import ReluNetwork
+from ..nets.network import ReluNetwork
 
 Tensor = torch.Tensor
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from .. import _loader  # noqa: F401  (registers torch.ops.specbias)
-from ..networks import split_network
+from ..nets.network import split_network
 
 Tensor = torch.Tensor
 _ops = torch.ops.specbias

@@ -5,14 +5,14 @@ g_i is the gradient over every weight and bias of example i's loss, whose deriva
 respect to the network output is ``grad_out[i]`` (``[N, out]``); it is never materialised. Each
 op takes ``(x, net, ...)`` with a ``ReluNetwork`` or ``(x, weights, biases, ...)``; bias-free
 layers, LeakyReLU, input skips and residual layers follow the recurrences in
-``specbias_ext.networks``.
+``specbias_ext.nets.network``.
 """
 from __future__ import annotations
 
 import torch
 
 from .. import _loader  # noqa: F401  (registers torch.ops.specbias)
-from ..networks import split_network
+from ..nets.network import split_network
 from . import _fake_checks as checks
 from ._network_args import network_args, size_arg
 

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import torch
 
 from .. import _loader  # noqa: F401  (registers torch.ops.specbias)
-from ..networks import ReluNetwork, split_network
+from ..nets.network import ReluNetwork, split_network
 from . import _fake_checks as checks
 from ._network_args import network_args, size_arg
 

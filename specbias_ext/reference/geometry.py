@@ -14,7 +14,7 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch.func import jvp
 
-from ..networks import ReluNetwork, as_network
+from ..nets.network import ReluNetwork, as_network
 from .network import forward, hidden_preactivations
 
 Tensor = torch.Tensor

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ..networks import split_network
+from ..nets.network import split_network
 from . import network
 
 Tensor = torch.Tensor

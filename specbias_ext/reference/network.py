@@ -1,6 +1,6 @@
 """Reference forward pass and per-example gradients of any described network (ReluNetwork).
 
-Plain torch, written from the recurrences in ``specbias_ext.networks``: input skips concatenate
+Plain torch, written from the recurrences in ``specbias_ext.nets.network``: input skips concatenate
 ``[a_{l-1}, x]``, a bias-free layer adds nothing, LeakyReLU is ``where(z > 0, z, slope * z)``,
 a residual layer adds a_{l-1}. Per-example gradients over ALL parameters come from
 ``torch.func.vmap(grad(...))`` on this forward, so nothing of the kernels' factorisation is
@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import torch
 from torch.func import grad, vmap
 
-from ..networks import ReluNetwork
+from ..nets.network import ReluNetwork
 
 Tensor = torch.Tensor
 

@@ -5,7 +5,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from ..networks import ReluNetwork
+from ..nets.network import ReluNetwork
 from .patterns import unpack_bits
 
 Tensor = torch.Tensor

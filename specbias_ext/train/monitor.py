@@ -26,18 +26,18 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
 
-from . import measure
-from .encodings import Encoding
-from .grids import normalize_shape
-from .networks import ReluNetwork, relu_network
-from .results import atomic_save_npz, atomic_write_bytes, atomic_write_json, to_jsonable
-from .samplers import PairSampling
+from .. import measure
+from ..nets.encodings import Encoding
+from ..data.grids import normalize_shape
+from ..nets.network import ReluNetwork, relu_network
+from ..runs.files import atomic_save_npz, atomic_write_bytes, atomic_write_json, to_jsonable
+from ..data.samplers import PairSampling
 
 Tensor = torch.Tensor
 

@@ -21,9 +21,9 @@ from typing import Any, Optional, Sequence, Union
 import torch
 from torch import nn
 
-from ._validate import int_at_least
+from .._validate import int_at_least
 from .monitor import RegionMonitor
-from .results import RunDirectory
+from ..runs.files import RunDirectory
 
 Tensor = torch.Tensor
 OPTIMIZERS = ("adam", "sgd")
@@ -323,7 +323,7 @@ def prepare_run_folder(folder: Union[str, Path], config: dict, resume: bool = Fa
     ``config``; the differing keys are listed otherwise) or ``overwrite``. Returns the files to
     remove before the run starts (the old run's, with ``overwrite``); see ``start_run_folder``.
     """
-    from .output_checks import check_writable_folder
+    from ..runs.output_checks import check_writable_folder
 
     check_writable_folder(folder, "--out")
     if resume and overwrite:
@@ -359,7 +359,7 @@ def prepare_run_folder(folder: Union[str, Path], config: dict, resume: bool = Fa
 
 def start_run_folder(folder: Union[str, Path], config: dict, remove: Sequence[Path] = ()) -> None:
     """After ``prepare_run_folder`` passed: remove the old run's files, write run.json."""
-    from .results import atomic_write_json
+    from ..runs.files import atomic_write_json
 
     for path in remove:
         try:

@@ -2,7 +2,7 @@
 
 ``Recorder(coords, grid_shape, target, config, signal_freqs, every=k)`` records at epochs 0, k,
 2k, ... (plus ``at``); record e means "after e epochs". Array keys are ``<name>_e<epoch:06d>``.
-It is used by ``specbias_ext.training.train`` exactly as a user's loop uses a RegionMonitor.
+It is used by ``specbias_ext.train.trainer.train`` exactly as a user's loop uses a RegionMonitor.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from ._validate import int_at_least
+from .._validate import int_at_least
 from .encodings import Encoding, EncodingSpec, make_encoding
 
 Tensor = torch.Tensor

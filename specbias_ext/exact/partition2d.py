@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .networks import ReluNetwork, as_network
+from ..nets.network import ReluNetwork, as_network
 
 
 def regioncam_available() -> bool:

@@ -24,7 +24,7 @@ bracketing root search (Illinois) to ``root_tol``; changes of different neurons 
 All bounds are computed in float64 with an outward margin of ``(n + 2) eps`` times the
 magnitudes at every dot product of length n (the classical bound on its rounding error) and on
 every sine argument, so they enclose the real-number values; the bits at cell ends come from a
-float64 forward pass. On raw inputs the result matches ``geometry.exact_breakpoints_1d``.
+float64 forward pass. On raw inputs the result matches ``exact.breakpoints1d.exact_breakpoints_1d``.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from typing import Optional
 
 import torch
 
-from .networks import ReluNetwork, as_network
+from ..nets.network import ReluNetwork, as_network
 
 Tensor = torch.Tensor
 

@@ -28,7 +28,7 @@ from typing import Any, Mapping, Union
 import torch
 from torch import nn
 
-from ._validate import int_at_least
+from .._validate import int_at_least
 
 Tensor = torch.Tensor
 

@@ -14,8 +14,8 @@ from typing import Optional, Sequence
 
 import torch
 
-from ..models import linear_init
-from ..networks import ReluNetwork
+from ..nets.models import linear_init
+from ..nets.network import ReluNetwork
 
 Tensor = torch.Tensor
 

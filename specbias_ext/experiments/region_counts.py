@@ -8,7 +8,7 @@ from tqdm import tqdm
 
 from .. import measure
 from . import claims as C
-from . import plots
+from .. import plots
 from .base import Context, ExperimentResult, key
 from .common import patterns_at
 from .gridcounts import grid_count
@@ -27,7 +27,7 @@ def first_last_counts(ctx, tset, variants, seeds) -> dict:
 
 def exact_raw_counts(tset, variants, seeds) -> dict:
     """Exact final region counts of the raw variants when the optional regioncam is installed."""
-    from ..exact2d import exact_region_count_2d, regioncam_available
+    from ..exact.partition2d import exact_region_count_2d, regioncam_available
     if not regioncam_available():
         return {}
     out = {}

@@ -304,7 +304,7 @@ def relu_network(model, output: Optional[str] = None) -> ReluNetwork:
     """
     from torch import nn
 
-    from .network_tracing import trace_layers
+    from .tracing import trace_layers
 
     if output is None and callable(getattr(model, "mlp_params", None)):
         weights, biases = model.mlp_params()

@@ -25,7 +25,7 @@ def mlp_params(model: nn.Module) -> tuple[list[Tensor], list[Tensor]]:
             f"model: expected an nn.Sequential of Linear/ReLU layers or a CoordinateMLP, "
             f"got {type(model).__name__}"
         )
-    from .network_tracing import trace_layers
+    from .tracing import trace_layers
 
     layers = trace_layers(model)
     for source, bias in zip(layers.sources, layers.biases):

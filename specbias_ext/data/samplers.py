@@ -14,7 +14,7 @@ from typing import Sequence, Union
 
 import torch
 
-from ._validate import int_at_least
+from .._validate import int_at_least
 from .grids import normalize_shape
 
 Tensor = torch.Tensor

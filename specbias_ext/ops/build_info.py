@@ -3,7 +3,7 @@ import json
 
 import torch
 
-from . import _loader  # noqa: F401  (registers torch.ops.specbias)
+from .. import _loader  # noqa: F401  (registers torch.ops.specbias)
 
 
 def build_info() -> dict:

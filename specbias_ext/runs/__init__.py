@@ -1,0 +1,3 @@
+"""What a run leaves on disk and how it is kept safe: atomic writes with the umask's modes, safe
+checkpoint loading and run folders (``files``), output folder and memory checks
+(``output_checks``), and device selection (``devices``)."""

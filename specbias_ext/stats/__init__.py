@@ -1,0 +1,3 @@
+"""Numbers with their uncertainty: effects over seeds with t intervals and three-way verdicts
+(``intervals``), and grid region counts that say when they are only lower bounds
+(``grid_counts``)."""
