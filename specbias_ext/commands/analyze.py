@@ -200,7 +200,7 @@ def _grid(args, dims, saved: dict):
 
 
 def _draw(result, grid, shape, module, device, out, name) -> list:
-    from .. import plots
+    from ..plots import experiment_figures as plots
 
     ids = result.ids
     if ids is None or len(shape) == 3 or result.num_points > MAX_MAP_POINTS.get(len(shape), 0):

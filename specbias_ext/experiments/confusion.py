@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import measure
 from . import claims as C
-from .. import plots
+from ..plots import experiment_figures as plots
 from .base import Context, ExperimentResult, key
 from .common import grad_out_at, inputs, pairs_1d, pairs_2d
 from .variants import VARIANTS

@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from .. import measure
 from . import claims as C
-from .. import plots
+from ..plots import experiment_figures as plots
 from .base import Context, ExperimentResult, key
 from .common import pairs_1d, pairs_2d, patterns_at
 from .gridcounts import certified_count_1d

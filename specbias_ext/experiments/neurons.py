@@ -9,7 +9,7 @@ import torch
 
 from .. import measure
 from . import claims as C
-from .. import plots
+from ..plots import experiment_figures as plots
 from .base import Context, ExperimentResult, key
 from .common import inputs, patterns_at
 from .variants import PE_LEVELS as LEVELS

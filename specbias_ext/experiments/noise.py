@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from . import claims as C
-from .. import plots
+from ..plots import experiment_figures as plots
 from .base import Context, ExperimentResult, key
 from .confusion import NEAR_ONE, final_confusions
 from .gridcounts import grid_count

@@ -7,7 +7,7 @@ import time
 import numpy as np
 from ..measure import hyperplane_cosines, layer_spectral_norms
 from . import claims as C
-from .. import plots
+from ..plots import experiment_figures as plots
 from .base import Context, ExperimentResult, key
 from .variants import VARIANTS
 

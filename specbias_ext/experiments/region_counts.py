@@ -8,7 +8,7 @@ from tqdm import tqdm
 
 from .. import measure
 from . import claims as C
-from .. import plots
+from ..plots import experiment_figures as plots
 from .base import Context, ExperimentResult, key
 from .common import patterns_at
 from .gridcounts import grid_count

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..measure import spectral_residual_1d
 from . import claims as C
-from .. import plots
+from ..plots import experiment_figures as plots
 from .base import Context, ExperimentResult, key
 from .variants import VARIANTS
 

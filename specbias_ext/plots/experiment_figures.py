@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .runs.files import atomic_write_bytes  # noqa: E402
+from ..runs.files import atomic_write_bytes  # noqa: E402
 
 # One fixed colour per encoding (no greys: the target is drawn in grey).
 _COLOURS = {
