@@ -19,6 +19,8 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 import torch
 from torch import nn
 
+from ..runs.files import first_line, safe_torch_load, unpickling_refusal
+
 # torch.nn layers that may appear in a whole saved module without being allow-listed by name.
 SAFE_LAYERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.Linear, nn.ReLU, nn.LeakyReLU,
                nn.Identity, nn.Dropout)
@@ -91,21 +93,20 @@ def load_state_dict_file(path: str, map_location: Any = "cpu") -> Mapping[str, t
 def _safe_load(path: str, map_location: Any, allowed: Iterable[type], what: str) -> Any:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{what}: {path!r} is not a file")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{what}: {path!r} is empty (0 bytes)")
     allowed = list(SAFE_LAYERS) + list(allowed)
     try:
-        with torch.serialization.safe_globals(allowed):
-            return torch.load(path, map_location=map_location, weights_only=True)
+        return safe_torch_load(path, map_location, allowed)
     except pickle.UnpicklingError as exc:
-        detail = str(exc)
-        marker = "Unsupported global: GLOBAL "
-        if marker in detail:
-            name = detail.split(marker, 1)[1].split(" ", 1)[0]
-            detail = f"it names {name}, which is not on the allow-list"
         raise ValueError(
-            f"{what}: {path!r} cannot be loaded safely (weights_only=True): {detail}. Save a "
-            "state dict instead (torch.save(model.state_dict(), path)) and name the model's "
-            "class ('package.module:Class'), or, for a file you trust, pass its classes in "
-            "allowed_classes") from None
+            f"{what}: {path!r} cannot be loaded safely (weights_only=True): "
+            f"{unpickling_refusal(exc)}. Save a state dict instead (torch.save(model.state_dict(), "
+            "path)) and name the model's class ('package.module:Class'), or, for a file you "
+            "trust, pass its classes in allowed_classes") from None
+    except Exception as exc:  # the unpickler raises many kinds on damaged files (EOFError, ...)
+        raise ValueError(f"{what}: {path!r} cannot be read (truncated, corrupt or not written "
+                         f"by torch.save): {type(exc).__name__}: {first_line(exc)}") from None
 
 
 def load_saved_module(path: str, allowed_classes: Iterable[type] = (),

@@ -1,8 +1,10 @@
-"""Checks that an output folder can be written, done before any work starts, and the memory
-estimate that refuses grids too large to hold."""
+"""Checks done before any work starts: that an output folder can be written, and that what a
+request would hold in memory fits in what the process may use (the estimate is in the message).
+"""
 from __future__ import annotations
 
 import os
+import resource
 import tempfile
 
 
@@ -36,8 +38,7 @@ def check_writable_folder(path, flag: str = "--out") -> str:
     return path
 
 
-def available_memory_bytes():
-    """MemAvailable from /proc/meminfo in bytes, or None where there is no such file."""
+def _meminfo_available():
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -46,3 +47,68 @@ def available_memory_bytes():
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def _cgroup_room():
+    """What the process's cgroup (v2) still allows, or None without a limit."""
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        if limit == "max":
+            return None
+        with open("/sys/fs/cgroup/memory.current") as f:
+            return max(0, int(limit) - int(f.read().strip()))
+    except (OSError, ValueError):
+        return None
+
+
+def _address_space_room():
+    """RLIMIT_AS (ulimit -v) less what the process has mapped already, or None without one."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    try:
+        with open("/proc/self/statm") as f:
+            mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        mapped = 0
+    return max(0, soft - mapped)
+
+
+def available_memory_bytes():
+    """Bytes the process can still allocate: MemAvailable, lowered by a cgroup memory limit or
+    an address-space limit (ulimit -v) when there is one; None where none of them is known."""
+    known = [v for v in (_meminfo_available(), _cgroup_room(), _address_space_room())
+             if v is not None]
+    return min(known) if known else None
+
+
+def gib(nbytes: float) -> str:
+    """``nbytes`` for a message: "3.2 GiB", or MiB below one GiB."""
+    if nbytes >= 2**30:
+        return f"{nbytes / 2**30:.1f} GiB"
+    return f"{nbytes / 2**20:.1f} MiB"
+
+
+def fits_in_memory(need_bytes: float, share: float, available=None) -> bool:
+    """Whether ``need_bytes`` is at most ``share`` of the available memory (True when it cannot
+    be known)."""
+    available = available_memory_bytes() if available is None else available
+    return available is None or need_bytes <= share * available
+
+
+#: The share of the available memory one request may plan to hold (the rest: Python, torch,
+#: temporaries the estimates leave out).
+MEMORY_SHARE = 0.5
+
+
+def check_memory(need_bytes: float, what: str, advice: str, *, share: float = MEMORY_SHARE,
+                 available=None) -> None:
+    """Refuse (ValueError) a request whose estimated memory ``need_bytes`` exceeds ``share`` of
+    the available memory, before anything is allocated. ``what`` starts the message (the flag
+    and how the estimate is made); ``advice`` ends it (what to change)."""
+    available = available_memory_bytes() if available is None else available
+    if fits_in_memory(need_bytes, share, available):
+        return
+    raise ValueError(f"{what} needs about {gib(need_bytes)} of memory, more than "
+                     f"{share:.0%} of the {gib(available)} available; {advice}")
