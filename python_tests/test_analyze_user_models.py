@@ -56,11 +56,11 @@ def test_user_module_state_dict_on_a_3d_grid(tmp_path, monkeypatch, capsys):
                "--model-args", '{"width": 12}', "--grid", "12x10x9", "--tile", "100",
                "--out", str(out)])
     assert rc == 0, capsys.readouterr().err
-    stats = json.loads((out / "regions_12x10x9.json").read_text())
+    stats = json.loads((out / "trunk_regions_12x10x9.json").read_text())
     regions, ids = _expected_regions(model, (12, 10, 9))
     assert stats["regions"] == regions and stats["points"] == 12 * 10 * 9
     import numpy as np
-    with np.load(out / "regions_12x10x9.npz") as data:
+    with np.load(out / "trunk_regions_12x10x9.npz") as data:
         assert data["ids"].reshape(-1).tolist() == ids.tolist()
 
 
@@ -72,12 +72,16 @@ def test_whole_module_and_plane_slice(tmp_path, monkeypatch, capsys):
     rc = main(["analyze", str(tmp_path / "whole.pt"), "--whole-module", "--grid", "16x8",
                "--slice", "0,0,0.5;1,0,0;0,1,0", "--out", str(out)])
     assert rc == 0, capsys.readouterr().err
-    stats = json.loads((out / "regions_16x8_slice.json").read_text())
+    # the plane is in the name (a hash of ORIGIN;U;V) and written out in the numbers
+    [found] = sorted(out.glob("whole_regions_16x8_slice-*.json"))
+    stats = json.loads(found.read_text())
+    assert stats["grid"] == {"kind": "plane", "shape": [16, 8], "origin": [0.0, 0.0, 0.5],
+                             "u": [1.0, 0.0, 0.0], "v": [0.0, 1.0, 0.0]}
     from specbias_ext.data.grids import plane_coords
     coords = plane_coords([0, 0, 0.5], [1, 0, 0], [0, 1, 0], (16, 8))
     _, counts = region_ids(activation_patterns(coords, relu_network(model).detach()))
     assert stats["regions"] == counts.numel()
-    assert (out / "regions_16x8_slice.png").exists()
+    assert found.with_suffix(".png").exists()
 
 
 def test_user_model_errors_are_cli_errors(tmp_path, monkeypatch, capsys):

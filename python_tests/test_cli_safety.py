@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from specbias_ext.commands.cli import main
-from specbias_ext.commands.analyze import choose_ids
+from specbias_ext.commands.analyze_outputs import choose_ids
 from specbias_ext.nets.models import CoordinateMLP
 from specbias_ext.runs.files import load_checkpoint_file
 
@@ -50,7 +50,7 @@ def test_train_into_a_folder_holding_a_run_is_refused(run_dir, capsys):
 def test_overwrite_removes_only_the_old_runs_files(run_dir, capsys):
     assert main(["analyze", str(run_dir / "checkpoint.pt"), "--grid", "32"]) == 0
     (run_dir / "notes.txt").write_text("mine")
-    assert (run_dir / "regions_32.npz").exists()
+    assert (run_dir / "checkpoint_regions_32.npz").exists()
     assert _train(run_dir, "--overwrite", "--depth", "3") == 0
     names = set(os.listdir(run_dir))
     assert not any(n.startswith("regions_") for n in names), names

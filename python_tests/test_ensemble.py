@@ -17,7 +17,7 @@ from specbias_ext.stats import intervals as statistics
 from specbias_ext.analysis import MemberFailed, analyze_ensemble, analyze_grid
 from specbias_ext.analysis.distributed import RankFailed
 from specbias_ext.commands.cli import main
-from specbias_ext.commands.analyze import member_labels
+from specbias_ext.commands.analyze_outputs import member_labels
 from specbias_ext.data.grids import CoordinateGrid
 from specbias_ext.nets.models import CoordinateMLP
 from specbias_ext.nets.network import relu_network
