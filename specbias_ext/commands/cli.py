@@ -1,19 +1,32 @@
-"""`specbias` command line: the argparse front; each command lives in its own module here."""
+"""`specbias` command line: the argparse front; each command lives in its own module here.
+
+Every failure a user can cause ends as one line ``specbias <cmd>: error: ...`` and exit status 2
+(``errors``); argparse's own errors print one usage line before theirs."""
 from __future__ import annotations
 
 import argparse
 import sys
 
+from .. import __version__
+from ..experiments.presets import PRESETS
+from ..experiments.registry import EXPERIMENTS
+from .errors import interrupted_advice, user_error_message
+from .values import count_arg, positive_float_arg, seed_arg
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors print one usage line (not the whole wrapped usage)."""
+
+    def error(self, message):
+        self.exit(2, f"usage: {self.prog} [options] ({self.prog} --help lists them)\n"
+                     f"{self.prog}: error: {message}\n")
+
 
 def _parser() -> argparse.ArgumentParser:
-    from ..experiments.presets import PRESETS
-    from ..experiments.registry import EXPERIMENTS
-
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="specbias",
         description="Reproduce and extend the analyses of 'Understanding the Spectral Bias of "
                     "Coordinate Based MLPs Via Training Dynamics' (Lazzari & Liu, 2023).")
-    from .. import __version__
     p.add_argument("--version", action="version", version=f"specbias {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -28,10 +41,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="paper: the paper's settings; quick: scaled down for a laptop CPU "
                         "(default); smoke: tiny, for tests")
     r.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    r.add_argument("--seeds", type=int, default=None,
+    r.add_argument("--seeds", type=count_arg(1), default=None,
                    help="number of seeds per setting (default: the preset's)")
     r.add_argument("--out", default="specbias-results",
                    help="output folder (default: ./specbias-results)")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace files in --out that reproduce did not write (your own, or "
+                        "another command's); without it they are never replaced")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--list", action="store_true",
                    help="print the experiments (name and one-line description) and exit")
@@ -46,24 +62,27 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--signal", default="sines",
                    help="'sines' (the paper's 1D sum of sines) or an image: camera, astronaut, "
                         "coffee, chelsea, noise, or a .png/.jpg/.npy path")
-    t.add_argument("--n", type=int, default=2048, help="1D grid size (default 2048)")
-    t.add_argument("--size", type=int, default=128, help="image side (default 128)")
-    t.add_argument("--depth", type=int, default=4, help="hidden layers (default 4)")
-    t.add_argument("--width", type=int, default=128, help="hidden width (default 128)")
-    t.add_argument("--epochs", type=int, default=500, help="training epochs (default 500)")
-    t.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    t.add_argument("--batch", type=int, default=None, help="batch size (default: full batch)")
-    t.add_argument("--seed", type=int, default=0,
+    t.add_argument("--n", type=count_arg(2), default=2048, help="1D grid size (default 2048)")
+    t.add_argument("--size", type=count_arg(2), default=128, help="image side (default 128)")
+    t.add_argument("--depth", type=count_arg(1), default=4, help="hidden layers (default 4)")
+    t.add_argument("--width", type=count_arg(1), default=128, help="hidden width (default 128)")
+    t.add_argument("--epochs", type=count_arg(1), default=500,
+                   help="training epochs, >= 1 (with --resume: the total to reach; default 500)")
+    t.add_argument("--lr", type=positive_float_arg, default=1e-3, help="Adam learning rate (default 1e-3)")
+    t.add_argument("--batch", type=count_arg(1), default=None, help="batch size (default: full batch)")
+    t.add_argument("--seed", type=seed_arg, default=0,
                    help="seed of the initialisation and minibatch order (default 0)")
     t.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    t.add_argument("--record-every", type=int, default=25,
+    t.add_argument("--record-every", type=count_arg(1), default=25,
                    help="epochs between records (regions, Hamming, confusion, neurons, gradient "
                         "norms, spectral residual) and checkpoints")
     t.add_argument("--out", default="specbias-run", help="run folder (default ./specbias-run)")
     t.add_argument("--resume", action="store_true",
-                   help="continue the run in --out (same configuration, more --epochs)")
+                   help="continue the run in --out (same configuration, more --epochs); "
+                        "refused when --out holds no run of `specbias train`")
     t.add_argument("--overwrite", action="store_true",
-                   help="replace the run in --out (its files are removed first)")
+                   help="replace the run in --out (its files and the analyses of its "
+                        "checkpoint are removed first; nothing else in the folder is touched)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     a = sub.add_parser(
@@ -98,12 +117,13 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--model-args", default=None, help="JSON keyword arguments for --model")
     a.add_argument("--whole-module", action="store_true",
                    help="the checkpoint is a whole module saved with torch.save(model)")
-    a.add_argument("--encoding", default="raw",
-                   help="for --model: the encoding in front of the network (raw, pe:<L>, "
-                        "rff:<m>:<sigma>[:<seed>]; default raw)")
-    a.add_argument("--coord-dim", type=int, default=None,
+    a.add_argument("--encoding", default=None,
+                   help="for --model/--whole-module: the encoding in front of the network "
+                        "(raw, pe:<L>, rff:<m>:<sigma>[:<seed>]; default raw); refused for a "
+                        "`specbias train` checkpoint, which carries its own")
+    a.add_argument("--coord-dim", type=count_arg(1), default=None,
                    help="for --model with --encoding: the coordinate dimension")
-    a.add_argument("--tile", type=int, default=1 << 18, help="points per tile (default 262144)")
+    a.add_argument("--tile", type=count_arg(1), default=1 << 18, help="points per tile (default 262144)")
     a.add_argument("--grads", choices=["none", "output"], default="none",
                    help="output: also the per-example gradients of the network's output over "
                         "all parameters (grad_out = 1, the empirical-NTK case): their norm "
@@ -115,34 +135,47 @@ def _parser() -> argparse.ArgumentParser:
                    help="where the per-point region ids go: memory, a memory-mapped "
                         "<name>_ids.npy file, or nowhere (default auto: memory when they fit; "
                         "with several checkpoints: file or none, auto meaning none)")
-    a.add_argument("--timeout", type=float, default=1800.0,
+    a.add_argument("--timeout", type=positive_float_arg, default=1800.0,
                    help="seconds a collective may wait under torchrun before the run fails "
                         "(with several checkpoints: longer than the slowest one's analysis)")
     a.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     a.add_argument("--out", default=None, help="folder for the results and maps (default: "
                                                "beside the checkpoint; required with several)")
+    a.add_argument("--overwrite", action="store_true",
+                   help="replace files in --out that analyze did not write, or that hold the "
+                        "analysis of another checkpoint of the same name; without it they are "
+                        "never replaced")
     return p
+
+
+def _run(args) -> int:
+    # The command modules import torch and the whole package: only the one asked for is loaded.
+    if args.command == "reproduce":
+        from .reproduce import reproduce_command
+        return reproduce_command(args)
+    if args.command == "train":
+        from .train import train_command
+        train_command(args)
+    elif args.command == "analyze":
+        from .analyze import analyze_command
+        analyze_command(args)
+    return 0
 
 
 def main(argv=None) -> int:
     """Run one command; 0 on success, 2 on a user error (one line on stderr, no traceback),
     1 when ``reproduce --strict`` finds a claim that does not hold, 130 on Ctrl-C."""
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = _parser().parse_args(argv)
     try:
-        if args.command == "reproduce":
-            from .reproduce import reproduce_command
-            return reproduce_command(args)
-        elif args.command == "train":
-            from .train import train_command
-            train_command(args)
-        elif args.command == "analyze":
-            from .analyze import analyze_command
-            analyze_command(args)
-    except ValueError as err:   # user errors; every other exception is a bug and shows its trace
-        print(f"specbias {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return _run(args)
     except KeyboardInterrupt:
-        print(f"specbias {args.command}: interrupted; what was finished is saved, rerun the "
-              "same command to continue", file=sys.stderr)
+        print(f"specbias {args.command}: interrupted; {interrupted_advice(args, argv)}",
+              file=sys.stderr)
         return 130
-    return 0
+    except Exception as err:    # noqa: BLE001 - sorted into user errors and bugs below
+        message = user_error_message(err, args)
+        if message is None:     # a bug: it shows its trace
+            raise
+        print(f"specbias {args.command}: error: {message}", file=sys.stderr)
+        return 2

@@ -1,25 +1,37 @@
-"""`specbias train`: one CoordinateMLP trained from flags, recorded by the epoch-keyed monitor."""
+"""`specbias train`: one CoordinateMLP trained from flags, recorded by the epoch-keyed monitor.
+
+Every size is checked against memory and every value against what it can mean before anything
+is allocated or written; the run folder is claimed for "train" (runs.ownership), so a folder
+holding another run, the user's own files or nothing to resume is refused by name."""
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
-from ..runs.devices import check_device
+import torch
+
 from ..data.grids import grid_coords
-from ..runs.files import atomic_write_json, to_jsonable
 from ..data.samplers import PairSampling
 from ..data.signals import load_image, sum_of_sines
+from ..nets.encodings import make_encoding
+from ..nets.models import CoordinateMLP
+from ..runs.devices import check_device
+from ..runs.files import atomic_write_json, first_line, to_jsonable
+from ..runs.output_checks import check_memory, check_writable_folder
+from ..runs.ownership import claim_folder, written_by
+from ..train.monitor import MonitorConfig
+from ..train.recorder import Recorder
+from ..train.trainer import (
+    RUN_FILE_NAMES, TrainConfig, TrainingDiverged, prepare_run_folder, start_run_folder, train,
+)
+from .analyze_outputs import WRITER as ANALYZE_WRITER
+from .values import encoding_features, parse_range, precision_problem
 
 IMAGES = ("camera", "astronaut", "coffee", "chelsea", "noise")
-
-
-def parse_range(text: str) -> tuple:
-    try:
-        lo, hi = (float(v) for v in text.split(","))
-    except ValueError:
-        raise ValueError(f"--range {text!r}: expected lo,hi such as 0,1 or -1,1") from None
-    if not hi > lo:
-        raise ValueError(f"--range {text!r}: expected lo < hi")
-    return lo, hi
+WRITER = "train"
+#: Bytes a record keeps per grid point (region ids and sizes, int64): records stay in memory.
+RECORD_BYTES_PER_POINT = 16
 
 
 def paper_freqs(n: int) -> list[int]:
@@ -27,29 +39,106 @@ def paper_freqs(n: int) -> list[int]:
     return [k for k in range(5, 75, 5) if 2 * k < n]
 
 
+def _grid_shape(args) -> tuple:
+    return (args.n,) if args.signal == "sines" else (args.size, args.size)
+
+
+def check_sizes(args, shape) -> None:
+    """Refuse a run whose memory estimate does not fit, naming its largest part's flag: the
+    encoding (an rff matrix is built in float64), the parameters with their gradients and
+    Adam's two moments, one batch's activations forward and backward, and the records (region
+    ids and sizes of every point, kept for every record)."""
+    points = int(torch.tensor(shape, dtype=torch.float64).prod())
+    dims = len(shape)
+    features = encoding_features(args.encoding, dims)
+    width, depth = args.width, args.depth
+    params = features * width + (depth - 1) * width * width + depth * width + 3 * width + 3
+    batch = min(args.batch or points, points)
+    records = args.epochs // args.record_every + 2
+    parts = {
+        f"--encoding {args.encoding!r} ({features} features)":
+            12 * features * dims if args.encoding.strip().lower().startswith("rff") else 0,
+        f"--width {width} --depth {depth} ({params} parameters, each with its gradient and "
+        "Adam's two moments)": 16 * params,
+        f"--{'n' if dims == 1 else 'size'}/--batch ({batch} points a step, {features} inputs, "
+        f"{depth} layers of {width})": 4 * batch * (features + 3 * depth * width + 3) +
+        4 * points * (dims + features + 2 * depth * width),
+        f"--epochs {args.epochs} / --record-every {args.record_every} ({records} records of "
+        f"{points} points)": RECORD_BYTES_PER_POINT * records * points,
+    }
+    largest = max(parts, key=parts.get)
+    check_memory(sum(parts.values()), f"{largest}: the run",
+                 "use smaller sizes (that flag above all)")
+
+
 def _target(args):
     if args.signal == "sines":
         return sum_of_sines(args.n, paper_freqs(args.n)).y.reshape(-1, 1), (args.n,)
     if args.signal in IMAGES or os.path.exists(args.signal):
-        img = load_image(args.signal, size=args.size, grey=True)
+        try:
+            img = load_image(args.signal, size=args.size, grey=True)
+        except ValueError as err:
+            raise ValueError(f"--signal {args.signal!r}: {first_line(err)}") from None
         return img.reshape(-1, img.shape[-1]), tuple(img.shape[:2])
     raise ValueError(f"--signal {args.signal!r}: expected 'sines', one of {', '.join(IMAGES)} "
                      "or an existing image path")
 
 
+def _model(args, shape, lo_hi, out_dim):
+    dims = len(shape)
+    try:
+        encoding = make_encoding(args.encoding, dims)
+    except ValueError as err:
+        raise ValueError(f"--encoding {args.encoding!r}: {first_line(err)}") from None
+    problem = precision_problem(encoding, lo_hi)
+    if problem:
+        raise ValueError(f"--encoding {args.encoding!r} on --range {args.coord_range}: "
+                         f"{problem}; use fewer levels, a smaller sigma or a smaller --range")
+    return CoordinateMLP(encoding, args.depth, args.width, out_dim=out_dim, seed=args.seed,
+                         in_dim=dims)
+
+
+def _check_initial_outputs(model, coords, target, coord_range: str) -> None:
+    """The network's outputs and squared error at initialisation must be finite: coordinates
+    far beyond the unit range overflow float32 in a network on raw inputs."""
+    with torch.no_grad():
+        mse = float((model(coords) - target).square().mean())
+    if not torch.isfinite(torch.tensor(mse)):
+        raise ValueError(f"--range {coord_range}: the network's squared error at "
+                         f"initialisation is {mse} (its outputs overflow float32 on coordinates "
+                         "this large); use a smaller --range or an encoding")
+
+
+def _analyses_of(out: str, checkpoint: Path) -> list[Path]:
+    """The files `specbias analyze` wrote into ``out`` about ``checkpoint`` (by the source their
+    .json records): they describe the run an --overwrite replaces."""
+    mine = []
+    for rel in written_by(out, ANALYZE_WRITER):
+        stem = rel[:-len("_ids.npy")] if rel.endswith("_ids.npy") else os.path.splitext(rel)[0]
+        try:
+            with open(os.path.join(out, stem + ".json")) as f:
+                source = json.load(f).get("source")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(source, str) and os.path.realpath(source) == os.path.realpath(checkpoint):
+            mine.append(Path(out) / rel)
+    return mine
+
+
 def train_command(args) -> None:
     """One CoordinateMLP trained by specbias_ext.train.trainer with every measurement recorded."""
-    from ..nets.models import CoordinateMLP
-    from ..train.monitor import MonitorConfig
-    from ..train.recorder import Recorder
-    from ..train.trainer import TrainConfig, prepare_run_folder, start_run_folder, train
-
     check_device(args.device)
     lo_hi = parse_range(args.coord_range)
+    check_sizes(args, _grid_shape(args))
+    check_writable_folder(args.out, "--out")
+    own = claim_folder(args.out, WRITER, resume=args.resume, overwrite=args.overwrite,
+                       how_to_resume="--resume", how_to_overwrite="--overwrite")
+    for name in RUN_FILE_NAMES:
+        own.check_writable(name)
     target, shape = _target(args)
     coords = grid_coords(shape, lo_hi)
-    model = CoordinateMLP(args.encoding, args.depth, args.width, out_dim=target.shape[1],
-                          seed=args.seed, in_dim=len(shape))
+    model = _model(args, shape, lo_hi, target.shape[1])
+    _check_initial_outputs(model, coords, target, args.coord_range)
     freqs = paper_freqs(args.n) if args.signal == "sines" else None
     config = MonitorConfig(pairs=PairSampling().fitted(shape), seed=args.seed)
     recorder = Recorder(coords, shape, target, config, signal_freqs=freqs,
@@ -68,12 +157,24 @@ def train_command(args) -> None:
         "recorder": recorder_settings, "seed": args.seed})
     remove = prepare_run_folder(args.out, run_config, resume=args.resume,
                                 overwrite=args.overwrite)
+    if args.overwrite:
+        remove = sorted(set(remove) | set(_analyses_of(args.out, Path(args.out) /
+                                                       "checkpoint.pt")))
+    own.record(*RUN_FILE_NAMES)
     start_run_folder(args.out, run_config, remove)
     atomic_write_json(os.path.join(args.out, "grid.json"), grid)
-    result = train(model, coords, target, train_config, monitor=recorder, run_dir=args.out,
-                   resume=args.resume, overwrite=args.overwrite)
+    try:
+        result = train(model, coords, target, train_config, monitor=recorder,
+                       run_dir=args.out, resume=args.resume, overwrite=args.overwrite)
+    except TrainingDiverged as err:
+        kept = (f"it keeps the run up to epoch {err.saved_epoch}"
+                if err.saved_epoch is not None else "it holds no checkpoint yet")
+        raise ValueError(f"--lr {args.lr:g}: training diverged at epoch {err.epoch} (loss "
+                         f"{err.loss:.4g}); {kept} in {args.out!r}: start it again with a "
+                         "smaller --lr and --overwrite, or remove the folder") from None
     last = result.records[-1] if result.records else {}
+    loss = f"{result.loss[-1]:.4g}" if result.loss else "n/a"
     print(f"trained {result.epochs} epochs in {result.timings['train_seconds']:.1f}s (records "
-          f"{result.timings['record_seconds']:.1f}s); final loss {result.loss[-1]:.4g}, "
+          f"{result.timings['record_seconds']:.1f}s); final loss {loss}, "
           f"{last.get('regions', '?')} regions; wrote {args.out}/checkpoint.pt, results.json, "
           "arrays.npz")

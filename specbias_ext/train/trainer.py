@@ -77,6 +77,22 @@ class TrainConfig:
 
 
 
+class TrainingDiverged(ValueError):
+    """The loss or a parameter became NaN or infinite: training stops (the run directory keeps
+    the last checkpoint written before, if any)."""
+
+    def __init__(self, epoch: int, loss: float, saved_epoch: Optional[int]):
+        self.epoch, self.loss, self.saved_epoch = epoch, loss, saved_epoch
+        super().__init__(f"lr: training diverged at epoch {epoch} (loss {loss:.4g}, the "
+                         "parameters are no longer finite); lower the learning rate")
+
+
+def _check_finite(model: nn.Module, loss: float, epoch: int, saved_epoch) -> None:
+    if not math.isfinite(loss) or not bool(torch.stack(
+            [torch.isfinite(p).all() for p in model.parameters()]).all()):   # one sync
+        raise TrainingDiverged(epoch, loss, saved_epoch)
+
+
 @dataclass
 class TrainResult:
     loss: list[float]                        # mean training loss of each epoch
@@ -204,9 +220,13 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
         monitor(model, epoch)
         timings["record_seconds"] += time.perf_counter() - t0
 
+    saved = {"epoch": start_epoch if resume and run is not None and run.has_checkpoint()
+             else None}
+
     def save(epoch: int) -> None:
         if run is None:
             return
+        saved["epoch"] = epoch
         run.save_checkpoint({
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "shuffle_rng": shuffle.get_state(), "epoch": epoch, "loss": loss_history,
@@ -235,6 +255,7 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
                 total += loss.detach().to(torch.float64) * xb.shape[0]
             loss_history.append(float(total) / n)
             timings["train_seconds"] += time.perf_counter() - t0
+            _check_finite(model, loss_history[-1], epoch + 1, saved["epoch"])
             do_record(epoch + 1)
             postfix = {"loss": f"{loss_history[-1]:.4g}"}
             if monitor is not None and monitor.history and "regions" in monitor.history[-1]:
@@ -255,6 +276,11 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
 
 
 def _check_resumable(state: dict, model: nn.Module, config: TrainConfig) -> None:
+    needed = ("model", "optimizer", "shuffle_rng", "epoch", "loss")
+    if not isinstance(state, dict) or any(k not in state for k in needed):
+        raise ValueError(f"run_dir: its {RunDirectory.CHECKPOINT} is not a checkpoint of this "
+                         f"trainer (expected a dict with {', '.join(needed)}); it cannot be "
+                         "resumed, pass overwrite=True to start the run again")
     described = model.describe() if hasattr(model, "describe") else repr(model)
     if state.get("model_config") != described:
         raise ValueError(f"run_dir: the checkpoint holds a different model "
