@@ -19,7 +19,8 @@ def reproduce_command(args) -> int:
         print(list_experiments())
         return 0
     names = resolve(args.experiments)
-    claims = reproduce(names, args.preset, args.device, args.seeds, args.out, args.quiet)
+    claims = reproduce(names, args.preset, args.device, args.seeds, args.out, args.quiet,
+                       overwrite=args.overwrite)
     ran = [c for c in claims["claims"] if c["experiment"] in names]
     held = sum(bool(c["held"]) for c in ran)
     print(f"{held}/{len(ran)} claims held in this run ({claims['held']}/{claims['total']} in "

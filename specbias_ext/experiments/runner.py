@@ -6,6 +6,11 @@ the preset and device of each experiment are shown). They are rewritten after ev
 and the trained weights of each training batch are kept in ``<out>/.train-cache/``, so an
 interrupted run loses at most the experiment in progress and a rerun with the same settings only
 measures.
+
+The folder is claimed for "reproduce" (runs.ownership): a rerun continues what reproduce wrote
+there, and any file it did not write (the user's own summary.md, an experiment folder holding
+files of another origin) is refused before anything runs, unless ``overwrite``. Every folder an
+experiment writes into is checked writable first, and the seeds are checked against memory.
 """
 from __future__ import annotations
 
@@ -18,14 +23,46 @@ import time
 import torch
 
 from ..runs.devices import check_device
-from ..runs.output_checks import check_writable_folder
 from ..runs.files import atomic_write_json
+from ..runs.output_checks import check_memory, check_writable_folder
+from ..runs.ownership import claim_folder, written_by
 from .base import Context, ExperimentResult, write_result
 from .presets import preset as get_preset
 from .registry import EXPERIMENTS, resolve
-from .tasks import TrainingCache
+from .tasks import Task, TrainingCache
+from .variants import PE_LEVELS, VARIANTS
 
 TRAIN_CACHE = ".train-cache"
+SUMMARIES = ("claims.json", "summary.md", "report.html")
+WRITER = "reproduce"
+
+
+def model_bytes(task: Task, features: int) -> int:
+    """Memory one model of ``task`` holds while a batch of them trains (float32): its inputs and
+    the fits kept at every record on all points, one minibatch's activations forward and
+    backward and a chunk of the full pass, the parameters with gradients and Adam's moments
+    and a snapshot per record."""
+    points = task.n if task.kind == "1d" else task.size * task.size
+    records = len(task.record_epochs)
+    batch = min(task.batch_size or points, points)
+    params = features * task.width + (task.depth - 1) * task.width ** 2 + \
+        (task.depth + 3) * task.width + 3
+    return 4 * (points * (features + 3 * records) + batch * 3 * task.depth * task.width
+                + min(points, 65536) * 2 * task.width + params * (4 + records))
+
+
+def check_seeds_fit(settings, names, seeds: int) -> None:
+    """Refuse ``seeds`` whose models (trained together, every variant of an experiment in one
+    batch) would not fit in memory: an upper estimate over the preset's tasks, with the most
+    variants of the experiments asked for and the widest encoding any variant uses."""
+    variants = max(len(VARIANTS.get(n, ())) for n in names) or 1
+    tasks = [t for t in (settings.task1d, settings.task2d, settings.noise) if t is not None]
+    per_seed = variants * max(
+        model_bytes(t, 2 * max(PE_LEVELS) * (1 if t.kind == "1d" else 2)) for t in tasks)
+    check_memory(seeds * per_seed,
+                 f"--seeds {seeds}: the models trained together ({variants} variants a seed, "
+                 f"up to {per_seed / 2**20:.0f} MiB a seed)",
+                 "use fewer --seeds")
 
 
 def environment() -> dict:
@@ -37,15 +74,17 @@ def environment() -> dict:
 
 
 def load_results(out: str, log=print) -> list[ExperimentResult]:
-    """Every experiment's results.json found in ``out``, read back, in table order (arrays are
-    not loaded; claims come back as Claim objects). Unreadable files are skipped with a note."""
+    """Every experiment's results.json reproduce wrote in ``out``, read back, in table order
+    (arrays are not loaded; claims come back as Claim objects). Unreadable files are skipped
+    with a note; an experiment folder reproduce did not write is never read."""
     from .claims import Claim
 
     fields = {f.name for f in dataclasses.fields(Claim)}
+    ours = set(written_by(out, WRITER))
     results = []
     for name in EXPERIMENTS:
         path = os.path.join(out, name, "results.json")
-        if not os.path.isfile(path):
+        if f"{name}/" not in ours or not os.path.isfile(path):
             continue
         try:
             with open(path) as f:
@@ -97,9 +136,33 @@ def write_summaries(out: str, log=print) -> dict:
     return claims
 
 
+def _claim(out: str, names, overwrite: bool):
+    """Check everything reproduce will write in ``out`` before anything runs, and claim it."""
+    check_writable_folder(out, "--out")
+    for sub in [*names, TRAIN_CACHE]:
+        path = os.path.join(out, sub)
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise ValueError(f"--out {out!r}: {path!r} is a file where the folder of {sub!r} "
+                             "goes; remove it or choose another --out")
+        check_writable_folder(path, "--out")
+        if os.path.isdir(os.path.join(path, "figures")):
+            check_writable_folder(os.path.join(path, "figures"), "--out")
+    for name in SUMMARIES:
+        if os.path.isdir(os.path.join(out, name)):
+            raise ValueError(f"--out {out!r}: {name} is a folder there; remove it or choose "
+                             "another --out")
+    own = claim_folder(out, WRITER, resume=bool(written_by(out, WRITER)), overwrite=overwrite,
+                       how_to_overwrite="--overwrite")
+    for rel in [*SUMMARIES, *(f"{n}/" for n in names), f"{TRAIN_CACHE}/"]:
+        own.check_writable(rel)
+    return own
+
+
 def reproduce(names=None, preset: str = "quick", device: str = "cpu", seeds=None,
-              out: str = "specbias-results", quiet: bool = False, log=print) -> dict:
-    """Run the experiments; returns the claims table of the whole folder (as in claims.json)."""
+              out: str = "specbias-results", quiet: bool = False, log=print,
+              overwrite: bool = False) -> dict:
+    """Run the experiments; returns the claims table of the whole folder (as in claims.json).
+    ``overwrite``: replace files in ``out`` that reproduce did not write (refused otherwise)."""
     names = resolve(names)
     settings = get_preset(preset)
     dev = check_device(device)
@@ -107,17 +170,9 @@ def reproduce(names=None, preset: str = "quick", device: str = "cpu", seeds=None
     n2 = seeds if seeds is not None else settings.seeds2d
     if n1 < 1:
         raise ValueError(f"--seeds: expected >= 1, got {n1}")
-    check_writable_folder(out, "--out")
-    for sub in [*names, TRAIN_CACHE]:
-        path = os.path.join(out, sub)
-        if os.path.exists(path) and not os.path.isdir(path):
-            raise ValueError(f"--out {out!r}: {path!r} is a file where the folder of {sub!r} "
-                             "goes; remove it or choose another --out")
-    for name in ("claims.json", "summary.md", "report.html"):
-        if os.path.isdir(os.path.join(out, name)):
-            raise ValueError(f"--out {out!r}: {name} is a folder there; remove it or choose "
-                             "another --out")
-    os.makedirs(out, exist_ok=True)
+    check_seeds_fit(settings, names, max(n1, n2))
+    own = _claim(out, names, overwrite)
+    own.record(*SUMMARIES, *(f"{n}/" for n in names), f"{TRAIN_CACHE}/")
     cache = TrainingCache(dev, quiet, folder=os.path.join(out, TRAIN_CACHE))
     ctx = Context(preset, settings, list(range(n1)), list(range(n2)), dev, out, cache, quiet)
     claims = None
