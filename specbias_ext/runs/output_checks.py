@@ -5,7 +5,24 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import tempfile
+
+
+def nearest_existing(path) -> str:
+    """The absolute path of ``path`` or of its nearest ancestor that exists."""
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        parent = os.path.dirname(existing)
+        if parent == existing:
+            break
+        existing = parent
+    return existing
+
+
+def free_disk_bytes(path) -> int:
+    """Free bytes on the file system ``path`` is (or would be created) on."""
+    return shutil.disk_usage(nearest_existing(path)).free
 
 
 def check_writable_folder(path, flag: str = "--out") -> str:
@@ -20,12 +37,7 @@ def check_writable_folder(path, flag: str = "--out") -> str:
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"{flag} {path!r} is a file, expected a folder; choose another path "
                          "or remove the file")
-    existing = os.path.abspath(path)
-    while not os.path.exists(existing):
-        parent = os.path.dirname(existing)
-        if parent == existing:
-            break
-        existing = parent
+    existing = nearest_existing(path)
     if not os.path.isdir(existing):
         raise ValueError(f"{flag} {path!r}: {existing!r} is a file, so the folder cannot be "
                          "created; choose another path")
