@@ -50,10 +50,10 @@ def test_train_into_a_folder_holding_a_run_is_refused(run_dir, capsys):
 def test_overwrite_removes_only_the_old_runs_files(run_dir, capsys):
     assert main(["analyze", str(run_dir / "checkpoint.pt"), "--grid", "32"]) == 0
     (run_dir / "notes.txt").write_text("mine")
-    assert (run_dir / "checkpoint_regions_32.npz").exists()
+    assert (run_dir / "R_regions_32.npz").exists()
     assert _train(run_dir, "--overwrite", "--depth", "3") == 0
     names = set(os.listdir(run_dir))
-    assert not any(n.startswith("regions_") for n in names), names
+    assert not any("_regions_" in n for n in names), names
     assert (run_dir / "notes.txt").read_text() == "mine"
     config = json.loads((run_dir / "run.json").read_text())
     assert config["model"]["depth"] == 3

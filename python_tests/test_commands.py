@@ -56,9 +56,9 @@ def test_train_then_analyze_on_a_finer_grid(tmp_path, capsys):
     assert [h["epoch"] for h in res["records"]] == [0, 3, 6]
     assert all(h["regions"] >= 1 for h in res["records"])
     assert main(["analyze", str(run / "checkpoint.pt"), "--grid", "1024"]) == 0
-    stats = json.loads((run / "checkpoint_regions_1024.json").read_text())
+    stats = json.loads((run / "run_regions_1024.json").read_text())
     assert stats["grid_shape"] == [1024] and stats["regions"] >= res["records"][-1]["regions"]
-    assert (run / "checkpoint_regions_1024.png").read_bytes()[:4] == b"\x89PNG"
+    assert (run / "run_regions_1024.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["analyze", str(run / "checkpoint.pt"), "--grid", "10x10"]) == 2
     assert "1D" in capsys.readouterr().err
 
@@ -84,8 +84,8 @@ def test_analyze_with_output_gradients_writes_region_coherence(tmp_path):
                  "--epochs", "2", "--out", str(run), "--quiet"]) == 0
     assert main(["analyze", str(run / "checkpoint.pt"), "--grid", "300", "--tile", "64",
                  "--grads", "output"]) == 0
-    stats = json.loads((run / "checkpoint_regions_300_grads.json").read_text())
-    arrays = np.load(run / "checkpoint_regions_300_grads.npz")
+    stats = json.loads((run / "run_regions_300_grads.json").read_text())
+    arrays = np.load(run / "run_regions_300_grads.npz")
     # The same quantities from the op on the whole grid at once.
     model, _ = _load(str(run / "checkpoint.pt"))
     coords = CoordinateGrid((300,), (0.0, 1.0)).coords()

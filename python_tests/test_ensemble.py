@@ -21,6 +21,7 @@ from specbias_ext.commands.analyze_outputs import member_labels
 from specbias_ext.data.grids import CoordinateGrid
 from specbias_ext.nets.models import CoordinateMLP
 from specbias_ext.nets.network import relu_network
+from specbias_ext.runs.ownership import MANIFEST
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -34,8 +35,10 @@ def free_port():
 
 
 def snapshot(folder):
-    """Every file of ``folder`` (hidden ones too: a leftover temporary file shows) and its bytes."""
-    return {p: open(os.path.join(folder, p), "rb").read() for p in sorted(os.listdir(folder))}
+    """Every file of ``folder`` (hidden ones too: a leftover temporary file shows) and its bytes,
+    but the record of who wrote what (it holds the command line and the time)."""
+    return {p: open(os.path.join(folder, p), "rb").read() for p in sorted(os.listdir(folder))
+            if p != MANIFEST}
 
 
 def save_checkpoint(folder, model, grid_shape=None, coord_range=(0.0, 1.0)):
@@ -170,10 +173,11 @@ def test_cli_under_two_ranks_equals_one_process(two_ranks, tmp_path, capsys):
     assert "3 checkpoints on a 20x16 grid" in capsys.readouterr().out
     files = snapshot(one)
     assert files == snapshot(tmp / "cli")
-    assert sorted(files) == sorted([f"{lab}_regions_20x16{ext}" for lab in ("pe2_s0", "raw_s0",
+    tag = "20x16_range-1.0_1.0"      # the range is not the training range (none saved: 0,1)
+    assert sorted(files) == sorted([f"{lab}_regions_{tag}{ext}" for lab in ("pe2_s0", "raw_s0",
                                                                            "pe2_s1")
                                     for ext in (".json", ".npz")] +
-                                   ["ensemble_regions_20x16.json"])
+                                   [f"ensemble_regions_{tag}.json"])
 
 
 def test_cli_bad_checkpoint_under_two_ranks_is_a_user_error_on_every_rank(two_ranks):
@@ -184,7 +188,7 @@ def test_cli_bad_checkpoint_under_two_ranks_is_a_user_error_on_every_rank(two_ra
     assert "corrupt.pt" in own["err"] and "Traceback" not in own["err"]
     assert other["err"].startswith("specbias analyze: error: rank 1 failed on member 1")
     assert "corrupt.pt" in other["err"] and "Traceback" not in other["err"]
-    assert not (tmp / "cli_bad" / "ensemble_regions_20x16.json").exists()
+    assert not (tmp / "cli_bad" / "ensemble_regions_20x16_range-1.0_1.0.json").exists()
 
 
 # ------------------------------------------------------------------- one process
@@ -329,9 +333,11 @@ def test_cli_several_whole_modules(tmp_path, capsys):
             assert files[fname] == data
     plane = ["--whole-module", "--grid", "8x6", "--slice", "0,0,0.5;1,0,0;0,1,0"]
     assert main(["analyze", *paths, *plane, "--out", str(out)]) == 0, capsys.readouterr().err
-    ens = json.loads((out / "ensemble_regions_8x6_slice.json").read_text())
-    assert [m["name"] for m in ens["members"]] == ["trunk0_regions_8x6_slice",
-                                                  "trunk1_regions_8x6_slice"]
+    [found] = sorted(out.glob("ensemble_regions_8x6_slice-*.json"))   # the plane's hash
+    tag = found.stem[len("ensemble_regions_"):]
+    ens = json.loads(found.read_text())
+    assert [m["name"] for m in ens["members"]] == [f"trunk0_regions_{tag}",
+                                                  f"trunk1_regions_{tag}"]
     assert ens["grid"]["kind"] == "plane"
     flat = ["--whole-module", "--grid", "8x6", "--slice", "0,0;1,0;0,1"]
     assert main(["analyze", *paths, *flat, "--out", str(out)]) == 2

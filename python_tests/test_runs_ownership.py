@@ -7,7 +7,7 @@ import os
 import pytest
 
 from specbias_ext.runs.ownership import (
-    MANIFEST, FolderInUse, claim_folder, read_manifest, written_by,
+    MANIFEST, FolderInUse, claim_accumulating, claim_folder, read_manifest, written_by,
 )
 
 
@@ -136,3 +136,16 @@ def test_concurrent_records_lose_nothing(tmp_path):
     files = read_manifest(tmp_path)["files"]
     assert len(files) == 75
     assert sorted(os.listdir(tmp_path)) == [MANIFEST]      # no temporary or lock file left
+
+
+def test_accumulating_writers_continue_their_own_folder(tmp_path):
+    own = claim_accumulating(tmp_path, "reproduce")
+    own.record("claims.json")
+    (tmp_path / "claims.json").write_text("{}")
+    (tmp_path / "notes.txt").write_text("mine")
+    again = claim_accumulating(tmp_path, "reproduce")          # no flag needed
+    again.check_writable("claims.json")
+    with pytest.raises(FolderInUse, match="--overwrite"):
+        claim_accumulating(tmp_path, "reproduce",
+                           how_to_overwrite="--overwrite").check_writable("notes.txt")
+    claim_accumulating(tmp_path, "reproduce", overwrite=True).check_writable("notes.txt")

@@ -27,7 +27,7 @@ from ..runs.output_checks import check_writable_folder
 from .analyze_ensemble import ensemble_command
 from .analyze_models import build_grid, resolve
 from .analyze_outputs import (
-    check_tile, choose_ids, claim_outputs, draw, grid_tag, member_labels, output_files,
+    check_tile, checkpoint_label, choose_ids, claim_outputs, draw, grid_tag, output_files,
     will_draw,
 )
 from .analyze_request import AnalyzeRequest
@@ -43,7 +43,7 @@ def single_command(request: AnalyzeRequest, rank: int, device) -> None:
     check_writable_folder(out, "--out")
     os.makedirs(out, exist_ok=True)
     ids_mode = choose_ids(request.ids, grid.num_points, out)
-    name = f"{member_labels([checkpoint])[0]}_regions_{grid_tag(request, shape, resolved.saved)}"
+    name = f"{checkpoint_label(checkpoint)}_regions_{grid_tag(request, shape, resolved.saved)}"
     drawn = will_draw(ids_mode, shape)
     files = output_files(name, ids_mode, drawn)
     own = claim_outputs(request, out, files, {name: checkpoint})

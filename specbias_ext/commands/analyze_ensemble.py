@@ -114,6 +114,7 @@ def ensemble_command(request: AnalyzeRequest, rank: int, device) -> None:
     span = (f" (95% interval {regions['low']:.1f} to {regions['high']:.1f})"
             if regions["low"] is not None else "")
     counts = [s["regions"] for s in summaries]
-    print(f"{len(paths)} checkpoints on a {tag} grid: {regions['mean']:.1f} regions on average"
+    print(f"{len(paths)} checkpoints on a {'x'.join(map(str, shape))} grid: "
+          f"{regions['mean']:.1f} regions on average"
           f"{span}, {min(counts)} to {max(counts)}; numbers: "
           f"{os.path.join(out, ensemble_name + '.json')} and one <name>.json per checkpoint")

@@ -94,12 +94,12 @@ def resolve(request: AnalyzeRequest, checkpoint: str, enc=None) -> Resolved:
     """``checkpoint`` made ready for the analysis; ``enc``: the --encoding already built (else
     it is built here)."""
     if request.user_model:
+        enc = user_encoding(request) if enc is None else enc
         module = _user_model(request, checkpoint)
         try:
             net = relu_network(module).detach()
         except (TypeError, ValueError) as err:
             raise ValueError(f"--model: {err}") from None
-        enc = user_encoding(request) if enc is None else enc
         dims = net.in_dim
         if enc is not None:
             if enc.out_dim != net.in_dim:

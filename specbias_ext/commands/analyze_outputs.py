@@ -4,8 +4,9 @@ to memory, a file or nowhere by what fits, and small 1D/2D grids get a region ma
 
 Names: ``<label>_regions_<grid>[_range<lo>_<hi>][_slice-<hash>][_grads]`` with
 ``.json``/``.npz`` (``_ids.npy`` for region ids on disk, ``.png``/``.pdf`` for a map), where
-``<label>`` tells the checkpoint apart (its file name without extension; for an ensemble the
-shortest tail of the paths that tells them apart), ``<grid>`` is ``N``, ``HxW`` or ``DxHxW``,
+``<label>`` tells the checkpoint apart (its file name without extension, the run's folder name
+for the checkpoint.pt of a train run; for an ensemble the shortest tail of the paths that tells
+them apart), ``<grid>`` is ``N``, ``HxW`` or ``DxHxW``,
 the range part appears when the range is not the checkpoint's training range (0,1 without
 one), and the slice part is a short hash of the plane's ORIGIN;U;V (written out in the .json).
 """
@@ -23,7 +24,8 @@ from ..plots import experiment_figures as plots
 from ..runs.output_checks import (
     available_memory_bytes, check_memory, fits_in_memory, free_disk_bytes, gib,
 )
-from ..runs.ownership import FolderInUse, Ownership, claim_folder, written_by
+from ..runs.files import RunDirectory
+from ..runs.ownership import FolderInUse, Ownership, claim_accumulating
 from .analyze_models import Resolved, default_range
 from .analyze_request import AnalyzeRequest
 
@@ -33,6 +35,8 @@ MAX_MAP_POINTS = {1: 1 << 20, 2: 4096 * 4096}
 ID_BYTES = 8
 #: The writer name in the output folder's record (runs.ownership).
 WRITER = "analyze"
+#: The file name of a `specbias train` checkpoint.
+TRAIN_CHECKPOINT = RunDirectory.CHECKPOINT
 
 
 def grid_tag(request: AnalyzeRequest, shape, saved: dict) -> str:
@@ -81,6 +85,17 @@ def member_labels(paths) -> list[str]:
             return labels
     # distinct paths that still join to the same label ("a_b/c" and "a/b_c"): number them
     return [f"{i}_{clean(c[-1])}" for i, c in enumerate(parts)]
+
+
+def checkpoint_label(path) -> str:
+    """The label of one checkpoint's output names: its file name without the extension, or for
+    the checkpoint.pt of a `specbias train` run the run's folder name (runs/pe4/checkpoint.pt
+    -> "pe4"), so that runs analysed into one --out keep apart."""
+    a = os.path.abspath(os.fspath(path))
+    folder = os.path.basename(os.path.dirname(a))
+    if os.path.basename(a) == TRAIN_CHECKPOINT and folder:
+        return folder.lstrip(".") or "_"
+    return member_labels([path])[0]
 
 
 def choose_ids(mode: str, points: int, folder: str, available=None, free_disk=None) -> str:
@@ -160,8 +175,8 @@ def claim_outputs(request: AnalyzeRequest, out: str, files: list[str],
     """Claim ``out`` for analyze and check that every output file may be written: nothing the
     user or another command wrote, and no output of the same name computed from another
     checkpoint (``sources``: output name -> checkpoint path), unless --overwrite."""
-    own = claim_folder(out, WRITER, resume=bool(written_by(out, WRITER)),
-                       overwrite=request.overwrite, how_to_overwrite="--overwrite")
+    own = claim_accumulating(out, WRITER, overwrite=request.overwrite,
+                             how_to_overwrite="--overwrite", command=request.command_line)
     for f in files:
         own.check_writable(f)
     if request.overwrite:

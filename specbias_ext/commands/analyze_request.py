@@ -71,6 +71,7 @@ class AnalyzeRequest:
     device: str = "cpu"
     out: Optional[str] = None
     overwrite: bool = False
+    command_line: Optional[str] = None      # recorded in the output folder
 
     @property
     def user_model(self) -> bool:
@@ -118,4 +119,5 @@ class AnalyzeRequest:
                    whole_module=bool(args.whole_module), encoding=encoding,
                    coord_dim=args.coord_dim, tile=args.tile, grads=args.grads == "output",
                    ids=args.ids, timeout=args.timeout, device=args.device, out=args.out,
-                   overwrite=bool(args.overwrite))
+                   overwrite=bool(args.overwrite),
+                   command_line=getattr(args, "command_line", None))

@@ -5,6 +5,7 @@ Every failure a user can cause ends as one line ``specbias <cmd>: error: ...`` a
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from .. import __version__
@@ -68,8 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--width", type=count_arg(1), default=128, help="hidden width (default 128)")
     t.add_argument("--epochs", type=count_arg(1), default=500,
                    help="training epochs, >= 1 (with --resume: the total to reach; default 500)")
-    t.add_argument("--lr", type=positive_float_arg, default=1e-3, help="Adam learning rate (default 1e-3)")
-    t.add_argument("--batch", type=count_arg(1), default=None, help="batch size (default: full batch)")
+    t.add_argument("--lr", type=positive_float_arg, default=1e-3,
+                   help="Adam learning rate (default 1e-3)")
+    t.add_argument("--batch", type=count_arg(1), default=None,
+                   help="batch size (default: full batch)")
     t.add_argument("--seed", type=seed_arg, default=0,
                    help="seed of the initialisation and minibatch order (default 0)")
     t.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
@@ -123,7 +126,8 @@ def _parser() -> argparse.ArgumentParser:
                         "`specbias train` checkpoint, which carries its own")
     a.add_argument("--coord-dim", type=count_arg(1), default=None,
                    help="for --model with --encoding: the coordinate dimension")
-    a.add_argument("--tile", type=count_arg(1), default=1 << 18, help="points per tile (default 262144)")
+    a.add_argument("--tile", type=count_arg(1), default=1 << 18,
+                   help="points per tile (default 262144)")
     a.add_argument("--grads", choices=["none", "output"], default="none",
                    help="output: also the per-example gradients of the network's output over "
                         "all parameters (grad_out = 1, the empirical-NTK case): their norm "
@@ -167,6 +171,7 @@ def main(argv=None) -> int:
     1 when ``reproduce --strict`` finds a claim that does not hold, 130 on Ctrl-C."""
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = _parser().parse_args(argv)
+    args.command_line = shlex.join(["specbias", *argv])     # recorded in the output folders
     try:
         return _run(args)
     except KeyboardInterrupt:

@@ -50,7 +50,9 @@ def describe_os_error(err: OSError, args=None) -> str:
     path = os.fsdecode(path) if isinstance(path, bytes) else str(path)
     shown = path if len(path) <= 120 else path[:60] + "..." + path[-40:]
     out = getattr(args, "out", None)
-    flag = f" (under --out {out!r})" if out and _under(path, out) and len(out) <= 120 else ""
+    flag = ""
+    if out and _under(path, out):
+        flag = f" (under --out {out!r})" if len(out) <= 120 else " (under --out)"
     advice = {errno.ENOSPC: "; free some space or choose another --out",
               errno.EDQUOT: "; free some space or choose another --out",
               errno.EFBIG: "; raise the limit or use smaller sizes",

@@ -20,7 +20,7 @@ def reproduce_command(args) -> int:
         return 0
     names = resolve(args.experiments)
     claims = reproduce(names, args.preset, args.device, args.seeds, args.out, args.quiet,
-                       overwrite=args.overwrite)
+                       overwrite=args.overwrite, command=getattr(args, "command_line", None))
     ran = [c for c in claims["claims"] if c["experiment"] in names]
     held = sum(bool(c["held"]) for c in ran)
     print(f"{held}/{len(ran)} claims held in this run ({claims['held']}/{claims['total']} in "

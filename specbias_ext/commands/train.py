@@ -17,13 +17,16 @@ from ..data.signals import load_image, sum_of_sines
 from ..nets.encodings import make_encoding
 from ..nets.models import CoordinateMLP
 from ..runs.devices import check_device
-from ..runs.files import atomic_write_json, first_line, to_jsonable
+from ..runs.files import (
+    RunDirectory, atomic_write_json, first_line, load_checkpoint_file, to_jsonable,
+)
 from ..runs.output_checks import check_memory, check_writable_folder
 from ..runs.ownership import claim_folder, written_by
 from ..train.monitor import MonitorConfig
 from ..train.recorder import Recorder
 from ..train.trainer import (
-    RUN_FILE_NAMES, TrainConfig, TrainingDiverged, prepare_run_folder, start_run_folder, train,
+    RUN_FILE_NAMES, TrainConfig, TrainingDiverged, is_train_checkpoint, prepare_run_folder,
+    start_run_folder, train,
 )
 from .analyze_outputs import WRITER as ANALYZE_WRITER
 from .values import encoding_features, parse_range, precision_problem
@@ -55,14 +58,14 @@ def check_sizes(args, shape) -> None:
     params = features * width + (depth - 1) * width * width + depth * width + 3 * width + 3
     batch = min(args.batch or points, points)
     records = args.epochs // args.record_every + 2
-    parts = {
-        f"--encoding {args.encoding!r} ({features} features)":
-            12 * features * dims if args.encoding.strip().lower().startswith("rff") else 0,
-        f"--width {width} --depth {depth} ({params} parameters, each with its gradient and "
-        "Adam's two moments)": 16 * params,
-        f"--{'n' if dims == 1 else 'size'}/--batch ({batch} points a step, {features} inputs, "
-        f"{depth} layers of {width})": 4 * batch * (features + 3 * depth * width + 3) +
-        4 * points * (dims + features + 2 * depth * width),
+    rff = args.encoding.strip().lower().startswith("rff")
+    parts = {   # flag(s) and what they size -> bytes
+        f"--encoding {args.encoding!r} ({features} features of {points} points)":
+            (12 * features * dims if rff else 0) + 4 * (2 * points + batch) * features,
+        f"--width {width} --depth {depth} ({params} parameters with {features} inputs, each "
+        "with its gradient and Adam's two moments)": 16 * params,
+        f"--width {width} --depth {depth} on --{'n' if dims == 1 else 'size'}/--batch "
+        f"({points} points, {batch} a step)": 4 * 3 * depth * width * (batch + points),
         f"--epochs {args.epochs} / --record-every {args.record_every} ({records} records of "
         f"{points} points)": RECORD_BYTES_PER_POINT * records * points,
     }
@@ -78,7 +81,8 @@ def _target(args):
         try:
             img = load_image(args.signal, size=args.size, grey=True)
         except ValueError as err:
-            raise ValueError(f"--signal {args.signal!r}: {first_line(err)}") from None
+            reason = first_line(err).removeprefix("name_or_path: ")
+            raise ValueError(f"--signal {args.signal!r}: {reason}") from None
         return img.reshape(-1, img.shape[-1]), tuple(img.shape[:2])
     raise ValueError(f"--signal {args.signal!r}: expected 'sines', one of {', '.join(IMAGES)} "
                      "or an existing image path")
@@ -125,6 +129,23 @@ def _analyses_of(out: str, checkpoint: Path) -> list[Path]:
     return mine
 
 
+def _check_resumable_checkpoint(out: str) -> None:
+    """--resume over a checkpoint.pt that no `specbias train` wrote (damaged, or replaced by
+    another file) is refused before anything is written."""
+    path = Path(out) / RunDirectory.CHECKPOINT
+    if not path.is_file():
+        return
+    try:
+        state = load_checkpoint_file(path)
+    except ValueError as err:
+        raise ValueError(f"--resume: {first_line(err)}; pass --overwrite to start the run "
+                         "again") from None
+    if not is_train_checkpoint(state):
+        raise ValueError(f"--resume: {str(path)!r} is not a checkpoint of `specbias train` "
+                         f"(it holds a {type(state).__name__}); pass --overwrite to start the "
+                         "run again")
+
+
 def train_command(args) -> None:
     """One CoordinateMLP trained by specbias_ext.train.trainer with every measurement recorded."""
     check_device(args.device)
@@ -132,9 +153,12 @@ def train_command(args) -> None:
     check_sizes(args, _grid_shape(args))
     check_writable_folder(args.out, "--out")
     own = claim_folder(args.out, WRITER, resume=args.resume, overwrite=args.overwrite,
-                       how_to_resume="--resume", how_to_overwrite="--overwrite")
+                       how_to_resume="--resume", how_to_overwrite="--overwrite",
+                       command=getattr(args, "command_line", None))
     for name in RUN_FILE_NAMES:
         own.check_writable(name)
+    if args.resume:
+        _check_resumable_checkpoint(args.out)
     target, shape = _target(args)
     coords = grid_coords(shape, lo_hi)
     model = _model(args, shape, lo_hi, target.shape[1])
@@ -167,11 +191,11 @@ def train_command(args) -> None:
         result = train(model, coords, target, train_config, monitor=recorder,
                        run_dir=args.out, resume=args.resume, overwrite=args.overwrite)
     except TrainingDiverged as err:
-        kept = (f"it keeps the run up to epoch {err.saved_epoch}"
-                if err.saved_epoch is not None else "it holds no checkpoint yet")
+        kept = (f"{args.out!r} keeps the run up to epoch {err.saved_epoch}"
+                if err.saved_epoch is not None else f"{args.out!r} holds no checkpoint yet")
         raise ValueError(f"--lr {args.lr:g}: training diverged at epoch {err.epoch} (loss "
-                         f"{err.loss:.4g}); {kept} in {args.out!r}: start it again with a "
-                         "smaller --lr and --overwrite, or remove the folder") from None
+                         f"{err.loss:.4g}); {kept}: start it again with a smaller --lr and "
+                         "--overwrite, or remove the folder") from None
     last = result.records[-1] if result.records else {}
     loss = f"{result.loss[-1]:.4g}" if result.loss else "n/a"
     print(f"trained {result.epochs} epochs in {result.timings['train_seconds']:.1f}s (records "

@@ -25,7 +25,7 @@ import torch
 from ..runs.devices import check_device
 from ..runs.files import atomic_write_json
 from ..runs.output_checks import check_memory, check_writable_folder
-from ..runs.ownership import claim_folder, written_by
+from ..runs.ownership import claim_accumulating, written_by
 from .base import Context, ExperimentResult, write_result
 from .presets import preset as get_preset
 from .registry import EXPERIMENTS, resolve
@@ -136,7 +136,7 @@ def write_summaries(out: str, log=print) -> dict:
     return claims
 
 
-def _claim(out: str, names, overwrite: bool):
+def _claim(out: str, names, overwrite: bool, command=None):
     """Check everything reproduce will write in ``out`` before anything runs, and claim it."""
     check_writable_folder(out, "--out")
     for sub in [*names, TRAIN_CACHE]:
@@ -151,8 +151,8 @@ def _claim(out: str, names, overwrite: bool):
         if os.path.isdir(os.path.join(out, name)):
             raise ValueError(f"--out {out!r}: {name} is a folder there; remove it or choose "
                              "another --out")
-    own = claim_folder(out, WRITER, resume=bool(written_by(out, WRITER)), overwrite=overwrite,
-                       how_to_overwrite="--overwrite")
+    own = claim_accumulating(out, WRITER, overwrite=overwrite, how_to_overwrite="--overwrite",
+                             command=command)
     for rel in [*SUMMARIES, *(f"{n}/" for n in names), f"{TRAIN_CACHE}/"]:
         own.check_writable(rel)
     return own
@@ -160,9 +160,10 @@ def _claim(out: str, names, overwrite: bool):
 
 def reproduce(names=None, preset: str = "quick", device: str = "cpu", seeds=None,
               out: str = "specbias-results", quiet: bool = False, log=print,
-              overwrite: bool = False) -> dict:
+              overwrite: bool = False, command=None) -> dict:
     """Run the experiments; returns the claims table of the whole folder (as in claims.json).
-    ``overwrite``: replace files in ``out`` that reproduce did not write (refused otherwise)."""
+    ``overwrite``: replace files in ``out`` that reproduce did not write (refused otherwise);
+    ``command``: the command line recorded in the folder (default: this process's)."""
     names = resolve(names)
     settings = get_preset(preset)
     dev = check_device(device)
@@ -171,7 +172,7 @@ def reproduce(names=None, preset: str = "quick", device: str = "cpu", seeds=None
     if n1 < 1:
         raise ValueError(f"--seeds: expected >= 1, got {n1}")
     check_seeds_fit(settings, names, max(n1, n2))
-    own = _claim(out, names, overwrite)
+    own = _claim(out, names, overwrite, command)
     own.record(*SUMMARIES, *(f"{n}/" for n in names), f"{TRAIN_CACHE}/")
     cache = TrainingCache(dev, quiet, folder=os.path.join(out, TRAIN_CACHE))
     ctx = Context(preset, settings, list(range(n1)), list(range(n2)), dev, out, cache, quiet)

@@ -31,8 +31,12 @@ def mse(fit: Tensor, target: Tensor) -> float:
 
 
 def psnr(mse_value: float, peak: float) -> Optional[float]:
-    """10 log10(peak^2 / MSE) in dB; None when MSE or peak is 0."""
-    return 10 * math.log10(peak ** 2 / mse_value) if mse_value > 0 and peak > 0 else None
+    """10 log10(peak^2 / MSE) in dB; None when MSE or peak is 0, or either is not finite (a
+    diverged fit)."""
+    if not (0 < mse_value < math.inf and 0 < peak < math.inf):
+        return None
+    ratio = peak ** 2 / mse_value
+    return 10 * math.log10(ratio) if ratio > 0 else None
 
 
 def target_peak(target: Tensor) -> float:

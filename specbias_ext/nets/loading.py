@@ -105,8 +105,9 @@ def _safe_load(path: str, map_location: Any, allowed: Iterable[type], what: str)
             "path)) and name the model's class ('package.module:Class'), or, for a file you "
             "trust, pass its classes in allowed_classes") from None
     except Exception as exc:  # the unpickler raises many kinds on damaged files (EOFError, ...)
+        reason = f"{type(exc).__name__}: {first_line(exc, sentence=True)}"
         raise ValueError(f"{what}: {path!r} cannot be read (truncated, corrupt or not written "
-                         f"by torch.save): {type(exc).__name__}: {first_line(exc)}") from None
+                         f"by torch.save): {reason}") from None
 
 
 def load_saved_module(path: str, allowed_classes: Iterable[type] = (),

@@ -155,18 +155,20 @@ def safe_torch_load(path: PathLike, map_location="cpu", allowed_globals=()) -> A
         return torch.load(path, map_location=map_location, weights_only=True)
 
 
-def first_line(exc: BaseException) -> str:
-    """The first non-empty line of ``exc``'s message, else its type's name."""
+def first_line(exc: BaseException, sentence: bool = False) -> str:
+    """The first non-empty line of ``exc``'s message (with ``sentence``: up to its first full
+    stop, for library messages that go on with advice), else its type's name."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return lines[0] if lines else type(exc).__name__
+    line = lines[0] if lines else type(exc).__name__
+    return line.split(". ", 1)[0] if sentence else line
 
 
 def load_checkpoint_file(path: PathLike, map_location="cpu") -> Any:
     """``torch.load(path, weights_only=True)`` with errors a user can act on.
 
-    Only tensors, numeric numpy arrays, numbers, strings, lists, tuples and dicts are accepted: a file whose pickle
-    asks for any other object (which could run code) is refused with ``CheckpointError``, as are
-    missing, empty, truncated and corrupt files.
+    Only tensors, numeric numpy arrays, numbers, strings, lists, tuples and dicts are accepted:
+    a file whose pickle asks for any other object (which could run code) is refused with
+    ``CheckpointError``, as are missing, empty, truncated and corrupt files.
     """
     path = Path(path)
     if not path.is_file():
@@ -183,7 +185,7 @@ def load_checkpoint_file(path: PathLike, map_location="cpu") -> Any:
     except Exception as exc:  # the unpickler raises many kinds on garbage (IndexError, ...)
         raise CheckpointError(
             f"checkpoint {str(path)!r} cannot be read (truncated, corrupt or not a torch "
-            f"checkpoint): {type(exc).__name__}: {first_line(exc)}") from None
+            f"checkpoint): {type(exc).__name__}: {first_line(exc, sentence=True)}") from None
 
 
 def to_jsonable(obj: Any) -> Any:

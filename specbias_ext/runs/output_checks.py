@@ -74,23 +74,27 @@ def _cgroup_room():
         return None
 
 
-def _address_space_room():
-    """RLIMIT_AS (ulimit -v) less what the process has mapped already, or None without one."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+def _rlimit_room(limit: int, statm_field: int):
+    """A resource limit less what the process uses of it already (from /proc/self/statm), or
+    None without a limit."""
+    soft, _ = resource.getrlimit(limit)
     if soft == resource.RLIM_INFINITY:
         return None
     try:
         with open("/proc/self/statm") as f:
-            mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            used = int(f.read().split()[statm_field]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
-        mapped = 0
-    return max(0, soft - mapped)
+        used = 0
+    return max(0, soft - used)
 
 
 def available_memory_bytes():
-    """Bytes the process can still allocate: MemAvailable, lowered by a cgroup memory limit or
-    an address-space limit (ulimit -v) when there is one; None where none of them is known."""
-    known = [v for v in (_meminfo_available(), _cgroup_room(), _address_space_room())
+    """Bytes the process can still allocate: MemAvailable, lowered by a cgroup memory limit, an
+    address-space limit (ulimit -v) or a data-segment limit (ulimit -d) when there is one; None
+    where none of them is known."""
+    known = [v for v in (_meminfo_available(), _cgroup_room(),
+                         _rlimit_room(resource.RLIMIT_AS, 0),       # statm: size
+                         _rlimit_room(resource.RLIMIT_DATA, 5))     # statm: data + stack
              if v is not None]
     return min(known) if known else None
 

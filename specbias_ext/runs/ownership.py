@@ -17,7 +17,9 @@ The rule:
 - ``claim_folder(folder, writer)`` claims a new or empty folder, or adds to one. A folder that
   already holds files this writer wrote is an earlier run of it: refused unless ``resume``
   (continue it) or ``overwrite`` (replace it); ``resume`` with nothing of this writer's to
-  continue is refused too (a missing run is never silently started afresh).
+  continue is refused too (a missing run is never silently started afresh). Writers whose
+  runs add up in one folder (reproduce, analyze) use ``claim_accumulating``, which continues
+  whatever they wrote there before.
 - Before writing a file the writer calls ``check_writable(relpath)``: an existing file it does
   not own (the user's own, or another writer's) is refused with ``FolderInUse``, which names the
   folder, who wrote the file and what to pass; ``overwrite`` allows replacing it.
@@ -39,7 +41,7 @@ import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 from .files import atomic_write_json
 
@@ -127,6 +129,17 @@ def _listing(paths, limit: int = 4) -> str:
     return shown + (f", ... ({len(paths)} in all)" if len(paths) > limit else "")
 
 
+def _command_line() -> str:
+    """This process's command line, as `specbias ...` when it is the specbias command."""
+    argv = list(sys.argv) or ["python"]
+    first = os.path.abspath(argv[0])
+    if os.path.basename(first) == "specbias" or (
+            os.path.basename(first) == "__main__.py"
+            and os.path.basename(os.path.dirname(first)) == "specbias_ext"):
+        argv[0] = "specbias"
+    return " ".join(shlex.quote(a) for a in argv)
+
+
 @contextlib.contextmanager
 def _locked(folder: Path):
     """An exclusive lock on ``folder`` (flock on the folder itself: no lock file is left)."""
@@ -146,6 +159,7 @@ class Ownership:
     writer: str
     overwrite: bool = False
     how_to_overwrite: str = "overwrite=True"
+    command: Optional[str] = None       # recorded with the writer (default: sys.argv)
 
     def owns(self, relpath: str) -> bool:
         """True when the manifest records ``relpath`` (or a folder above it) as this writer's.
@@ -194,14 +208,15 @@ class Ownership:
             manifest = read_manifest(self.folder)
             manifest["files"].update({r: self.writer for r in rels})
             manifest["writers"][self.writer] = {
-                "command": " ".join(shlex.quote(a) for a in sys.argv),
+                "command": self.command or _command_line(),
                 "updated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
             atomic_write_json(self.folder / MANIFEST, manifest)
 
 
 def claim_folder(folder: PathLike, writer: str, *, resume: bool = False,
                  overwrite: bool = False, how_to_resume: str = "resume=True",
-                 how_to_overwrite: str = "overwrite=True") -> Ownership:
+                 how_to_overwrite: str = "overwrite=True",
+                 command: Optional[str] = None) -> Ownership:
     """Claim ``folder`` for ``writer`` (see the module docstring); writes nothing.
 
     ``resume``: continue the files this writer wrote there before (refused when there are
@@ -209,6 +224,7 @@ def claim_folder(folder: PathLike, writer: str, *, resume: bool = False,
     other file it writes over; other files stay untouched). Without either, a folder holding
     this writer's earlier files is refused. ``how_to_resume`` / ``how_to_overwrite``: how the
     caller's user asks for each (``"--resume"`` on a command line), quoted in the messages.
+    ``command``: the command line recorded with the writer (default: this process's).
     """
     if not isinstance(writer, str) or not writer:
         raise ValueError(f"writer: expected a non-empty name, got {writer!r}")
@@ -230,4 +246,15 @@ def claim_folder(folder: PathLike, writer: str, *, resume: bool = False,
             f"{str(folder)!r} already holds an earlier {writer} run ({_listing(earlier)}; "
             f"written {_describe_writer(manifest, writer)}); pass {how_to_resume} to continue "
             f"it or {how_to_overwrite} to replace it, or choose another folder")
-    return Ownership(folder, writer, overwrite, how_to_overwrite)
+    return Ownership(folder, writer, overwrite, how_to_overwrite, command)
+
+
+def claim_accumulating(folder: PathLike, writer: str, *, overwrite: bool = False,
+                       how_to_overwrite: str = "overwrite=True",
+                       command: Optional[str] = None) -> Ownership:
+    """``claim_folder`` for a writer whose runs add up in one folder (reproduce's experiments,
+    analyze's outputs): each run continues what the writer wrote there before, if anything,
+    and still refuses what it did not write unless ``overwrite``."""
+    resume = not overwrite and bool(written_by(folder, writer))
+    return claim_folder(folder, writer, resume=resume, overwrite=overwrite,
+                        how_to_overwrite=how_to_overwrite, command=command)

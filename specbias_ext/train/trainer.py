@@ -275,12 +275,19 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
                        run_dir=run.path if run is not None else None, settings=settings)
 
 
+#: What a checkpoint of ``train`` holds at least (a file without them cannot be resumed).
+CHECKPOINT_KEYS = ("model", "optimizer", "shuffle_rng", "epoch", "loss")
+
+
+def is_train_checkpoint(state: Any) -> bool:
+    return isinstance(state, dict) and all(k in state for k in CHECKPOINT_KEYS)
+
+
 def _check_resumable(state: dict, model: nn.Module, config: TrainConfig) -> None:
-    needed = ("model", "optimizer", "shuffle_rng", "epoch", "loss")
-    if not isinstance(state, dict) or any(k not in state for k in needed):
+    if not is_train_checkpoint(state):
         raise ValueError(f"run_dir: its {RunDirectory.CHECKPOINT} is not a checkpoint of this "
-                         f"trainer (expected a dict with {', '.join(needed)}); it cannot be "
-                         "resumed, pass overwrite=True to start the run again")
+                         f"trainer (expected a dict with {', '.join(CHECKPOINT_KEYS)}); it "
+                         "cannot be resumed, pass overwrite=True to start the run again")
     described = model.describe() if hasattr(model, "describe") else repr(model)
     if state.get("model_config") != described:
         raise ValueError(f"run_dir: the checkpoint holds a different model "
