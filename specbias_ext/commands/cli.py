@@ -93,13 +93,15 @@ def _parser() -> argparse.ArgumentParser:
                         "any size",
         description="Streams the grid tile by tile: region ids and sizes, neighbour Hamming per "
                     "axis, dead/always-on neurons; a region map for 1D/2D grids small enough to "
-                    "draw. Under `torchrun --nproc-per-node P -m specbias_ext analyze ...` the "
-                    "grid is sharded over the P processes with results identical to one. With "
-                    "several checkpoints (an ensemble: seeds, encodings, ...) each is analysed "
-                    "alone on the grid into --out (<label>_regions_<grid>.json/.npz, the label "
-                    "told apart from the checkpoints' paths), with the mean, standard deviation "
-                    "and 95% t interval across them in ensemble_regions_<grid>.json; no maps "
-                    "are drawn. Under torchrun the checkpoints are shared out over the P "
+                    "draw, as <label>_regions_<settings>.json/.npz/.png (the label from the "
+                    "checkpoint's path; the settings: the grid, and the range, slice and grads "
+                    "when given). Under `torchrun --nproc-per-node P -m specbias_ext analyze "
+                    "...` the grid is sharded over the P processes with results identical to "
+                    "one. With several checkpoints (an ensemble: seeds, encodings, ...) each is "
+                    "analysed alone on the grid into --out (the labels told apart from the "
+                    "checkpoints' paths), with the mean, standard deviation and 95% t interval "
+                    "across them in ensemble_regions_<settings>.json; no maps are drawn. "
+                    "Nothing analyze did not write is replaced without --overwrite. Under torchrun the checkpoints are shared out over the P "
                     "processes (checkpoint k on process k mod P), with results identical to one.")
     a.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT",
                    help="checkpoint.pt written by `specbias train`; with --model, a state-dict "
