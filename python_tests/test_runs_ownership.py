@@ -149,3 +149,22 @@ def test_accumulating_writers_continue_their_own_folder(tmp_path):
         claim_accumulating(tmp_path, "reproduce",
                            how_to_overwrite="--overwrite").check_writable("notes.txt")
     claim_accumulating(tmp_path, "reproduce", overwrite=True).check_writable("notes.txt")
+
+
+def _accumulate(folder, start):
+    for k in range(start, start + 20):
+        own = claim_accumulating(folder, "reproduce")
+        own.check_writable("claims.json")
+        own.record("claims.json", f"exp{k}/")
+        (folder / "claims.json").write_text(str(k))
+
+
+def test_concurrent_accumulating_runs_never_refuse_each_other(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_accumulate, args=(tmp_path, s)) for s in (0, 100)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert len(read_manifest(tmp_path)["files"]) == 41

@@ -213,6 +213,12 @@ class Ownership:
             atomic_write_json(self.folder / MANIFEST, manifest)
 
 
+def _folder_manifest(folder: Path) -> dict:
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise FolderInUse(f"{str(folder)!r} is a file, expected a folder; choose another path")
+    return read_manifest(folder) if folder.is_dir() else _empty()
+
+
 def claim_folder(folder: PathLike, writer: str, *, resume: bool = False,
                  overwrite: bool = False, how_to_resume: str = "resume=True",
                  how_to_overwrite: str = "overwrite=True",
@@ -232,9 +238,7 @@ def claim_folder(folder: PathLike, writer: str, *, resume: bool = False,
         raise ValueError(f"{how_to_resume} and {how_to_overwrite}: choose one (continue what "
                          "is in the folder, or replace it)")
     folder = Path(folder)
-    if os.path.lexists(folder) and not folder.is_dir():
-        raise FolderInUse(f"{str(folder)!r} is a file, expected a folder; choose another path")
-    manifest = read_manifest(folder) if folder.is_dir() else _empty()
+    manifest = _folder_manifest(folder)
     earlier = sorted(p for p, w in manifest["files"].items()
                      if w == writer and _exists(folder, p))
     if resume and not earlier:
@@ -255,6 +259,10 @@ def claim_accumulating(folder: PathLike, writer: str, *, overwrite: bool = False
     """``claim_folder`` for a writer whose runs add up in one folder (reproduce's experiments,
     analyze's outputs): each run continues what the writer wrote there before, if anything,
     and still refuses what it did not write unless ``overwrite``."""
-    resume = not overwrite and bool(written_by(folder, writer))
-    return claim_folder(folder, writer, resume=resume, overwrite=overwrite,
-                        how_to_overwrite=how_to_overwrite, command=command)
+    if not isinstance(writer, str) or not writer:
+        raise ValueError(f"writer: expected a non-empty name, got {writer!r}")
+    folder = Path(folder)
+    _folder_manifest(folder)      # a file in the way or an unreadable record is refused
+    # no check of earlier runs: whatever this writer wrote is its own (and a concurrent run of
+    # it may be writing there right now)
+    return Ownership(folder, writer, overwrite, how_to_overwrite, command)
