@@ -76,6 +76,14 @@ def test_analyze_range_beyond_float32_is_refused(run, capsys, rng):
     _one_line_error(capsys, "analyze", "--range", "float32")
 
 
+def test_analyze_range_no_float_carries_for_the_checkpoints_encoding(tmp_path, capsys):
+    out = tmp_path / "pe"
+    assert main(["train", *TINY, "--epochs", "1", "--encoding", "pe:3", "--out", str(out)]) == 0
+    assert main(["analyze", str(out / "checkpoint.pt"), "--grid", "16", "--range=0,1e30"]) == 2
+    _one_line_error(capsys, "analyze", "--range 0.0,1e+30", "no float carries those phases")
+    assert main(["analyze", str(out / "checkpoint.pt"), "--grid", "16", "--range=0,100"]) == 0
+
+
 def test_train_range_whose_outputs_overflow_is_refused(tmp_path, capsys):
     out = tmp_path / "r"
     assert main(["train", *TINY, "--epochs", "1", "--range", "0,1e30", "--out", str(out)]) == 2

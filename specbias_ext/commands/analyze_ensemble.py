@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 
 from ..analysis import MemberFailed, analyze_ensemble, ensemble_statistics
-from ..runs.output_checks import check_writable_folder, free_disk_bytes, gib
+from ..runs.output_checks import ID_BYTES, check_writable_folder, free_disk_bytes, gib
 from .analyze_models import _saved_grid, build_grid, resolve, user_encoding
-from .analyze_outputs import (
-    ID_BYTES, claim_outputs, grid_tag, member_labels, output_files,
-)
+from .analyze_outputs import claim_outputs, grid_tag, member_labels, output_files
 from .analyze_request import AnalyzeRequest
 
 

@@ -22,7 +22,7 @@ import torch
 from ..nets.network import ReluNetwork, relu_network
 from ..plots import experiment_figures as plots
 from ..runs.output_checks import (
-    available_memory_bytes, check_memory, fits_in_memory, free_disk_bytes, gib,
+    ID_BYTES, available_memory_bytes, check_memory, fits_in_memory, free_disk_bytes, gib,
 )
 from ..runs.files import RunDirectory
 from ..runs.ownership import FolderInUse, Ownership, claim_accumulating
@@ -31,8 +31,6 @@ from .analyze_request import AnalyzeRequest
 
 #: Largest grids drawn as a region map (points); larger ones write numbers only.
 MAX_MAP_POINTS = {1: 1 << 20, 2: 4096 * 4096}
-#: Bytes per grid point of the region ids (int64), the grid footprint every size check uses.
-ID_BYTES = 8
 #: The writer name in the output folder's record (runs.ownership).
 WRITER = "analyze"
 #: The file name of a `specbias train` checkpoint.

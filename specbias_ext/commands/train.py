@@ -20,7 +20,7 @@ from ..runs.devices import check_device
 from ..runs.files import (
     RunDirectory, atomic_write_json, first_line, load_checkpoint_file, to_jsonable,
 )
-from ..runs.output_checks import check_memory, check_writable_folder
+from ..runs.output_checks import ID_BYTES, check_memory, check_writable_folder
 from ..runs.ownership import claim_folder, written_by
 from ..train.monitor import MonitorConfig
 from ..train.recorder import Recorder
@@ -34,7 +34,7 @@ from .values import encoding_features, parse_range, precision_problem
 IMAGES = ("camera", "astronaut", "coffee", "chelsea", "noise")
 WRITER = "train"
 #: Bytes a record keeps per grid point (region ids and sizes, int64): records stay in memory.
-RECORD_BYTES_PER_POINT = 16
+RECORD_BYTES_PER_POINT = 2 * ID_BYTES
 
 
 def paper_freqs(n: int) -> list[int]:

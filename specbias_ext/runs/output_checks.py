@@ -9,6 +9,10 @@ import shutil
 import tempfile
 
 
+#: Bytes per grid point of its region ids (int64): the grid footprint every size check uses.
+ID_BYTES = 8
+
+
 def nearest_existing(path) -> str:
     """The absolute path of ``path`` or of its nearest ancestor that exists."""
     existing = os.path.abspath(path)
