@@ -2,6 +2,7 @@
 argument or path; sizes are refused before anything is allocated; a diverging or interrupted
 run leaves a folder the printed command continues or replaces."""
 import errno
+import json
 import os
 import pickle
 import resource
@@ -14,6 +15,7 @@ import torch
 
 from specbias_ext.commands.cli import main
 from specbias_ext.runs import files as run_files
+from specbias_ext.runs.files import RunDirectory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -191,10 +193,6 @@ def test_a_diverging_run_stops_with_what_to_do_and_can_be_replaced(tmp_path, cap
 
 
 def test_ctrl_c_names_the_command_that_continues_and_it_works(tmp_path, capsys, monkeypatch):
-    import json
-
-    from specbias_ext.runs.files import RunDirectory
-
     argv = ["train", "--n", "64", "--depth", "2", "--width", "16", "--epochs", "6",
             "--record-every", "2", "--quiet"]
     assert main([*argv, "--out", str(tmp_path / "whole")]) == 0
@@ -241,8 +239,6 @@ for argv in json.loads(sys.argv[1]):
 def test_sizes_are_refused_before_allocation_with_the_estimate(tmp_path):
     # Under a 3 GiB data limit an allocation fails with MemoryError instead of being
     # OOM-killed: the refusals must come first, from the estimates.
-    import json
-
     outs = [str(tmp_path / f"o{k}") for k in range(len(SIZES))]
     jobs = [[*argv, "--out", out] for (argv, _), out in zip(SIZES, outs)]
     limit = 3 << 30
