@@ -15,6 +15,7 @@ The package reads bottom-up, each floor importing only the floors below it:
 - ``plots``: the figures; ``experiments``: the paper's experiments, claims and report;
 - ``commands``: the ``specbias`` command line.
 """
+from ._version import __version__
 from . import data, exact, measure, nets, ops, reference, runs, stats, train
 from .data.samplers import PairSampling
 from .gradients import (confusion_block, confusion_pairs, empirical_ntk, mse_grad_out,
@@ -26,7 +27,6 @@ from .ops import (activation_patterns, bit_counts, boundary_distance, build_info
                   per_example_grad_norms, region_grad_norms, region_ids)
 from .train.monitor import MonitorConfig, RegionMonitor
 
-__version__ = "0.1.0"
 
 __all__ = [
     "MonitorConfig", "PairSampling", "RegionMonitor", "ReluNetwork", "activation_patterns",

@@ -13,7 +13,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="specbias",
         description="Reproduce and extend the analyses of 'Understanding the Spectral Bias of "
                     "Coordinate Based MLPs Via Training Dynamics' (Lazzari & Liu, 2023).")
-    from .. import __version__
+    from .._version import __version__
     p.add_argument("--version", action="version", version=f"specbias {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 

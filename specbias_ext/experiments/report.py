@@ -41,7 +41,7 @@ def _git_commit() -> str | None:
 
 def provenance(claims: dict) -> dict:
     """What produced this report."""
-    from .. import __version__
+    from .._version import __version__
     return {"package": f"specbias_ext {__version__}", "git_commit": _git_commit(),
             "command": " ".join(shlex.quote(a) for a in sys.argv),
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -134,7 +134,7 @@ class TrainingCache:
 
     def batch_settings(self, task: Task, missing) -> dict:
         """Everything the weights of one trained batch depend on."""
-        from .. import __version__
+        from .._version import __version__
         return {"task": to_plain(asdict(task)), "models": [[v.describe(), s] for v, s in missing],
                 "device_type": self.device.type, "dtype": "float32", "version": __version__}
 
