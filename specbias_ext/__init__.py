@@ -16,6 +16,7 @@ The package reads bottom-up, each floor importing only the floors below it:
 - ``commands``: the ``specbias`` command line.
 """
 from . import data, exact, measure, nets, ops, reference, runs, stats, train
+from ._version import __version__
 from .data.samplers import PairSampling
 from .gradients import (confusion_block, confusion_pairs, empirical_ntk, mse_grad_out,
                         region_coherence)
@@ -25,8 +26,6 @@ from .ops import (activation_patterns, bit_counts, boundary_distance, build_info
                   grad_dots, grad_gram, hamming_neighbors, hamming_pairs, hamming_pairs_per_layer,
                   per_example_grad_norms, region_grad_norms, region_ids)
 from .train.monitor import MonitorConfig, RegionMonitor
-
-__version__ = "0.1.0"
 
 __all__ = [
     "MonitorConfig", "PairSampling", "RegionMonitor", "ReluNetwork", "activation_patterns",
