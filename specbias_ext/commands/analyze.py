@@ -23,6 +23,7 @@ from ..runs.devices import check_device
 from ..data.grids import CoordinateGrid, PlaneSlice, normalize_shape
 from ..runs.output_checks import available_memory_bytes, check_writable_folder
 from ..runs.files import atomic_save_npz, atomic_write_json, load_checkpoint_file
+from ..runs.provenance import with_provenance
 
 #: Largest grids drawn as a region map (points); larger ones write numbers only.
 MAX_MAP_POINTS = {1: 1 << 20, 2: 4096 * 4096}
@@ -369,8 +370,8 @@ def grad_options(args) -> dict:
 
 
 def analyze_command(args) -> None:
-    from ..analysis import analyze_grid
-    from ..analysis.distributed import launch, output_arrays
+    from ..analysis import analyze_grid, launch
+    from ..analysis.outputs import output_arrays
 
     distributed = launch(args.timeout)
     rank = torch.distributed.get_rank() if distributed else 0
@@ -403,7 +404,7 @@ def analyze_command(args) -> None:
     if result.ids is not None:
         arrays["ids"] = result.ids.reshape(shape)
     atomic_save_npz(os.path.join(out, f"{name}.npz"), **arrays)
-    atomic_write_json(os.path.join(out, f"{name}.json"), stats)
+    atomic_write_json(os.path.join(out, f"{name}.json"), with_provenance(stats, device))
     figs = _draw(result, grid, shape, module, device, out, name)
     where = f"map: {figs[0]}" if figs else f"numbers: {os.path.join(out, name + '.json')}"
     print(f"{result.num_regions} regions on a {tag} grid ({summary['dead_neurons']} dead, "
