@@ -1,4 +1,5 @@
-"""runs.checkpoints: the `specbias train` checkpoint and grid.json, written and read in one place."""
+"""runs.checkpoints: the `specbias train` checkpoint and grid.json, written and read in one
+place."""
 import pytest
 import torch
 

@@ -11,7 +11,7 @@ The package reads bottom-up, each floor importing only the floors below it:
 - ``measure``: one function per measured quantity;
 - ``analysis``: streamed and sharded grid analysis, ensembles;
 - ``train``: ``RegionMonitor`` for any training loop, and the package's trainer;
-- ``runs``: files written atomically, checkpoints, output checks, devices;
+- ``runs``: files written atomically, checkpoints, provenance, output checks, devices;
 - ``plots``: the figures; ``experiments``: the paper's experiments, claims and report;
 - ``commands``: the ``specbias`` command line.
 """

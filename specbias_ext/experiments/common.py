@@ -80,9 +80,11 @@ def hamming_figure(ctx, name, epochs, curves, title_prefix):
 def curve_series(curves, epochs) -> dict:
     """The curves as the JSON series of results.json."""
     return {"epochs": epochs,
-            "curves": {label: {kind: c[kind].tolist() for kind in c} for label, c in curves.items()}}
+            "curves": {label: {kind: c[kind].tolist() for kind in c}
+                       for label, c in curves.items()}}
 
 
 def curve_arrays(curves) -> dict:
     """The curves as arrays.npz entries, ``<variant>__<kind>``."""
-    return {f"{key(label)}__{kind}": arr for label, cs in curves.items() for kind, arr in cs.items()}
+    return {f"{key(label)}__{kind}": arr
+            for label, cs in curves.items() for kind, arr in cs.items()}
