@@ -76,7 +76,7 @@ def test_analyze_with_output_gradients_writes_region_coherence(tmp_path):
     import numpy as np
 
     from specbias_ext import ops, relu_network
-    from specbias_ext.commands.analyze import _load
+    from specbias_ext.runs.checkpoints import load_trained_model
     from specbias_ext.data.grids import CoordinateGrid
 
     run = tmp_path / "run"
@@ -87,7 +87,7 @@ def test_analyze_with_output_gradients_writes_region_coherence(tmp_path):
     stats = json.loads((run / "regions_300.json").read_text())
     arrays = np.load(run / "regions_300.npz")
     # The same quantities from the op on the whole grid at once.
-    model, _ = _load(str(run / "checkpoint.pt"))
+    model, _ = load_trained_model(str(run / "checkpoint.pt"))
     coords = CoordinateGrid((300,), (0.0, 1.0)).coords()
     with torch.no_grad():
         x = model.encode(coords)

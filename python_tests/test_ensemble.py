@@ -13,9 +13,9 @@ import torch.multiprocessing as mp
 from torch import nn
 
 import ensemble_dist_worker as W
+from output_values import provenance_of, snapshot
 from specbias_ext.stats import intervals as statistics
-from specbias_ext.analysis import MemberFailed, analyze_ensemble, analyze_grid
-from specbias_ext.analysis.distributed import RankFailed
+from specbias_ext.analysis import MemberFailed, RankFailed, analyze_ensemble, analyze_grid
 from specbias_ext.commands.cli import main
 from specbias_ext.commands.analyze import member_labels
 from specbias_ext.data.grids import CoordinateGrid
@@ -31,11 +31,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def snapshot(folder):
-    """Every file of ``folder`` (hidden ones too: a leftover temporary file shows) and its bytes."""
-    return {p: open(os.path.join(folder, p), "rb").read() for p in sorted(os.listdir(folder))}
 
 
 def save_checkpoint(folder, model, grid_shape=None, coord_range=(0.0, 1.0)):
@@ -91,7 +86,10 @@ def test_two_ranks_write_what_one_process_writes(two_ranks, tmp_path):
     dist_files, one_files = snapshot(tmp / "dist"), snapshot(tmp_path / "one")
     assert sorted(dist_files) == sorted(
         [f"{n}{ext}" for n in NAMES for ext in (".json", ".npz", "_ids.npy")] + ["ensemble.json"])
-    assert dist_files == one_files   # byte for byte, ensemble.json included
+    assert dist_files == one_files   # by their values, ensemble.json included
+    for name in ("ensemble.json", f"{NAMES[1]}.json"):
+        assert provenance_of(tmp / "dist" / name)["processes"] == 2
+        assert provenance_of(tmp_path / "one" / name)["processes"] == 1
 
 
 def test_each_member_equals_its_analysis_alone(two_ranks, tmp_path):
@@ -123,6 +121,7 @@ def test_ensemble_json_holds_members_and_their_statistics(two_ranks):
         assert m["files"] == {"summary": f"{m['name']}.json", "arrays": f"{m['name']}.npz",
                               "ids": f"{m['name']}_ids.npy"}
         s.pop("ids_file")
+        s.pop("provenance")
         assert m["summary"] == s
     stats = ens["statistics"]
     assert "boundary_distance_mean" not in stats    # no member measured it

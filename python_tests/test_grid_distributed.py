@@ -9,6 +9,7 @@ import torch.multiprocessing as mp
 
 import grid_dist_worker
 from grid_cases import make_case, wavy_grad_out
+from output_values import file_values, provenance_of
 from specbias_ext import ops
 from specbias_ext.analysis import analyze_grid
 
@@ -124,7 +125,7 @@ def combine_jobs(jobs):
 
 def test_combine_reference_cases_are_what_they_claim():
     """The synthetic tables cover what they are meant to (checked, not assumed)."""
-    from specbias_ext.analysis.distributed import _owners
+    from specbias_ext.analysis.table_combine import owners
 
     def keys(p):
         return {tuple(r) for r in p.tolist()}
@@ -138,7 +139,7 @@ def test_combine_reference_cases_are_what_they_claim():
     for world in (2, 3):
         for case, owner in (("owner_first", 0), ("owner_last", world - 1)):
             tables = grid_dist_worker.combine_case(case, world)
-            assert all(bool((_owners(p, world) == owner).all()) for p, _ in tables)
+            assert all(bool((owners(p, world) == owner).all()) for p, _ in tables)
         for case in ("spread", "random", "empty_rank"):
             for p, _ in grid_dist_worker.combine_case(case, world):   # a table: distinct rows
                 assert torch.unique(p, dim=0).shape[0] == p.shape[0]
@@ -187,8 +188,11 @@ def test_outputs_on_disk_are_identical(two_ranks, tmp_path):
             assert sorted(a.files) == sorted(b.files)
             for key in a.files:
                 assert np.array_equal(a[key], b[key])
-        else:
-            assert (one / n).read_bytes() == (two / n).read_bytes()
+        else:   # the JSON summary by its values; its provenance names the processes
+            assert file_values(str(one / n)) == file_values(str(two / n))
+    json_name = "regions_6x5x7.json"
+    assert provenance_of(one / json_name)["processes"] == 1
+    assert provenance_of(two / json_name)["processes"] == 2
 
 
 def test_a_failing_rank_fails_every_rank(two_ranks):

@@ -90,10 +90,10 @@ def test_failed_scan_leaves_no_partial_ids_file(tmp_path):
 
 def test_block_border_inside_a_region_and_empty_blocks():
     """Scanning two blocks and merging gives the one-block numbering (what ranks do)."""
-    from specbias_ext.analysis.stream import _Scanner
+    from specbias_ext.analysis.tile_scan import TileScanner
 
     grid, model, _ = make_case("3d")
-    sc = _Scanner(model, grid, tile=9)
+    sc = TileScanner(model, grid, tile=9)
     whole = sc.scan(0, sc.num_tiles)
     cut = 13
     a, b = sc.scan(0, cut), sc.scan(cut, sc.num_tiles)
@@ -123,7 +123,7 @@ def test_bad_arguments_name_themselves():
 @pytest.mark.parametrize("keys", ["constant", "first_word_bits"])
 def test_key_collisions_fall_back_to_exact_numbering(monkeypatch, keys):
     """Distinct patterns sharing a row key must still get distinct ids."""
-    from specbias_ext.analysis import stream
+    from specbias_ext.analysis import pattern_table
 
     grid, model, _ = make_case("2d")
     ref = in_memory(model, grid)
@@ -131,17 +131,17 @@ def test_key_collisions_fall_back_to_exact_numbering(monkeypatch, keys):
         fake = lambda p: torch.zeros(p.shape[0], dtype=torch.int64, device=p.device)  # noqa: E731
     else:
         fake = lambda p: p[:, 0] & 0xF  # noqa: E731
-    monkeypatch.setattr(stream, "row_keys", fake)
+    monkeypatch.setattr(pattern_table, "row_keys", fake)
     res = analyze_stream(model, grid, tile=37)
     assert torch.equal(res.ids, ref["ids"])
     assert torch.equal(res.region_counts, ref["counts"])
 
 
 def test_key_index_stays_sorted_and_complete():
-    from specbias_ext.analysis.stream import _Table, row_keys
+    from specbias_ext.analysis.pattern_table import PatternTable, row_keys
     from pattern_data import duplicated_rows
 
-    t = _Table(3, "cpu")
+    t = PatternTable(3, "cpu")
     for seed in range(6):
         p = duplicated_rows(200, 3, distinct=60, seed=seed)
         t.add_tile(p)
@@ -154,8 +154,7 @@ def test_key_index_stays_sorted_and_complete():
 def test_analyze_grid_single_process_writes_atomic_outputs(tmp_path, monkeypatch):
     import json
 
-    from specbias_ext.analysis import analyze_grid
-    from specbias_ext.analysis.distributed import launch
+    from specbias_ext.analysis import analyze_grid, launch
 
     for var in ("RANK", "WORLD_SIZE"):
         monkeypatch.delenv(var, raising=False)
@@ -177,10 +176,10 @@ def test_analyze_grid_single_process_writes_atomic_outputs(tmp_path, monkeypatch
 def test_scanner_keeps_the_network_description():
     from nets import random_mlp
     from specbias_ext import ReluNetwork
-    from specbias_ext.analysis.stream import _Scanner
+    from specbias_ext.analysis.tile_scan import TileScanner
 
     w, b = random_mlp(2, [8, 8], seed=1)
     net = ReluNetwork.of(w, b, slopes=[0.1, 0.0])
-    sc = _Scanner(net, CoordinateGrid((4, 4)), dtype=torch.float32)
+    sc = TileScanner(net, CoordinateGrid((4, 4)), dtype=torch.float32)
     assert sc.net.slopes == net.slopes and sc.net.input_skips == net.input_skips
     assert all(t.dtype == torch.float32 for t in sc.net.weights)

@@ -11,12 +11,12 @@ The package reads bottom-up, each floor importing only the floors below it:
 - ``measure``: one function per measured quantity;
 - ``analysis``: streamed and sharded grid analysis, ensembles;
 - ``train``: ``RegionMonitor`` for any training loop, and the package's trainer;
-- ``runs``: files written atomically, checkpoints, output checks, devices;
+- ``runs``: files written atomically, checkpoints, provenance, output checks, devices;
 - ``plots``: the figures; ``experiments``: the paper's experiments, claims and report;
 - ``commands``: the ``specbias`` command line.
 """
-from ._version import __version__
 from . import data, exact, measure, nets, ops, reference, runs, stats, train
+from ._version import __version__
 from .data.samplers import PairSampling
 from .gradients import (confusion_block, confusion_pairs, empirical_ntk, mse_grad_out,
                         region_coherence)
@@ -26,7 +26,6 @@ from .ops import (activation_patterns, bit_counts, boundary_distance, build_info
                   grad_dots, grad_gram, hamming_neighbors, hamming_pairs, hamming_pairs_per_layer,
                   per_example_grad_norms, region_grad_norms, region_ids)
 from .train.monitor import MonitorConfig, RegionMonitor
-
 
 __all__ = [
     "MonitorConfig", "PairSampling", "RegionMonitor", "ReluNetwork", "activation_patterns",

@@ -22,7 +22,9 @@ import torch
 from ..runs.devices import check_device
 from ..data.grids import CoordinateGrid, PlaneSlice, normalize_shape
 from ..runs.output_checks import available_memory_bytes, check_writable_folder
-from ..runs.files import atomic_save_npz, atomic_write_json, load_checkpoint_file
+from ..runs.checkpoints import load_trained_model, read_grid
+from ..runs.files import atomic_save_npz, atomic_write_json
+from ..runs.provenance import with_provenance
 
 #: Largest grids drawn as a region map (points); larger ones write numbers only.
 MAX_MAP_POINTS = {1: 1 << 20, 2: 4096 * 4096}
@@ -93,41 +95,6 @@ def _user_model(args, checkpoint=None):
         raise ValueError(first) from None
 
 
-def _load(checkpoint: str):
-    """A `specbias train` checkpoint: (CoordinateMLP, the grid.json saved beside it)."""
-    from ..nets.models import CoordinateMLP
-
-    if not os.path.exists(checkpoint):
-        raise ValueError(f"checkpoint {checkpoint!r} does not exist; write one with "
-                         "`specbias train --out DIR`")
-    ckpt = load_checkpoint_file(checkpoint, map_location="cpu")
-    if not isinstance(ckpt, dict) or "model_config" not in ckpt or "model" not in ckpt:
-        raise ValueError(f"{checkpoint}: not a checkpoint of `specbias train` "
-                         "(no model_config/model); pass the checkpoint.pt of a train run, or "
-                         "--model pkg.module:Class for a state dict of your own model")
-    try:
-        model = CoordinateMLP.from_config(ckpt["model_config"])
-        model.load_state_dict(ckpt["model"])
-    except (RuntimeError, KeyError, TypeError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{checkpoint}: its weights do not fit the model it describes "
-                         f"({first}); the file is damaged or from another program") from None
-    return model, _saved_grid(checkpoint)
-
-
-def _saved_grid(checkpoint: str) -> dict:
-    """The grid.json `specbias train` saved beside ``checkpoint`` ({} when there is none)."""
-    grid_file = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), "grid.json")
-    saved = {}
-    if os.path.exists(grid_file):
-        try:
-            with open(grid_file) as f:
-                saved = json.load(f)
-        except (OSError, ValueError) as err:
-            raise ValueError(f"{grid_file}: cannot read it ({err}); pass --grid") from None
-    return saved
-
-
 def _user_encoding(args):
     """The --encoding in front of a --model network (None for raw coordinates)."""
     from ..nets.encodings import make_encoding
@@ -163,7 +130,7 @@ def _resolve(args, checkpoint=None, enc=None):
                                  f"the model's first layer takes {net.in_dim}")
             dims = enc.in_dim
         return net, enc, dims, {}, module
-    model, saved = _load(checkpoint)
+    model, saved = load_trained_model(checkpoint)
     return model, None, model.encoding.in_dim, saved, model
 
 
@@ -264,7 +231,7 @@ def member_labels(paths) -> list[str]:
 def _common_saved(paths, args) -> dict:
     """The training grid and range the `specbias train` runs of ``paths`` share, for the flags
     not given; a ValueError naming two runs that differ."""
-    saved = [_saved_grid(p) for p in paths]
+    saved = [read_grid(p) for p in paths]
     common = {}
     for key, flag, given in (("grid_shape", "--grid", args.grid),
                              ("coord_range", "--range", args.coord_range)):
@@ -369,8 +336,8 @@ def grad_options(args) -> dict:
 
 
 def analyze_command(args) -> None:
-    from ..analysis import analyze_grid
-    from ..analysis.distributed import launch, output_arrays
+    from ..analysis import analyze_grid, launch
+    from ..analysis.outputs import output_arrays
 
     distributed = launch(args.timeout)
     rank = torch.distributed.get_rank() if distributed else 0
@@ -403,7 +370,7 @@ def analyze_command(args) -> None:
     if result.ids is not None:
         arrays["ids"] = result.ids.reshape(shape)
     atomic_save_npz(os.path.join(out, f"{name}.npz"), **arrays)
-    atomic_write_json(os.path.join(out, f"{name}.json"), stats)
+    atomic_write_json(os.path.join(out, f"{name}.json"), with_provenance(stats, device))
     figs = _draw(result, grid, shape, module, device, out, name)
     where = f"map: {figs[0]}" if figs else f"numbers: {os.path.join(out, name + '.json')}"
     print(f"{result.num_regions} regions on a {tag} grid ({summary['dead_neurons']} dead, "

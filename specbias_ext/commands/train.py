@@ -5,7 +5,8 @@ import os
 
 from ..runs.devices import check_device
 from ..data.grids import grid_coords
-from ..runs.files import atomic_write_json, to_jsonable
+from ..runs.checkpoints import write_grid
+from ..runs.files import to_jsonable
 from ..data.samplers import PairSampling
 from ..data.signals import load_image, sum_of_sines
 
@@ -69,7 +70,7 @@ def train_command(args) -> None:
     remove = prepare_run_folder(args.out, run_config, resume=args.resume,
                                 overwrite=args.overwrite)
     start_run_folder(args.out, run_config, remove)
-    atomic_write_json(os.path.join(args.out, "grid.json"), grid)
+    write_grid(args.out, grid)
     result = train(model, coords, target, train_config, monitor=recorder, run_dir=args.out,
                    resume=args.resume, overwrite=args.overwrite)
     last = result.records[-1] if result.records else {}

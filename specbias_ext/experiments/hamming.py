@@ -5,54 +5,15 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from tqdm import tqdm
 
 from .. import measure
 from . import claims as C
 from ..plots import experiment_figures as plots
 from .base import Context, ExperimentResult, key
-from .common import pairs_1d, pairs_2d, patterns_at
+from .common import (curve_arrays, curve_series, hamming_curves, hamming_figure, pairs_1d,
+                     pairs_2d, patterns_at)
 from .gridcounts import certified_count_1d
 from .variants import VARIANTS
-
-
-def hamming_curves(ctx: Context, tset, variants, seeds, pairs, desc, per_layer=False):
-    """{label: {"local": [seeds, records], "global": ..., "regions": [seeds, records]}}
-    (per layer: Hamming arrays are [seeds, records, layers])."""
-    out = {}
-    records = len(tset.task.record_epochs)
-    bar = tqdm(total=len(variants) * len(seeds) * records, disable=ctx.quiet, leave=False,
-               desc=desc)
-    for v in variants:
-        curves = {kind: [] for kind in list(pairs) + ["regions"]}
-        for s in seeds:
-            per_seed = {kind: [] for kind in list(pairs) + ["regions"]}
-            for k in range(records):
-                p, net = patterns_at(tset, v, s, k, ctx.device)
-                for kind, (i, j) in pairs.items():
-                    per_seed[kind].append(measure.mean_pair_hamming(
-                        p, i, j, net if per_layer else None).cpu().numpy())
-                per_seed["regions"].append(np.float64(measure.region_count(p)))
-                bar.update(1)
-            for kind in per_seed:
-                curves[kind].append(np.stack(per_seed[kind]))
-        out[v.label] = {kind: np.stack(c) for kind, c in curves.items()}
-    bar.close()
-    return out
-
-
-def _curve_figure(ctx, name, epochs, curves, title_prefix):
-    fig, axes = plots.new_figure(ncols=3)
-    for col, kind in enumerate(("local", "global")):
-        ax = axes[0][col]
-        for label, c in curves.items():
-            plots.band(ax, epochs, c[kind], label)
-        plots.finish(ax, "epoch", "mean Hamming distance", f"{title_prefix}: {kind} pairs")
-    for label, c in curves.items():
-        plots.band(axes[0][2], epochs, c["regions"], label)
-    plots.finish(axes[0][2], "epoch", "linear regions on the grid", f"{title_prefix}: regions",
-                 logy=True)
-    return plots.save(fig, ctx.figures(name), "hamming_vs_epoch")[0]
 
 
 def _region_maps_1d(ctx, name, tset, variants, seed):
@@ -68,15 +29,6 @@ def _region_maps_1d(ctx, name, tset, variants, seed):
     return plots.save(fig, ctx.figures(name), "fits_with_regions")[0]
 
 
-def _series(curves, epochs):
-    return {"epochs": epochs,
-            "curves": {label: {kind: c[kind].tolist() for kind in c} for label, c in curves.items()}}
-
-
-def _arrays(curves):
-    return {f"{key(label)}__{kind}": arr for label, cs in curves.items() for kind, arr in cs.items()}
-
-
 def hamming_1d(ctx: Context) -> ExperimentResult:
     name = "hamming-1d"
     task = ctx.preset.task1d
@@ -86,7 +38,7 @@ def hamming_1d(ctx: Context) -> ExperimentResult:
     pairs = pairs_1d(ctx.preset, task.n)
     curves = hamming_curves(ctx, tset, variants, ctx.seeds, pairs, "hamming-1d")
     final = {label: {kind: c[kind][:, -1] for kind in c} for label, c in curves.items()}
-    fig = _curve_figure(ctx, name, task.record_epochs, curves, "1D")
+    fig = hamming_figure(ctx, name, task.record_epochs, curves, "1D")
     fig_maps = _region_maps_1d(ctx, name, tset, variants, ctx.seeds[0])
     t_cert = time.perf_counter()
     cert_seeds = ctx.seeds[:ctx.preset.certified_seeds]
@@ -112,7 +64,7 @@ def hamming_1d(ctx: Context) -> ExperimentResult:
                      f"{final[l]['global'].mean():.1f}, certified regions "
                      f"{' '.join(str(c['count']) + ('' if c['exact'] else ' (lower bound)') for c in certified[l])}"
                      for l in final)
-    series = _series(curves, task.record_epochs)
+    series = curve_series(curves, task.record_epochs)
     series["certified_final_regions"] = {"seeds": cert_seeds, **certified}
     return ExperimentResult(
         name, "Hamming distance of local and global pairs over training (1D)",
@@ -120,7 +72,7 @@ def hamming_1d(ctx: Context) -> ExperimentResult:
          "seeds": ctx.seeds, "pairs": ctx.preset.pairs.describe(1),
          "regions": "curves: distinct patterns on the training grid (a lower bound); "
                     "certified_final_regions: every breakpoint on the segment (certified1d)"},
-        series, _arrays(curves), [fig, fig_maps], claims,
+        series, curve_arrays(curves), [fig, fig_maps], claims,
         {"train_s": train_s, "measure_s": measure_s, "certified_s": cert_s}, summ)
 
 
@@ -133,7 +85,7 @@ def hamming_2d(ctx: Context) -> ExperimentResult:
     pairs = pairs_2d(ctx.preset, task.grid_shape)
     curves = hamming_curves(ctx, tset, variants, ctx.seeds2d, pairs, "hamming-2d")
     final = {label: {kind: c[kind][:, -1] for kind in c} for label, c in curves.items()}
-    fig = _curve_figure(ctx, name, task.record_epochs, curves, "2D")
+    fig = hamming_figure(ctx, name, task.record_epochs, curves, "2D")
     st = "as in 1D: PE raises local Hamming"
     claims = [C.greater(name, f"local-{key(p)}-gt-{key(r)}", st,
                         f"final local Hamming {p}", final[p]["local"],
@@ -146,7 +98,7 @@ def hamming_2d(ctx: Context) -> ExperimentResult:
         name, "Hamming distance of local (patch) and global (corner) pairs over training (2D)",
         {"task": task.describe(), "variants": [v.describe() for v in variants],
          "seeds": ctx.seeds2d, "pairs": ctx.preset.pairs.describe(2)},
-        _series(curves, task.record_epochs), _arrays(curves), [fig], claims,
+        curve_series(curves, task.record_epochs), curve_arrays(curves), [fig], claims,
         {"train_s": train_s, "measure_s": measure_s}, summ)
 
 

@@ -11,8 +11,8 @@ from . import claims as C
 from ..plots import experiment_figures as plots
 from .base import Context, ExperimentResult, key
 from .confusion import NEAR_ONE, final_confusions
+from .common import curve_arrays, curve_series, hamming_curves, hamming_figure
 from .gridcounts import grid_count
-from .hamming import _arrays, _curve_figure, _series, hamming_curves
 from .variants import VARIANTS
 
 SOURCE = "paper, main text: noise-image experiment (Hamming, confusion and region figures)"
@@ -30,7 +30,7 @@ def noise_2d(ctx: Context) -> ExperimentResult:
     pairs = sampling.sample(task.grid_shape, 0)
     curves = hamming_curves(ctx, tset, variants, seeds, pairs, name)
     final = {label: {kind: c[kind][:, -1] for kind in c} for label, c in curves.items()}
-    figs = [_curve_figure(ctx, name, task.record_epochs, curves, "noise 64x64")]
+    figs = [hamming_figure(ctx, name, task.record_epochs, curves, "noise 64x64")]
     conf = final_confusions(ctx, tset, variants, seeds, pairs)
     near = {l: (np.abs(c["local"]) > NEAR_ONE).mean(1) for l, c in conf.items()}
     mean_abs = {l: np.abs(c["local"]).mean(1) for l, c in conf.items()}
@@ -64,7 +64,7 @@ def noise_2d(ctx: Context) -> ExperimentResult:
     summ = ", ".join(f"{l}: local {final[l]['local'].mean():.1f} global "
                      f"{final[l]['global'].mean():.1f}, |c| {mean_abs[l].mean():.2f}, regions "
                      f"{' '.join(g.display() for g in counts[l])}" for l in final)
-    arrays = _arrays(curves)
+    arrays = curve_arrays(curves)
     for l, cs in conf.items():
         for kind, c in cs.items():
             arrays[f"{key(l)}__{kind}_confusion"] = c.astype(np.float32)
@@ -72,7 +72,7 @@ def noise_2d(ctx: Context) -> ExperimentResult:
         name, "The paper's main-text experiment: 64x64 noise image, raw vs PE L=5",
         {"task": task.describe(), "variants": [v.describe() for v in variants], "seeds": seeds,
          "pairs": sampling.describe(2), "analysis_factor": f, "saturation": sat},
-        {**_series(curves, task.record_epochs),
+        {**curve_series(curves, task.record_epochs),
          "final_region_counts": {l: [g.to_json() for g in c] for l, c in counts.items()},
          "confusion": {l: {"mean_abs_local": mean_abs[l].tolist(),
                            "frac_near_pm1_local": near[l].tolist()} for l in conf}},

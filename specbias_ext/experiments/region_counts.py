@@ -7,6 +7,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import measure
+from ..exact.partition2d import exact_region_count_2d, regioncam_available
 from . import claims as C
 from ..plots import experiment_figures as plots
 from .base import Context, ExperimentResult, key
@@ -27,7 +28,6 @@ def first_last_counts(ctx, tset, variants, seeds) -> dict:
 
 def exact_raw_counts(tset, variants, seeds) -> dict:
     """Exact final region counts of the raw variants when the optional regioncam is installed."""
-    from ..exact.partition2d import exact_region_count_2d, regioncam_available
     if not regioncam_available():
         return {}
     out = {}

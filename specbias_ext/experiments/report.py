@@ -8,46 +8,21 @@ verdict), one section per experiment with links to each figure's PNG/PDF, and th
 from __future__ import annotations
 
 import base64
-import datetime as _dt
 import html
 import json
 import os
-import shlex
-import subprocess
-import sys
-
-import torch
 
 from ..runs.files import atomic_write_bytes
+from ..runs.provenance import provenance
 from .claims import RULE
 
 WIRING = ("Preset smoke is a wiring test: tiny networks trained for a few epochs, run so that "
           "the tests exercise every experiment end to end. Its claims are not expected to hold.")
 
 
-def _git_commit() -> str | None:
-    here = os.path.dirname(os.path.abspath(__file__))
-    try:
-        out = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:
-        return None
-    dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True, timeout=5).stdout.strip()
-    return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
-
-
-def provenance(claims: dict) -> dict:
-    """What produced this report."""
-    from .._version import __version__
-    return {"package": f"specbias_ext {__version__}", "git_commit": _git_commit(),
-            "command": " ".join(shlex.quote(a) for a in sys.argv),
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "device": claims.get("device"),
-            "cuda_device": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-            "torch": torch.__version__, "preset": claims.get("preset")}
+def _produced_by(claims: dict) -> dict:
+    """What produced this report: its provenance on the claims' device, and their preset."""
+    return {**provenance(device=claims.get("device")), "preset": claims.get("preset")}
 
 
 def _fmt(s: dict) -> str:
@@ -85,7 +60,7 @@ def _rel(out: str, path: str) -> str:
 
 
 def summary_markdown(results, claims: dict, env: dict, out: str) -> str:
-    prov = provenance(claims)
+    prov = _produced_by(claims)
     cell = lambda text: str(text).replace("|", "\\|")  # noqa: E731  (pipes inside a cell)
     lines = ["# specbias reproduce: summary", ""]
     if claims["preset"] == "smoke":
@@ -123,7 +98,7 @@ def _img(path: str) -> str:
 
 def report_html(results, claims: dict, env: dict, out: str) -> str:
     e = html.escape
-    prov = provenance(claims)
+    prov = _produced_by(claims)
     cls = {"held": "held", "not held": "miss", "inconclusive": "open"}
     rows = "".join(
         f"<tr class='{cls[c['verdict']]}'><td>{e(c['experiment'])}</td>"

@@ -23,6 +23,7 @@ from torch import nn
 
 from .._validate import int_at_least
 from .monitor import RegionMonitor
+from ..runs.checkpoints import read_checkpoint, write_checkpoint
 from ..runs.files import RunDirectory
 
 Tensor = torch.Tensor
@@ -180,7 +181,7 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
     start_epoch = 0
 
     if resume and run.has_checkpoint():
-        state = run.load_checkpoint(map_location=device)
+        state = read_checkpoint(run.checkpoint_path, map_location=device)
         _check_resumable(state, model, config)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -207,13 +208,11 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
     def save(epoch: int) -> None:
         if run is None:
             return
-        run.save_checkpoint({
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "shuffle_rng": shuffle.get_state(), "epoch": epoch, "loss": loss_history,
-            "timings": dict(timings), "model_config": settings["model"],
-            "trajectory": config.trajectory_settings(),
-            "monitor": monitor.state_dict() if monitor is not None else {},
-        })
+        write_checkpoint(
+            run.checkpoint_path, model=model, optimizer=optimizer,
+            shuffle_rng=shuffle.get_state(), epoch=epoch, loss=loss_history, timings=timings,
+            model_config=settings["model"], trajectory=config.trajectory_settings(),
+            monitor=monitor.state_dict() if monitor is not None else {})
         write_results(run, settings, loss_history, monitor, timings, epoch)
 
     do_record(start_epoch)
