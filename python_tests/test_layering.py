@@ -165,11 +165,15 @@ def test_no_import_cycles():
     assert _cycles(trimmed) == []
 
 
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
 def test_no_private_names_taken_from_other_modules():
     _, _, details = _graph()
-    reach_ins = [f"{m}:{line} takes {', '.join(n for n in names if n.startswith('_'))} from {t}"
+    reach_ins = [f"{m}:{line} takes {', '.join(n for n in names if _private(n))} from {t}"
                  for m, t, names, line in details
-                 if any(n.startswith("_") for n in names) and t != m]
+                 if any(_private(n) for n in names) and t != m]
     assert not reach_ins, "private names used outside their module:\n" + "\n".join(reach_ins)
 
 
