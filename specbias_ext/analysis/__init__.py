@@ -1,7 +1,7 @@
 """Region analysis of grids of any size, with identical results on one process or many.
 
 - ``entry``: ``analyze_grid``, the entry point: one process, or sharded over the processes of
-  a torch.distributed group; ``launch`` joins the group ``torchrun`` describes;
+  a torch.distributed group; ``process_group.launch`` joins the group ``torchrun`` describes;
 - ``stream``: ``analyze_stream``, the analysis in one process, tile by tile (the method, and
   what is measured, is described there); ``arguments`` checks and resolves its inputs;
 - ``tile_scan``: the scan of a block of whole tiles; ``pattern_table``: the table of distinct
@@ -18,7 +18,7 @@
 from .arguments import resolve_model
 from .ensemble import MemberFailed, analyze_ensemble, ensemble_statistics
 from .entry import analyze_grid
-from .launch import launch
+from .process_group import launch
 from .rank_failures import RankFailed
 from .result import GridAnalysis
 from .stream import analyze_stream
