@@ -24,6 +24,7 @@ FLOORS = {
     "experiments": 6,
     "commands": 7, "__main__": 7,
     "_version": 0,
+    "testing": 8,
 }
 
 
