@@ -13,8 +13,9 @@ from ..ops import activation_patterns
 Tensor = torch.Tensor
 
 
-def _check_raw_1d(net: ReluNetwork, lo: float, hi: float) -> ReluNetwork:
+def _check_raw_1d(net: ReluNetwork, lo: float, hi: float) -> tuple[ReluNetwork, float, float]:
     net = require_network(net)
+    lo, hi = float(lo), float(hi)
     if net.in_dim != 1:
         raise ValueError(f"net: expected a network on raw 1D coordinates (1 input feature), its "
                          f"first layer takes {net.in_dim}")
@@ -23,7 +24,7 @@ def _check_raw_1d(net: ReluNetwork, lo: float, hi: float) -> ReluNetwork:
                          "breakpoints")
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise ValueError(f"lo, hi: expected finite lo < hi, got ({lo}, {hi})")
-    return net
+    return net, lo, hi
 
 
 @torch.no_grad()
@@ -43,8 +44,7 @@ def exact_breakpoints_1d(net: ReluNetwork, lo: float = 0.0, hi: float = 1.0) -> 
     Returns:
         Tensor: the sorted breakpoints, float64.
     """
-    lo, hi = float(lo), float(hi)
-    net = _check_raw_1d(net, lo, hi)
+    net, lo, hi = _check_raw_1d(net, lo, hi)
     f64 = dict(dtype=torch.float64, device=net.device)
     edges = torch.tensor([lo, hi], **f64)
     slope = torch.ones(1, 1, **f64)   # layer input on piece p: slope[p] * x + icpt[p]

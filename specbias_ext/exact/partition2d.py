@@ -28,12 +28,12 @@ def exact_partition_2d(net: ReluNetwork, lo: float = 0.0, hi: float = 1.0):
     ``lo + (hi - lo) * (v + 1) / 2``. Plain and LeakyReLU networks, with or without biases; input
     skips and residual adds are not supported.
     """
+    net = require_network(net)
     try:
         import regioncam
     except ImportError:
         raise ImportError("exact 2D region counts need the optional package regioncam: "
                           "pip install regioncam") from None
-    net = require_network(net)
     if net.in_dim != 2:
         raise ValueError(f"net: expected a network on raw 2D coordinates, it takes {net.in_dim} "
                          "inputs")
