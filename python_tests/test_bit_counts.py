@@ -4,7 +4,7 @@ from hypothesis import given, settings, strategies as st
 
 from nets import mlp_configs, random_mlp
 from pattern_data import pattern_tensors
-from specbias_ext import activation_patterns, bit_counts, reference
+from specbias_ext import ReluNetwork, activation_patterns, bit_counts, reference
 
 
 @settings(max_examples=50, deadline=None)
@@ -32,13 +32,13 @@ def test_all_on_and_all_off_bits(n):
 @given(mlp_configs(max_n=400, max_width=150))
 def test_dead_and_always_on_neurons(cfg):
     cfg["dtype"] = torch.float64  # float32 rounding could flip a pre-activation within 1 ulp of 0
-    weights, biases = random_mlp(cfg["in_dim"], cfg["hidden"], cfg["out_dim"], cfg["dtype"],
-                                 cfg["seed"], cfg["dead_fraction"])
+    net = ReluNetwork.of(*random_mlp(cfg["in_dim"], cfg["hidden"], cfg["out_dim"], cfg["dtype"],
+                                     cfg["seed"], cfg["dead_fraction"]))
     x = torch.rand(cfg["n"], cfg["in_dim"], dtype=cfg["dtype"],
                    generator=torch.Generator().manual_seed(cfg["seed"]))
     h = sum(cfg["hidden"])
-    counts = bit_counts(activation_patterns(x, weights, biases), h)
-    zs = reference.hidden_preactivations(x, weights, biases)
+    counts = bit_counts(activation_patterns(x, net), h)
+    zs = reference.hidden_preactivations(x, net)
     z = torch.cat(zs, dim=1) if cfg["n"] else torch.zeros(0, h, dtype=cfg["dtype"])
     assert torch.equal(counts == 0, ~(z > 0).any(dim=0))
     assert torch.equal(counts == cfg["n"], (z > 0).all(dim=0))

@@ -53,7 +53,7 @@ def _bits_at(net, encoding, t):
 def test_raw_inputs_match_exact_breakpoints(seed, hidden, lo):
     net = _net(1, hidden, seed)
     res = certified_regions_1d(net, None, lo, 1.0)
-    exact = exact_breakpoints_1d(list(net.weights), list(net.biases), lo, 1.0)
+    exact = exact_breakpoints_1d(net, lo, 1.0)
     assert res.exact
     assert res.breakpoints.shape == exact.shape
     torch.testing.assert_close(res.breakpoints, exact, atol=1e-12, rtol=0)
@@ -135,11 +135,15 @@ def test_dead_network_has_one_region():
     assert res.count == 1 and res.breakpoints.numel() == 0 and res.exact
 
 
-def test_weights_lists_and_float32_networks_are_accepted():
+def test_float32_networks_are_accepted_and_lists_refused():
     w, b = random_mlp(1, [6], seed=1, dtype=torch.float32)
-    res = certified_regions_1d(w, biases=b)
-    exact = exact_breakpoints_1d(w, b)
+    net = ReluNetwork.of(w, b)
+    res = certified_regions_1d(net)
+    exact = exact_breakpoints_1d(net)
     torch.testing.assert_close(res.breakpoints, exact, atol=1e-7, rtol=0)
+    with pytest.raises(TypeError, match=r"net: expected a ReluNetwork, got list; build one with "
+                                        r"ReluNetwork.of\(weights, biases\)"):
+        certified_regions_1d(w)
 
 
 def test_bad_arguments():
@@ -150,5 +154,6 @@ def test_bad_arguments():
         certified_regions_1d(net, None, min_width=0.0)
     with pytest.raises(ValueError, match="1D coordinates"):
         certified_regions_1d(_net(8, [4], 0), PositionalEncoding(2, 2))
-    with pytest.raises(ValueError, match="features"):
+    with pytest.raises(ValueError, match="the encoding's output has 4 features, the network's "
+                                         "first layer takes 1: pass the encoding the network"):
         certified_regions_1d(net, PositionalEncoding(1, 2))

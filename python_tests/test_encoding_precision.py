@@ -78,7 +78,7 @@ def test_narrowness_numbers_are_stable_in_float64(levels):
     m, o, p = enc.affine_sine(torch.float64)
     # the computation repeated in float64 (plain-torch reference)
     reference = float(ref_geometry.boundary_distance(
-        coords.double(), m, o, p, list(net64.weights), list(net64.biases))[0].median())
+        coords.double(), m, o, p, net64)[0].median())
     # the policy for coordinate-space ops: coords and network in float64 when the encoding says
     assert enc.needs_float64(coords.dtype)
     promoted = float(coordinates.boundary_distance(coords.double(), enc, net64)[0].median())

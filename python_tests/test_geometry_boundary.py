@@ -19,27 +19,27 @@ DIST_TOL = {torch.float32: dict(rtol=2e-3, atol=1e-4), torch.float64: dict(rtol=
 
 def _setup(cfg):
     form = make_form(cfg["kind"], cfg["dims"], cfg["dtype"], cfg["seed"])
-    w, b = random_mlp(form[0].shape[0], cfg["hidden"], cfg["out_dim"], dtype=cfg["dtype"],
-                      seed=cfg["seed"], dead_fraction=cfg["dead_fraction"])
+    net = ReluNetwork.of(*random_mlp(form[0].shape[0], cfg["hidden"], cfg["out_dim"],
+                                     dtype=cfg["dtype"], seed=cfg["seed"],
+                                     dead_fraction=cfg["dead_fraction"]))
     gen = torch.Generator().manual_seed(cfg["seed"] + 1)
     coords = torch.rand(cfg["n"], cfg["dims"], generator=gen, dtype=torch.float64)
-    return coords.to(cfg["dtype"]), form, w, b
+    return coords.to(cfg["dtype"]), form, net
 
 
-def _all_neuron_distances(coords, form, w, b):
+def _all_neuron_distances(coords, form, net):
     """Reference per-neuron distances [N, H] (float64) from jvp, for checking argmin."""
     f64 = [t.double() if t.dtype.is_floating_point else t for t in form]
-    net = ReluNetwork.of([t.double() for t in w], [t.double() for t in b])
     return reference.neuron_distances_through(
-        coords.double(), lambda c: reference.encode_affine_sine(c, *f64), net)
+        coords.double(), lambda c: reference.encode_affine_sine(c, *f64), net.to(torch.float64))
 
 
 @settings(max_examples=40, deadline=None)
 @given(geometry_configs())
 def test_matches_jvp_reference(cfg):
-    coords, form, w, b = _setup(cfg)
-    dist, arg = ops_geometry.boundary_distance(coords, *form, w, b)
-    ref_dist, ref_arg = reference.boundary_distance(coords, *form, w, b)
+    coords, form, net = _setup(cfg)
+    dist, arg = ops_geometry.boundary_distance(coords, *form, net)
+    ref_dist, ref_arg = reference.boundary_distance(coords, *form, net)
     assert dist.shape == (cfg["n"],) and arg.shape == (cfg["n"],)
     assert dist.dtype == cfg["dtype"] and arg.dtype == torch.int64
     assert torch.equal(torch.isinf(dist), torch.isinf(ref_dist))
@@ -47,7 +47,7 @@ def test_matches_jvp_reference(cfg):
     finite = ~torch.isinf(dist)
     torch.testing.assert_close(dist[finite], ref_dist[finite], **DIST_TOL[cfg["dtype"]])
     # argmin names a neuron whose own distance is the minimum (exact ties may pick either).
-    per_neuron = _all_neuron_distances(coords, form, w, b)
+    per_neuron = _all_neuron_distances(coords, form, net)
     rows = torch.nonzero(finite).squeeze(1)
     picked = per_neuron[rows, arg[rows]]
     torch.testing.assert_close(picked.to(cfg["dtype"]), ref_dist[finite], **DIST_TOL[cfg["dtype"]])
@@ -60,7 +60,7 @@ def test_matches_jvp_reference(cfg):
 def test_one_hidden_layer_closed_form(dims, dtype):
     w, b = random_mlp(dims, [37], 2, dtype=dtype, seed=3)
     coords = torch.rand(500, dims, generator=torch.Generator().manual_seed(4), dtype=dtype)
-    dist, arg = coordinates.boundary_distance(coords, None, w, b)
+    dist, arg = coordinates.boundary_distance(coords, None, ReluNetwork.of(w, b))
     per_neuron = (coords @ w[0].T + b[0]).abs() / w[0].norm(dim=1)
     expected, expected_arg = per_neuron.min(dim=1)
     torch.testing.assert_close(dist, expected, **DIST_TOL[dtype])
@@ -69,13 +69,13 @@ def test_one_hidden_layer_closed_form(dims, dtype):
 
 
 def test_empty_and_single_point():
-    w, b = random_mlp(8, [5, 3], 1, seed=0)
+    net = ReluNetwork.of(*random_mlp(8, [5, 3], 1, seed=0))
     form = pe_form(2, 2)
-    dist, arg = ops_geometry.boundary_distance(torch.zeros(0, 2, dtype=torch.float64), *form, w, b)
+    dist, arg = ops_geometry.boundary_distance(torch.zeros(0, 2, dtype=torch.float64), *form, net)
     assert dist.shape == (0,) and arg.shape == (0,)
     one = torch.tensor([[0.3, 0.7]], dtype=torch.float64)
-    dist, arg = ops_geometry.boundary_distance(one, *form, w, b)
-    ref_dist, ref_arg = reference.boundary_distance(one, *form, w, b)
+    dist, arg = ops_geometry.boundary_distance(one, *form, net)
+    ref_dist, ref_arg = reference.boundary_distance(one, *form, net)
     torch.testing.assert_close(dist, ref_dist)
     assert torch.equal(arg, ref_arg)
 
@@ -85,10 +85,10 @@ def test_all_dead_first_layer_gives_inf_behind_it():
     every neuron has zero gradient is inf / -1."""
     w, b = random_mlp(1, [6, 4], 1, seed=5, dead_fraction=1.0)
     coords = torch.rand(20, 1, dtype=torch.float64)
-    dist, arg = coordinates.boundary_distance(coords, None, w, b)
+    dist, arg = coordinates.boundary_distance(coords, None, ReluNetwork.of(w, b))
     assert torch.isfinite(dist).all() and (arg < 6).all() and (dist > 1e4).all()
     w[0] = torch.zeros_like(w[0])  # no neuron depends on the coordinates at all
-    dist, arg = coordinates.boundary_distance(coords, None, w, b)
+    dist, arg = coordinates.boundary_distance(coords, None, ReluNetwork.of(w, b))
     assert torch.isinf(dist).all() and (arg == -1).all()
 
 
@@ -113,14 +113,14 @@ def test_raw_1d_against_exact_breakpoints(depth, seed):
     ("interior" points, checked on most points). For one hidden layer every neuron's zero is a
     breakpoint on the real line, so there equality holds at every point. Breakpoints are taken
     on (-1e3, 1e3); points run from a little before the first to a little after the last breakpoint."""
-    w, b = random_mlp(1, [9] * depth, 1, seed=seed)
+    net = ReluNetwork.of(*random_mlp(1, [9] * depth, 1, seed=seed))
     lo, hi = -1e3, 1e3
-    bps = breakpoints1d.exact_breakpoints_1d(w, b, lo, hi)
+    bps = breakpoints1d.exact_breakpoints_1d(net, lo, hi)
     assert bps.numel() >= 2
     margin = 0.05 * float(bps[-1] - bps[0])
     x = torch.linspace(float(bps[0]) - margin, float(bps[-1]) + margin, 2001,
                        dtype=torch.float64)
-    dist, _ = coordinates.boundary_distance(x[:, None], None, w, b)
+    dist, _ = coordinates.boundary_distance(x[:, None], None, net)
     d_bp, d_end, interior = _nearest_and_piece(x, bps, lo, hi)
     tol = 1e-9
     assert (dist >= d_end - tol).all()
@@ -174,10 +174,11 @@ def test_bad_inputs(op):
 
 def test_python_layer_errors():
     coords, form, w, b = _good()
+    net = ReluNetwork.of(w, b)
     with pytest.raises(TypeError, match="encoding: expected an object with affine_sine"):
-        coordinates.boundary_distance(coords, "pe", w, b)
+        coordinates.boundary_distance(coords, "pe", net)
     with pytest.raises(ValueError, match="coords: expected a 2-D tensor"):
-        coordinates.boundary_distance(coords[0], form, w, b)
+        coordinates.boundary_distance(coords[0], form, net)
 
 
 @requires_cuda
@@ -185,20 +186,22 @@ def test_python_layer_errors():
 @pytest.mark.parametrize("kind", ["raw", "pe", "rff"])
 def test_cuda_matches_cpu(dtype, kind):
     form = make_form(kind, 2, dtype)
-    w, b = random_mlp(form[0].shape[0], [70, 64, 33], 2, dtype=dtype, seed=1, dead_fraction=0.3)
+    net = ReluNetwork.of(*random_mlp(form[0].shape[0], [70, 64, 33], 2, dtype=dtype, seed=1,
+                                     dead_fraction=0.3))
     coords = torch.rand(5000, 2, dtype=dtype)
-    dist, arg = ops_geometry.boundary_distance(coords, *form, w, b)
+    dist, arg = ops_geometry.boundary_distance(coords, *form, net)
     cuda = lambda ts: [t.cuda() for t in ts]  # noqa: E731
-    dist_c, arg_c = ops_geometry.boundary_distance(coords.cuda(), *cuda(form), cuda(w), cuda(b))
+    dist_c, arg_c = ops_geometry.boundary_distance(coords.cuda(), *cuda(form), net.to("cuda"))
     torch.testing.assert_close(dist_c.cpu(), dist, **DIST_TOL[dtype])
     agree = (arg_c.cpu() == arg).float().mean()
     assert agree > (0.999 if dtype == torch.float64 else 0.99)
-    empty = ops_geometry.boundary_distance(coords[:0].cuda(), *cuda(form), cuda(w), cuda(b))
+    empty = ops_geometry.boundary_distance(coords[:0].cuda(), *cuda(form), net.to("cuda"))
     assert empty[0].shape == (0,)
 
 
 @requires_cuda
-@pytest.mark.parametrize("op", [ops_geometry.boundary_distance, ops_geometry.coord_gradients])
+@pytest.mark.parametrize("op", [torch.ops.specbias.boundary_distance,
+                                torch.ops.specbias.coord_gradients])
 def test_cuda_device_mismatch_errors(op):
     coords, (m, o, p), w, b = _good()
     cuda = lambda ts: [t.cuda() for t in ts]  # noqa: E731

@@ -13,7 +13,7 @@ from torch import nn
 
 from geometry_nets import NERF_LIKE, network_kinds, random_network
 from specbias_ext.nets import encodings
-from specbias_ext import reference
+from specbias_ext import ReluNetwork, reference
 from specbias_ext.ops import coordinates
 
 DIST_TOL = {torch.float32: dict(rtol=2e-3, atol=1e-4), torch.float64: dict(rtol=1e-9, atol=1e-10)}
@@ -157,14 +157,15 @@ def test_chunks_give_the_unchunked_result():
         coordinates.coord_gradients(coords, encode, net, chunk_size=0)
 
 
-def test_weights_biases_lists_and_a_plain_network_still_work():
+def test_a_plain_network_from_lists_works():
     encode = random_fourier(2, 3, torch.float64, seed=0)
     net = random_network(6, dict(NERF_LIKE, hidden=[7, 5], slopes=[0.0, 0.0], bias=[True] * 3,
                                  skips=[False] * 3, residual=[False, False], out_dim=1),
                          torch.float64)
     coords = torch.rand(10, 2, dtype=torch.float64)
     by_net = coordinates.coord_gradients(coords, encode, net)
-    by_lists = coordinates.coord_gradients(coords, encode, list(net.weights), list(net.biases))
+    by_lists = coordinates.coord_gradients(coords, encode,
+                                           ReluNetwork.of(list(net.weights), list(net.biases)))
     assert torch.equal(by_net, by_lists)
 
 

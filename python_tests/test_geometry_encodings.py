@@ -5,6 +5,7 @@ import torch
 from torch.func import jacrev, vmap
 
 from nets import random_mlp
+from specbias_ext import ReluNetwork
 from specbias_ext.ops import coordinates
 from specbias_ext.nets.encodings import FourierFeatures, PositionalEncoding, RawEncoding
 
@@ -35,9 +36,9 @@ def test_real_encodings(dims, dtype):
             return torch.cat(zs, 1)[0]
 
         tol = dict(rtol=1e-4, atol=1e-4) if dtype == torch.float32 else {}
-        grads = coordinates.coord_gradients(coords, enc, w, b)
+        grads = coordinates.coord_gradients(coords, enc, ReluNetwork.of(w, b))
         torch.testing.assert_close(grads, vmap(jacrev(f))(coords), **tol)
-        dist, arg = coordinates.boundary_distance(coords, enc, w, b)
+        dist, arg = coordinates.boundary_distance(coords, enc, ReluNetwork.of(w, b))
         z = vmap(hidden)(coords)
         jz = vmap(jacrev(hidden))(coords)  # [N, H, D]
         per_neuron = z.abs() / jz.norm(dim=2)

@@ -7,7 +7,7 @@ from torch.func import jacrev, vmap
 from conftest import requires_cuda
 from geometry_forms import geometry_configs, make_form, pe_form, raw_form
 from nets import random_mlp
-from specbias_ext import reference
+from specbias_ext import ReluNetwork, reference
 from specbias_ext.measure import boundaries
 from specbias_ext.ops import coordinates
 from specbias_ext.ops import geometry as ops_geometry
@@ -16,8 +16,10 @@ from specbias_ext.reference import pattern_bits
 TOL = {torch.float32: dict(rtol=1e-4, atol=1e-4), torch.float64: dict(rtol=1e-10, atol=1e-10)}
 
 
-def _jacrev_grads(coords, form, w, b):
+def _jacrev_grads(coords, form, net):
     """[N, out, D] by reverse mode, one point at a time (vmap), independent of the op's scheme."""
+    w, b = net.weights, net.biases
+
     def f(c):
         a = reference.encode_affine_sine(c[None], *form)
         for wl, bl in zip(w[:-1], b[:-1]):
@@ -30,23 +32,24 @@ def _jacrev_grads(coords, form, w, b):
 @given(geometry_configs())
 def test_matches_jacrev_and_jvp_reference(cfg):
     form = make_form(cfg["kind"], cfg["dims"], cfg["dtype"], cfg["seed"])
-    w, b = random_mlp(form[0].shape[0], cfg["hidden"], cfg["out_dim"], dtype=cfg["dtype"],
-                      seed=cfg["seed"], dead_fraction=cfg["dead_fraction"])
+    net = ReluNetwork.of(*random_mlp(form[0].shape[0], cfg["hidden"], cfg["out_dim"],
+                                     dtype=cfg["dtype"], seed=cfg["seed"],
+                                     dead_fraction=cfg["dead_fraction"]))
     coords = torch.rand(cfg["n"], cfg["dims"], dtype=cfg["dtype"],
                         generator=torch.Generator().manual_seed(cfg["seed"]))
-    grads = ops_geometry.coord_gradients(coords, *form, w, b)
+    grads = ops_geometry.coord_gradients(coords, *form, net)
     assert grads.shape == (cfg["n"], cfg["out_dim"], cfg["dims"]) and grads.dtype == cfg["dtype"]
     if cfg["n"] == 0:
         return
-    torch.testing.assert_close(grads, _jacrev_grads(coords, form, w, b), **TOL[cfg["dtype"]])
-    torch.testing.assert_close(grads, reference.coord_gradients(coords, *form, w, b),
+    torch.testing.assert_close(grads, _jacrev_grads(coords, form, net), **TOL[cfg["dtype"]])
+    torch.testing.assert_close(grads, reference.coord_gradients(coords, *form, net),
                                **TOL[cfg["dtype"]])
 
 
-def _region_spread(coords, form, w, b):
+def _region_spread(coords, form, net):
     """Largest within-region spread of the coordinate gradient, over regions with >= 2 points."""
-    grads = coordinates.coord_gradients(coords, form, w, b).flatten(1)
-    bits = pattern_bits(reference.encode_affine_sine(coords, *form), w, b)
+    grads = coordinates.coord_gradients(coords, form, net).flatten(1)
+    bits = pattern_bits(reference.encode_affine_sine(coords, *form), net)
     _, ids = torch.unique(bits, dim=0, return_inverse=True)
     spread = torch.zeros(())
     multi = 0
@@ -61,12 +64,12 @@ def _region_spread(coords, form, w, b):
 
 def test_raw_slope_constant_inside_regions_pe_not():
     coords = torch.rand(3000, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    w, b = random_mlp(2, [16, 16], 1, seed=1)
-    spread, multi = _region_spread(coords, raw_form(2), w, b)
+    net = ReluNetwork.of(*random_mlp(2, [16, 16], 1, seed=1))
+    spread, multi = _region_spread(coords, raw_form(2), net)
     assert multi > 5 and spread < 1e-12
     form = pe_form(2, 2)
-    w, b = random_mlp(form[0].shape[0], [16, 16], 1, seed=1)
-    spread, multi = _region_spread(coords, form, w, b)
+    net = ReluNetwork.of(*random_mlp(form[0].shape[0], [16, 16], 1, seed=1))
+    spread, multi = _region_spread(coords, form, net)
     assert multi > 5 and spread > 1e-2
 
 
@@ -104,11 +107,11 @@ def test_encoding_object_with_affine_sine():
         def affine_sine(self, dtype=None, device=None):
             return tuple(t.to(device=device) if t.dtype == torch.bool
                          else t.to(dtype=dtype, device=device) for t in pe_form(2, 2))
-    w, b = random_mlp(8, [6], 1, seed=0, dtype=torch.float32)
+    net = ReluNetwork.of(*random_mlp(8, [6], 1, seed=0, dtype=torch.float32))
     coords = torch.rand(10, 2)
-    torch.testing.assert_close(coordinates.coord_gradients(coords, Form(), w, b),
+    torch.testing.assert_close(coordinates.coord_gradients(coords, Form(), net),
                                ops_geometry.coord_gradients(coords, *pe_form(2, 2, torch.float32),
-                                                            w, b))
+                                                            net))
 
 
 @requires_cuda
@@ -116,9 +119,10 @@ def test_encoding_object_with_affine_sine():
 @pytest.mark.parametrize("kind", ["raw", "pe", "rff"])
 def test_cuda_matches_cpu(dtype, kind):
     form = make_form(kind, 2, dtype)
-    w, b = random_mlp(form[0].shape[0], [70, 64, 33], 3, dtype=dtype, seed=1, dead_fraction=0.3)
+    net = ReluNetwork.of(*random_mlp(form[0].shape[0], [70, 64, 33], 3, dtype=dtype, seed=1,
+                                     dead_fraction=0.3))
     coords = torch.rand(5000, 2, dtype=dtype)
-    grads = ops_geometry.coord_gradients(coords, *form, w, b)
+    grads = ops_geometry.coord_gradients(coords, *form, net)
     cuda = lambda ts: [t.cuda() for t in ts]  # noqa: E731
-    grads_c = ops_geometry.coord_gradients(coords.cuda(), *cuda(form), cuda(w), cuda(b))
+    grads_c = ops_geometry.coord_gradients(coords.cuda(), *cuda(form), net.to("cuda"))
     torch.testing.assert_close(grads_c.cpu(), grads, **TOL[dtype])

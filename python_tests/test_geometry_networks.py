@@ -173,7 +173,6 @@ def test_encoded_op_errors(op):
         ((x, jac[:-1]), "x_jacobian: expected shape [N, E, D]"),
         ((x, jac[:, :, :0]), "x_jacobian: expected at least one coordinate dimension"),
         ((x, jac.float()), "x_jacobian: expected dtype"),
-        ((x[:, :-1], jac[:, :-1]), "weights[0]: expected"),
         ((x, nan_jac), "x_jacobian: expected finite values"),
         ((nan_x, jac), "x: expected finite"),
     ]
@@ -182,6 +181,12 @@ def test_encoded_op_errors(op):
             op(*args, net)
     raw = getattr(torch.ops.specbias, op.__name__)
     w, b, kw = net.op_args()
+    e = x.shape[1]
+    with pytest.raises(ValueError, match=_escape(f"x has {e - 1} features, the network's first "
+                                                 f"layer takes {e}")):
+        op(x[:, :-1], jac[:, :-1], net)
+    with pytest.raises(RuntimeError, match=_escape("weights[0]: expected")):
+        raw(x[:, :-1], jac[:, :-1], w, b, **kw)
     with pytest.raises(RuntimeError, match=_escape("slopes: expected one negative slope per")):
         raw(x, jac, w, b, **dict(kw, slopes=[0.1]))
     with pytest.raises(RuntimeError, match=_escape("input_skip[0]: expected false")):

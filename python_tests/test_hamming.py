@@ -5,8 +5,8 @@ from hypothesis import given, settings, strategies as st
 from nets import mlp_configs, random_mlp
 from pattern_data import pattern_tensors, random_words
 from specbias_ext import (
-    activation_patterns, hamming_neighbors, hamming_pairs, hamming_pairs_per_layer,
-    layer_bit_ranges, reference,
+    ReluNetwork, activation_patterns, hamming_neighbors, hamming_pairs, hamming_pairs_per_layer,
+    reference,
 )
 
 
@@ -45,19 +45,19 @@ def test_hamming_segments_match_reference(patterns, p, seed, data):
 @settings(max_examples=30, deadline=None)
 @given(mlp_configs(max_n=300, max_width=200))
 def test_per_layer_sums_to_full_distance(cfg):
-    weights, biases = random_mlp(cfg["in_dim"], cfg["hidden"], cfg["out_dim"], cfg["dtype"],
-                                 cfg["seed"], cfg["dead_fraction"])
+    net = ReluNetwork.of(*random_mlp(cfg["in_dim"], cfg["hidden"], cfg["out_dim"], cfg["dtype"],
+                                     cfg["seed"], cfg["dead_fraction"]))
     x = torch.randn(cfg["n"], cfg["in_dim"], dtype=cfg["dtype"],
                     generator=torch.Generator().manual_seed(cfg["seed"]))
-    patterns = activation_patterns(x, weights, biases)
+    patterns = activation_patterns(x, net)
     i, j = random_pairs(cfg["n"], 100, cfg["seed"])
-    per_layer = hamming_pairs_per_layer(patterns, i, j, weights)
+    per_layer = hamming_pairs_per_layer(patterns, i, j, net)
     assert per_layer.shape == (i.shape[0], len(cfg["hidden"]))
     assert torch.equal(per_layer.sum(dim=1), hamming_pairs(patterns, i, j))
-    for l, (lo, hi) in enumerate(layer_bit_ranges(weights)):
+    for l, (lo, hi) in enumerate(net.layer_bit_ranges()):
         assert torch.all(per_layer[:, l] <= hi - lo)
     bits = reference.unpack_bits(patterns, sum(cfg["hidden"]))
-    lo, hi = layer_bit_ranges(weights)[-1]
+    lo, hi = net.layer_bit_ranges()[-1]
     expect = (bits[i, lo:hi] != bits[j, lo:hi]).sum(dim=1)
     assert torch.equal(per_layer[:, -1], expect)
 
@@ -101,12 +101,12 @@ def test_hamming_neighbors_1d(n):
 
 
 def test_hamming_neighbors_on_a_grid_of_patterns():
-    weights, biases = random_mlp(2, [64, 33], seed=8)
+    net = ReluNetwork.of(*random_mlp(2, [64, 33], seed=8))
     t = torch.linspace(0, 1, 30, dtype=torch.float64)
     x = torch.cartesian_prod(t, torch.linspace(0, 1, 20, dtype=torch.float64))
-    patterns = activation_patterns(x, weights, biases)
+    patterns = activation_patterns(x, net)
     down, right = hamming_neighbors(patterns, (30, 20))
-    full = reference.pattern_bits(x, weights, biases).reshape(30, 20, -1)
+    full = reference.pattern_bits(x, net).reshape(30, 20, -1)
     assert torch.equal(down, (full[1:] != full[:-1]).sum(-1))
     assert torch.equal(right, (full[:, 1:] != full[:, :-1]).sum(-1))
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from specbias_ext import activation_patterns, mlp_params
+from specbias_ext import activation_patterns, mlp_params, relu_network
 from specbias_ext.nets.models import CoordinateMLP
 from specbias_ext.reference import activation_patterns as ref_patterns
 
@@ -25,9 +25,9 @@ def test_layout_and_forward():
 def test_ops_take_the_mlp_after_the_encoding():
     model = CoordinateMLP("pe:3", depth=2, width=70, in_dim=2, seed=5).double()
     c = torch.rand(50, 2, dtype=torch.float64)
-    w, b = model.mlp_params()
+    net = relu_network(model)
     x = model.encode(c)
-    assert torch.equal(activation_patterns(x, w, b), ref_patterns(x, w, b))
+    assert torch.equal(activation_patterns(x, net), ref_patterns(x, net))
 
 
 def test_seed_determines_the_weights_and_leaves_global_rng_alone():

@@ -9,7 +9,7 @@ import torch
 import torch._dynamo.testing
 from hypothesis import given, settings
 
-from specbias_ext import ops, reference, relu_network
+from specbias_ext import ReluNetwork, ops, reference, relu_network
 from network_cases import network_configs, random_network
 from user_models import DeepSDFLike, NeRFTrunk, ResidualMLP
 
@@ -41,39 +41,27 @@ def test_bit_counts_and_per_layer_hamming_take_a_net():
     x = torch.rand(50, 3, dtype=torch.float64)
     bits = reference.pattern_bits(x, net)
     packed = reference.pack_bits(bits)
-    torch.testing.assert_close(ops.bit_counts(packed, net), bits.sum(0))
-    torch.testing.assert_close(reference.bit_counts(packed, net), bits.sum(0))
+    torch.testing.assert_close(ops.bit_counts(packed, net.num_hidden), bits.sum(0))
+    torch.testing.assert_close(reference.bit_counts(packed, net.num_hidden), bits.sum(0))
     i, j = torch.randint(0, 50, (30,)), torch.randint(0, 50, (30,))
     per_layer = ops.hamming_pairs_per_layer(packed, i, j, net)
     expect = torch.stack([(bits[i, a:b] != bits[j, a:b]).sum(1)
                           for a, b in net.layer_bit_ranges()], 1)
     torch.testing.assert_close(per_layer, expect)
-    torch.testing.assert_close(ops.hamming_pairs_per_layer(packed, i, j, list(net.weights)),
-                               expect)
+    with pytest.raises(TypeError, match=r"net: expected a ReluNetwork"):
+        ops.hamming_pairs_per_layer(packed, i, j, list(net.weights))
 
 
-def test_both_calling_conventions_agree_on_a_plain_mlp():
+def test_lists_of_a_plain_mlp_go_through_relu_network_of():
     net = random_network(2, [20, 30], out_dim=2)
     x = torch.rand(40, 2, dtype=torch.float64)
     go = torch.randn(40, 2, dtype=torch.float64)
     w, b = list(net.weights), list(net.biases)
-    assert torch.equal(ops.activation_patterns(x, net), ops.activation_patterns(x, w, b))
-    torch.testing.assert_close(ops.per_example_grad_norms(x, net, go),
-                               ops.per_example_grad_norms(x, w, b, go))
-    torch.testing.assert_close(ops.per_example_grad_norms(x, net, grad_out=go),
-                               ops.per_example_grad_norms(x, w, biases=b, grad_out=go))
-    with pytest.raises(TypeError, match="biases: pass either a ReluNetwork"):
-        ops.per_example_grad_norms(x, net, go, biases=b)
-
-
-def test_reference_old_list_signatures_match_the_net_form():
-    net = random_network(2, [7, 9], out_dim=2)
-    w, b = list(net.weights), list(net.biases)
-    x = torch.rand(12, 2, dtype=torch.float64)
-    go = torch.randn(12, 2, dtype=torch.float64)
-    assert torch.equal(reference.activation_patterns(x, w, b),
-                       reference.activation_patterns(x, net))
-    torch.testing.assert_close(reference.grad_gram(x, w, b, go), reference.grad_gram(x, net, go))
+    rebuilt = ReluNetwork.of(w, b)
+    assert torch.equal(ops.activation_patterns(x, net), ops.activation_patterns(x, rebuilt))
+    assert torch.equal(ops.per_example_grad_norms(x, net, go),
+                       ops.per_example_grad_norms(x, rebuilt, grad_out=go))
+    assert torch.equal(reference.grad_gram(x, net, go), reference.grad_gram(x, rebuilt, go))
 
 
 # ----------------------------------------------------------------------------- ops vs references
@@ -197,7 +185,7 @@ def test_fake_kernels_give_shapes_without_data():
     p = torch.empty(12, 2, dtype=torch.int64, device="meta")
     d0, d1, d2 = ops.hamming_neighbors(p, (2, 3, 2))
     assert (d0.shape, d1.shape, d2.shape) == ((1, 3, 2), (2, 2, 2), (2, 3, 1))
-    assert ops.bit_counts(p, net).shape == (79,)
+    assert ops.bit_counts(p, net.num_hidden).shape == (79,)
 
 
 @pytest.mark.parametrize("call,match", [
@@ -205,8 +193,6 @@ def test_fake_kernels_give_shapes_without_data():
      r"grad_out: expected shape \[N, out\]"),
     (lambda x, net, go: ops.activation_patterns(x.double(), net),
      r"weights\[0\]: expected dtype torch.float64 \(the dtype of x\)"),
-    (lambda x, net, go: ops.activation_patterns(x[:, :3], net),
-     r"weights\[0\]: expected 3 input features"),
     (lambda x, net, go: ops.grad_dots(x, net, go, torch.empty(2, dtype=torch.int64, device="meta"),
                                       torch.empty(3, dtype=torch.int64, device="meta")),
      r"j: expected as many indices as i"),
@@ -266,6 +252,9 @@ def test_fake_kernels_check_skip_and_residual_widths():
     bad[2] = torch.empty(2, 7, device="meta")  # the skip's x columns are missing
     with pytest.raises(RuntimeError, match=r"weights\[2\]: expected 11 input features"):
         torch.ops.specbias.activation_patterns(x, bad, b, **kw)
+    # the schema's own check of layer 0 (the wrappers say it in the network's terms first)
+    with pytest.raises(RuntimeError, match=r"weights\[0\]: expected 3 input features"):
+        torch.ops.specbias.activation_patterns(x[:, :3], w, b, **kw)
 
 
 @needs_network_kernels

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from specbias_ext import activation_patterns
+from specbias_ext import activation_patterns, relu_network
 from specbias_ext.data.grids import grid_coords
 from specbias_ext.nets.models import CoordinateMLP
 from specbias_ext.train.monitor import MonitorConfig
@@ -42,8 +42,7 @@ def test_record_equals_direct_calculations_on_a_checkpoint(tmp_path):
     record = rec.history[-1]
     assert record["epoch"] == 5
 
-    w, b = loaded.mlp_params()
-    w, b = [t.detach() for t in w], [t.detach() for t in b]
+    net = relu_network(loaded).detach()
     x = loaded.encode(sig.coords()).detach()
     fit = loaded(sig.coords()).detach()
     y = sig.target()
@@ -51,7 +50,7 @@ def test_record_equals_direct_calculations_on_a_checkpoint(tmp_path):
     assert record["loss"] == pytest.approx(mse, rel=1e-12)
     assert record["psnr"] == pytest.approx(10 * math.log10(float(y.max() - y.min()) ** 2 / mse))
 
-    bits = unpack_bits(activation_patterns(x, w, b), 60)
+    bits = unpack_bits(activation_patterns(x, net), 60)
     distinct = torch.unique(bits, dim=0).shape[0]
     assert record["regions"] == distinct
     sizes = rec.arrays["region_sizes_e000005"]
@@ -62,7 +61,7 @@ def test_record_equals_direct_calculations_on_a_checkpoint(tmp_path):
             assert (ids[p] == ids[q]) == bool((bits[p] == bits[q]).all())
 
     grad_out = 2 * (fit - y) / 1
-    g = reference.flat_per_example_grads(x, w, b, grad_out)
+    g = reference.flat_per_example_grads(x, net, grad_out)
     gnorm = g.norm(dim=1)
     for kind in ("local", "global"):
         i, j = rec.pairs[kind]

@@ -6,8 +6,8 @@ from conftest import requires_cuda
 from nets import random_mlp
 from pattern_data import duplicated_rows, random_words
 from specbias_ext import (
-    activation_patterns, bit_counts, hamming_neighbors, hamming_pairs, hamming_pairs_per_layer,
-    region_ids, reference,
+    ReluNetwork, activation_patterns, bit_counts, hamming_neighbors, hamming_pairs,
+    hamming_pairs_per_layer, region_ids, reference,
 )
 
 pytestmark = requires_cuda
@@ -21,38 +21,34 @@ def exact_net(in_dim, hidden, dtype, seed):
                for l in range(len(dims) - 1)]
     biases = [torch.randint(-1, 2, (dims[l + 1],), generator=gen).to(dtype)
               for l in range(len(dims) - 1)]
-    return weights, biases
-
-
-def cuda(ts):
-    return [t.cuda() for t in ts]
+    return ReluNetwork.of(weights, biases)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("hidden", [[1], [63, 65], [300, 64, 7, 128, 5]])
 @pytest.mark.parametrize("n", [0, 1, 1000])
 def test_activation_patterns_cuda_exact(dtype, hidden, n):
-    weights, biases = exact_net(6, hidden, dtype, seed=n + len(hidden))
+    net = exact_net(6, hidden, dtype, seed=n + len(hidden))
     x = torch.randint(-2, 3, (n, 6)).to(dtype)
-    got = activation_patterns(x.cuda(), cuda(weights), cuda(biases))
+    got = activation_patterns(x.cuda(), net.to("cuda"))
     assert got.device.type == "cuda"
-    assert torch.equal(got.cpu(), activation_patterns(x, weights, biases))
+    assert torch.equal(got.cpu(), activation_patterns(x, net))
 
 
 def test_activation_patterns_cuda_several_chunks():
     # The CUDA kernel works in chunks of 256 MiB of activations: width 512 in float32 gives
     # 65536 rows per chunk, so 200k rows take four chunks, the last one partial.
-    weights, biases = exact_net(4, [512, 100], torch.float32, seed=9)
+    net = exact_net(4, [512, 100], torch.float32, seed=9)
     x = torch.randint(-2, 3, (200_003, 4)).float()
-    got = activation_patterns(x.cuda(), cuda(weights), cuda(biases))
-    assert torch.equal(got.cpu(), activation_patterns(x, weights, biases))
+    got = activation_patterns(x.cuda(), net.to("cuda"))
+    assert torch.equal(got.cpu(), activation_patterns(x, net))
 
 
 def test_activation_patterns_cuda_random_net_close_to_reference():
-    weights, biases = random_mlp(16, [256, 256, 256], dtype=torch.float64, seed=3)
+    net = ReluNetwork.of(*random_mlp(16, [256, 256, 256], dtype=torch.float64, seed=3))
     x = torch.randn(5000, 16, dtype=torch.float64)
-    got = activation_patterns(x.cuda(), cuda(weights), cuda(biases)).cpu()
-    expect = reference.activation_patterns(x, weights, biases)
+    got = activation_patterns(x.cuda(), net.to("cuda")).cpu()
+    expect = reference.activation_patterns(x, net)
     differing = (reference.unpack_bits(got, 768) != reference.unpack_bits(expect, 768)).sum()
     assert int(differing) <= 2  # float64 rounding may flip a z within ~1e-15 of 0 at most
 
@@ -80,12 +76,12 @@ def test_hamming_pairs_cuda(segments):
 
 
 def test_hamming_pairs_per_layer_cuda():
-    weights, biases = exact_net(3, [70, 90, 20], torch.float64, seed=5)
+    net = exact_net(3, [70, 90, 20], torch.float64, seed=5)
     x = torch.randint(-2, 3, (500, 3)).double()
-    patterns = activation_patterns(x, weights, biases)
+    patterns = activation_patterns(x, net)
     i, j = torch.randint(0, 500, (400,)), torch.randint(0, 500, (400,))
-    got = hamming_pairs_per_layer(patterns.cuda(), i.cuda(), j.cuda(), weights)
-    assert torch.equal(got.cpu(), hamming_pairs_per_layer(patterns, i, j, weights))
+    got = hamming_pairs_per_layer(patterns.cuda(), i.cuda(), j.cuda(), net)
+    assert torch.equal(got.cpu(), hamming_pairs_per_layer(patterns, i, j, net))
 
 
 def test_hamming_pairs_cuda_device_mismatch():

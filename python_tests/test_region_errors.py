@@ -1,17 +1,23 @@
-"""Bad input to the region ops raises errors that name the argument and what was expected."""
+"""Bad input to the region ops raises errors that name the argument and what was expected.
+
+The wrappers take a ReluNetwork, whose lists are consistent by construction; the kernels' own
+checks of malformed weight and bias lists are reached through ``torch.ops.specbias`` directly."""
 import pytest
 import torch
 from torch import nn
 
 from nets import random_mlp
 from specbias_ext import (
-    activation_patterns, bit_counts, hamming_neighbors, hamming_pairs, mlp_params, region_ids,
+    ReluNetwork, activation_patterns, bit_counts, hamming_neighbors, hamming_pairs, mlp_params,
+    region_ids,
 )
 
 W, B = random_mlp(3, [20, 10])
+NET = ReluNetwork.of(W, B)
 X = torch.rand(5, 3, dtype=torch.float64)
 P = torch.zeros(6, 2, dtype=torch.int64)
 IDX = torch.arange(6)
+kernel_patterns = torch.ops.specbias.activation_patterns
 
 
 # ----------------------------------------------------------------- activation_patterns
@@ -19,53 +25,64 @@ IDX = torch.arange(6)
 @pytest.mark.parametrize("dtype", [torch.int64, torch.float16, torch.bool])
 def test_x_dtype(dtype):
     with pytest.raises(RuntimeError, match=r"x: expected float32 or float64"):
-        activation_patterns(X.to(dtype), W, B)
+        activation_patterns(X.to(dtype), NET)
 
 
 def test_x_shape():
     with pytest.raises(RuntimeError, match=r"x: expected a 2-D tensor"):
-        activation_patterns(X[0], W, B)
+        activation_patterns(X[0], NET)
+
+
+def test_x_width_in_the_network_terms():
+    with pytest.raises(ValueError, match=r"x has 2 features, the network's first layer takes 3: "
+                                         r"pass the encoded coordinates"):
+        activation_patterns(X[:, :2], NET)
+
+
+def test_network_dtype_mismatch():
+    with pytest.raises(RuntimeError, match=r"weights\[0\]: expected dtype"):
+        activation_patterns(X, NET.to(torch.float32))
 
 
 def test_weight_dtype_mismatch():
     with pytest.raises(RuntimeError, match=r"weights\[1\]: expected dtype"):
-        activation_patterns(X, [W[0], W[1].float(), W[2]], B)
+        kernel_patterns(X, [W[0], W[1].float(), W[2]], B)
 
 
 def test_bias_dtype_mismatch():
     with pytest.raises(RuntimeError, match=r"biases\[0\]: expected dtype"):
-        activation_patterns(X, W, [B[0].float(), B[1], B[2]])
+        kernel_patterns(X, W, [B[0].float(), B[1], B[2]])
 
 
 def test_device_mismatch():
     with pytest.raises(RuntimeError, match=r"weights\[0\]: expected device"):
-        activation_patterns(X, [W[0].to("meta"), W[1], W[2]], B)
+        kernel_patterns(X, [W[0].to("meta"), W[1], W[2]], B)
 
 
 def test_wrong_in_features():
     with pytest.raises(RuntimeError, match=r"weights\[0\]: expected 3 input features"):
-        activation_patterns(X, [torch.zeros(20, 4, dtype=torch.float64), W[1], W[2]], B)
+        kernel_patterns(X, [torch.zeros(20, 4, dtype=torch.float64), W[1], W[2]], B)
 
 
 def test_wrong_layer_chaining():
     with pytest.raises(RuntimeError, match=r"weights\[2\]: expected 10 input features"):
-        activation_patterns(X, [W[0], W[1], torch.zeros(1, 11, dtype=torch.float64)], B)
+        kernel_patterns(X, [W[0], W[1], torch.zeros(1, 11, dtype=torch.float64)], B)
 
 
 def test_wrong_bias_length():
     with pytest.raises(RuntimeError, match=r"biases\[1\]: expected 10 entries"):
-        activation_patterns(X, W, [B[0], B[1][:9], B[2]])
+        kernel_patterns(X, W, [B[0], B[1][:9], B[2]])
 
 
 def test_list_lengths():
     with pytest.raises(RuntimeError, match=r"biases: expected one bias per weight"):
-        activation_patterns(X, W, B[:2])
+        kernel_patterns(X, W, B[:2])
 
 
 @pytest.mark.parametrize("n_layers", [0, 1])
 def test_too_few_layers(n_layers):
     with pytest.raises(RuntimeError, match=r"weights: expected at least 2 layers"):
-        activation_patterns(X, W[:n_layers], B[:n_layers])
+        kernel_patterns(X, W[:n_layers], B[:n_layers])
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
@@ -73,7 +90,7 @@ def test_non_finite_x(bad):
     x = X.clone()
     x[2, 1] = bad
     with pytest.raises(RuntimeError, match=r"x: expected finite coordinates"):
-        activation_patterns(x, W, B)
+        activation_patterns(x, NET)
 
 
 # ----------------------------------------------------------------- pattern ops

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 
 from nets import mlp_configs, random_mlp
 from pattern_data import duplicated_rows, pattern_tensors, random_words
-from specbias_ext import activation_patterns, reference, region_ids
+from specbias_ext import ReluNetwork, activation_patterns, reference, region_ids
 
 
 def check_ids(patterns, ids, counts):
@@ -69,10 +69,10 @@ def test_zero_words():
 
 
 def test_region_ids_of_activation_patterns():
-    weights, biases = random_mlp(2, [37, 70], seed=5)
+    net = ReluNetwork.of(*random_mlp(2, [37, 70], seed=5))
     t = torch.linspace(0, 1, 60, dtype=torch.float64)
     x = torch.cartesian_prod(t, t)
-    patterns = activation_patterns(x, weights, biases)
+    patterns = activation_patterns(x, net)
     ids, counts = region_ids(patterns)
     check_ids(patterns, ids, counts)
     assert 1 < counts.shape[0] < x.shape[0]  # a 2-D ReLU net cuts the square into some regions
@@ -82,11 +82,11 @@ def test_region_ids_of_activation_patterns():
 @given(mlp_configs(max_n=400, max_width=150, max_in=3))
 def test_region_ids_of_random_networks(cfg):
     """Patterns of random nets (incl. all-dead layers: one region) on points with repeats."""
-    weights, biases = random_mlp(cfg["in_dim"], cfg["hidden"], cfg["out_dim"], cfg["dtype"],
-                                 cfg["seed"], cfg["dead_fraction"])
+    net = ReluNetwork.of(*random_mlp(cfg["in_dim"], cfg["hidden"], cfg["out_dim"], cfg["dtype"],
+                                     cfg["seed"], cfg["dead_fraction"]))
     gen = torch.Generator().manual_seed(cfg["seed"])
     x = torch.randint(0, 8, (cfg["n"], cfg["in_dim"]), generator=gen).to(cfg["dtype"]) / 8
-    patterns = activation_patterns(x, weights, biases)
+    patterns = activation_patterns(x, net)
     ids, counts = region_ids(patterns)
     check_ids(patterns, ids, counts)
     if cfg["dead_fraction"] == 1.0 and cfg["n"]:

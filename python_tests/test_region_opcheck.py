@@ -53,12 +53,13 @@ def test_opcheck_bit_counts(num_bits):
 
 def test_compile_fullgraph_patterns_and_hamming():
     x, weights, biases = small_net(torch.float64)
+    net = specbias_ext.ReluNetwork.of(weights, biases)
     i, j = torch.arange(32), torch.arange(1, 33)
 
-    def local_hamming(x, weights, biases, i, j):
-        patterns = specbias_ext.activation_patterns(x, weights, biases)
+    def local_hamming(x, net, i, j):
+        patterns = specbias_ext.activation_patterns(x, net)
         return specbias_ext.hamming_pairs(patterns, i, j).float().mean()
 
     compiled = torch.compile(local_hamming, fullgraph=True, backend="aot_eager")
-    expect = reference.hamming_pairs(reference.activation_patterns(x, weights, biases), i, j)
-    torch.testing.assert_close(compiled(x, weights, biases, i, j), expect.float().mean())
+    expect = reference.hamming_pairs(reference.activation_patterns(x, net), i, j)
+    torch.testing.assert_close(compiled(x, net, i, j), expect.float().mean())

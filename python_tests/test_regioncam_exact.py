@@ -126,4 +126,6 @@ def test_unsupported_networks_are_refused():
         exact_region_count_2d(ReluNetwork.of(w, b, residual=[False, True]))
     w1, b1 = random_mlp(1, [4], seed=0)
     with pytest.raises(ValueError, match="2D"):
-        exact_region_count_2d(w1, biases=b1)
+        exact_region_count_2d(ReluNetwork.of(w1, b1))
+    with pytest.raises(TypeError, match="net: expected a ReluNetwork"):
+        exact_region_count_2d(w, b)

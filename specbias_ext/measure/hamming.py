@@ -15,11 +15,6 @@ from ..nets.network import ReluNetwork
 Tensor = torch.Tensor
 
 
-def layer_segments(net: ReluNetwork) -> list[int]:
-    """Bit boundaries ``[0, H_0, H_0 + H_1, ...]`` of the hidden layers in a pattern row."""
-    return [0] + [end for _, end in net.layer_bit_ranges()]
-
-
 def pair_hamming(patterns: Tensor, i: Tensor, j: Tensor,
                  net: Optional[ReluNetwork] = None) -> Tensor:
     """Distances of pairs (i[p], j[p]): ``int64 [P]`` in total, or ``[P, L]`` per hidden layer of
@@ -27,7 +22,7 @@ def pair_hamming(patterns: Tensor, i: Tensor, j: Tensor,
     i, j = i.to(patterns.device), j.to(patterns.device)
     if net is None:
         return ops.hamming_pairs(patterns, i, j)
-    return ops.hamming_pairs(patterns, i, j, layer_segments(net))
+    return ops.hamming_pairs_per_layer(patterns, i, j, net)
 
 
 def mean_pair_hamming(patterns: Tensor, i: Tensor, j: Tensor,

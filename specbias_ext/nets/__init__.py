@@ -5,6 +5,6 @@ loading users' modules and state dicts without running code from the file (``loa
 
 Imports nothing above itself: every other floor builds on it.
 """
-from .network import ReluNetwork, as_network, relu_network
+from .network import ReluNetwork, relu_network
 
-__all__ = ["ReluNetwork", "as_network", "relu_network"]
+__all__ = ["ReluNetwork", "relu_network"]

@@ -8,12 +8,15 @@ layer, a hash grid, a learned embedding), whose Jacobian is taken with ``torch.f
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import torch
 from torch.func import jacfwd, vmap
 
 Tensor = torch.Tensor
+# What the geometry entry points take as an encoding (see the module docstring): None, an
+# ``(matrix, offset, periodic)`` triple, or a callable (ours also have ``affine_sine()``).
+EncodingLike = Optional[Union[tuple[Tensor, Tensor, Tensor], Callable[[Tensor], Tensor]]]
 
 # Working-set bound of one chunk of a general encoding: the encoded points and their Jacobian.
 ENCODED_CHUNK_BYTES = 64 << 20

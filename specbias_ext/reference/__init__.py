@@ -1,7 +1,9 @@
 """Plain-torch reference versions of every op: slow, obviously right, used by the tests.
 
 They follow the definitions literally (dense bit matrices, materialised per-example gradients,
-explicit loops where that is clearest) and are not meant for large grids.
+explicit loops where that is clearest) and are not meant for large grids. They take the network
+as the ops do, a ``ReluNetwork``, with the same refusals (a non-network, an input of the wrong
+width).
 """
 from .patterns import (
     activation_patterns, hidden_preactivations, pack_bits, pattern_bits, unpack_bits,

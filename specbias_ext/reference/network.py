@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import torch
 from torch.func import grad, vmap
 
-from ..nets.network import ReluNetwork
+from ..nets.network import ReluNetwork, check_input_width, require_network
 
 Tensor = torch.Tensor
 
@@ -50,13 +50,23 @@ def _params(net: ReluNetwork) -> list[Optional[Tensor]]:
     return out
 
 
+def _checked(net: ReluNetwork, x: Tensor) -> ReluNetwork:
+    """The ops' two checks before a pass: ``net`` is a ReluNetwork reading x's features."""
+    net = require_network(net)
+    if x.dim() == 2:
+        check_input_width(net, x.shape[1])
+    return net
+
+
 def forward(net: ReluNetwork, x: Tensor) -> Tensor:
-    """f(x) ``[N, out]``."""
+    """f(x) ``[N, out]`` of ``net`` at the encoded points ``x [N, D]``."""
+    net = _checked(net, x)
     return _forward_params(net, _params(net), x)[1]
 
 
 def hidden_preactivations(net: ReluNetwork, x: Tensor) -> list[Tensor]:
-    """z_l ``[N, out_l]`` of every hidden layer."""
+    """z_l ``[N, out_l]`` of every hidden layer of ``net`` at ``x [N, D]``."""
+    net = _checked(net, x)
     return _forward_params(net, _params(net), x)[0]
 
 
@@ -69,6 +79,7 @@ def pattern_bits(net: ReluNetwork, x: Tensor) -> Tensor:
 def per_example_grads(net: ReluNetwork, x: Tensor, grad_out: Tensor) -> list[Tensor]:
     """Per-example gradients by layer: ``[N, out_l * in_l (+ out_l with a bias)]``, the weight
     block then the bias, for the loss ``sum_o grad_out[i, o] * f(x_i)[o]``."""
+    net = _checked(net, x)
     params = _params(net)
     present = [k for k, p in enumerate(params) if p is not None]
     n = x.shape[0]

@@ -372,8 +372,8 @@ class RegionMonitor:
         for kind, sl in kinds:
             conf = all_conf[sl]
             stats = measure.summary(conf)
-            stats["frac_negative"] = measure.stats.fraction(conf < 0)
-            stats["frac_abs_gt_0.9"] = measure.stats.fraction(conf.abs() > 0.9)
+            stats["frac_negative"] = measure.summaries.fraction(conf < 0)
+            stats["frac_abs_gt_0.9"] = measure.summaries.fraction(conf.abs() > 0.9)
             rec[f"confusion_{kind}"] = stats
             rec[f"confusion_{kind}_hist"] = measure.histogram(conf, self.config.confusion_bins,
                                                               -1.0, 1.0)
