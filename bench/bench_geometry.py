@@ -10,8 +10,8 @@ peak memory land in each benchmark's extra_info.
 import pytest
 import torch
 
-from geometry_forms import pe_form
-from nets import random_mlp
+from specbias_ext.testing import pe_form
+from specbias_ext.testing import random_mlp
 from peak_memory import record
 from timing import best_time
 from specbias_ext import ReluNetwork, activation_patterns, reference

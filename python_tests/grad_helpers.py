@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from specbias_ext import ReluNetwork, reference as ref
-from nets import random_mlp
+from specbias_ext.testing import random_mlp
 
 
 def make_case(cfg, n=None, device="cpu"):

@@ -65,7 +65,7 @@ def random_network(in_dim: int, hidden: Sequence[int], out_dim: int = 1, *,
                           residual=[l in residual for l in range(depth)])
 
 
-def random_mlp(in_dim: int, hidden: Sequence[int], out_dim: int = 1, *,
+def random_mlp(in_dim: int, hidden: Sequence[int], out_dim: int = 1,
                dtype: torch.dtype = torch.float64, seed: int = 0, dead_fraction: float = 0.0,
                zero_bias: bool = False,
                device: Union[str, torch.device] = "cpu") -> tuple[list[Tensor], list[Tensor]]:
