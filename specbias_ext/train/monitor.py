@@ -330,6 +330,9 @@ class RegionMonitor:
         if self.config.save_region_maps:
             ids = st.ids.cpu().numpy()
             arrays["region_ids"] = ids.reshape(self.grid_shape) if self.grid_shape else ids
+            # the maps' colours: one pattern key per region (stable across records and runs)
+            arrays["region_keys"] = measure.region_keys(ctx.patterns(), st.ids,
+                                                        st.count).cpu().numpy()
         arrays["region_sizes"] = st.counts.cpu().numpy()
 
     def _all_pairs(self) -> tuple[Tensor, Tensor, list[tuple[str, slice]]]:
@@ -372,8 +375,8 @@ class RegionMonitor:
         for kind, sl in kinds:
             conf = all_conf[sl]
             stats = measure.summary(conf)
-            stats["frac_negative"] = measure.stats.fraction(conf < 0)
-            stats["frac_abs_gt_0.9"] = measure.stats.fraction(conf.abs() > 0.9)
+            stats["frac_negative"] = measure.summaries.fraction(conf < 0)
+            stats["frac_abs_gt_0.9"] = measure.summaries.fraction(conf.abs() > 0.9)
             rec[f"confusion_{kind}"] = stats
             rec[f"confusion_{kind}_hist"] = measure.histogram(conf, self.config.confusion_bins,
                                                               -1.0, 1.0)
