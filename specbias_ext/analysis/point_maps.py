@@ -25,7 +25,7 @@ from .. import ops
 from ..measure.forward import network_forward
 from ..measure.regions import pattern_keys
 from ..ops.coordinates import boundary_distance, coord_gradients
-from .stream import DEFAULT_TILE, _Scanner
+from .tile_scan import DEFAULT_TILE, TileScanner
 
 Tensor = torch.Tensor
 
@@ -66,7 +66,7 @@ def point_maps(model, grid, ids: Tensor, num_regions: int, *, encoding=None,
     """The per-point arrays of the module docstring (numpy, grid-shaped) for ``ids`` (the
     analysis' region ids of ``grid``, grid-shaped); ``model``/``encoding``/``tile``/``device``/
     ``dtype`` as given to the analysis, so the patterns are the ones it numbered."""
-    sc = _Scanner(model, grid, encoding=encoding, tile=tile, device=device, dtype=dtype)
+    sc = TileScanner(model, grid, encoding=encoding, tile=tile, device=device, dtype=dtype)
     if len(sc.shape) not in (1, 2):
         raise ValueError(f"grid: maps are drawn for 1D and 2D grids, got {list(sc.shape)}")
     flat_ids = ids.reshape(-1).to(sc.device)
