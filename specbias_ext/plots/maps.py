@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.colors import LogNorm, Normalize
 
 from .colours import palette_index, palette_uint8
@@ -153,9 +154,9 @@ def region_map(ids, keys=None, *, grid: Optional[dict] = None, label: str = "",
 
 def _heat(fig, ax, values, frame: GridFrame, title: str, label: str, cmap: str, norm=None,
           extend: str = "neither"):
-    im = ax.imshow(np.ma.masked_invalid(values), extent=frame.extent, cmap=cmap, norm=norm,
+    im = ax.imshow(np.ma.masked_invalid(values), extent=frame.extent,
+                   cmap=colormaps[cmap].with_extremes(bad="0.85"), norm=norm,
                    interpolation="nearest", aspect="equal")
-    im.cmap.set_bad("0.85")
     _style(ax, frame, title)
     bar = fig.colorbar(im, ax=ax, shrink=0.8, extend=extend)
     bar.set_label(label, fontsize=7)
