@@ -193,15 +193,17 @@ def _label(args, module, enc) -> tuple[str, dict | None]:
 
 def _target_1d(saved: dict, grid, shape):
     """The sum of sines a `specbias train` run fitted, on this 1D grid of its range (None when
-    the run fitted something else or the grid covers another range)."""
+    the run fitted something else, the grid covers another range or is too coarse for it)."""
     from ..data.signals import sum_of_sines
     from .train import paper_freqs
 
     if saved.get("signal") != "sines" or not isinstance(grid, CoordinateGrid) or \
             list(grid.coord_range) != list(saved.get("coord_range", (0.0, 1.0))):
         return None
-    n_train = int(saved["grid_shape"][0])
-    return sum_of_sines(shape[0], paper_freqs(n_train)).y.numpy()
+    freqs = paper_freqs(int(saved["grid_shape"][0]))
+    if 2 * max(freqs, default=0) >= shape[0]:
+        return None    # a grid too coarse for the target's top frequency would alias it
+    return sum_of_sines(shape[0], freqs).y.numpy()
 
 
 def _draw(args, result, stats, arrays, grid, shape, model, enc, module, saved, device, out,
