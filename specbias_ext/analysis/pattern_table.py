@@ -7,21 +7,12 @@ from typing import Optional
 import torch
 
 from .. import ops
+# The row keys are measure's pattern keys (one definition: the region maps colour by them too);
+# distinct rows collide with probability ~2^-64 per pair, and collisions are detected, never
+# trusted.
+from ..measure.regions import pattern_keys as row_keys
 
 Tensor = torch.Tensor
-
-_KEY_SEED = 0x243F6A8885A308D3
-_KEY_MUL = 0x9E3779B97F4A7C15 - (1 << 64)   # the odd 64-bit constant, as an int64
-
-
-def row_keys(patterns: Tensor) -> Tensor:
-    """int64 [n]: a 64-bit mix of each pattern row (equal rows, equal keys; distinct rows collide
-    with probability ~2^-64 per pair, and collisions are detected, never trusted)."""
-    h = torch.full((patterns.shape[0],), _KEY_SEED, dtype=torch.int64, device=patterns.device)
-    for w in range(patterns.shape[1]):
-        h = (h ^ patterns[:, w]) * _KEY_MUL   # int64 multiply wraps
-        h = h ^ (h >> 31)
-    return h
 
 
 class PatternTable:

@@ -25,9 +25,14 @@ from ..runs.output_checks import available_memory_bytes, check_writable_folder
 from ..runs.checkpoints import load_trained_model, read_grid
 from ..runs.files import atomic_save_npz, atomic_write_json
 from ..runs.provenance import with_provenance
+from ..plots.frame import count_text
 
 #: Largest grids drawn as a region map (points); larger ones write numbers only.
 MAX_MAP_POINTS = {1: 1 << 20, 2: 4096 * 4096}
+
+
+def _numpy(value):
+    return value.cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
 
 
 def parse_grid(text: str) -> tuple:
@@ -166,28 +171,71 @@ def _grid(args, dims, saved: dict):
     return CoordinateGrid(shape, lo_hi), shape
 
 
-def _draw(result, grid, shape, module, device, out, name) -> list:
-    from ..plots import experiment_figures as plots
+def parse_neurons(text: str) -> list[tuple[int, int]]:
+    """``"0:3,2:10"`` -> [(0, 3), (2, 10)] (hidden layer from 0, neuron index)."""
+    try:
+        return [tuple(int(v) for v in item.split(":", 1)) for item in text.split(",") if item]
+    except ValueError:
+        raise ValueError(f"--neurons {text!r}: expected LAYER:INDEX pairs separated by commas, "
+                         "such as 0:3,1:10 (layers counted from 0)") from None
 
-    ids = result.ids
-    if ids is None or len(shape) == 3 or result.num_points > MAX_MAP_POINTS.get(len(shape), 0):
-        return []
-    ids_np = ids.cpu().numpy()
-    fig, axes = plots.new_figure(width=5, height=4)
-    if len(shape) == 1:
-        coords = grid.coords(dtype=torch.float32)
-        fit = np.full(shape[0], np.nan)
-        if hasattr(module, "forward"):
-            with torch.no_grad():
-                fit = module(coords.to(device))[:, 0].cpu().numpy()
-        kind = str(module.encoding.describe().get("kind", "")) if hasattr(module, "encoding") \
-            else ""
-        plots.region_map_1d(axes[0][0], coords[:, 0].numpy(), fit, np.full(shape[0], np.nan),
-                            ids_np.reshape(-1), kind)
+
+def _label(args, module, enc) -> tuple[str, dict | None]:
+    """(figure label: network and encoding, the encoding's description)."""
+    from ..plots.fits import encoding_label, model_label
+
+    if hasattr(module, "describe") and hasattr(module, "encoding"):
+        desc = module.describe()
+        return model_label(desc), desc.get("encoding")
+    enc_desc = enc.describe() if enc is not None else {"name": "raw"}
+    return ", ".join(p for p in (type(module).__name__, encoding_label(enc_desc)) if p), enc_desc
+
+
+def _target_1d(saved: dict, grid, shape):
+    """The sum of sines a `specbias train` run fitted, on this 1D grid of its range (None when
+    the run fitted something else, the grid covers another range or is too coarse for it)."""
+    from ..data.signals import sum_of_sines
+    from .train import paper_freqs
+
+    if saved.get("signal") != "sines" or not isinstance(grid, CoordinateGrid) or \
+            list(grid.coord_range) != list(saved.get("coord_range", (0.0, 1.0))):
+        return None
+    freqs = paper_freqs(int(saved["grid_shape"][0]))
+    if 2 * max(freqs, default=0) >= shape[0]:
+        return None    # a grid too coarse for the target's top frequency would alias it
+    return sum_of_sines(shape[0], freqs).y.numpy()
+
+
+def _draw(args, result, stats, arrays, grid, shape, model, enc, module, saved, device, out,
+          name) -> tuple[list, str]:
+    """The maps of a 1D/2D grid small enough to draw: ``<name>_maps.npz`` and the figures
+    (PNG + PDF); returns (paths, one-line summary)."""
+    from ..analysis.point_maps import balanced_neurons, point_maps
+    from ..plots.analysis_figures import analysis_figures, maps_summary, meta_array
+    from ..plots.output import save_figure
+
+    if result.ids is None or len(shape) == 3 or \
+            result.num_points > MAX_MAP_POINTS.get(len(shape), 0):
+        return [], ""
+    if args.neurons:
+        neurons = parse_neurons(args.neurons)
     else:
-        plots.region_map_2d(axes[0][0], ids_np.reshape(shape),
-                            title=f"{result.num_regions} regions on {shape[0]}x{shape[1]}")
-    return plots.save(fig, out, name)
+        neurons = balanced_neurons(result.bit_counts, result.layer_bits, result.num_points,
+                                   [0, len(result.layer_bits) - 1])
+    maps = point_maps(model, grid, result.ids, result.num_regions, encoding=enc, tile=args.tile,
+                      neurons=neurons if len(shape) == 2 else (), boundary=args.boundary,
+                      grads=args.grads == "output", device=device)
+    label, enc_desc = _label(args, module, enc)
+    maps["meta"] = meta_array(label, enc_desc)
+    if len(shape) == 1:
+        target = _target_1d(saved, grid, shape)
+        if target is not None:
+            maps["target"] = target
+    atomic_save_npz(os.path.join(out, f"{name}_maps.npz"), **maps)
+    paths = []
+    for suffix, fig in analysis_figures(stats, arrays, maps).items():
+        paths += save_figure(fig, os.path.join(out, name + suffix), ("png", "pdf"))
+    return paths, maps_summary(stats, maps)
 
 
 def _grid_tag(args, shape) -> str:
@@ -360,7 +408,7 @@ def analyze_command(args) -> None:
         module.to(device)
     result = analyze_grid(target, grid, encoding=enc, tile=args.tile, ids=ids_mode,
                           out=out if ids_mode == "file" else None, name=name, device=device,
-                          **grad_options(args))
+                          boundary=args.boundary, **grad_options(args))
     if rank != 0:
         return
     summary = result.summary()
@@ -371,7 +419,12 @@ def analyze_command(args) -> None:
         arrays["ids"] = result.ids.reshape(shape)
     atomic_save_npz(os.path.join(out, f"{name}.npz"), **arrays)
     atomic_write_json(os.path.join(out, f"{name}.json"), with_provenance(stats, device))
-    figs = _draw(result, grid, shape, module, device, out, name)
-    where = f"map: {figs[0]}" if figs else f"numbers: {os.path.join(out, name + '.json')}"
-    print(f"{result.num_regions} regions on a {tag} grid ({summary['dead_neurons']} dead, "
-          f"{summary['always_on_neurons']} always-on neurons); {where}")
+    figs, maps_line = _draw(args, result, stats, {k: _numpy(v) for k, v in arrays.items()},
+                            grid, shape, target, enc, module, saved, device, out, name)
+    count = count_text(result.num_regions, result.num_points)
+    print(f"{count} on a {tag} grid ({summary['dead_neurons']} dead, "
+          f"{summary['always_on_neurons']} always-on neurons); numbers: "
+          f"{os.path.join(out, name + '.json')}")
+    if figs:
+        pngs = [os.path.basename(p) for p in figs if p.endswith(".png")]
+        print(f"maps in {out}: {', '.join(pngs)} (and PDF); {maps_line}")

@@ -70,8 +70,12 @@ def _parser() -> argparse.ArgumentParser:
         "analyze", help="region analysis of a saved model (or an ensemble of them) on a grid of "
                         "any size",
         description="Streams the grid tile by tile: region ids and sizes, neighbour Hamming per "
-                    "axis, dead/always-on neurons; a region map for 1D/2D grids small enough to "
-                    "draw. Under `torchrun --nproc-per-node P -m specbias_ext analyze ...` the "
+                    "axis, dead/always-on neurons. On a 1D/2D grid small enough to draw (and "
+                    "ids kept) it writes <name>_maps.npz and the maps: region map (colours "
+                    "follow the activation pattern), neighbour-Hamming map, neuron view, and "
+                    "with --boundary / --grads output the boundary-distance, coordinate-slope, "
+                    "gradient-norm and coherence maps (a 1D grid: the fit over its target with "
+                    "the region boundaries); `specbias plot` redraws them from the files. Under `torchrun --nproc-per-node P -m specbias_ext analyze ...` the "
                     "grid is sharded over the P processes with results identical to one. With "
                     "several checkpoints (an ensemble: seeds, encodings, ...) each is analysed "
                     "alone on the grid into --out (<label>_regions_<grid>.json/.npz, the label "
@@ -111,6 +115,14 @@ def _parser() -> argparse.ArgumentParser:
                         "its sum of norms and their ratio, the coherence (arrays norm_of_sum, "
                         "sum_of_norms, coherence in the .npz); exact across tiles and "
                         "processes (default none)")
+    a.add_argument("--boundary", action="store_true",
+                   help="also the first-order distance from each point to the nearest region "
+                        "boundary (statistics in the .json; on a drawn grid, maps of the "
+                        "distance and of the coordinate slope ||df/dx||)")
+    a.add_argument("--neurons", default=None, metavar="LAYER:INDEX,...",
+                   help="hidden neurons whose on/off maps a drawn 2D grid shows (layers from 0; "
+                        "default: in the first and last hidden layer, the neuron on at the "
+                        "share of points closest to one half)")
     a.add_argument("--ids", choices=["auto", "memory", "file", "none"], default="auto",
                    help="where the per-point region ids go: memory, a memory-mapped "
                         "<name>_ids.npy file, or nowhere (default auto: memory when they fit; "
@@ -121,6 +133,31 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     a.add_argument("--out", default=None, help="folder for the results and maps (default: "
                                                "beside the checkpoint; required with several)")
+    pl = sub.add_parser(
+        "plot", help="redraw the figures of a train run, an analyze output, a monitor folder "
+                     "or a reproduce folder from its files (nothing is recomputed)",
+        description="Draws from RUN's files alone: a `specbias train` folder (fit, region "
+                    "map, region maps over training as panels and animation, record curves), "
+                    "a `specbias analyze` output (its maps), a monitor folder (records.jsonl: "
+                    "curves, region maps over training) or a `specbias reproduce` folder "
+                    "(each experiment's region maps over training). Files go to --out under "
+                    "new names; an existing file is never replaced without --overwrite.")
+    pl.add_argument("run", metavar="RUN",
+                    help="the folder (or an analysis regions_<grid>.json) to draw")
+    pl.add_argument("--what", default="all",
+                    help="comma-separated: fit, region-map, regions-over-training, animation, "
+                         "curves, hamming, neurons, boundary, slope, grad-norm, coherence, or "
+                         "all (default: all the files allow)")
+    pl.add_argument("--format", default="png,gif",
+                    help="comma-separated: png, pdf, svg for figures; gif, mp4 (needs ffmpeg) "
+                         "for animations (default png,gif)")
+    pl.add_argument("--dpi", type=int, default=150, help="resolution of PNGs (default 150)")
+    pl.add_argument("--cmap", default=None,
+                    help="matplotlib colormap of the heat maps (Hamming, boundary distance, "
+                         "slope, gradient norm, coherence; default: each map's own)")
+    pl.add_argument("--out", default=None, help="folder for the figures (default RUN/plots)")
+    pl.add_argument("--overwrite", action="store_true",
+                    help="replace figures that already exist in --out")
     return p
 
 
@@ -138,6 +175,9 @@ def main(argv=None) -> int:
         elif args.command == "analyze":
             from .analyze import analyze_command
             analyze_command(args)
+        elif args.command == "plot":
+            from .plot import plot_command
+            plot_command(args)
     except ValueError as err:   # user errors; every other exception is a bug and shows its trace
         print(f"specbias {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -1,12 +1,17 @@
 """`specbias train`: one CoordinateMLP trained from flags, recorded by the epoch-keyed monitor."""
 from __future__ import annotations
 
+import math
 import os
+
+import torch
 
 from ..runs.devices import check_device
 from ..data.grids import grid_coords
+from ..plots.frame import count_text
 from ..runs.checkpoints import write_grid
-from ..runs.files import to_jsonable
+from ..runs.files import atomic_save_npz, to_jsonable
+from .plot import RECONSTRUCTION, write_train_figures
 from ..data.samplers import PairSampling
 from ..data.signals import load_image, sum_of_sines
 
@@ -73,8 +78,17 @@ def train_command(args) -> None:
     write_grid(args.out, grid)
     result = train(model, coords, target, train_config, monitor=recorder, run_dir=args.out,
                    resume=args.resume, overwrite=args.overwrite)
+    with torch.no_grad():   # the final fit, saved so that `specbias plot` redraws it
+        fit = torch.cat([model(c.to(args.device)).float().cpu()
+                         for c in coords.split(1 << 16)]).numpy()
+    atomic_save_npz(os.path.join(args.out, RECONSTRUCTION), fit=fit.reshape(shape + (-1,)),
+                    target=target.numpy().reshape(shape + (-1,)))
+    figures = write_train_figures(args.out)
     last = result.records[-1] if result.records else {}
+    regions = count_text(last["regions"], math.prod(shape)) if "regions" in last else "? regions"
+    loss = f"final loss {result.loss[-1]:.4g}, " if result.loss else ""
+    stems = sorted({os.path.basename(p).split(".")[0] for p in figures})
     print(f"trained {result.epochs} epochs in {result.timings['train_seconds']:.1f}s (records "
-          f"{result.timings['record_seconds']:.1f}s); final loss {result.loss[-1]:.4g}, "
-          f"{last.get('regions', '?')} regions; wrote {args.out}/checkpoint.pt, results.json, "
-          "arrays.npz")
+          f"{result.timings['record_seconds']:.1f}s); {loss}{regions} on the "
+          f"{'x'.join(map(str, shape))} training grid; wrote {args.out}/checkpoint.pt, "
+          f"results.json, arrays.npz; figures: {', '.join(stems)}")

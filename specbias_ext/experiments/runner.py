@@ -46,7 +46,8 @@ def load_results(out: str, log=print) -> list[ExperimentResult]:
                 name=data["name"], title=data.get("title", name),
                 settings=data.get("settings", {}), series=data.get("series", {}),
                 figures=data.get("figures", []), claims=claims,
-                timings=data.get("timings", {}), summary=data.get("summary", "")))
+                timings=data.get("timings", {}), summary=data.get("summary", ""),
+                captions=data.get("captions", {}), animations=data.get("animations", [])))
         except (OSError, ValueError, KeyError, TypeError) as err:
             log(f"note: skipping {path} in the summary: cannot read it ({err})")
     return results

@@ -330,6 +330,9 @@ class RegionMonitor:
         if self.config.save_region_maps:
             ids = st.ids.cpu().numpy()
             arrays["region_ids"] = ids.reshape(self.grid_shape) if self.grid_shape else ids
+            # the maps' colours: one pattern key per region (stable across records and runs)
+            arrays["region_keys"] = measure.region_keys(ctx.patterns(), st.ids,
+                                                        st.count).cpu().numpy()
         arrays["region_sizes"] = st.counts.cpu().numpy()
 
     def _all_pairs(self) -> tuple[Tensor, Tensor, list[tuple[str, slice]]]:

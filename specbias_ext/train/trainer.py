@@ -281,7 +281,10 @@ def write_results(run: RunDirectory, settings: dict, loss: list,
 RUN_CONFIG = "run.json"
 RUN_FILE_NAMES = (RUN_CONFIG, RunDirectory.CHECKPOINT, RunDirectory.RESULTS, RunDirectory.ARRAYS,
                   "grid.json")
-_RUN_FILE_PATTERN = re.compile(r"^regions_[0-9]+(x[0-9]+)*\.(png|pdf|npz|json)$")
+_RUN_FILE_PATTERN = re.compile(
+    r"^(regions_[0-9]+(x[0-9]+)*(_slice)?(_[a-z_]+)?\.(png|pdf|npz|json)"
+    r"|(fit|region_map|region_maps_over_training|curves)\.(png|pdf)"
+    r"|regions_over_training\.(gif|mp4)|reconstruction\.npz)$")
 
 
 def run_files(folder: Union[str, Path]) -> list[Path]:
