@@ -17,6 +17,7 @@ from specbias_ext.data.grids import CoordinateGrid
 from specbias_ext.nets.network import ReluNetwork
 from specbias_ext.plots.colours import key_colours, palette, palette_index, pattern_colours
 from specbias_ext.plots.maps import region_image
+from paths import REPO_ROOT
 
 MASK = (1 << 64) - 1
 
@@ -134,8 +135,7 @@ def test_colours_are_the_same_in_another_process():
             f"print(key_colours(np.array({keys}, dtype=np.int64)).tobytes().hex())")
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, timeout=300, cwd=os.path.dirname(os.path.dirname(
-                             os.path.abspath(__file__))))
+                         env=env, timeout=300, cwd=REPO_ROOT)
     assert out.returncode == 0, out.stderr
     here = key_colours(np.array(keys, dtype=np.int64)).tobytes().hex()
     assert out.stdout.strip() == here
