@@ -42,13 +42,20 @@ def setup(case, device="cpu"):
     return coords, form, net, directions
 
 
+def encoded_vertices(corners, form):
+    """``[N, V, E]``: the corners ``[N, V, D]`` through the affine-sine form (reference)."""
+    n, v, d = corners.shape
+    x = reference.encode_affine_sine(corners.reshape(n * v, d), *form)
+    return x.reshape(n, v, x.shape[1])
+
+
 def vertex_preactivations(corners, form, net):
     """Per hidden layer ``[N, V, W]`` float64 pre-activations at the (float64) corners."""
     n, v, d = corners.shape
     form64 = [t.to(torch.float64) if t.is_floating_point() else t for t in form]
     x = reference.encode_affine_sine(corners.reshape(n * v, d).to(torch.float64), *form64)
     zs = reference.hidden_preactivations(x, net.to(dtype=torch.float64))
-    return [z.reshape(n, v, -1) for z in zs]
+    return [z.reshape(n, v, z.shape[1]) for z in zs]
 
 
 def check_counts_near(counts, corners, form, net, dtype):

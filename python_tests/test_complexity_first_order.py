@@ -109,6 +109,17 @@ def test_edge_cases(dtype):
                                                                           radii)
                 assert counts.shape == (n, net.depth, len(radii))
                 assert dist.shape == (n,) and arg.shape == (n,)
+    # Radii whose square leaves the normal range skip the prefilter: a huge radius counts every
+    # neuron with a coordinate gradient, a tiny one none (no pre-activation is exactly 0 here).
+    net = random_network(form[0].shape[0], NERF_LIKE, dtype, seed=6)
+    coords = torch.rand(64, 2, dtype=dtype, generator=torch.Generator().manual_seed(1))
+    _, _, counts = ops_complexity.first_order_complexity(coords, net, *form, [1e-30, 1e30])
+    per_neuron = reference.neuron_distances_through(
+        coords.double(), lambda c: reference.encode_affine_sine(
+            c, *[t.double() if t.is_floating_point() else t for t in form]), net.to(torch.float64))
+    finite = torch.stack([torch.isfinite(per_neuron[:, lo:hi]).sum(1)
+                          for lo, hi in net.layer_bit_ranges()], 1)
+    assert torch.equal(counts[:, :, 1].to(torch.int64), finite) and not counts[:, :, 0].any()
     # A dead first layer: no gradient reaches layer 1, nothing is counted there.
     w = [torch.randn(5, form[0].shape[0], dtype=dtype), torch.randn(3, 5, dtype=dtype),
          torch.randn(1, 3, dtype=dtype)]

@@ -6,7 +6,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 
-from complexity_cases import check_counts_near, check_sampled, sampled_cases, setup
+from complexity_cases import (check_counts_near, check_sampled, encoded_vertices, sampled_cases,
+                              setup)
 from conftest import requires_cuda
 from geometry_forms import pe_form, raw_form
 from geometry_nets import NERF_LIKE, random_network
@@ -41,8 +42,7 @@ def test_encoded_op_matches_reference(case):
     counts up to neurons on their boundary (the kernel encodes by angle addition)."""
     coords, form, net, directions = setup(case)
     corners = hull_vertices(coords, directions, case["radius"], case["include_centre"])
-    n, v, d = corners.shape
-    encoded = reference.encode_affine_sine(corners.reshape(n * v, d), *form).reshape(n, v, -1)
+    encoded = encoded_vertices(corners, form)
     counts = ops_complexity.local_complexity_encoded(encoded, net)
     if case["dtype"] == torch.float64:
         assert torch.equal(counts, reference.local_complexity_encoded(encoded, net))
@@ -74,7 +74,7 @@ def test_known_counts_one_layer_1d():
                          [-signs * breakpoints, None])
     coords = torch.linspace(0.013, 0.987, 113, dtype=torch.float64)[:, None]
     radius = 0.04
-    directions = hull_directions(1)
+    directions = hull_directions(1, dtype=torch.float64)
     for centre in (False, True):
         counts = _sampled(coords, raw_form(1), net, directions, radius, centre)
         expect = ((coords - breakpoints).abs() < radius).sum(1)
@@ -93,7 +93,7 @@ def test_dead_layer_and_centre_monotone():
          torch.zeros(1, dtype=torch.float64)]
     net = ReluNetwork.of(w, b)
     coords = torch.rand(200, 2, dtype=torch.float64)
-    dirs = hull_directions(2)
+    dirs = hull_directions(2, dtype=torch.float64)
     without = _sampled(coords, raw_form(2), net, dirs, 0.2, False)
     with_centre = _sampled(coords, raw_form(2), net, dirs, 0.2, True)
     assert not without[:, 1].any() and without[:, 0].any()
@@ -195,7 +195,5 @@ def test_cuda_matches_reference(case):
     assert counts.device.type == "cuda"
     corners = hull_vertices(coords, directions, case["radius"], case["include_centre"])
     check_counts_near(counts, corners, form, net, case["dtype"])
-    n, v, d = corners.shape
-    encoded = reference.encode_affine_sine(corners.reshape(n * v, d), *form).reshape(n, v, -1)
-    check_counts_near(ops_complexity.local_complexity_encoded(encoded, net), corners, form, net,
-                      case["dtype"])
+    check_counts_near(ops_complexity.local_complexity_encoded(encoded_vertices(corners, form), net),
+                      corners, form, net, case["dtype"])

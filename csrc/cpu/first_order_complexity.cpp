@@ -8,7 +8,9 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <tuple>
 #include <vector>
@@ -26,28 +28,51 @@ using Triple = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
 // adds, per row r and radius q, the number of neurons whose first-order distance |z| / ||dz/dc||
 // (the expression of coord_forward::activate_with_tangents, so the same rounding) is
 // <= radii[q] to counts[r * count_stride + q]. Zero-gradient neurons (distance +inf) never count.
+// Most neurons are far outside the largest radius: z^2 > reject * ||dz/dc||^2 with the right
+// side a normal number and reject = r_max^2 (1 + 16 eps), which covers the rounding of both
+// sides, proves the computed distance exceeds r_max without the square root and division
+// (reject = 0 turns the test off).
 template <typename scalar_t>
 void count_within(const scalar_t* s, int64_t rows, int64_t dims, int64_t width,
-                  const scalar_t* bias, const std::vector<scalar_t>& radii, int32_t* counts,
-                  int64_t count_stride) {
+                  const scalar_t* bias, const std::vector<scalar_t>& radii, scalar_t reject,
+                  int32_t* counts, int64_t count_stride) {
   const int64_t tangent_stride = rows * width;
   const int64_t num_radii = static_cast<int64_t>(radii.size());
+  const scalar_t smallest = std::numeric_limits<scalar_t>::min();
+  // Row buffers, so that the sum of squares and the prefilter run as plain loops over the
+  // neurons (vectorised by the compiler); the survivors take the exact test.
+  std::vector<scalar_t> g2(width), zb(width);
+  std::vector<uint8_t> maybe(width);
   for (int64_t r = 0; r < rows; ++r) {
     const scalar_t* z = s + r * width;
     const scalar_t* t0 = s + tangent_stride + r * width;
     int32_t* row_counts = counts + r * count_stride;
+    for (int64_t k = 0; k < width; ++k) g2[k] = 0;
+    for (int64_t d = 0; d < dims; ++d) {
+      const scalar_t* t = t0 + d * tangent_stride;
+      for (int64_t k = 0; k < width; ++k) g2[k] += t[k] * t[k];
+    }
+    for (int64_t k = 0; k < width; ++k) zb[k] = bias ? z[k] + bias[k] : z[k];
     for (int64_t k = 0; k < width; ++k) {
-      const scalar_t zk = bias ? z[k] + bias[k] : z[k];
-      scalar_t g2 = 0;
-      for (int64_t d = 0; d < dims; ++d) {
-        const scalar_t t = t0[d * tangent_stride + k];
-        g2 += t * t;
-      }
-      if (!(g2 > scalar_t(0))) continue;
-      const scalar_t dist = std::abs(zk) / std::sqrt(g2);
+      const scalar_t bound = reject * g2[k];
+      maybe[k] = !(bound >= smallest && zb[k] * zb[k] > bound);
+    }
+    for (int64_t k = 0; k < width; ++k) {
+      if (!maybe[k] || !(g2[k] > scalar_t(0))) continue;
+      const scalar_t dist = std::abs(zb[k]) / std::sqrt(g2[k]);
       for (int64_t q = 0; q < num_radii; ++q) row_counts[q] += dist <= radii[q];
     }
   }
+}
+
+// The prefilter bound of count_within: r_max^2 (1 + 16 eps) when it is a normal number (else 0:
+// a radius so small or large that its square leaves the normal range is always tested exactly).
+template <typename scalar_t>
+scalar_t reject_bound(const std::vector<scalar_t>& radii) {
+  const scalar_t r_max = *std::max_element(radii.begin(), radii.end());
+  const scalar_t bound =
+      r_max * r_max * (scalar_t(1) + 16 * std::numeric_limits<scalar_t>::epsilon());
+  return std::isnormal(bound) ? bound : scalar_t(0);
 }
 
 // (distance [n], argmin [n], counts [n, L, R]); stack(r0, rows) as in coord_forward.h.
@@ -58,6 +83,7 @@ Triple count_tiles(int64_t n, int64_t dims, const Network& net, at::ArrayRef<dou
   const int64_t hidden = static_cast<int64_t>(net.hidden_layers());
   const int64_t num_radii = static_cast<int64_t>(radii_in.size());
   std::vector<scalar_t> radii(radii_in.begin(), radii_in.end());
+  const scalar_t reject = reject_bound(radii);
   at::Tensor dist = at::full({n}, std::numeric_limits<double>::infinity(), options);
   at::Tensor argmin = at::full({n}, -1, options.dtype(at::kLong));
   at::Tensor counts = at::zeros({n, hidden, num_radii}, options.dtype(at::kInt));
@@ -80,7 +106,7 @@ Triple count_tiles(int64_t n, int64_t dims, const Network& net, at::ArrayRef<dou
         if (layer.w_skip_t.defined()) z.addmm_(x0, layer.w_skip_t);
         const int64_t width = z.size(1);
         const scalar_t* bias = layer.bias.defined() ? layer.bias.data_ptr<scalar_t>() : nullptr;
-        count_within<scalar_t>(z.data_ptr<scalar_t>(), rows, dims, width, bias, radii,
+        count_within<scalar_t>(z.data_ptr<scalar_t>(), rows, dims, width, bias, radii, reject,
                                count_ptr + (r0 * hidden + l) * num_radii, hidden * num_radii);
         // Distance fold (running minimum and nearest neuron), bias, activation and residual,
         // exactly as in boundary_distance.

@@ -34,7 +34,7 @@ def local_complexity_encoded(vertices: Tensor, net: ReluNetwork) -> Tensor:
     if n == 0:
         return torch.zeros((0, net.depth), dtype=torch.int32, device=vertices.device)
     z = torch.cat(hidden_preactivations(net, vertices.reshape(n * v, e)), dim=1)
-    bits = (z > 0).reshape(n, v, -1)
+    bits = (z > 0).reshape(n, v, z.shape[1])
     changed = (bits != bits[:, :1]).any(dim=1)  # [N, H]
     return _per_layer_counts(changed, net)
 
@@ -47,7 +47,7 @@ def local_complexity(coords: Tensor, matrix: Tensor, offset: Tensor, periodic: T
     corners = hull_vertices(coords, directions, radius, include_centre)
     n, v, d = corners.shape
     encoded = encode_affine_sine(corners.reshape(n * v, d), matrix, offset, periodic)
-    return local_complexity_encoded(encoded.reshape(n, v, -1), net)
+    return local_complexity_encoded(encoded.reshape(n, v, encoded.shape[1]), net)
 
 
 def _within(per_neuron: Tensor, radii: Sequence[float], net: ReluNetwork) -> Tensor:
