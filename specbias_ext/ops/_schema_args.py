@@ -9,6 +9,10 @@ import torch
 from ..nets.network import INPUT_HINT, ReluNetwork, check_input_width, require_network
 
 Tensor = torch.Tensor
+#: How an encoding in affine-sine form is named in a width mismatch, and what to pass instead.
+AFFINE_SINE_FORM = ("the encoding (enc_matrix's rows)",
+         "pass the affine-sine form of the encoding the network reads (encoding.affine_sine())")
+
 NetworkArgs = tuple[list[Tensor], list[Optional[Tensor]], dict[str, Any]]
 
 

@@ -21,14 +21,12 @@ import torch
 
 from .. import _loader  # noqa: F401  (registers torch.ops.specbias)
 from ..nets.network import ReluNetwork
-from ._schema_args import feature_width, network_args
+from ._schema_args import AFFINE_SINE_FORM, feature_width, network_args
 
 Tensor = torch.Tensor
 _ops = torch.ops.specbias
 
 # The rows of an affine-sine form are the encoded features the first layer reads.
-_FORM = ("the encoding (enc_matrix's rows)",
-         "pass the affine-sine form of the encoding the network reads (encoding.affine_sine())")
 
 
 def boundary_distance(coords: Tensor, enc_matrix: Tensor, enc_offset: Tensor,
@@ -51,7 +49,7 @@ def boundary_distance(coords: Tensor, enc_matrix: Tensor, enc_offset: Tensor,
         the lowest index); a point where every neuron has zero gradient gets ``distance = inf``
         and ``argmin = -1``.
     """
-    weights, biases, keywords = network_args(net, feature_width(enc_matrix, 0), *_FORM)
+    weights, biases, keywords = network_args(net, feature_width(enc_matrix, 0), *AFFINE_SINE_FORM)
     return _ops.boundary_distance(coords, enc_matrix, enc_offset, enc_periodic, weights, biases,
                                   **keywords)
 
@@ -72,7 +70,7 @@ def coord_gradients(coords: Tensor, enc_matrix: Tensor, enc_offset: Tensor,
     Returns:
         Tensor[N, out, D]: ``d f_o / d c_d`` at every point.
     """
-    weights, biases, keywords = network_args(net, feature_width(enc_matrix, 0), *_FORM)
+    weights, biases, keywords = network_args(net, feature_width(enc_matrix, 0), *AFFINE_SINE_FORM)
     return _ops.coord_gradients(coords, enc_matrix, enc_offset, enc_periodic, weights, biases,
                                 **keywords)
 

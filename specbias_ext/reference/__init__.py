@@ -18,3 +18,7 @@ from .geometry import (
     coord_gradients_encoded, coord_gradients_through, encode_affine_sine, neuron_distances_encoded,
     neuron_distances_through,
 )
+from .complexity import (
+    first_order_complexity, first_order_complexity_encoded, local_complexity,
+    local_complexity_encoded,
+)
