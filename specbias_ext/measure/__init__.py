@@ -12,7 +12,7 @@ from .forward import network_forward
 from .boundaries import RegionSlopes, boundary_distance, coord_slopes
 from .grad_stats import GradNormStats, grad_norm_stats, layer_sq_norms
 from .hamming import mean_pair_hamming, pair_hamming
-from .loss import mse, mse_grad_out, psnr, target_peak
+from .loss import mse, mse_grad_head, mse_grad_out, psnr, target_peak
 from .neurons import NeuronActivity, neuron_activity
 from .ntk import empirical_ntk
 from .params import hyperplane_cosines, layer_spectral_norms
@@ -30,7 +30,8 @@ __all__ = [
     "RegionStats", "boundary_distance", "coherence", "coherence_stats", "confusion_block",
     "confusion_pairs", "coord_slopes", "cosine", "empirical_ntk", "grad_norm_stats", "grad_norms",
     "grad_norms_at", "histogram", "hyperplane_cosines", "layer_spectral_norms",
-    "layer_sq_norms", "log2_size_histogram", "mean_pair_hamming", "mse", "mse_grad_out", "network_forward",
+    "layer_sq_norms", "log2_size_histogram", "mean_pair_hamming", "mse", "mse_grad_head",
+    "mse_grad_out", "network_forward",
     "neuron_activity", "pair_dots_and_norms", "pair_hamming", "pattern_keys", "patterns", "psnr",
     "radial_band_index",
     "radial_band_residual_2d", "region_coherence", "region_count", "region_grads",
