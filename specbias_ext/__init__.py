@@ -22,6 +22,7 @@ from .measure import (confusion_block, confusion_pairs, empirical_ntk, mse_grad_
                       region_coherence)
 from .nets.layout import hidden_widths, layer_bit_ranges, mlp_params, num_pattern_words
 from .nets.network import ReluNetwork, relu_network
+from .nets.split_model import split_model
 from .ops import (activation_patterns, bit_counts, boundary_distance, build_info, coord_gradients,
                   grad_dots, grad_gram, hamming_neighbors, hamming_pairs, hamming_pairs_per_layer,
                   per_example_grad_norms, region_grad_norms, region_ids)
@@ -34,5 +35,5 @@ __all__ = [
     "grad_gram", "hamming_neighbors", "hamming_pairs", "hamming_pairs_per_layer", "hidden_widths",
     "layer_bit_ranges", "measure", "mlp_params", "mse_grad_out", "nets", "num_pattern_words",
     "ops", "per_example_grad_norms", "reference", "region_coherence", "region_grad_norms",
-    "region_ids", "relu_network", "runs", "stats", "train",
+    "region_ids", "relu_network", "runs", "split_model", "stats", "train",
 ]

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from specbias_ext import relu_network
-from specbias_ext.nets.loading import load_saved_module, load_user_model, resolve_model_spec
+from specbias_ext.nets.loading import (load_saved_module, load_user_model, model_attribute,
+                                       resolve_model_spec)
 
 USER_MODULE = textwrap.dedent('''
     import torch
@@ -114,3 +115,50 @@ def test_whole_saved_module(user_pkg):
     torch.save(seq.state_dict(), path)
     with pytest.raises(TypeError, match=r"holds a state dict, not a whole module"):
         load_saved_module(str(path))
+
+
+def test_a_key_prefix_mismatch_names_the_prefix(user_pkg, tmp_path):
+    build = lambda: torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(),  # noqa: E731
+                                        torch.nn.Linear(3, 1))
+    model = build()
+    wrapped = tmp_path / "wrapped.pt"
+    torch.save({"module." + k: v for k, v in model.state_dict().items()}, wrapped)
+    with pytest.raises(ValueError, match=r"missing keys \['0.weight'.*the model's keys are the "
+                                         r"file's that start with 'module.' .*pass "
+                                         r"state_dict_prefix='module.'"):
+        load_user_model(build, state_dict_path=str(wrapped))
+    loaded = load_user_model(build, state_dict_path=str(wrapped), state_dict_prefix="module.")
+    assert torch.equal(loaded[0].weight, model[0].weight)
+
+    whole = tmp_path / "whole.pt"   # a model that holds this one, next to an encoding buffer
+    torch.save({"encoding.B": torch.ones(3), **{"net." + k: v for k, v in
+                                                model.state_dict().items()}}, whole)
+    with pytest.raises(ValueError, match=r"pass state_dict_prefix='net.'"):
+        load_user_model(build, state_dict_path=str(whole))
+    with pytest.raises(ValueError, match=r"state_dict_prefix: no key of .* starts with 'x.'"):
+        load_user_model(build, state_dict_path=str(whole), state_dict_prefix="x.")
+
+    def holder():
+        outer = torch.nn.Module()
+        outer.trunk, outer.extra = build(), torch.nn.Linear(4, 4)
+        return outer
+
+    part = tmp_path / "part.pt"
+    torch.save(model.state_dict(), part)
+    with pytest.raises(ValueError, match=r"the file holds the state of a part of the model: its "
+                                         r"keys are the model's under 'trunk.' without that "
+                                         r"prefix"):
+        load_user_model(holder, state_dict_path=str(part))
+
+
+def test_model_attribute_names_a_part_of_the_loaded_model():
+    model = torch.nn.Module()
+    model.field = torch.nn.Module()
+    model.field.encoding = torch.nn.Identity()
+    model.size = 3
+    assert model_attribute(model, "field.encoding") is model.field.encoding
+    with pytest.raises(AttributeError, match=r"encoding: Module has no attribute 'field.enc'"):
+        model_attribute(model, "field.enc")
+    with pytest.raises(TypeError, match=r"encoding: Module.size is a int, expected a module or "
+                                        r"function of the coordinates"):
+        model_attribute(model, "size")

@@ -1,6 +1,7 @@
 """relu_network: the ReluNetwork read off a user's nn.Module by torch.fx equals a hand-built
 description, computes the module's own forward, and everything outside the vocabulary is refused
-with a message naming the module or traced node."""
+with a message naming the module or traced node (whole models with encodings, output activations
+and published architectures: test_split_model.py, test_published_models.py)."""
 from __future__ import annotations
 
 import pytest
@@ -85,7 +86,9 @@ def test_nerf_trunk(slope):
 
 def test_nerf_with_colour_branch_analysed_up_to_its_density_head():
     model = NeRFLike(in_dim=63, view_dim=27, width=12, depth=8, skip=4)
-    with pytest.raises(TypeError, match=r"returns 2 outputs .*output="):
+    with pytest.raises(TypeError, match=r"returns 2 outputs, not one tensor; pass "
+                                        r"output='rgb_linear' \(output 0\) or "
+                                        r"output='density_head' \(output 1\)"):
         relu_network(model)
     net = relu_network(model, output="density_head")
     _same_net(net, _nerf_hand(model))
@@ -195,55 +198,68 @@ class _Wrap(nn.Module):
 REFUSALS = [
     ("tanh", nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1)),
      r"model\[1\] \(Tanh\): Tanh is not piecewise linear"),
-    ("batchnorm", nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 1)),
-     r"model\[1\] \(BatchNorm1d\): BatchNorm1d is not part of a ReluNetwork"),
+    ("batchnorm training", nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.ReLU(),
+                                         nn.Linear(8, 1)),
+     r"model\[1\] \(BatchNorm1d\): BatchNorm1d in training mode normalises by the statistics "
+     r"of the batch.*call model.eval\(\)"),
+    ("batchnorm eval", nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.ReLU(),
+                                     nn.Linear(8, 1)).eval(),
+     r"model\[1\] \(BatchNorm1d\): BatchNorm1d is not part of a ReluNetwork; in eval mode it "
+     r"is an affine map per feature, so fold it into the Linear before it \(.*"
+     r"fuse_linear_bn_eval"),
     ("softplus", _Wrap(lambda s, x: s.h(F.softplus(s.a(x)))),
      r"traced node 'softplus' \(call to softplus\): softplus is not piecewise linear"),
     ("two heads", _Wrap(lambda s, x: (s.h(F.relu(s.a(x))), s.b(F.relu(s.a(x))))),
-     r"model: the forward returns 2 outputs \(a second head\)"),
-    ("branch", _Wrap(lambda s, x: s.h(F.relu(s.b(F.relu(s.a(x))))) + s.h(F.relu(s.a(x)))),
-     r"model\.a \(Linear\): a second Linear while the output of Linear layer 2 has no "
-     r"activation yet \(a branch or a second head\)"),
+     r"model: the forward returns 2 outputs, not one tensor; pass output='h' \(output 0\) or "
+     r"output='b' \(output 1\) to read the network up to one head"),
+    ("branch", _Wrap(lambda s, x: s.h(h := F.relu(s.a(x))) + s.b(h)),
+     r"model\.b \(Linear\): a second Linear while the output of Linear layer 1 \(model.h\) "
+     r"has no activation yet \(a branch or a second head\); pass output='h' or output='b'"),
+    ("one Linear in two branches", _Wrap(lambda s, x: s.h(F.relu(s.b(F.relu(s.a(x)))))
+                                         + s.h(F.relu(s.a(x)))),
+     r"model\.a \(Linear\): the same Linear is called again \(first as traced node 'a'\): "
+     r"recurrent reuse of one layer's weights"),
     ("linear of an old state", _Wrap(lambda s, x: s.h(F.relu(s.b(h := F.relu(s.a(x))))
-                                                      + F.relu(s.b(h)))),
-     r"model\.b \(Linear\): reads something other than the current hidden state \(the hidden "
+                                                      + F.relu(s.d(h))), d=nn.Linear(4, 4)),
+     r"model\.d \(Linear\): reads something other than the current hidden state \(the hidden "
      r"state of layer 1\)"),
     ("data-dependent", _Wrap(lambda s, x: s.h(F.relu(s.a(x))) if x.sum() > 0 else s.h(x)),
-     r"model: torch.fx could not trace _Wrap.forward .*data-dependent branches"),
+     r"model: torch.fx could not trace _Wrap.forward .*data-dependent control flow .* pass "
+     r"in_dim="),
     ("train dropout", nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Dropout(0.1), nn.Linear(8, 1)),
      r"model\[2\] \(Dropout\): Dropout in training mode .*model.eval\(\)"),
     ("F.dropout training", _Wrap(lambda s, x: s.h(F.dropout(F.relu(s.a(x)), 0.5, training=True))),
-     r"traced node 'dropout' \(call to dropout\): F.dropout with training=True"),
+     r"traced node 'dropout' \(call to dropout\): Dropout in training mode makes the network "
+     r"random; call model.eval\(\)"),
     ("no activation", _Wrap(lambda s, x: s.h(s.b(s.a(x)))),
      r"model\.b \(Linear\): reads the output of Linear layer 0 with no activation"),
-    ("activation on x", _Wrap(lambda s, x: s.h(F.relu(s.a(F.relu(x))))),
-     r"traced node 'relu' \(call to relu\): an activation must directly follow a Linear"),
     ("activation twice", _Wrap(lambda s, x: s.h(F.relu(F.relu(s.a(x))))),
      r"an activation must directly follow a Linear layer \(here it is applied to the hidden"),
     ("second input", _Wrap(lambda s, x, d: s.h(F.relu(s.a(x)) + d)),
-     r"traced node 'd' \(placeholder\): the network output depends on a second input"),
+     r"traced node 'add' \(call to add\): \+ must add the previous hidden state a_\{l-1\} to "
+     r"act\(z_l\) \(here: the hidden state of layer 0 \+ the forward's second input 'd'\)"),
     ("cat dim 0", _Wrap(lambda s, x: s.h(F.relu(s.b(torch.cat([F.relu(s.a(x)), x], 0))))),
      r"torch.cat must join along the feature dimension \(dim=-1 or 1\), got dim=0"),
     ("cat of two hidden", _Wrap(lambda s, x: s.h(torch.cat([h := F.relu(s.a(x)), h], 1))),
-     r"torch.cat must join the current hidden state and the input x"),
+     r"torch.cat must join the current hidden state and the network input x or a column slice "
+     r"of it \(here: the hidden state of layer 0 and the hidden state of layer 0\)"),
     ("add of pre", _Wrap(lambda s, x: s.h(F.relu(s.b(h := F.relu(s.a(x))) + h))),
      r"traced node 'add' \(call to add\): \+ must add the previous hidden state to act\(z_l\), "
      r"not to a Linear's raw output"),
     ("add twice", _Wrap(lambda s, x: s.h(F.relu(s.b(h := F.relu(s.a(x)))) + h + h)),
      r"traced node 'add_1' \(call to add\): \+ must add the previous hidden state to the "
      r"activation of a hidden layer \(a residual layer\), once"),
-    ("output activation", _Wrap(lambda s, x: torch.tanh(s.h(F.relu(s.a(x))))),
-     r"traced node 'tanh' \(call to tanh\): tanh is not piecewise linear"),
     ("last activation", nn.Sequential(nn.Linear(2, 8), nn.ReLU()),
-     r"model: expected the last module to be the nn.Linear head"),
+     r"model: expected at least one hidden layer .*the first Linear, model\[0\], is the head"),
     ("no hidden layer", nn.Sequential(nn.Linear(2, 1)),
      r"model: expected at least one hidden layer"),
     ("bare Linear", nn.Linear(2, 1), r"model: expected an nn.Sequential.*got Linear"),
     ("reshape", _Wrap(lambda s, x: s.h(F.relu(s.a(x)).view(-1, 4))),
-     r"traced node 'view' \(Tensor.view\): Tensor.view is not part of a ReluNetwork"),
+     r"traced node 'view' \(Tensor.view\): Tensor.view is not part of a ReluNetwork; the "
+     r"vocabulary is"),
     ("parameter", _Wrap(lambda s, x: s.h(F.relu(s.a(x)) * s.scale),
                         scale=nn.Parameter(torch.ones(4))),
-     r"traced node 'scale' \(attribute model.scale\): a tensor attribute used in the forward"),
+     r"traced node 'mul' \(call to mul\): mul is not part of a ReluNetwork"),
 ]
 
 

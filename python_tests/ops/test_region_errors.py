@@ -183,7 +183,7 @@ def test_mlp_params_accepts_relu_mlp():
      r"model\[0\]: nn.Linear without bias"),
     (nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Dropout(), nn.Linear(8, 1)),
      r"model\[2\] \(Dropout\): Dropout in training mode"),
-    (nn.Sequential(nn.Linear(2, 8), nn.ReLU()), r"model: expected the last module"),
+    (nn.Sequential(nn.Linear(2, 8), nn.ReLU()), r"model: expected at least one hidden layer"),
     (nn.Sequential(nn.Linear(2, 1)), r"model: expected at least one hidden layer"),
     (nn.Linear(2, 1), r"model: expected an nn.Sequential.*got Linear"),
 ])

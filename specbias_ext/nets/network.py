@@ -29,13 +29,15 @@ including the head; entry 0 must be False) and ``residual: bool[]`` (one per hid
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import inspect
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Optional, Sequence
 
 import torch
 from torch import nn
 
-from .tracing import trace_layers
+from .fx_trace import module_name
+from .reading import ModelTrace, check_no_encoding, trace_model
 
 Tensor = torch.Tensor
 
@@ -78,6 +80,8 @@ class ReluNetwork:
     slopes: tuple[float, ...] = field(default=())
     input_skips: tuple[bool, ...] = field(default=())
     residual: tuple[bool, ...] = field(default=())
+    # sigma in f = sigma(z_L), or None: recorded for the loss gradient, ignored by every op
+    output_activation: Optional[Any] = field(default=None)
 
     @classmethod
     def of(cls, weights: Sequence[Tensor], biases: Optional[Sequence[Optional[Tensor]]] = None,
@@ -203,9 +207,13 @@ class ReluNetwork:
 
     def map_tensors(self, fn) -> "ReluNetwork":
         """The same description with ``fn`` applied to every tensor (e.g. ``.detach()``)."""
-        return ReluNetwork(tuple(fn(w) for w in self.weights),
-                           tuple(None if b is None else fn(b) for b in self.biases),
-                           self.slopes, self.input_skips, self.residual)
+        return replace(self, weights=tuple(fn(w) for w in self.weights),
+                       biases=tuple(None if b is None else fn(b) for b in self.biases))
+
+    def with_output_activation(self, activation) -> "ReluNetwork":
+        """The same network with ``activation`` (an ``OutputActivation``, or None) recorded as
+        the elementwise function the model applies to the head's output."""
+        return replace(self, output_activation=activation)
 
     def to(self, *args: Any, **kwargs: Any) -> "ReluNetwork":
         return self.map_tensors(lambda t: t.to(*args, **kwargs))
@@ -240,7 +248,9 @@ class ReluNetwork:
                 "hidden_widths": self.hidden_widths,
                 "bias": [b is not None for b in self.biases],
                 "slopes": list(self.slopes), "input_skips": list(self.input_skips),
-                "residual": list(self.residual)}
+                "residual": list(self.residual),
+                "output_activation": (None if self.output_activation is None
+                                      else self.output_activation.description)}
 
 
 # How to fix an input of the wrong width: the ops' x, and the entry points taking an encoding.
@@ -272,32 +282,35 @@ def check_input_width(net: ReluNetwork, width: Any, source: str = "x",
                          f"{takes}: {hint}")
 
 
-def relu_network(model, output: Optional[str] = None) -> ReluNetwork:
-    """The ``ReluNetwork`` of a model.
+def network_from(found: ModelTrace) -> ReluNetwork:
+    """The description of a model's traced layers (``reading.trace_model``), with the activation
+    after its head recorded."""
+    layers = found.layers
+    build = dict(slopes=layers.slopes, input_skips=layers.skips, residual=layers.residual)
+    if any(c is not None for c in layers.skip_columns):
+        if "skip_columns" not in inspect.signature(ReluNetwork.of).parameters:
+            sliced = [f"layer {l} ({module_name(layers.sources[l])}) reads x[..., {c[0]}:{c[1]}]"
+                      for l, c in enumerate(layers.skip_columns) if c is not None]
+            raise NotImplementedError(
+                f"model: {'; '.join(sliced)} in its input skip, and this build's ReluNetwork "
+                "has no skip_columns to describe a skip of part of x")
+        build["skip_columns"] = layers.skip_columns
+    net = ReluNetwork.of(layers.weights, layers.biases, **build)
+    return net if found.activation is None else net.with_output_activation(found.activation)
 
-    ``model`` is a ``CoordinateMLP`` (its encoding stays outside the network: the ops take
-    ``x = model.encode(coords)``), an ``nn.Sequential`` or any ``nn.Module`` whose forward
-    torch.fx can trace into Linear (with or without bias), ReLU / LeakyReLU (modules or
-    ``F.relu``, ``torch.relu``, ``F.leaky_relu``), Identity, eval-mode Dropout, ``torch.cat``
-    of a hidden state with the module's input (either order; the weight columns are permuted
-    into the canonical ``[a_{l-1}, x]`` order) and ``+`` of the previous hidden state
-    (residual). ``output`` names the Linear whose raw output is the network's head, for models
-    with several heads (a NeRF's density head): only what that Linear depends on is read, so a
-    colour branch taking view directions is ignored. Anything else raises ``TypeError`` naming
-    the module or traced node and why.
 
-    The description holds the model's own parameters, except the weight of a layer that
-    concatenates ``[x, a]``, which is a column-permuted copy; call ``relu_network`` again after
-    the parameters change.
+def relu_network(model, output: Optional[str] = None, *,
+                 in_dim: Optional[int] = None) -> ReluNetwork:
+    """The ``ReluNetwork`` of a model whose forward starts at its first Linear (or of a
+    ``CoordinateMLP``, whose callers apply ``model.encode``): the network part of
+    ``split_model(model, output, in_dim=in_dim)``, which documents what is read and refused.
+
+    A model that computes an encoding of the coordinates before its first Linear is refused
+    (the network alone takes the encoded input): ``encoding, net = split_model(model)`` gives
+    both. The description holds the model's own parameters (except a column-permuted copy for a
+    layer that concatenates ``[x, a]`` and the computed weight of a weight-normalised layer);
+    call it again after the parameters change.
     """
-    if output is None and callable(getattr(model, "mlp_params", None)):
-        weights, biases = model.mlp_params()
-        return ReluNetwork.of(weights, biases)
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
-    if not isinstance(model, nn.Sequential) and type(model).__module__.startswith("torch.nn"):
-        raise TypeError(f"model: expected an nn.Sequential, a CoordinateMLP or a module whose "
-                        f"forward torch.fx can trace, got {type(model).__name__}")
-    layers = trace_layers(model, output)
-    return ReluNetwork.of(layers.weights, layers.biases, slopes=layers.slopes,
-                          input_skips=layers.skips, residual=layers.residual)
+    found = trace_model(model, output, in_dim=in_dim)
+    check_no_encoding(model, found.encoding)
+    return network_from(found)

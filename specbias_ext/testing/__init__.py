@@ -1,6 +1,7 @@
 """What the tests and the benchmarks share: one random-network builder (``networks``), encodings
 in affine-sine form built by hand (``forms``), modules written the way users write them
-(``user_models``) and hypothesis strategies over all of these (``strategies``, which needs the
+(``user_models``), published coordinate networks re-typed as their authors wrote them
+(``published_models``) and hypothesis strategies over all of these (``strategies``, which needs the
 ``hypothesis`` package: import it only from tests).
 
 It lives in the package, as torch_scatter's ``testing.py`` does, so ``bench/`` imports it without
