@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from complexity_cases import setup
 from conftest import requires_cuda
-from geometry_forms import make_form, pe_form, raw_form
-from geometry_nets import NERF_LIKE, network_kinds, random_network
+from specbias_ext.testing import make_form, pe_form, raw_form
+from specbias_ext.testing import NERF_LIKE, random_network
+from specbias_ext.testing.strategies import network_kinds
 from specbias_ext import ReluNetwork, reference
 from specbias_ext.ops import complexity as ops_complexity
 from specbias_ext.ops import geometry as ops_geometry

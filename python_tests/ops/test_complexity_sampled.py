@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from complexity_cases import (check_counts_near, check_sampled, encoded_vertices, sampled_cases,
                               setup)
 from conftest import requires_cuda
-from geometry_forms import pe_form, raw_form
-from geometry_nets import NERF_LIKE, random_network
+from specbias_ext.testing import pe_form, raw_form
+from specbias_ext.testing import NERF_LIKE, random_network
 from published_lc import HookedNetwork, intersections_for_hulls, ortho_hull
 from specbias_ext import ReluNetwork, reference
 from specbias_ext.ops import complexity as ops_complexity
