@@ -20,7 +20,9 @@ from .region_gradients import (
     CoherenceStats, RegionGrads, coherence, coherence_stats, region_coherence, region_grads,
 )
 from .regions import RegionStats, patterns, region_count, region_stats
-from .spectral import radial_band_index, radial_band_residual_2d, spectral_residual_1d
+from .spectral import (
+    radial_band_edges, radial_band_index, radial_band_residual_2d, spectral_residual_1d,
+)
 from .summaries import histogram, log2_size_histogram, summary
 
 __all__ = [
@@ -29,7 +31,8 @@ __all__ = [
     "confusion_pairs", "coord_slopes", "cosine", "empirical_ntk", "grad_norm_stats", "grad_norms",
     "grad_norms_at", "histogram", "hyperplane_cosines", "layer_spectral_norms",
     "layer_sq_norms", "log2_size_histogram", "mean_pair_hamming", "mse", "mse_grad_out", "network_forward",
-    "neuron_activity", "pair_dots_and_norms", "pair_hamming", "patterns", "psnr", "radial_band_index",
+    "neuron_activity", "pair_dots_and_norms", "pair_hamming", "patterns", "psnr",
+    "radial_band_edges", "radial_band_index",
     "radial_band_residual_2d", "region_coherence", "region_count", "region_grads",
     "region_stats", "spectral_residual_1d", "summary", "target_peak",
 ]
