@@ -61,17 +61,17 @@ def test_resume_continues_the_same_trajectory(tmp_path):
     sig, model, rec = setup(every=2)
     full_cfg = TrainConfig(epochs=2 * k, batch_size=40, quiet=True)
     full = train(model, sig.coords(), sig.target(), full_cfg, monitor=rec,
-                 run_dir=tmp_path / "full")
+                 run_dir=tmp_path / "full", figures=False)
     full_params = [p.detach().clone() for p in model.parameters()]
 
     sig, model, rec = setup(every=2)
     train(model, sig.coords(), sig.target(),
           TrainConfig(epochs=k, batch_size=40, quiet=True), monitor=rec,
-          run_dir=tmp_path / "split")
+          run_dir=tmp_path / "split", figures=False)
     sig, model, rec = setup(every=2)     # a fresh process would start from a fresh model
     torch.manual_seed(1234)              # global RNG must not matter
     resumed = train(model, sig.coords(), sig.target(), full_cfg, monitor=rec,
-                    run_dir=tmp_path / "split", resume=True)
+                    run_dir=tmp_path / "split", resume=True, figures=False)
     assert resumed.loss == full.loss
     assert strip(resumed.records) == strip(full.records)
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), full_params))
@@ -96,7 +96,8 @@ def test_run_directory_contents(tmp_path):
 
 def test_resume_with_other_settings_is_refused(tmp_path):
     sig, model, _ = setup()
-    train(model, sig.coords(), sig.target(), TrainConfig(epochs=1, quiet=True), run_dir=tmp_path)
+    train(model, sig.coords(), sig.target(), TrainConfig(epochs=1, quiet=True), run_dir=tmp_path,
+          figures=False)
     sig, model, _ = setup()
     with pytest.raises(ValueError, match="config"):
         train(model, sig.coords(), sig.target(), TrainConfig(epochs=2, lr=0.5, quiet=True),
