@@ -20,6 +20,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import offset_copy
 
 from ..stats.grid_counts import DEFAULT_SATURATION, GridCount
@@ -50,11 +51,12 @@ class Panel:
     lines: tuple[Line, ...]
     log: bool = False
     spread_of: str = "pairs"    # what the 5-95 % band of a summary's mean spans
+    counts: bool = False        # whole numbers: integer ticks
 
 
 PANELS: dict[str, Panel] = {
     "regions": Panel("linear regions", "regions (distinct patterns)",
-                     (Line("regions", "regions"),), log=True),
+                     (Line("regions", "regions"),), log=True, counts=True),
     "loss": Panel("fit error", "MSE", (Line("loss", "on the monitored points"),
                                        Line("train_loss", "training, mean of the epoch")),
                   log=True),
@@ -68,7 +70,7 @@ PANELS: dict[str, Panel] = {
     "spectral": Panel("spectral residual", "residual / target", (), log=True),
     "neurons": Panel("dead and always-on neurons", "neurons",
                      (Line("dead_neurons", "dead (never on)"),
-                      Line("always_on_neurons", "always on"))),
+                      Line("always_on_neurons", "always on")), counts=True),
     "grad_norm": Panel("per-example gradient norm", "\u2016\u2207\u03b8 loss\u2016",
                        (Line("grad_norm.mean", "mean over points"),), log=True,
                        spread_of="points"),
@@ -276,6 +278,8 @@ def _scale(ax, panel: Panel) -> None:
     if panel.log and values.size and values.min() > 0 and \
             values.max() / values.min() > _LOG_SPAN:
         ax.set_yscale("log")
+    elif panel.counts:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _has_data(records, name: str) -> bool:
