@@ -219,7 +219,8 @@ class RegionMonitor:
     def _resume_hint(self) -> str:
         if self.out is None:
             return ""
-        return (f"; the {len(self.history)} records taken so far are in {self.out!r}, and a "
+        taken = f"{len(self.history)} record" + ("" if len(self.history) == 1 else "s")
+        return (f"; the {taken} taken so far stay in {self.out!r}, and a "
                 f"RegionMonitor(..., out={self.out!r}, resume=True) continues them")
 
     def _key(self, name: str, step: int) -> str:

@@ -108,6 +108,8 @@ def check_every(every: Any) -> Optional[int]:
     if every is None:
         return None
     try:
+        if isinstance(every, bool):
+            raise ValueError(every)
         return int_at_least(every, "every", 1)
     except ValueError:
         raise ValueError(f"every: expected an int >= 1 (steps between records) or None, got "
@@ -122,6 +124,8 @@ def check_at(at: Any) -> set[int]:
     steps = set()
     for step in at:
         try:
+            if isinstance(step, bool):
+                raise ValueError(step)
             steps.add(int_at_least(step, "at", 0))
         except ValueError:
             raise ValueError(f"at: expected a list of steps (ints >= 0), got {at!r}") from None

@@ -58,15 +58,16 @@ def read_settings(out: PathLike) -> Optional[dict[str, Any]]:
         raise ValueError(f"out: {str(path)!r} is not JSON ({err})") from None
 
 
-def scalars(rec: dict, prefix: str = "") -> dict[str, float]:
-    """The finite numeric scalars of a record by dotted key (nested dicts flattened)."""
+def scalars(rec: dict, prefix: str = "") -> dict[str, Union[int, float]]:
+    """The finite numeric scalars of a record by dotted key (nested dicts flattened), ints
+    kept as ints."""
     out = {}
     for k, v in rec.items():
         name = f"{prefix}{k}"
         if isinstance(v, dict):
             out.update(scalars(v, name + "."))
         elif isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-            out[name] = float(v)
+            out[name] = v
     return out
 
 
