@@ -1,10 +1,12 @@
 import json
+import math
 
 import numpy as np
 import pytest
 import torch
 
 from specbias_ext.nets.models import CoordinateMLP
+from specbias_ext.train.measurements import DivergedError
 from specbias_ext.train.monitor import MonitorConfig
 from specbias_ext.train.recorder import Recorder
 from specbias_ext.data.samplers import PairSampling
@@ -92,6 +94,23 @@ def test_run_directory_contents(tmp_path):
     assert results["records"][0]["regions"] >= 1
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     assert state["epoch"] == 3 and set(state) >= {"model", "optimizer", "shuffle_rng", "loss"}
+    for figure in ("loss.png", "records.png"):
+        assert (tmp_path / figure).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_diverging_run_stops_with_one_clear_error_before_saving_it(tmp_path):
+    sig, model, rec = setup(every=1)
+    with pytest.raises(DivergedError, match="lr: training diverged in epoch [0-9]+ .*smaller "
+                                            "learning rate"):
+        train(model, sig.coords(), sig.target(),
+              TrainConfig(epochs=30, lr=1e30, optimizer="sgd", quiet=True, checkpoint_every=1),
+              monitor=rec, run_dir=tmp_path)
+    assert rec.history and all(math.isfinite(r["loss"]) for r in rec.history)
+    if (tmp_path / "checkpoint.pt").exists():           # only checkpoints of finite epochs
+        state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+        assert all(bool(torch.isfinite(v).all()) for v in state["model"].values())
+        assert all(math.isfinite(v) for v in state["loss"])
+        assert state["epoch"] == len(rec.history) - 1
 
 
 def test_resume_with_other_settings_is_refused(tmp_path):

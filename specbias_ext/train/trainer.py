@@ -240,7 +240,10 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
             loss_history.append(float(total) / n)
             timings["train_seconds"] += time.perf_counter() - t0
             _check_finite(model, loss_history[-1], epoch + 1, run, config)
-            do_record(epoch + 1)
+            try:
+                do_record(epoch + 1)
+            except DivergedError as err:      # finite weights, but outputs overflow
+                raise _diverged(epoch + 1, str(err).split(" (")[0], run, config) from None
             postfix = {"loss": f"{loss_history[-1]:.4g}"}
             if monitor is not None and monitor.history and "regions" in monitor.history[-1]:
                 postfix["regions"] = count_text(monitor.history[-1])
@@ -264,14 +267,18 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
 def _check_finite(model: nn.Module, loss: float, epoch: int, run: Optional[RunDirectory],
                   config: TrainConfig) -> None:
     """Stop a diverging run before anything of it is recorded or saved."""
-    if math.isfinite(loss) and all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-        return
+    if not (math.isfinite(loss) and all(bool(torch.isfinite(p).all())
+                                        for p in model.parameters())):
+        raise _diverged(epoch, f"mean loss {loss:.4g}, or NaN/inf weights", run, config)
+
+
+def _diverged(epoch: int, what: str, run: Optional[RunDirectory],
+              config: TrainConfig) -> DivergedError:
     kept = "nothing was saved"
     if run is not None and run.has_checkpoint():
         kept = f"{str(run.path)!r} keeps the checkpoint of the last checkpointed epoch"
-    raise DivergedError(f"lr: training diverged in epoch {epoch} (mean loss {loss:.4g}, or NaN/inf "
-                        f"weights) with lr = {config.lr:g}; {kept}. Train again with a smaller "
-                        "learning rate")
+    return DivergedError(f"lr: training diverged in epoch {epoch} ({what}) with lr = "
+                         f"{config.lr:g}; {kept}. Train again with a smaller learning rate")
 
 
 def _check_resumable(state: dict, model: nn.Module, config: TrainConfig) -> None:
