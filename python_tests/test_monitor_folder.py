@@ -93,9 +93,12 @@ def test_overwrite_replaces_only_the_monitors_own_files(tmp_path):
     assert (out / "arrays" / "keep.npz").read_bytes() == b"user data"
 
 
-def test_resume_and_overwrite_together_are_refused(tmp_path):
-    with pytest.raises(ValueError, match="resume, overwrite"):
+def test_resume_and_overwrite_together_and_resume_of_nothing_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="resume=True and overwrite=True: choose one"):
         monitor(tmp_path / "x", resume=True, overwrite=True)
+    with pytest.raises(ValueError, match="resume=True: .*nothing"):
+        monitor(tmp_path / "x", resume=True)
+    assert not (tmp_path / "x").exists()
     with pytest.raises(ValueError, match="out"):
         coords, y, _ = problem()
         RegionMonitor(coords, target=y, measurements=MEASURE, resume=True)

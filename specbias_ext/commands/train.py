@@ -42,7 +42,6 @@ def train_command(args) -> None:
     """One CoordinateMLP trained by specbias_ext.train.trainer with every measurement recorded."""
     from ..nets.models import CoordinateMLP
     from ..train.monitor import MonitorConfig
-    from ..train.records import count_text
     from ..train.recorder import Recorder
     from ..train.trainer import TrainConfig, prepare_run_folder, start_run_folder, train
 
@@ -77,5 +76,5 @@ def train_command(args) -> None:
     last = result.records[-1] if result.records else {}
     print(f"trained {result.epochs} epochs in {result.timings['train_seconds']:.1f}s (records "
           f"{result.timings['record_seconds']:.1f}s); final loss {result.loss[-1]:.4g}, "
-          f"regions {count_text(last, hint=True) if last else '?'}; wrote "
-          f"{args.out}/checkpoint.pt, results.json, arrays.npz, loss.png, records.png")
+          f"{last.get('regions', '?')} regions; wrote {args.out}/checkpoint.pt, results.json, "
+          "arrays.npz")

@@ -58,7 +58,8 @@ class RegionMonitor:
 
     ``out``: a folder the records are written to as they are taken (``record_files``); a folder
     holding another monitor's records is refused unless ``resume=True`` (continue them: steps
-    already recorded are not taken again) or ``overwrite=True`` (replace that monitor's files).
+    already recorded are not taken again; refused when there are none) or ``overwrite=True``
+    (replace that monitor's files).
     ``tensorboard``: scalars under ``out/tensorboard`` when ``torch.utils.tensorboard`` imports
     (None), always (True) or never (False). All inputs are checked here, before training.
     """

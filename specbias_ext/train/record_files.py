@@ -4,9 +4,9 @@
 rewritten atomically after each record, so a crash keeps every record taken),
 ``arrays/<step_name>_<step>.npz``, ``monitor.png`` (``plot``) and TensorBoard scalars under
 ``tensorboard/``. The folder is claimed through ``runs.ownership``: a folder holding another
-monitor's records is refused unless ``resume`` (the records continue, the settings must match)
-or ``overwrite`` (that monitor's files are removed first); files the monitor did not write are
-never touched.
+monitor's records is refused unless ``resume`` (the records continue, the settings must match;
+refused when there are none) or ``overwrite`` (that monitor's files are removed first); files the
+monitor did not write are never touched.
 """
 from __future__ import annotations
 
@@ -47,9 +47,6 @@ class RecordFiles:
 
     def __init__(self, folder: str, settings: dict[str, Any], *, resume: bool = False,
                  overwrite: bool = False, tensorboard: Optional[bool] = None):
-        if resume and overwrite:
-            raise ValueError("resume, overwrite: choose one (continue the records in out, or "
-                             "replace them)")
         self.folder = Path(folder)
         self.ownership = claim_folder(self.folder, WRITER, resume=resume, overwrite=overwrite)
         self.earlier: list[dict[str, Any]] = []
@@ -72,10 +69,11 @@ class RecordFiles:
         self._tb = self._tensorboard(tensorboard)
 
     def _write(self, relpath: str, write) -> None:
-        """Write one file (refused if another writer owns it) and add it to the manifest."""
+        """Write one file (refused if another writer owns it), recorded in the folder's
+        manifest first, so the manifest always covers what is on disk."""
         self.ownership.check_writable(relpath)
-        write(self.folder / relpath)
         self.ownership.record(relpath)
+        write(self.folder / relpath)
 
     def _remove_earlier(self) -> None:
         """overwrite=True: remove the files an earlier monitor wrote here (and only those)."""
@@ -114,6 +112,8 @@ class RecordFiles:
             for k, v in scalars(rec).items():
                 self._tb.add_scalar(k, v, step)
             self._tb.flush()
+            # SummaryWriter names its event file itself (time, host, pid), so it can only be
+            # recorded once it exists; it never replaces a file.
             new = set(os.listdir(self.folder / TENSORBOARD)) - self._tb_before
             self.ownership.record(*(f"{TENSORBOARD}/{name}" for name in sorted(new)))
 
