@@ -11,7 +11,7 @@ from specbias_ext.train.monitor import MonitorConfig
 from specbias_ext.train.recorder import Recorder
 from specbias_ext.data.samplers import PairSampling
 from specbias_ext.data.signals import sum_of_sines
-from specbias_ext.train.trainer import TrainConfig, train
+from specbias_ext.train.trainer import TrainConfig, TrainingDiverged, train
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -100,17 +100,20 @@ def test_run_directory_contents(tmp_path):
 
 def test_a_diverging_run_stops_with_one_clear_error_before_saving_it(tmp_path):
     sig, model, rec = setup(every=1)
-    with pytest.raises(DivergedError, match="lr: training diverged in epoch [0-9]+ .*smaller "
-                                            "learning rate"):
+    with pytest.raises(TrainingDiverged, match="lr: training diverged at epoch [0-9]+ .*smaller "
+                                               "learning rate") as err:
         train(model, sig.coords(), sig.target(),
               TrainConfig(epochs=30, lr=1e30, optimizer="sgd", quiet=True, checkpoint_every=1),
               monitor=rec, run_dir=tmp_path)
+    assert isinstance(err.value, DivergedError) and err.value.epoch == len(rec.history)
     assert rec.history and all(math.isfinite(r["loss"]) for r in rec.history)
-    if (tmp_path / "checkpoint.pt").exists():           # only checkpoints of finite epochs
+    if err.value.saved_epoch is None:
+        assert not (tmp_path / "checkpoint.pt").exists()
+    else:                                                # only checkpoints of finite epochs
         state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
         assert all(bool(torch.isfinite(v).all()) for v in state["model"].values())
         assert all(math.isfinite(v) for v in state["loss"])
-        assert state["epoch"] == len(rec.history) - 1
+        assert state["epoch"] == err.value.saved_epoch == err.value.epoch - 1
 
 
 def test_resume_with_other_settings_is_refused(tmp_path):

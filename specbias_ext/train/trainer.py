@@ -81,6 +81,20 @@ class TrainConfig:
 
 
 
+class TrainingDiverged(DivergedError):
+    """The loss, a parameter or the network's outputs became NaN or infinite: training stops
+    before that epoch is recorded or saved; the run directory keeps the last checkpoint written
+    before (``saved_epoch``, None when there is none)."""
+
+    def __init__(self, epoch: int, loss: float, saved_epoch: Optional[int]):
+        self.epoch, self.loss, self.saved_epoch = epoch, loss, saved_epoch
+        kept = "no checkpoint was written" if saved_epoch is None else \
+            f"the run directory keeps the checkpoint of epoch {saved_epoch}"
+        super().__init__(f"lr: training diverged at epoch {epoch} (loss {loss:.4g}; the loss, "
+                         "the parameters or the network's outputs are no longer finite); "
+                         f"{kept}. Train again with a smaller learning rate")
+
+
 @dataclass
 class TrainResult:
     loss: list[float]                        # mean training loss of each epoch
@@ -150,7 +164,8 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
     and starts from scratch otherwise. A ``run_dir`` that already holds a checkpoint is refused
     unless ``resume`` or ``overwrite`` (which first removes the old run's files, see
     ``run_files``). All inputs are checked before any training starts. A run whose loss or
-    weights become NaN/inf stops with ``DivergedError`` before that epoch is recorded or saved.
+    weights (or the monitored outputs) become NaN/inf stops with ``TrainingDiverged`` before that
+    epoch is recorded or saved.
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
@@ -210,9 +225,13 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
         monitor(model, epoch)
         timings["record_seconds"] += time.perf_counter() - t0
 
+    saved = {"epoch": start_epoch if resume and run is not None and run.has_checkpoint()
+             else None}
+
     def save(epoch: int) -> None:
         if run is None:
             return
+        saved["epoch"] = epoch
         write_checkpoint(
             run.checkpoint_path, model=model, optimizer=optimizer,
             shuffle_rng=shuffle.get_state(), epoch=epoch, loss=loss_history, timings=timings,
@@ -239,11 +258,11 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
                 total += loss.detach().to(torch.float64) * xb.shape[0]
             loss_history.append(float(total) / n)
             timings["train_seconds"] += time.perf_counter() - t0
-            _check_finite(model, loss_history[-1], epoch + 1, run, config)
+            _check_finite(model, loss_history[-1], epoch + 1, saved["epoch"])
             try:
                 do_record(epoch + 1)
-            except DivergedError as err:      # finite weights, but outputs overflow
-                raise _diverged(epoch + 1, str(err).split(" (")[0], run, config) from None
+            except DivergedError:             # finite weights, but the outputs overflow
+                raise TrainingDiverged(epoch + 1, loss_history[-1], saved["epoch"]) from None
             postfix = {"loss": f"{loss_history[-1]:.4g}"}
             if monitor is not None and monitor.history and "regions" in monitor.history[-1]:
                 postfix["regions"] = count_text(monitor.history[-1])
@@ -264,21 +283,11 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
                        run_dir=run.path if run is not None else None, settings=settings)
 
 
-def _check_finite(model: nn.Module, loss: float, epoch: int, run: Optional[RunDirectory],
-                  config: TrainConfig) -> None:
+def _check_finite(model: nn.Module, loss: float, epoch: int, saved_epoch: Optional[int]) -> None:
     """Stop a diverging run before anything of it is recorded or saved."""
-    if not (math.isfinite(loss) and all(bool(torch.isfinite(p).all())
-                                        for p in model.parameters())):
-        raise _diverged(epoch, f"mean loss {loss:.4g}, or NaN/inf weights", run, config)
-
-
-def _diverged(epoch: int, what: str, run: Optional[RunDirectory],
-              config: TrainConfig) -> DivergedError:
-    kept = "nothing was saved"
-    if run is not None and run.has_checkpoint():
-        kept = f"{str(run.path)!r} keeps the checkpoint of the last checkpointed epoch"
-    return DivergedError(f"lr: training diverged in epoch {epoch} ({what}) with lr = "
-                         f"{config.lr:g}; {kept}. Train again with a smaller learning rate")
+    if not math.isfinite(loss) or not bool(torch.stack(
+            [torch.isfinite(p).all() for p in model.parameters()]).all()):   # one sync
+        raise TrainingDiverged(epoch, loss, saved_epoch)
 
 
 def _check_resumable(state: dict, model: nn.Module, config: TrainConfig) -> None:
