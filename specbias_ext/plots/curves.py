@@ -279,7 +279,7 @@ def _scale(ax, panel: Panel) -> None:
             values.max() / values.min() > _LOG_SPAN:
         ax.set_yscale("log")
     elif panel.counts:
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
 
 
 def _has_data(records, name: str) -> bool:
