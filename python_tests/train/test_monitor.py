@@ -12,7 +12,9 @@ from specbias_ext import measure
 from specbias_ext.nets.encodings import make_encoding
 from specbias_ext.data.grids import grid_coords
 from specbias_ext.nets.models import CoordinateMLP
-from specbias_ext.train.monitor import MonitorConfig, RegionMonitor, infer_grid_shape, read_records
+from specbias_ext.train.monitor import MonitorConfig, RegionMonitor
+from specbias_ext.train.monitor_inputs import infer_grid_shape
+from specbias_ext.train.records import read_records
 from specbias_ext.nets.network import relu_network
 from specbias_ext.data.samplers import PairSampling
 
@@ -137,7 +139,7 @@ def test_writes_every_record_as_it_goes(tmp_path):
         np.testing.assert_array_equal(arrays["region_ids"], mon.arrays["region_ids_s000002"])
     settings = json.loads((out / "settings.json").read_text())
     assert settings["every"] == 2 and settings["grid_shape"] == [64]
-    assert not [f for f in os.listdir(out) if f.startswith(".") or f.endswith(".tmp")]
+    assert not [f for f in os.listdir(out) if f.endswith(".specbias-tmp")]
     fig = mon.plot()
     assert (out / "monitor.png").read_bytes()[:4] == b"\x89PNG" and len(fig.axes) == 4
 

@@ -1,15 +1,17 @@
 import json
+import math
 
 import numpy as np
 import pytest
 import torch
 
 from specbias_ext.nets.models import CoordinateMLP
+from specbias_ext.train.measurements import DivergedError
 from specbias_ext.train.monitor import MonitorConfig
 from specbias_ext.train.recorder import Recorder
 from specbias_ext.data.samplers import PairSampling
 from specbias_ext.data.signals import sum_of_sines
-from specbias_ext.train.trainer import TrainConfig, train
+from specbias_ext.train.trainer import TrainConfig, TrainingDiverged, train
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -61,17 +63,17 @@ def test_resume_continues_the_same_trajectory(tmp_path):
     sig, model, rec = setup(every=2)
     full_cfg = TrainConfig(epochs=2 * k, batch_size=40, quiet=True)
     full = train(model, sig.coords(), sig.target(), full_cfg, monitor=rec,
-                 run_dir=tmp_path / "full")
+                 run_dir=tmp_path / "full", figures=False)
     full_params = [p.detach().clone() for p in model.parameters()]
 
     sig, model, rec = setup(every=2)
     train(model, sig.coords(), sig.target(),
           TrainConfig(epochs=k, batch_size=40, quiet=True), monitor=rec,
-          run_dir=tmp_path / "split")
+          run_dir=tmp_path / "split", figures=False)
     sig, model, rec = setup(every=2)     # a fresh process would start from a fresh model
     torch.manual_seed(1234)              # global RNG must not matter
     resumed = train(model, sig.coords(), sig.target(), full_cfg, monitor=rec,
-                    run_dir=tmp_path / "split", resume=True)
+                    run_dir=tmp_path / "split", resume=True, figures=False)
     assert resumed.loss == full.loss
     assert strip(resumed.records) == strip(full.records)
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), full_params))
@@ -92,11 +94,32 @@ def test_run_directory_contents(tmp_path):
     assert results["records"][0]["regions"] >= 1
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     assert state["epoch"] == 3 and set(state) >= {"model", "optimizer", "shuffle_rng", "loss"}
+    for figure in ("loss.png", "records.png"):
+        assert (tmp_path / figure).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_diverging_run_stops_with_one_clear_error_before_saving_it(tmp_path):
+    sig, model, rec = setup(every=1)
+    with pytest.raises(TrainingDiverged, match="lr: training diverged at epoch [0-9]+ .*smaller "
+                                               "learning rate") as err:
+        train(model, sig.coords(), sig.target(),
+              TrainConfig(epochs=30, lr=1e30, optimizer="sgd", quiet=True, checkpoint_every=1),
+              monitor=rec, run_dir=tmp_path)
+    assert isinstance(err.value, DivergedError) and err.value.epoch == len(rec.history)
+    assert rec.history and all(math.isfinite(r["loss"]) for r in rec.history)
+    if err.value.saved_epoch is None:
+        assert not (tmp_path / "checkpoint.pt").exists()
+    else:                                                # only checkpoints of finite epochs
+        state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+        assert all(bool(torch.isfinite(v).all()) for v in state["model"].values())
+        assert all(math.isfinite(v) for v in state["loss"])
+        assert state["epoch"] == err.value.saved_epoch == err.value.epoch - 1
 
 
 def test_resume_with_other_settings_is_refused(tmp_path):
     sig, model, _ = setup()
-    train(model, sig.coords(), sig.target(), TrainConfig(epochs=1, quiet=True), run_dir=tmp_path)
+    train(model, sig.coords(), sig.target(), TrainConfig(epochs=1, quiet=True), run_dir=tmp_path,
+          figures=False)
     sig, model, _ = setup()
     with pytest.raises(ValueError, match="config"):
         train(model, sig.coords(), sig.target(), TrainConfig(epochs=2, lr=0.5, quiet=True),

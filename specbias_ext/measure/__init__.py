@@ -23,7 +23,9 @@ from .region_gradients import (
 from .regions import (
     RegionStats, pattern_keys, patterns, region_count, region_keys, region_stats,
 )
-from .spectral import radial_band_index, radial_band_residual_2d, spectral_residual_1d
+from .spectral import (
+    radial_band_edges, radial_band_index, radial_band_residual_2d, spectral_residual_1d,
+)
 from .summaries import histogram, log2_size_histogram, summary
 
 __all__ = [
@@ -31,10 +33,10 @@ __all__ = [
     "RegionSlopes", "RegionStats", "boundary_distance", "coherence", "coherence_stats",
     "confusion_block", "confusion_pairs", "coord_slopes", "cosine", "empirical_ntk",
     "grad_norm_stats", "grad_norms", "grad_norms_at", "histogram", "hyperplane_cosines",
-    "layer_spectral_norms", "layer_sq_norms", "local_complexity",
-    "log2_size_histogram", "mean_pair_hamming", "mse", "mse_grad_head", "mse_grad_out",
-    "neighbour_hamming", "network_forward", "neuron_activity", "pair_dots_and_norms",
-    "pair_hamming", "pattern_keys", "patterns", "psnr", "radial_band_index",
+    "layer_spectral_norms", "layer_sq_norms", "local_complexity", "log2_size_histogram",
+    "mean_pair_hamming", "mse", "mse_grad_head", "mse_grad_out", "neighbour_hamming",
+    "network_forward", "neuron_activity", "pair_dots_and_norms", "pair_hamming", "pattern_keys",
+    "patterns", "psnr", "radial_band_edges", "radial_band_index",
     "radial_band_residual_2d", "region_coherence", "region_count", "region_grads",
     "region_keys", "region_stats", "spectral_residual_1d", "summary", "target_peak",
 ]
