@@ -26,7 +26,7 @@ import copy
 import dis
 import inspect
 import operator
-from typing import Any, Optional
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
