@@ -10,8 +10,8 @@ benchmark's extra_info; targets are in the docstrings.
 import pytest
 import torch
 
-from nets import random_mlp
-from published_lc import HookedNetwork, add_hooks, intersections_for_hulls, ortho_hull
+from specbias_ext.testing import random_mlp
+from specbias_ext.testing.published_lc import HookedNetwork, add_hooks, intersections_for_hulls, ortho_hull
 from timing import best_time
 from specbias_ext import ReluNetwork, activation_patterns
 from specbias_ext.ops import complexity as ops_complexity

@@ -11,7 +11,7 @@ from complexity_cases import (check_counts_near, check_sampled, encoded_vertices
 from conftest import requires_cuda
 from specbias_ext.testing import pe_form, raw_form
 from specbias_ext.testing import NERF_LIKE, random_network
-from published_lc import HookedNetwork, intersections_for_hulls, ortho_hull
+from specbias_ext.testing.published_lc import HookedNetwork, intersections_for_hulls, ortho_hull
 from specbias_ext import ReluNetwork, reference
 from specbias_ext.ops import complexity as ops_complexity
 from specbias_ext.ops.hull import hull_directions, hull_vertices
