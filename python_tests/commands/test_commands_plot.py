@@ -216,6 +216,6 @@ def test_plot_a_reproduce_folder(tmp_path, no_ops):
                    "region_map_ranges": {"raw_0_1__": [0.0, 1.0]}}}))
     assert main(["plot", str(tmp_path), "--out", str(tmp_path / "p")]) == 0
     got = sorted(os.listdir(tmp_path / "p" / "regions-2d"))
-    assert got == ["raw_0_1__region_maps.gif", "raw_0_1__region_maps.png"]
-    with Image.open(tmp_path / "p" / "regions-2d" / "raw_0_1__region_maps.gif") as im:
+    assert got == ["raw_0_1_region_maps.gif", "raw_0_1_region_maps.png"]
+    with Image.open(tmp_path / "p" / "regions-2d" / "raw_0_1_region_maps.gif") as im:
         assert im.n_frames == 3
