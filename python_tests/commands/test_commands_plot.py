@@ -216,6 +216,19 @@ def test_plot_a_reproduce_folder(tmp_path, no_ops):
                    "region_map_ranges": {"raw_0_1__": [0.0, 1.0]}}}))
     assert main(["plot", str(tmp_path), "--out", str(tmp_path / "p")]) == 0
     got = sorted(os.listdir(tmp_path / "p" / "regions-2d"))
-    assert got == ["raw_0_1__region_maps.gif", "raw_0_1__region_maps.png"]
-    with Image.open(tmp_path / "p" / "regions-2d" / "raw_0_1__region_maps.gif") as im:
+    assert got == ["raw_0_1_region_maps.gif", "raw_0_1_region_maps.png"]
+    with Image.open(tmp_path / "p" / "regions-2d" / "raw_0_1_region_maps.gif") as im:
         assert im.n_frames == 3
+
+
+def test_the_run_files_include_the_figures_train_and_analyze_write(tmp_path):
+    from specbias_ext.train.trainer import run_files
+
+    ours = ["fit.png", "fit.pdf", "region_map.png", "region_maps_over_training.pdf",
+            "curves.png", "regions_over_training.gif", "reconstruction.npz",
+            "regions_64x64_hamming.png", "regions_64x64_maps.npz", "regions_32x32_slice.json",
+            "regions_1024.pdf"]
+    theirs = ["fit.jpg", "my_region_map.png", "notes.txt", "regions_64x64_hamming.svg"]
+    for name in ours + theirs:
+        (tmp_path / name).write_bytes(b"x")
+    assert sorted(p.name for p in run_files(tmp_path)) == sorted(ours)

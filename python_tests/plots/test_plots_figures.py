@@ -27,7 +27,8 @@ def _blocks(h, w, size, seed=0):
 def _texts(fig: Figure) -> str:
     parts = [t.get_text() for t in fig.texts]
     for ax in fig.axes:
-        parts += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel()]
+        parts += [ax.get_title(loc=loc) for loc in ("left", "center", "right")]
+        parts += [ax.get_xlabel(), ax.get_ylabel()]
     if fig._suptitle is not None:
         parts.append(fig._suptitle.get_text())
     if getattr(fig, "_supxlabel", None) is not None:
@@ -146,7 +147,7 @@ def test_fit_1d_names_network_grid_and_count():
     ax = fig.axes[0]
     labels = [line.get_label() for line in ax.get_lines()]
     assert "target" in labels and "fit (4x128 ReLU MLP, PE L=4)" in labels
-    assert ax.get_title() == "5 regions on a 64 grid on [0, 1)"
+    assert ax.get_title(loc="left") == "5 regions on a 64-point grid on [0, 1)"
 
 
 def test_reconstruction_panels():

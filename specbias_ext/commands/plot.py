@@ -265,7 +265,8 @@ def plan_reproduce(folder: str, out: str, what: set, plan: Plan) -> None:
             label = labels.get(prefix, prefix.rstrip("_"))
             grid_p = dict(grid, coord_range=results.get("series", {})
                           .get("region_map_ranges", {}).get(prefix, [0.0, 1.0]))
-            stem = os.path.join(out, os.path.basename(exp), f"{prefix}region_maps")
+            stem = os.path.join(out, os.path.basename(exp),
+                                f"{prefix.rstrip('_') or 'model'}_region_maps")
             if _wanted(what, "regions-over-training"):
                 plan.add_figure(stem, lambda r=regions, g=grid_p, lab=label:
                                 region_maps_over_training(spread(r, MAX_PANELS), grid=g,

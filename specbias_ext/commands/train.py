@@ -90,5 +90,6 @@ def train_command(args) -> None:
     stems = sorted({os.path.basename(p).split(".")[0] for p in figures})
     print(f"trained {result.epochs} epochs in {result.timings['train_seconds']:.1f}s (records "
           f"{result.timings['record_seconds']:.1f}s); {loss}{regions} on the "
-          f"{'x'.join(map(str, shape))} training grid; wrote {args.out}/checkpoint.pt, "
+          f"{'x'.join(map(str, shape)) if len(shape) > 1 else f'{shape[0]}-point'} training "
+          f"grid; wrote {args.out}/checkpoint.pt, "
           f"results.json, arrays.npz; figures: {', '.join(stems)}")

@@ -87,7 +87,7 @@ def pairs_text(sampling, dims: int) -> str:
 def saturation_line(ax, points: int, saturation: float) -> None:
     """A dashed line where a count on a grid of ``points`` points starts to saturate it."""
     ax.axhline(saturation * points, color="0.45", lw=0.8, ls="--",
-               label=f"saturated above ({saturation:g} of the grid points)")
+               label=f"saturation ({saturation:g} x points)")
 
 
 def hamming_figure(ctx, name, epochs, curves, title_prefix, shape, sampling, seeds):

@@ -6,7 +6,7 @@ from typing import Optional
 
 import numpy as np
 
-from .frame import PANEL_WIDTH, count_text, grid_frame, new_figure
+from .frame import PANEL_WIDTH, count_text, grid_frame, new_figure, style_axes
 
 #: Region boundaries are drawn as lines up to this many; beyond, as a rug of ticks.
 MAX_BOUNDARY_LINES = 400
@@ -67,8 +67,11 @@ def draw_fit_1d(ax, t, fit, target=None, ids=None, *, label: str = "",
     ax.set_ylabel("f(x)", fontsize=8)
     ax.tick_params(labelsize=7)
     ax.set_xlim(t[0], t[-1] + (t[-1] - t[0]) / max(t.shape[0] - 1, 1))
-    ax.set_title(title, fontsize=8)
-    ax.legend(fontsize=7, frameon=False, loc="upper right", ncols=3)
+    # the title on the left and the legend on the right, both above the axes: the data keeps
+    # the whole panel
+    ax.set_title(title, fontsize=8, loc="left")
+    ax.legend(fontsize=7, frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0),
+              ncols=3, borderaxespad=0.1)
     ax.grid(alpha=0.2, lw=0.5)
 
 
@@ -111,9 +114,7 @@ def reconstruction_2d(fit, target, *, grid: Optional[dict] = None, label: str = 
     bar = fig.colorbar(im, ax=axes[2], shrink=0.85)
     bar.ax.tick_params(labelsize=7)
     for ax in axes:
-        ax.set_xlabel(frame.xlabel, fontsize=8)
-        ax.set_ylabel(frame.ylabel, fontsize=8)
-        ax.tick_params(labelsize=7)
+        style_axes(ax, frame)
     quality = f", PSNR {psnr:.2f} dB" if psnr is not None else ""
     fig.suptitle(f"{label + ': ' if label else ''}reconstruction on a {frame.text}{quality}",
                  fontsize=9)

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..stats.grid_counts import DEFAULT_SATURATION, GridCount
 
@@ -57,6 +58,18 @@ class GridFrame:
         return lo + (hi - lo) * np.arange(size) / size
 
 
+def style_axes(ax, frame: "GridFrame", title: str = "") -> None:
+    """Labels in the frame's words, at most 5 ticks an axis, small type (panels sit side by
+    side)."""
+    ax.set_xlabel(frame.xlabel, fontsize=8)
+    ax.set_ylabel(frame.ylabel, fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.yaxis.set_major_locator(MaxNLocator(5))
+    ax.tick_params(labelsize=7)
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
 def _range_text(lo: float, hi: float) -> str:
     return f"[{lo:g}, {hi:g})"
 
@@ -80,7 +93,8 @@ def grid_frame(grid: Optional[dict] = None, shape: Optional[Sequence[int]] = Non
                          "column (grid index)", "row (grid index)", f"{size} grid")
     lo, hi = (float(v) for v in grid.get("coord_range", (0.0, 1.0)))
     if len(shape) == 1:
-        return GridFrame(shape, (lo, hi), "x", "", f"{size} grid on {_range_text(lo, hi)}")
+        return GridFrame(shape, (lo, hi), "x", "",
+                         f"{size}-point grid on {_range_text(lo, hi)}")
     return GridFrame(shape, (lo, hi, hi, lo), "x1", "x0",
                      f"{size} grid on {_range_text(lo, hi)}\u00b2")
 

@@ -19,7 +19,7 @@ from matplotlib.colors import LogNorm, Normalize
 
 from .colours import palette_index, palette_uint8
 from .frame import (PANEL_WIDTH, SATURATION_NOTE, GridFrame, add_note, count_text, grid_frame,
-                    is_saturated, new_figure)
+                    is_saturated, new_figure, style_axes)
 
 #: Boundaries are drawn when regions average at least this many points (else they would cover
 #: the map; the neighbour-Hamming map shows them then).
@@ -67,13 +67,6 @@ def region_image(ids, keys=None, boundaries: Optional[bool] = None) -> np.ndarra
     return img
 
 
-def _style(ax, frame: GridFrame, title: str) -> None:
-    ax.set_xlabel(frame.xlabel, fontsize=8)
-    ax.set_ylabel(frame.ylabel, fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.set_title(title, fontsize=8)
-
-
 def draw_region_map(ax, ids, keys, frame: GridFrame, title: str = "", *, target=None,
                     target_alpha: float = 0.45, level_set=None, points=None,
                     boundaries: Optional[bool] = None):
@@ -104,7 +97,8 @@ def draw_region_map(ax, ids, keys, frame: GridFrame, title: str = "", *, target=
         ax.scatter(p[:, 1], p[:, 0], s=6, c="k", marker="o", linewidths=0)
     ax.set_xlim(frame.extent[0], frame.extent[1])
     ax.set_ylim(frame.extent[2], frame.extent[3])
-    _style(ax, frame, title)
+    style_axes(ax, frame)
+    ax.set_title(title, fontsize=8)
     return im
 
 
@@ -157,7 +151,7 @@ def _heat(fig, ax, values, frame: GridFrame, title: str, label: str, cmap: str, 
     im = ax.imshow(np.ma.masked_invalid(values), extent=frame.extent,
                    cmap=colormaps[cmap].with_extremes(bad="0.85"), norm=norm,
                    interpolation="nearest", aspect="equal")
-    _style(ax, frame, title)
+    style_axes(ax, frame, title)
     bar = fig.colorbar(im, ax=ax, shrink=0.8, extend=extend)
     bar.set_label(label, fontsize=7)
     bar.ax.tick_params(labelsize=7)
@@ -279,10 +273,10 @@ def coherence_map(coherence, ids, *, grid: Optional[dict] = None, label: str = "
     singles = np.bincount(ids.reshape(-1), minlength=c.shape[0]) == 1
     shown = np.where(singles[ids], np.nan, c[ids])
     multi = c[~singles]
-    # the scale starts at the lowest coherence of a region of two or more points (rounded
-    # down to 0.05): coherences crowd just below 1 and a [0, 1] scale would show one colour
-    lo = float(np.floor(multi.min() * 20) / 20) if multi.size else 0.0
-    lo = min(lo, 0.95)
+    # the scale starts at the lowest coherence of a region of two or more points (rounded down
+    # to 3 decimals): coherences crowd just below 1 and a [0, 1] scale would show one colour
+    lo = float(np.floor(multi.min() * 1000) / 1000) if multi.size else 0.0
+    lo = min(lo, 0.999)
     note = (f"grey: the {int(singles.sum())} of {c.shape[0]} regions that hold one point "
             "(coherence 1 by definition)") if singles.any() else ""
     return _one_map(shown, grid, f"{label + ': ' if label else ''}region gradient coherence",

@@ -13,7 +13,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 import torch
 
-from .frame import PANEL_WIDTH, GridFrame, grid_frame, new_figure
+from .frame import PANEL_WIDTH, GridFrame, grid_frame, new_figure, style_axes
 
 #: Longest side of the grid the first-layer zero sets are traced on.
 DISPLAY_SIDE = 400
@@ -71,11 +71,8 @@ def draw_first_layer(ax, weight, bias, grid: Optional[dict], frame: GridFrame, e
     ax.set_xlim(frame.extent[0], frame.extent[1])
     ax.set_ylim(frame.extent[2], frame.extent[3])
     ax.set_aspect("equal")
-    ax.set_xlabel(frame.xlabel, fontsize=8)
-    ax.set_ylabel(frame.ylabel, fontsize=8)
-    ax.tick_params(labelsize=7)
-    marked = f" (black: neuron {', '.join(map(str, highlight))})" if highlight else ""
-    ax.set_title(f"first layer: where each of its {k} neurons switches{marked}", fontsize=8)
+    marked = f"\n(black: neuron {', '.join(map(str, highlight))})" if highlight else ""
+    style_axes(ax, frame, f"where the {k} first-layer neurons switch{marked}")
 
 
 def draw_on_map(ax, on, frame: GridFrame, title: str):
@@ -83,10 +80,7 @@ def draw_on_map(ax, on, frame: GridFrame, title: str):
     img = np.where(on[..., None], np.array(ON_COLOUR), np.array(OFF_COLOUR))
     ax.imshow(img, extent=frame.extent, interpolation="nearest", aspect="equal")
     frac = float(on.mean()) if on.size else 0.0
-    ax.set_title(f"{title}: on at {100 * frac:.0f}% of the points", fontsize=8)
-    ax.set_xlabel(frame.xlabel, fontsize=8)
-    ax.set_ylabel(frame.ylabel, fontsize=8)
-    ax.tick_params(labelsize=7)
+    style_axes(ax, frame, f"{title}\non at {100 * frac:.0f}% of the points")
 
 
 def neuron_view(on_maps: Optional[Mapping[tuple, np.ndarray]] = None, *, weight=None,

@@ -72,9 +72,9 @@ def regions_over_training_1d(records: Sequence[RegionRecord], *, grid: Optional[
     ax.set_xlabel(frame.xlabel, fontsize=8)
     ax.tick_params(labelsize=7)
     last = records[-1]
-    ax.set_title(f"{label + ': ' if label else ''}regions over training on a {frame.text} "
-                 f"(last: {count_text(last.count, frame.points)}; a colour is one activation "
-                 "pattern)", fontsize=8)
+    ax.set_title(f"{label + ': ' if label else ''}regions over training on a {frame.text}\n"
+                 f"last record: {count_text(last.count, frame.points)}; each colour is one "
+                 "activation pattern", fontsize=8)
     return fig
 
 
