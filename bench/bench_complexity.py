@@ -12,13 +12,14 @@ import time
 import pytest
 import torch
 
-from nets import random_mlp
-from published_lc import HookedNetwork, add_hooks, intersections_for_hulls, ortho_hull
 from timing import best_time, sync
 from specbias_ext import ReluNetwork, activation_patterns
 from specbias_ext.ops import complexity as ops_complexity
 from specbias_ext.ops import geometry as ops_geometry
 from specbias_ext.ops.hull import hull_directions
+from specbias_ext.testing import random_mlp
+from specbias_ext.testing.published_lc import (HookedNetwork, add_hooks, intersections_for_hulls,
+                                               ortho_hull)
 
 
 def _grid(side, device, dtype=torch.float32):

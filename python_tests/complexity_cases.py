@@ -6,9 +6,9 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from geometry_forms import make_form
-from geometry_nets import network_kinds, random_network
 from specbias_ext import reference
+from specbias_ext.testing import make_form, random_network
+from specbias_ext.testing.strategies import network_kinds
 from specbias_ext.ops.hull import hull_directions, hull_vertices
 
 # |z| below this fraction of the layer's largest |z| (plus 1) counts as "on the boundary" when
@@ -34,7 +34,8 @@ def setup(case, device="cpu"):
     dtype = case["dtype"]
     form = tuple(t.to(device) for t in make_form(case["encoding"], case["dims"], dtype,
                                                  case["seed"]))
-    net = random_network(form[0].shape[0], case["kind"], dtype, case["seed"], device=device)
+    net = random_network(form[0].shape[0], **case["kind"], dtype=dtype, seed=case["seed"],
+                         device=device)
     coords = torch.rand(case["n"], case["dims"], dtype=dtype,
                         generator=torch.Generator().manual_seed(case["seed"] + 1)).to(device)
     directions = hull_directions(case["dims"], case["num_directions"], seed=case["seed"],
