@@ -6,9 +6,9 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
+from specbias_ext import reference
 from specbias_ext.testing import make_form, random_network
 from specbias_ext.testing.strategies import network_kinds
-from specbias_ext import reference
 from specbias_ext.ops.hull import hull_directions, hull_vertices
 
 # |z| below this fraction of the layer's largest |z| (plus 1) counts as "on the boundary" when

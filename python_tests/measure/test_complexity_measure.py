@@ -4,12 +4,12 @@ import pytest
 import torch
 
 from complexity_cases import check_counts_near
-from specbias_ext.testing.published_lc import HookedNetwork, intersections_for_hulls, ortho_hull
 from specbias_ext import measure, relu_network
 from specbias_ext.measure.complexity import LocalComplexity
 from specbias_ext.nets.encodings import PositionalEncoding
 from specbias_ext.nets.models import CoordinateMLP
 from specbias_ext.ops.hull import hull_directions, hull_vertices
+from specbias_ext.testing.published_lc import HookedNetwork, intersections_for_hulls, ortho_hull
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

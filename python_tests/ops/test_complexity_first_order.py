@@ -82,9 +82,7 @@ def test_encoded_matches_reference(case):
 def test_first_layer_raw_1d_equals_sampled():
     """On raw 1D coordinates the first layer's first-order distance is exact and the hull is the
     segment [c - r, c + r]: layer 0's first-order count equals its sampled count."""
-    net = random_network(1, dict(hidden=[40, 30], slopes=[0.0, 0.1], bias=[True, True, True],
-                                 skips=[False, False, True], residual=[False, False], out_dim=1),
-                         torch.float64, seed=4)
+    net = random_network(1, [40, 30], slopes=[0.0, 0.1], skips={2}, dtype=torch.float64, seed=4)
     coords = torch.rand(500, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
     dirs = hull_directions(1, dtype=torch.float64)
     for r in (0.01, 0.1):
@@ -99,10 +97,9 @@ def test_edge_cases(dtype):
     """N = 0 and 1, one hidden layer, odd widths, dead neurons (zero gradient: never counted),
     one radius and many."""
     form = tuple(pe_form(2, 2, dtype))
-    kinds = [dict(hidden=[1], slopes=[0.0], bias=[True, True], skips=[False, False],
-                  residual=[False], out_dim=1), NERF_LIKE]
+    kinds = [dict(hidden=[1]), NERF_LIKE]
     for kind in kinds:
-        net = random_network(form[0].shape[0], kind, dtype, seed=5)
+        net = random_network(form[0].shape[0], **kind, dtype=dtype, seed=5)
         for n in (0, 1, 257):
             coords = torch.rand(n, 2, dtype=dtype, generator=torch.Generator().manual_seed(n))
             for radii in ([0.1], RADII):
@@ -112,7 +109,7 @@ def test_edge_cases(dtype):
                 assert dist.shape == (n,) and arg.shape == (n,)
     # Radii whose square leaves the normal range skip the prefilter: a huge radius counts every
     # neuron with a coordinate gradient, a tiny one none (no pre-activation is exactly 0 here).
-    net = random_network(form[0].shape[0], NERF_LIKE, dtype, seed=6)
+    net = random_network(form[0].shape[0], **NERF_LIKE, dtype=dtype, seed=6)
     coords = torch.rand(64, 2, dtype=dtype, generator=torch.Generator().manual_seed(1))
     _, _, counts = ops_complexity.first_order_complexity(coords, net, *form, [1e-30, 1e30])
     per_neuron = reference.neuron_distances_through(
@@ -137,7 +134,7 @@ def test_edge_cases(dtype):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_opcheck(dtype):
     form = tuple(make_form("pe", 2, dtype))
-    net = random_network(form[0].shape[0], NERF_LIKE, dtype, seed=1)
+    net = random_network(form[0].shape[0], **NERF_LIKE, dtype=dtype, seed=1)
     weights, biases, kw = net.op_args()
     kw = {k: v for k, v in kw.items() if v is not None}
     coords = torch.rand(37, 2, dtype=dtype)
@@ -152,7 +149,7 @@ def test_opcheck(dtype):
 
 def test_errors():
     form = tuple(raw_form(2))
-    net = random_network(2, NERF_LIKE, torch.float64, seed=0)
+    net = random_network(2, **NERF_LIKE, dtype=torch.float64, seed=0)
     coords = torch.rand(5, 2, dtype=torch.float64)
     with pytest.raises(RuntimeError, match="radii: expected at least one radius"):
         ops_complexity.first_order_complexity(coords, net, *form, [])

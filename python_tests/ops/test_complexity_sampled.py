@@ -109,13 +109,11 @@ def test_edge_cases(dtype):
     """N = 0 and 1, one hidden layer, odd widths, a NeRF-like trunk, one vertex pair."""
     form = tuple(pe_form(2, 3, dtype))
     dirs = hull_directions(2, dtype=dtype)
-    for kind in (dict(hidden=[1], slopes=[0.0], bias=[True, True], skips=[False, False],
-                      residual=[False], out_dim=1),
+    for kind in (dict(hidden=[1]),
                  dict(hidden=[65, 3, 129], slopes=[0.0, 0.2, 0.0], bias=[True, False, True, True],
-                      skips=[False, True, False, True], residual=[False, False, False],
-                      out_dim=2),
+                      skips={1, 3}, out_dim=2),
                  NERF_LIKE):
-        net = random_network(form[0].shape[0], kind, dtype, seed=3)
+        net = random_network(form[0].shape[0], **kind, dtype=dtype, seed=3)
         for n in (0, 1, 257):
             coords = torch.rand(n, 2, dtype=dtype, generator=torch.Generator().manual_seed(n))
             for d in (dirs, dirs[:1]):
@@ -127,7 +125,7 @@ def test_edge_cases(dtype):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_opcheck(dtype):
     form = tuple(pe_form(2, 2, dtype))
-    net = random_network(form[0].shape[0], NERF_LIKE, dtype, seed=1)
+    net = random_network(form[0].shape[0], **NERF_LIKE, dtype=dtype, seed=1)
     weights, biases, kw = net.op_args()
     kw = {k: v for k, v in kw.items() if v is not None}
     coords = torch.rand(37, 2, dtype=dtype)
@@ -141,7 +139,7 @@ def test_opcheck(dtype):
 
 def test_compile_fullgraph():
     form = tuple(pe_form(1, 3, torch.float64))
-    net = random_network(form[0].shape[0], NERF_LIKE, torch.float64, seed=2)
+    net = random_network(form[0].shape[0], **NERF_LIKE, dtype=torch.float64, seed=2)
     coords = torch.rand(50, 1, dtype=torch.float64)
     dirs = hull_directions(1, dtype=torch.float64)
     fn = torch.compile(lambda c: ops_complexity.local_complexity(c, net, *form, dirs, 0.02).sum(1),
@@ -151,7 +149,7 @@ def test_compile_fullgraph():
 
 def test_errors():
     form = tuple(raw_form(2))
-    net = random_network(2, NERF_LIKE, torch.float64, seed=0)
+    net = random_network(2, **NERF_LIKE, dtype=torch.float64, seed=0)
     coords = torch.rand(5, 2, dtype=torch.float64)
     dirs = hull_directions(2, dtype=torch.float64)
     with pytest.raises(RuntimeError, match="radius: expected a finite radius >= 0"):
@@ -168,8 +166,14 @@ def test_errors():
         _sampled(coords * float("inf"), form, net, dirs, 0.1, False)
     with pytest.raises(RuntimeError, match=r"vertices: expected a 3-D tensor \[N, V, E\]"):
         ops_complexity.local_complexity_encoded(coords, net)
-    with pytest.raises(RuntimeError, match=r"weights\[0\]: expected shape \[out, E\]"):
+    with pytest.raises(ValueError, match="vertices has 3 features, the network's first layer "
+                                         "takes 2"):
         ops_complexity.local_complexity_encoded(torch.rand(5, 4, 3, dtype=torch.float64), net)
+    weights, biases, _ = net.op_args()  # the kernel's own check, under the wrapper's
+    with pytest.raises(RuntimeError, match=r"weights\[0\]: expected shape \[out, E\]"):
+        OPS.local_complexity_encoded(torch.rand(5, 4, 3, dtype=torch.float64), weights, biases,
+                                     input_skip=list(net.input_skips), residual=list(net.residual),
+                                     slopes=list(net.slopes))
     with pytest.raises(RuntimeError, match="vertices: expected at least one vertex"):
         ops_complexity.local_complexity_encoded(torch.rand(5, 0, 2, dtype=torch.float64), net)
 

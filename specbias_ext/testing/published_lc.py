@@ -4,7 +4,8 @@ Always Grok"): the model as torch modules, a forward hook on every hidden layer'
 pre-activation module storing its output, the hull vertices of a batch of points concatenated
 and sent through one forward, and per layer the number of neurons whose sign at some vertex
 differs from the first vertex's. Written independently of specbias_ext's kernels, for the tests
-(a brute-force check) and the benchmarks (the baseline to beat).
+(a brute-force check) and the benchmarks (the baseline to beat); nothing in the package imports
+it.
 
 Two deliberate departures from the scripts, both so that the counts are comparable: the sign is
 the pattern bit ``z > 0`` (the scripts compare ``torch.sign``, which also tells an exact 0 from a
