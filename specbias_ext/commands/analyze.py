@@ -17,18 +17,21 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import torch
 
-from ..analysis import analyze_grid
-from ..analysis.distributed import launch, output_arrays
+from ..analysis import analyze_grid, launch
+from ..analysis.outputs import output_arrays
+from ..plots.frame import count_text
 from ..runs.devices import check_device
 from ..runs.files import atomic_save_npz, atomic_write_json
 from ..runs.output_checks import check_writable_folder
+from ..runs.provenance import with_provenance
 from .analyze_ensemble import ensemble_command
+from .analyze_maps import draw_maps
 from .analyze_models import build_grid, resolve
 from .analyze_outputs import (
-    check_tile, checkpoint_label, choose_ids, claim_outputs, draw, grid_tag, output_files,
-    will_draw,
+    check_tile, checkpoint_label, choose_ids, claim_outputs, grid_tag, output_files, will_draw,
 )
 from .analyze_request import AnalyzeRequest
 
@@ -54,7 +57,7 @@ def single_command(request: AnalyzeRequest, rank: int, device) -> None:
     grad_options = {"grad_out": "output", "region_grads": True} if request.grads else {}
     result = analyze_grid(resolved.target, grid, encoding=resolved.encoding, tile=request.tile,
                           ids=ids_mode, out=out if ids_mode == "file" else None, name=name,
-                          device=device, **grad_options)
+                          device=device, boundary=request.boundary, **grad_options)
     if rank != 0:
         return
     summary = result.summary()
@@ -65,12 +68,23 @@ def single_command(request: AnalyzeRequest, rank: int, device) -> None:
     if result.ids is not None:
         arrays["ids"] = result.ids.reshape(shape)
     atomic_save_npz(os.path.join(out, f"{name}.npz"), **arrays)
-    atomic_write_json(os.path.join(out, f"{name}.json"), stats)
-    figs = draw(result, grid, shape, resolved.module, device, out, name) if drawn else []
-    where = f"map: {figs[0]}" if figs else f"numbers: {os.path.join(out, name + '.json')}"
-    print(f"{result.num_regions} regions on a {'x'.join(map(str, shape))} grid "
-          f"({summary['dead_neurons']} dead, {summary['always_on_neurons']} always-on "
-          f"neurons); {where}")
+    atomic_write_json(os.path.join(out, f"{name}.json"), with_provenance(stats, device))
+    figs, maps_line = [], ""
+    if drawn and result.ids is not None:
+        figs, maps_line = draw_maps(request, resolved, result, stats,
+                                    {k: _numpy(v) for k, v in arrays.items()}, grid, shape,
+                                    device, out, name)
+    count = count_text(result.num_regions, result.num_points)
+    print(f"{count} on a {'x'.join(map(str, shape))} grid ({summary['dead_neurons']} dead, "
+          f"{summary['always_on_neurons']} always-on neurons); numbers: "
+          f"{os.path.join(out, name + '.json')}")
+    if figs:
+        pngs = [os.path.basename(p) for p in figs if p.endswith(".png")]
+        print(f"maps in {out}: {', '.join(pngs)} (and PDF); {maps_line}")
+
+
+def _numpy(value):
+    return value.cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
 
 
 def analyze_command(args) -> None:

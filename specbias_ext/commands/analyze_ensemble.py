@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 
 from ..analysis import MemberFailed, analyze_ensemble, ensemble_statistics
+from ..runs.checkpoints import read_grid
 from ..runs.output_checks import ID_BYTES, check_writable_folder, free_disk_bytes, gib
-from .analyze_models import _saved_grid, build_grid, resolve, user_encoding
+from .analyze_models import build_grid, resolve, user_encoding
 from .analyze_outputs import claim_outputs, grid_tag, member_labels, output_files
 from .analyze_request import AnalyzeRequest
 
@@ -14,7 +15,7 @@ from .analyze_request import AnalyzeRequest
 def common_saved(paths, request: AnalyzeRequest) -> dict:
     """The training grid and range the `specbias train` runs of ``paths`` share, for the flags
     not given; a ValueError naming two runs that differ."""
-    saved = [_saved_grid(p) for p in paths]
+    saved = [read_grid(p) for p in paths]
     common = {}
     for key, flag, given in (("grid_shape", "--grid", request.grid),
                              ("coord_range", "--range", request.coord_range)):
@@ -101,7 +102,7 @@ def ensemble_command(request: AnalyzeRequest, rank: int, device) -> None:
         summaries = analyze_ensemble([loader(p) for p in paths], grid, out=out, names=names,
                                      sources=paths, encoding=enc, tile=request.tile,
                                      ids=ids_mode, device=device, ensemble_name=ensemble_name,
-                                     **grad_options)
+                                     boundary=request.boundary, **grad_options)
     except MemberFailed as err:   # another rank's error: a user error if it was one there
         if err.user_error:
             raise ValueError(str(err)) from None

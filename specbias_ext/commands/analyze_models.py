@@ -3,17 +3,15 @@ beside it), or the user's own module (``--model`` class + state dict, or ``--who
 with an optional ``--encoding`` in front; and the grid it is analysed on."""
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..data.grids import CoordinateGrid, PlaneSlice
 from ..nets.encodings import make_encoding
 from ..nets.loading import load_saved_module, load_user_model
-from ..nets.models import CoordinateMLP
 from ..nets.network import relu_network
-from ..runs.files import first_line, load_checkpoint_file
+from ..runs.checkpoints import load_trained_model
+from ..runs.files import first_line
 from .analyze_request import AnalyzeRequest
 from .values import precision_problem
 
@@ -39,39 +37,6 @@ def _user_model(request: AnalyzeRequest, checkpoint: str):
         return load_user_model(request.model, request.model_args, state_dict_path=checkpoint)
     except (TypeError, ImportError, AttributeError, RuntimeError, KeyError, OSError) as err:
         raise ValueError(first_line(err)) from None
-
-
-def _load(checkpoint: str):
-    """A `specbias train` checkpoint: (CoordinateMLP, the grid.json saved beside it)."""
-    if not os.path.exists(checkpoint):
-        raise ValueError(f"checkpoint {checkpoint!r} does not exist; write one with "
-                         "`specbias train --out DIR`")
-    ckpt = load_checkpoint_file(checkpoint, map_location="cpu")
-    if not isinstance(ckpt, dict) or "model_config" not in ckpt or "model" not in ckpt:
-        raise ValueError(f"{checkpoint}: not a checkpoint of `specbias train` "
-                         "(no model_config/model); pass the checkpoint.pt of a train run, or "
-                         "--model pkg.module:Class for a state dict of your own model")
-    try:
-        model = CoordinateMLP.from_config(ckpt["model_config"])
-        model.load_state_dict(ckpt["model"])
-    except (RuntimeError, KeyError, TypeError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{checkpoint}: its weights do not fit the model it describes "
-                         f"({first}); the file is damaged or from another program") from None
-    return model, _saved_grid(checkpoint)
-
-
-def _saved_grid(checkpoint: str) -> dict:
-    """The grid.json `specbias train` saved beside ``checkpoint`` ({} when there is none)."""
-    grid_file = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), "grid.json")
-    saved = {}
-    if os.path.exists(grid_file):
-        try:
-            with open(grid_file) as f:
-                saved = json.load(f)
-        except (OSError, ValueError) as err:
-            raise ValueError(f"{grid_file}: cannot read it ({err}); pass --grid") from None
-    return saved
 
 
 def user_encoding(request: AnalyzeRequest):
@@ -107,7 +72,7 @@ def resolve(request: AnalyzeRequest, checkpoint: str, enc=None) -> Resolved:
                                  f"the model's first layer takes {net.in_dim}")
             dims = enc.in_dim
         return Resolved(net, enc, dims, {}, module)
-    model, saved = _load(checkpoint)
+    model, saved = load_trained_model(checkpoint)
     problem = precision_problem(model.encoding, request.coord_range)
     if problem:
         lo, hi = request.coord_range

@@ -2,13 +2,16 @@
 in its name, nothing another run or the user wrote is replaced (runs.ownership), region ids go
 to memory, a file or nowhere by what fits, and small 1D/2D grids get a region map.
 
-Names: ``<label>_regions_<grid>[_range<lo>_<hi>][_slice-<hash>][_grads]`` with
-``.json``/``.npz`` (``_ids.npy`` for region ids on disk, ``.png``/``.pdf`` for a map), where
+Names: ``<label>_regions_<grid>[_range<lo>_<hi>][_slice-<hash>][_grads][_boundary]
+[_neurons-<list>]`` with ``.json``/``.npz`` (``_ids.npy`` for region ids on disk; on a drawn
+grid ``_maps.npz`` and the maps ``<suffix>.png``/``.pdf``, the suffixes of
+``plots.analysis_figures.FIGURES``), where
 ``<label>`` tells the checkpoint apart (its file name without extension, the run's folder name
 for the checkpoint.pt of a train run; for an ensemble the shortest tail of the paths that tells
 them apart), ``<grid>`` is ``N``, ``HxW`` or ``DxHxW``,
 the range part appears when the range is not the checkpoint's training range (0,1 without
-one), and the slice part is a short hash of the plane's ORIGIN;U;V (written out in the .json).
+one), the slice part is a short hash of the plane's ORIGIN;U;V (written out in the .json), and
+the neurons part lists the --neurons drawn (a hash when the list is long).
 """
 from __future__ import annotations
 
@@ -17,10 +20,9 @@ import json
 import os
 
 import numpy as np
-import torch
 
 from ..nets.network import ReluNetwork, relu_network
-from ..plots import experiment_figures as plots
+from ..plots.analysis_figures import FIGURES
 from ..runs.output_checks import (
     ID_BYTES, available_memory_bytes, check_memory, fits_in_memory, free_disk_bytes, gib,
 )
@@ -49,6 +51,12 @@ def grid_tag(request: AnalyzeRequest, shape, saved: dict) -> str:
         parts.append(f"range{lo!r}_{hi!r}")
     if request.grads:
         parts.append("grads")
+    if request.boundary:
+        parts.append("boundary")
+    if request.neurons:
+        listed = "-".join(f"{layer}.{index}" for layer, index in request.neurons)
+        parts.append("neurons-" + (listed if len(listed) <= 32 else
+                                   hashlib.sha256(listed.encode()).hexdigest()[:8]))
     return "_".join(parts)
 
 
@@ -137,11 +145,13 @@ def will_draw(ids_mode: str, shape) -> bool:
 
 
 def output_files(name: str, ids_mode: str, drawn: bool = False) -> list[str]:
+    """Every file an analysis named ``name`` may write (checked and recorded before any is)."""
     files = [f"{name}.json", f"{name}.npz"]
     if ids_mode == "file":
         files.append(f"{name}_ids.npy")
     if drawn:
-        files += [f"{name}.png", f"{name}.pdf"]
+        files += [f"{name}_maps.npz"] + [f"{name}{suffix}.{ext}" for suffix in FIGURES
+                                         for ext in ("png", "pdf")]
     return files
 
 
@@ -187,23 +197,3 @@ def claim_outputs(request: AnalyzeRequest, out: str, files: list[str],
                     f"checkpoint than {source} with the same label; pass --overwrite to "
                     "replace it, or choose another --out")
     return own
-
-
-def draw(result, grid, shape, module, device, out, name) -> list:
-    """The region map of ``result`` as ``<name>.png``/``.pdf`` (see ``will_draw``)."""
-    ids_np = result.ids.cpu().numpy()
-    fig, axes = plots.new_figure(width=5, height=4)
-    if len(shape) == 1:
-        coords = grid.coords(dtype=torch.float32)
-        fit = np.full(shape[0], np.nan)
-        if hasattr(module, "forward"):
-            with torch.no_grad():
-                fit = module(coords.to(device))[:, 0].cpu().numpy()
-        kind = str(module.encoding.describe().get("kind", "")) if hasattr(module, "encoding") \
-            else ""
-        plots.region_map_1d(axes[0][0], coords[:, 0].numpy(), fit, np.full(shape[0], np.nan),
-                            ids_np.reshape(-1), kind)
-    else:
-        plots.region_map_2d(axes[0][0], ids_np.reshape(shape),
-                            title=f"{result.num_regions} regions on {shape[0]}x{shape[1]}")
-    return plots.save(fig, out, name)

@@ -36,6 +36,19 @@ def parse_slice(text: str) -> tuple[Vector, Vector, Vector]:
     return parts[0], parts[1], parts[2]
 
 
+def parse_neurons(text: str) -> tuple[tuple[int, int], ...]:
+    """``"0:3,2:10"`` -> ((0, 3), (2, 10)) (hidden layer from 0, neuron index)."""
+    try:
+        pairs = tuple(tuple(int(v) for v in item.split(":", 1)) for item in text.split(",")
+                      if item)
+    except ValueError:
+        pairs = ()
+    if not pairs or any(len(p) != 2 or min(p) < 0 for p in pairs):
+        raise ValueError(f"--neurons {text!r}: expected LAYER:INDEX pairs separated by commas, "
+                         "such as 0:3,1:10 (layers and indices counted from 0)")
+    return pairs
+
+
 def _model_args(text: Optional[str]) -> Optional[dict]:
     if not text:
         return None
@@ -66,6 +79,8 @@ class AnalyzeRequest:
     coord_dim: Optional[int] = None
     tile: int = 1 << 18
     grads: bool = False
+    boundary: bool = False
+    neurons: Optional[tuple[tuple[int, int], ...]] = None   # on a drawn 2D grid
     ids: str = "auto"
     timeout: float = 1800.0
     device: str = "cpu"
@@ -118,6 +133,8 @@ class AnalyzeRequest:
                    plane=plane, model=args.model, model_args=_model_args(args.model_args),
                    whole_module=bool(args.whole_module), encoding=encoding,
                    coord_dim=args.coord_dim, tile=args.tile, grads=args.grads == "output",
+                   boundary=bool(args.boundary),
+                   neurons=parse_neurons(args.neurons) if args.neurons else None,
                    ids=args.ids, timeout=args.timeout, device=args.device, out=args.out,
                    overwrite=bool(args.overwrite),
                    command_line=getattr(args, "command_line", None))

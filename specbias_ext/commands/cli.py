@@ -8,7 +8,7 @@ import argparse
 import shlex
 import sys
 
-from .. import __version__
+from .._version import __version__
 from ..experiments.presets import PRESETS
 from ..experiments.registry import EXPERIMENTS
 from .errors import interrupted_advice, user_error_message
@@ -92,16 +92,22 @@ def _parser() -> argparse.ArgumentParser:
         "analyze", help="region analysis of a saved model (or an ensemble of them) on a grid of "
                         "any size",
         description="Streams the grid tile by tile: region ids and sizes, neighbour Hamming per "
-                    "axis, dead/always-on neurons; a region map for 1D/2D grids small enough to "
-                    "draw, as <label>_regions_<settings>.json/.npz/.png (the label from the "
-                    "checkpoint's path; the settings: the grid, and the range, slice and grads "
-                    "when given). Under `torchrun --nproc-per-node P -m specbias_ext analyze "
-                    "...` the grid is sharded over the P processes with results identical to "
-                    "one. With several checkpoints (an ensemble: seeds, encodings, ...) each is "
-                    "analysed alone on the grid into --out (the labels told apart from the "
-                    "checkpoints' paths), with the mean, standard deviation and 95% t interval "
-                    "across them in ensemble_regions_<settings>.json; no maps are drawn. "
-                    "Nothing analyze did not write is replaced without --overwrite. Under torchrun the checkpoints are shared out over the P "
+                    "axis, dead/always-on neurons, as <label>_regions_<settings>.json/.npz "
+                    "(the label from the checkpoint's path; the settings: the grid, and the "
+                    "range, slice and grads when given). On a 1D/2D grid small enough to draw "
+                    "(and ids kept) it writes <name>_maps.npz and the maps: region map (colours "
+                    "follow the activation pattern), neighbour-Hamming map, neuron view, and "
+                    "with --boundary / --grads output the boundary-distance, coordinate-slope, "
+                    "gradient-norm and coherence maps (a 1D grid: the fit over its target with "
+                    "the region boundaries); `specbias plot` redraws them from the files. Under "
+                    "`torchrun --nproc-per-node P -m specbias_ext analyze ...` the grid is "
+                    "sharded over the P processes with results identical to one. With several "
+                    "checkpoints (an ensemble: seeds, encodings, ...) each is analysed alone on "
+                    "the grid into --out (the labels told apart from the checkpoints' paths), "
+                    "with the mean, standard deviation and 95% t interval across them in "
+                    "ensemble_regions_<settings>.json; no maps are drawn. Nothing analyze did "
+                    "not write is replaced without --overwrite. Under torchrun the checkpoints "
+                    "are shared out over the P "
                     "processes (checkpoint k on process k mod P), with results identical to one.")
     a.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT",
                    help="checkpoint.pt written by `specbias train`; with --model, a state-dict "
@@ -137,6 +143,14 @@ def _parser() -> argparse.ArgumentParser:
                         "its sum of norms and their ratio, the coherence (arrays norm_of_sum, "
                         "sum_of_norms, coherence in the .npz); exact across tiles and "
                         "processes (default none)")
+    a.add_argument("--boundary", action="store_true",
+                   help="also the first-order distance from each point to the nearest region "
+                        "boundary (statistics in the .json; on a drawn grid, maps of the "
+                        "distance and of the coordinate slope ||df/dx||)")
+    a.add_argument("--neurons", default=None, metavar="LAYER:INDEX,...",
+                   help="hidden neurons whose on/off maps a drawn 2D grid shows (layers from 0; "
+                        "default: in the first and last hidden layer, the neuron on at the "
+                        "share of points closest to one half)")
     a.add_argument("--ids", choices=["auto", "memory", "file", "none"], default="auto",
                    help="where the per-point region ids go: memory, a memory-mapped "
                         "<name>_ids.npy file, or nowhere (default auto: memory when they fit; "
@@ -151,6 +165,31 @@ def _parser() -> argparse.ArgumentParser:
                    help="replace files in --out that analyze did not write, or that hold the "
                         "analysis of another checkpoint of the same name; without it they are "
                         "never replaced")
+    pl = sub.add_parser(
+        "plot", help="redraw the figures of a train run, an analyze output, a monitor folder "
+                     "or a reproduce folder from its files (nothing is recomputed)",
+        description="Draws from RUN's files alone: a `specbias train` folder (fit, region "
+                    "map, region maps over training as panels and animation, record curves), "
+                    "a `specbias analyze` output (its maps), a monitor folder (records.jsonl: "
+                    "curves, region maps over training) or a `specbias reproduce` folder "
+                    "(each experiment's region maps over training). Files go to --out under "
+                    "new names; an existing file is never replaced without --overwrite.")
+    pl.add_argument("run", metavar="RUN",
+                    help="the folder (or an analysis regions_<grid>.json) to draw")
+    pl.add_argument("--what", default="all",
+                    help="comma-separated: fit, region-map, regions-over-training, animation, "
+                         "curves, hamming, neurons, boundary, slope, grad-norm, coherence, or "
+                         "all (default: all the files allow)")
+    pl.add_argument("--format", default="png,gif",
+                    help="comma-separated: png, pdf, svg for figures; gif, mp4 (needs ffmpeg) "
+                         "for animations (default png,gif)")
+    pl.add_argument("--dpi", type=count_arg(1), default=150, help="resolution of PNGs (default 150)")
+    pl.add_argument("--cmap", default=None,
+                    help="matplotlib colormap of the heat maps (Hamming, boundary distance, "
+                         "slope, gradient norm, coherence; default: each map's own)")
+    pl.add_argument("--out", default=None, help="folder for the figures (default RUN/plots)")
+    pl.add_argument("--overwrite", action="store_true",
+                    help="replace figures that already exist in --out")
     return p
 
 
@@ -165,6 +204,9 @@ def _run(args) -> int:
     elif args.command == "analyze":
         from .analyze import analyze_command
         analyze_command(args)
+    elif args.command == "plot":
+        from .plot import plot_command
+        plot_command(args)
     return 0
 
 

@@ -6,6 +6,7 @@ holding another run, the user's own files or nothing to resume is refused by nam
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -16,10 +17,10 @@ from ..data.samplers import PairSampling
 from ..data.signals import load_image, sum_of_sines
 from ..nets.encodings import make_encoding
 from ..nets.models import CoordinateMLP
+from ..plots.frame import count_text
+from ..runs.checkpoints import read_checkpoint, write_grid
 from ..runs.devices import check_device
-from ..runs.files import (
-    RunDirectory, atomic_write_json, first_line, load_checkpoint_file, to_jsonable,
-)
+from ..runs.files import RunDirectory, atomic_save_npz, first_line, to_jsonable
 from ..runs.output_checks import ID_BYTES, check_memory, check_writable_folder
 from ..runs.ownership import claim_folder, written_by
 from ..train.monitor import MonitorConfig
@@ -29,10 +30,14 @@ from ..train.trainer import (
     start_run_folder, train,
 )
 from .analyze_outputs import WRITER as ANALYZE_WRITER
+from .plot import RECONSTRUCTION, TRAIN_ANIMATION, TRAIN_WHAT, write_train_figures
 from .values import encoding_features, parse_range, precision_problem
 
 IMAGES = ("camera", "astronaut", "coffee", "chelsea", "noise")
 WRITER = "train"
+#: Every file a run of `specbias train` writes in its folder (recorded before it is written).
+TRAIN_FILES = (*RUN_FILE_NAMES, RECONSTRUCTION, f"{TRAIN_ANIMATION}.gif",
+               *(f"{stem}.{ext}" for stem in TRAIN_WHAT for ext in ("png", "pdf")))
 #: Bytes a record keeps per grid point (region ids and sizes, int64): records stay in memory.
 RECORD_BYTES_PER_POINT = 2 * ID_BYTES
 
@@ -136,7 +141,7 @@ def _check_resumable_checkpoint(out: str) -> None:
     if not path.is_file():
         return
     try:
-        state = load_checkpoint_file(path)
+        state = read_checkpoint(path)
     except ValueError as err:
         raise ValueError(f"--resume: {first_line(err)}; pass --overwrite to start the run "
                          "again") from None
@@ -155,7 +160,7 @@ def train_command(args) -> None:
     own = claim_folder(args.out, WRITER, resume=args.resume, overwrite=args.overwrite,
                        how_to_resume="--resume", how_to_overwrite="--overwrite",
                        command=getattr(args, "command_line", None))
-    for name in RUN_FILE_NAMES:
+    for name in TRAIN_FILES:
         own.check_writable(name)
     if args.resume:
         _check_resumable_checkpoint(args.out)
@@ -184,9 +189,9 @@ def train_command(args) -> None:
     if args.overwrite:
         remove = sorted(set(remove) | set(_analyses_of(args.out, Path(args.out) /
                                                        "checkpoint.pt")))
-    own.record(*RUN_FILE_NAMES)
+    own.record(*TRAIN_FILES)
     start_run_folder(args.out, run_config, remove)
-    atomic_write_json(os.path.join(args.out, "grid.json"), grid)
+    write_grid(args.out, grid)
     try:
         result = train(model, coords, target, train_config, monitor=recorder,
                        run_dir=args.out, resume=args.resume, overwrite=args.overwrite)
@@ -196,9 +201,18 @@ def train_command(args) -> None:
         raise ValueError(f"--lr {args.lr:g}: training diverged at epoch {err.epoch} (loss "
                          f"{err.loss:.4g}); {kept}: start it again with a smaller --lr and "
                          "--overwrite, or remove the folder") from None
+    with torch.no_grad():   # the final fit, saved so that `specbias plot` redraws it
+        fit = torch.cat([model(c.to(args.device)).float().cpu()
+                         for c in coords.split(1 << 16)]).numpy()
+    atomic_save_npz(os.path.join(args.out, RECONSTRUCTION), fit=fit.reshape(shape + (-1,)),
+                    target=target.numpy().reshape(shape + (-1,)))
+    figures = write_train_figures(args.out)
     last = result.records[-1] if result.records else {}
-    loss = f"{result.loss[-1]:.4g}" if result.loss else "n/a"
+    regions = count_text(last["regions"], math.prod(shape)) if "regions" in last else "? regions"
+    loss = f"final loss {result.loss[-1]:.4g}, " if result.loss else ""
+    stems = sorted({os.path.basename(p).split(".")[0] for p in figures})
     print(f"trained {result.epochs} epochs in {result.timings['train_seconds']:.1f}s (records "
-          f"{result.timings['record_seconds']:.1f}s); final loss {loss}, "
-          f"{last.get('regions', '?')} regions; wrote {args.out}/checkpoint.pt, results.json, "
-          "arrays.npz")
+          f"{result.timings['record_seconds']:.1f}s); {loss}{regions} on the "
+          f"{'x'.join(map(str, shape)) if len(shape) > 1 else f'{shape[0]}-point'} training "
+          f"grid; wrote {args.out}/checkpoint.pt, "
+          f"results.json, arrays.npz; figures: {', '.join(stems)}")

@@ -17,16 +17,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import platform
 import time
-
-import torch
 
 from ..runs.devices import check_device
 from ..runs.files import atomic_write_json
 from ..runs.output_checks import check_memory, check_writable_folder
 from ..runs.ownership import claim_accumulating, written_by
+from ..runs.provenance import environment
+from . import report
 from .base import Context, ExperimentResult, write_result
+from .claims import Claim, ClaimTable
 from .presets import preset as get_preset
 from .registry import EXPERIMENTS, resolve
 from .tasks import Task, TrainingCache
@@ -65,20 +65,10 @@ def check_seeds_fit(settings, names, seeds: int) -> None:
                  "use fewer --seeds")
 
 
-def environment() -> dict:
-    from ..ops.build_info import build_info
-    return {"device_cpu": platform.processor() or platform.machine(),
-            "python": platform.python_version(), "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "build_info": build_info(),
-            "cuda_device": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
-
-
 def load_results(out: str, log=print) -> list[ExperimentResult]:
     """Every experiment's results.json reproduce wrote in ``out``, read back, in table order
     (arrays are not loaded; claims come back as Claim objects). Unreadable files are skipped
     with a note; an experiment folder reproduce did not write is never read."""
-    from .claims import Claim
-
     fields = {f.name for f in dataclasses.fields(Claim)}
     ours = set(written_by(out, WRITER))
     results = []
@@ -95,7 +85,8 @@ def load_results(out: str, log=print) -> list[ExperimentResult]:
                 name=data["name"], title=data.get("title", name),
                 settings=data.get("settings", {}), series=data.get("series", {}),
                 figures=data.get("figures", []), claims=claims,
-                timings=data.get("timings", {}), summary=data.get("summary", "")))
+                timings=data.get("timings", {}), summary=data.get("summary", ""),
+                captions=data.get("captions", {}), animations=data.get("animations", [])))
         except (OSError, ValueError, KeyError, TypeError) as err:
             log(f"note: skipping {path} in the summary: cannot read it ({err})")
     return results
@@ -108,8 +99,6 @@ def _joined(values) -> str:
 def merged_claims(results) -> dict:
     """The claims table of ``results`` (as written to claims.json), each claim tagged with the
     preset and device of the run that produced it."""
-    from .claims import ClaimTable
-
     table = ClaimTable()
     for r in results:
         table.extend(r.claims)
@@ -127,8 +116,6 @@ def merged_claims(results) -> dict:
 
 def write_summaries(out: str, log=print) -> dict:
     """claims.json, summary.md and report.html over every experiment in ``out``."""
-    from . import report
-
     results = load_results(out, log)
     claims = merged_claims(results)
     atomic_write_json(os.path.join(out, "claims.json"), claims)
