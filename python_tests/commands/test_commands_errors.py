@@ -16,7 +16,7 @@ import torch
 from paths import REPO_ROOT
 from specbias_ext.commands.cli import main
 from specbias_ext.runs import files as run_files
-from specbias_ext.runs.files import RunDirectory
+from specbias_ext.train import trainer
 
 ROOT = REPO_ROOT
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -198,13 +198,13 @@ def test_ctrl_c_names_the_command_that_continues_and_it_works(tmp_path, capsys, 
             "--record-every", "2", "--quiet"]
     assert main([*argv, "--out", str(tmp_path / "whole")]) == 0
     whole = json.loads((tmp_path / "whole" / "results.json").read_text())
-    save = RunDirectory.save_checkpoint
+    save = trainer.write_checkpoint
 
-    def interrupted(self, state):      # Ctrl-C just after the checkpoint of epoch 2
-        save(self, state)
+    def interrupted(path, **state):      # Ctrl-C just after the checkpoint of epoch 2
+        save(path, **state)
         if state["epoch"] == 2:
             raise KeyboardInterrupt
-    monkeypatch.setattr(RunDirectory, "save_checkpoint", interrupted)
+    monkeypatch.setattr(trainer, "write_checkpoint", interrupted)
     out = tmp_path / "int"
     capsys.readouterr()
     assert main([*argv, "--overwrite", "--out", str(out)]) == 130
@@ -213,7 +213,7 @@ def test_ctrl_c_names_the_command_that_continues_and_it_works(tmp_path, capsys, 
     command = err.split("continue it with: ", 1)[1].strip()
     tokens = shlex.split(command)
     assert tokens == ["specbias", *argv, "--out", str(out), "--resume"]
-    monkeypatch.setattr(RunDirectory, "save_checkpoint", save)
+    monkeypatch.setattr(trainer, "write_checkpoint", save)
     assert main(tokens[1:]) == 0
     resumed = json.loads((out / "results.json").read_text())
     assert resumed["epoch"] == 6 and resumed["loss"] == whole["loss"]

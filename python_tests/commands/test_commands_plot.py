@@ -38,6 +38,10 @@ may still evaluate the first layer's affine map of the encoded display grid)."""
     monkeypatch.setattr(torch, "load", refuse)             # no checkpoint is read either
 
 
+#: The analysis of run2d: its label and every setting that changes it are in the name.
+NAME = "run_regions_20x20_grads_boundary_neurons-0.1-1.2"
+
+
 @pytest.fixture(scope="module")
 def run2d(tmp_path_factory):
     run = tmp_path_factory.mktemp("plots") / "run"
@@ -82,10 +86,10 @@ def test_train_writes_its_figures(run2d):
 def test_analyze_writes_every_map_and_a_summary(run2d):
     run, printed = run2d
     for suffix in MAPS:
-        assert (run / f"regions_20x20{suffix}.png").is_file(), suffix
-        assert (run / f"regions_20x20{suffix}.pdf").is_file(), suffix
-    maps = np.load(run / "regions_20x20_maps.npz")
-    summary = json.loads((run / "regions_20x20.json").read_text())
+        assert (run / f"{NAME}{suffix}.png").is_file(), suffix
+        assert (run / f"{NAME}{suffix}.pdf").is_file(), suffix
+    maps = np.load(run / f"{NAME}_maps.npz")
+    summary = json.loads((run / f"{NAME}.json").read_text())
     assert maps["region_keys"].shape == (summary["regions"],)
     assert maps["neuron_ids"].tolist() == [[0, 1], [1, 2]]
     # the per-point neighbour distances agree with the analysis' own histogram
@@ -110,7 +114,7 @@ def test_plot_redraws_a_train_run_from_its_files(run2d, tmp_path, no_ops, capsys
         (run / "regions_over_training.gif").read_bytes()
     # and the analysis in the same folder, map by map
     for suffix in MAPS:
-        name = f"regions_20x20{suffix}.png"
+        name = f"{NAME}{suffix}.png"
         assert (out / name).read_bytes() == (run / name).read_bytes(), name
     assert "wrote" in capsys.readouterr().out
 
@@ -130,22 +134,22 @@ def test_plot_never_replaces_files_without_overwrite(run2d, tmp_path, capsys):
     # default --out: a new folder RUN/plots, nothing in RUN touched
     before = {p: p.stat().st_mtime_ns for p in run.iterdir() if p.is_file()}
     assert main(["plot", str(run), "--what", "region-map", "--format", "svg"]) == 0
-    assert sorted(os.listdir(run / "plots")) == ["region_map.svg", "regions_20x20.svg"]
+    assert sorted(os.listdir(run / "plots")) == ["region_map.svg", f"{NAME}.svg"]
     assert {p: p.stat().st_mtime_ns for p in run.iterdir() if p.is_file()} == before
 
 
 def test_plot_options_and_errors(run2d, tmp_path, capsys):
     run, _ = run2d
     out = tmp_path / "o"
-    assert main(["plot", str(run / "regions_20x20.json"), "--out", str(out), "--what",
+    assert main(["plot", str(run / f"{NAME}.json"), "--out", str(out), "--what",
                  "hamming,boundary", "--format", "png,pdf", "--cmap", "cividis",
                  "--dpi", "60"]) == 0
-    assert sorted(os.listdir(out)) == ["regions_20x20_boundary.pdf",
-                                       "regions_20x20_boundary.png",
-                                       "regions_20x20_hamming.pdf", "regions_20x20_hamming.png"]
-    with Image.open(out / "regions_20x20_hamming.png") as im:
+    assert sorted(os.listdir(out)) == [f"{NAME}_boundary.pdf",
+                                       f"{NAME}_boundary.png",
+                                       f"{NAME}_hamming.pdf", f"{NAME}_hamming.png"]
+    with Image.open(out / f"{NAME}_hamming.png") as im:
         small = im.size
-    with Image.open(run / "regions_20x20_hamming.png") as im:
+    with Image.open(run / f"{NAME}_hamming.png") as im:
         assert small[0] < im.size[0]                       # --dpi 60 < 150
     for argv, words in (
             (["--what", "colours"], "--what"), (["--format", "jpeg"], "--format"),
@@ -166,14 +170,14 @@ def test_analyze_1d_map_names_the_network_and_draws_the_target(tmp_path, capsys)
                  "--epochs", "2", "--record-every", "1", "--out", str(run), "--quiet"]) == 0
     assert main(["analyze", str(run / "checkpoint.pt"), "--grid", "256"]) == 0
     printed = capsys.readouterr().out
-    maps = np.load(run / "regions_256_maps.npz")
+    maps = np.load(run / "run1d_regions_256_maps.npz")
     meta = json.loads(str(maps["meta"]))
     assert meta["label"] == "2x8 ReLU MLP, PE L=3" and meta["encoding"]["levels"] == 3
     assert maps["target"].shape == (256,) and maps["fit"].shape == (256, 1)
     from specbias_ext.data.signals import sum_of_sines
     np.testing.assert_allclose(maps["target"], sum_of_sines(256, [5, 10, 15, 20, 25, 30]).y,
                                rtol=1e-6)
-    assert (run / "regions_256.png").is_file()
+    assert (run / "run1d_regions_256.png").is_file()
     assert re.search(r"regions( \(saturated\))? on a 256 grid", printed)
     # the 1D train run: the fit with its boundaries, regions over training as strips
     assert (run / "fit.png").is_file() and (run / "region_maps_over_training.png").is_file()

@@ -183,7 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--format", default="png,gif",
                     help="comma-separated: png, pdf, svg for figures; gif, mp4 (needs ffmpeg) "
                          "for animations (default png,gif)")
-    pl.add_argument("--dpi", type=count_arg(1), default=150, help="resolution of PNGs (default 150)")
+    pl.add_argument("--dpi", type=int, default=150, help="resolution of PNGs (default 150)")
     pl.add_argument("--cmap", default=None,
                     help="matplotlib colormap of the heat maps (Hamming, boundary distance, "
                          "slope, gradient norm, coherence; default: each map's own)")

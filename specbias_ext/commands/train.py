@@ -119,17 +119,24 @@ def _check_initial_outputs(model, coords, target, coord_range: str) -> None:
 
 
 def _analyses_of(out: str, checkpoint: Path) -> list[Path]:
-    """The files `specbias analyze` wrote into ``out`` about ``checkpoint`` (by the source their
-    .json records): they describe the run an --overwrite replaces."""
+    """The files `specbias analyze` wrote into ``out`` about ``checkpoint``: each output
+    ``<name>.json`` records its source; every file of that output starts with ``<name>`` (the
+    longest such name decides). They describe the run an --overwrite replaces."""
+    written = written_by(out, ANALYZE_WRITER)
+    sources = {}
+    for rel in written:
+        if rel.endswith(".json"):
+            try:
+                with open(os.path.join(out, rel)) as f:
+                    source = json.load(f).get("source")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if isinstance(source, str):
+                sources[rel[:-len(".json")]] = os.path.realpath(source)
     mine = []
-    for rel in written_by(out, ANALYZE_WRITER):
-        stem = rel[:-len("_ids.npy")] if rel.endswith("_ids.npy") else os.path.splitext(rel)[0]
-        try:
-            with open(os.path.join(out, stem + ".json")) as f:
-                source = json.load(f).get("source")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if isinstance(source, str) and os.path.realpath(source) == os.path.realpath(checkpoint):
+    for rel in written:
+        names = [n for n in sources if rel == n + ".json" or rel.startswith((n + ".", n + "_"))]
+        if names and sources[max(names, key=len)] == os.path.realpath(checkpoint):
             mine.append(Path(out) / rel)
     return mine
 
