@@ -21,8 +21,13 @@ def test_presets_are_typed_and_a_misspelt_setting_fails():
 
 
 def test_every_experiment_has_its_variants_in_the_table():
-    assert set(EXPERIMENTS) <= set(VARIANTS)
-    assert set(VARIANTS) - set(EXPERIMENTS) == {"angles-2d"}     # angles' 2D inputs
+    # An experiment's variants are listed under its name, or per input dimension as
+    # <name>-1d / <name>-2d (angles' 2D inputs, lc-dynamics on the 1D signal and the image).
+    def listed(name):
+        return name in VARIANTS or {f"{name}-1d", f"{name}-2d"} <= set(VARIANTS)
+
+    assert all(listed(name) for name in EXPERIMENTS)
+    assert set(VARIANTS) - set(EXPERIMENTS) == {"angles-2d", "lc-dynamics-1d", "lc-dynamics-2d"}
     assert all(len({v.label for v in vs}) == len(vs) >= 2 for vs in VARIANTS.values())
 
 
