@@ -30,7 +30,7 @@ from .claims import Claim, ClaimTable
 from .presets import preset as get_preset
 from .registry import EXPERIMENTS, resolve
 from .tasks import Task, TrainingCache
-from .variants import PE_LEVELS, VARIANTS
+from .variants import VARIANTS
 
 TRAIN_CACHE = ".train-cache"
 SUMMARIES = ("claims.json", "summary.md", "report.html")
@@ -51,18 +51,36 @@ def model_bytes(task: Task, features: int) -> int:
                 + min(points, 65536) * 2 * task.width + params * (4 + records))
 
 
-def check_seeds_fit(settings, names, seeds: int) -> None:
-    """Refuse ``seeds`` whose models (trained together, every variant of an experiment in one
-    batch) would not fit in memory: an upper estimate over the preset's tasks, with the most
-    variants of the experiments asked for and the widest encoding any variant uses."""
-    variants = max(len(VARIANTS.get(n, ())) for n in names) or 1
-    tasks = [t for t in (settings.task1d, settings.task2d, settings.noise) if t is not None]
-    per_seed = variants * max(
-        model_bytes(t, 2 * max(PE_LEVELS) * (1 if t.kind == "1d" else 2)) for t in tasks)
-    check_memory(seeds * per_seed,
-                 f"--seeds {seeds}: the models trained together ({variants} variants a seed, "
-                 f"up to {per_seed / 2**20:.0f} MiB a seed)",
-                 "use fewer --seeds")
+def _batches(settings, names, n1: int, n2: int):
+    """(task, variants, seeds) of the training batches the experiments ask for: an experiment's
+    variants are listed under its name or per input dimension (<name>-1d / <name>-2d); "-2d"
+    ones train on the 2D task (noise-2d on the noise task), the others on the 1D task."""
+    for name in names:
+        for key in (name, f"{name}-1d", f"{name}-2d"):
+            if key not in VARIANTS:
+                continue
+            if key == "noise-2d":
+                yield settings.noise, VARIANTS[key], max(n1, settings.noise_seeds)
+            elif key.endswith("-2d"):
+                yield settings.task2d, VARIANTS[key], n2
+            else:
+                yield settings.task1d, VARIANTS[key], n1
+
+
+def check_seeds_fit(settings, names, n1: int, n2: int) -> None:
+    """Refuse seeds whose models, trained together (every variant of an experiment in one
+    batch), would not fit in the available memory, before anything is allocated: the largest
+    batch's upper estimate (``model_bytes`` per model, the widest encoding of its variants)."""
+    need, what = 0, ""
+    for task, variants, seeds in _batches(settings, names, n1, n2):
+        features = max(task.encoding(v).out_dim for v in variants)
+        per_seed = len(variants) * model_bytes(task, features)
+        if seeds * per_seed > need:
+            need = seeds * per_seed
+            what = (f"--seeds {seeds}: the {len(variants)} x {seeds} models trained together "
+                    f"on the {task.kind} task ({per_seed / 2**20:.0f} MiB a seed, an upper "
+                    "estimate)")
+    check_memory(need, what, "use fewer --seeds", share=1.0)
 
 
 def load_results(out: str, log=print) -> list[ExperimentResult]:
@@ -158,7 +176,7 @@ def reproduce(names=None, preset: str = "quick", device: str = "cpu", seeds=None
     n2 = seeds if seeds is not None else settings.seeds2d
     if n1 < 1:
         raise ValueError(f"--seeds: expected >= 1, got {n1}")
-    check_seeds_fit(settings, names, max(n1, n2))
+    check_seeds_fit(settings, names, n1, n2)
     own = _claim(out, names, overwrite, command)
     own.record(*SUMMARIES, *(f"{n}/" for n in names), f"{TRAIN_CACHE}/")
     cache = TrainingCache(dev, quiet, folder=os.path.join(out, TRAIN_CACHE))
