@@ -224,7 +224,7 @@ def test_ctrl_c_names_the_command_that_continues_and_it_works(tmp_path, capsys, 
 SIZES = [
     (["reproduce", "dead-neurons", "--preset", "smoke", "--seeds", "1000000000"], "--seeds"),
     (["train", *TINY, "--epochs", "1", "--encoding", "rff:1000000000:1"], "--encoding"),
-    (["train", *TINY, "--epochs", "1", "--width", "3000000"], "--width"),
+    (["train", *TINY, "--epochs", "1", "--width", "30000000"], "--width"),
     (["train", *TINY, "--epochs", "1000000000", "--record-every", "1"], "--epochs"),
 ]
 

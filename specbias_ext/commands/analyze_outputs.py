@@ -131,7 +131,9 @@ def check_tile(request: AnalyzeRequest, resolved: Resolved) -> None:
     pattern bits) do not fit, before the first tile is allocated."""
     net = resolved.target if isinstance(resolved.target, ReluNetwork) \
         else relu_network(resolved.module)
-    per_point = 4 * (resolved.dims + net.in_dim + 3 * sum(net.hidden_widths)) + ID_BYTES
+    # coordinates, encoded inputs, two layers' activations, the pattern bits and the id
+    per_point = 4 * (resolved.dims + net.in_dim + 2 * max(net.hidden_widths, default=1)) + \
+        sum(net.hidden_widths) // 8 + ID_BYTES
     check_memory(request.tile * per_point,
                  f"--tile {request.tile}: one tile ({per_point} bytes a point for this model)",
                  "use a smaller --tile")

@@ -52,10 +52,11 @@ def _grid_shape(args) -> tuple:
 
 
 def check_sizes(args, shape) -> None:
-    """Refuse a run whose memory estimate does not fit, naming its largest part's flag: the
-    encoding (an rff matrix is built in float64), the parameters with their gradients and
-    Adam's two moments, one batch's activations forward and backward, and the records (region
-    ids and sizes of every point, kept for every record)."""
+    """Refuse a run whose memory estimate (an upper one) does not fit, naming its largest
+    part's flag: the encoding (an rff matrix is built in float64, the encoded points), the
+    parameters with their gradients and Adam's two moments, one step's activations forward and
+    backward with a full pass over the grid, and the records (region ids and sizes of every
+    point, kept for every record)."""
     points = int(torch.tensor(shape, dtype=torch.float64).prod())
     dims = len(shape)
     features = encoding_features(args.encoding, dims)
@@ -70,7 +71,8 @@ def check_sizes(args, shape) -> None:
         f"--width {width} --depth {depth} ({params} parameters with {features} inputs, each "
         "with its gradient and Adam's two moments)": 16 * params,
         f"--width {width} --depth {depth} on --{'n' if dims == 1 else 'size'}/--batch "
-        f"({points} points, {batch} a step)": 4 * 3 * depth * width * (batch + points),
+        f"({points} points, {batch} a step)":   # a step's saved activations, a full pass
+            4 * width * (3 * depth * batch + 2 * points),
         f"--epochs {args.epochs} / --record-every {args.record_every} ({records} records of "
         f"{points} points)": RECORD_BYTES_PER_POINT * records * points,
     }

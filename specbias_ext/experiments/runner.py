@@ -80,7 +80,7 @@ def check_seeds_fit(settings, names, n1: int, n2: int) -> None:
             what = (f"--seeds {seeds}: the {len(variants)} x {seeds} models trained together "
                     f"on the {task.kind} task ({per_seed / 2**20:.0f} MiB a seed, an upper "
                     "estimate)")
-    check_memory(need, what, "use fewer --seeds", share=1.0)
+    check_memory(need, what, "use fewer --seeds")
 
 
 def load_results(out: str, log=print) -> list[ExperimentResult]:

@@ -117,16 +117,13 @@ def fits_in_memory(need_bytes: float, share: float, available=None) -> bool:
     return available is None or need_bytes <= share * available
 
 
-#: The share of the available memory one request may plan to hold (the rest: Python, torch,
-#: temporaries the estimates leave out).
-MEMORY_SHARE = 0.5
-
-
-def check_memory(need_bytes: float, what: str, advice: str, *, share: float = MEMORY_SHARE,
+def check_memory(need_bytes: float, what: str, advice: str, *, share: float = 1.0,
                  available=None) -> None:
     """Refuse (ValueError) a request whose estimated memory ``need_bytes`` exceeds ``share`` of
-    the available memory, before anything is allocated. ``what`` starts the message (the flag
-    and how the estimate is made); ``advice`` ends it (what to change)."""
+    the available memory, before anything is allocated. The callers' estimates are upper ones,
+    so by default they are held against all of it: a refused request cannot fit, and one that
+    fits is never refused for the estimate's slack. ``what`` starts the message (the flag and how
+    the estimate is made); ``advice`` ends it (what to change)."""
     available = available_memory_bytes() if available is None else available
     if fits_in_memory(need_bytes, share, available):
         return
