@@ -10,9 +10,10 @@ extra_info: seconds (best wall time), cpu_seconds (the process's CPU time of one
 shared machine the wall time is the CPU time times the oversubscription) and the goal.
 Run: pytest bench/bench_plots.py --benchmark-only.
 
-Measured on the shared 2-core development machine (load average 10-12, so wall times are about
-6x the CPU times), best of 3: 1024^2 map with 20k regions 0.52 s CPU (4.3 s wall), one region per
-point 0.64 s CPU (4.0 s wall); 20-record 256^2 GIF 1.30 s CPU (10.8 s wall).
+Measured on the shared 2-core development machine, best of 3 (2 for the GIF), matplotlib 3.11:
+at load average ~2.5: 1024^2 map with 20k regions 0.63 s wall (0.42 s CPU), one region per point
+0.87 s (0.54 s CPU); 20-record 256^2 GIF 2.24 s (1.21 s CPU). At load 10-12 the wall times were
+about 6x the CPU times (4.3 s, 4.0 s, 10.8 s) with the same CPU times.
 """
 from __future__ import annotations
 

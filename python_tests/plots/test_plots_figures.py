@@ -229,8 +229,10 @@ def test_mp4_without_ffmpeg_is_a_clear_error(tmp_path):
 
 
 def test_grid_frames():
-    assert grid_frame({"kind": "plane", "shape": [4, 5], "origin": [0, 0, 0.5], "u": [1, 0, 0],
-                       "v": [0, 1, 0]}).text == "4x5 slice at (0, 0, 0.5)"
+    plane = grid_frame({"kind": "plane", "shape": [4, 5], "origin": [0, 0, 0.5],
+                        "u": [0.8, 0, 0], "v": [0, 0.6, 0.8]})
+    assert plane.text == "4x5 slice at (0, 0, 0.5)"
+    assert plane.extent == (0.0, 1.0, 0.8, 0.0)     # distances along v across, u down
     assert grid_frame({"kind": "index", "shape": [4, 5]}).extent == (0.0, 5.0, 4.0, 0.0)
     with pytest.raises(ValueError, match="1D or 2D"):
         grid_frame({"shape": [2, 2, 2]})

@@ -82,10 +82,11 @@ def grid_frame(grid: Optional[dict] = None, shape: Optional[Sequence[int]] = Non
     if len(shape) not in (1, 2):
         raise ValueError(f"grid: expected a 1D or 2D grid to draw, got shape {list(shape)}")
     size = "x".join(map(str, shape))
-    if grid.get("kind") == "plane":
+    if grid.get("kind") == "plane":     # distances along u (down) and v (across)
         o = ", ".join(f"{v:g}" for v in grid["origin"])
-        return GridFrame(shape, (0.0, 1.0, 1.0, 0.0), "v (fraction of the slice)",
-                         "u (fraction of the slice)", f"{size} slice at ({o})")
+        lu, lv = (float(np.linalg.norm(grid[k])) for k in ("u", "v"))
+        return GridFrame(shape, (0.0, lv, lu, 0.0), "along v (coordinate units)",
+                         "along u (coordinate units)", f"{size} slice at ({o})")
     if grid.get("kind") == "index":       # coordinates unknown (a monitor's own points)
         if len(shape) == 1:
             return GridFrame(shape, (0.0, float(shape[0])), "point index", "", f"{size} points")

@@ -28,7 +28,7 @@ def _display_coords(grid: dict, frame: GridFrame, side: int):
     if grid.get("kind") == "plane":
         o, u, v = (np.asarray(grid[k], dtype=np.float64) for k in ("origin", "u", "v"))
         pts = o + u * a[:, None, None] + v * b[None, :, None]
-        return b, a, pts.reshape(h * w, -1)
+        return b * np.linalg.norm(v), a * np.linalg.norm(u), pts.reshape(h * w, -1)
     lo, hi = (float(x) for x in grid.get("coord_range", (0.0, 1.0)))
     x0, x1 = lo + (hi - lo) * a, lo + (hi - lo) * b
     pts = np.stack(np.meshgrid(x0, x1, indexing="ij"), axis=-1).reshape(h * w, 2)
