@@ -115,12 +115,15 @@ def regions_2d(ctx: Context) -> ExperimentResult:
     grid, points = grid_name(task.grid_shape), int(np.prod(task.grid_shape))
     f = ctx.preset.analysis_factor
     side = task.grid_shape[0] * f
-    fig, axes = plots.new_figure()
+    fig, axes = plots.new_figure(width=5.8)
     for label, c in counts.items():
         plots.band(axes[0][0], epochs, c, label)
     saturation_line(axes[0][0], points, ctx.preset.saturation)
     plots.finish(axes[0][0], "epoch", f"distinct patterns on the {grid} grid",
-                 f"regions on the {grid} training grid ({task.image})", logy=True)
+                 f"regions on the {grid} training grid ({task.image})", logy=True,
+                 legend=False)
+    # beside the panel: inside, it would cover the curves' early drop
+    axes[0][0].legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figs = [plots.save(fig, ctx.figures(name), "region_count_vs_epoch")[0]]
     captions = {figs[0]: (
         f"Number of distinct activation patterns on the {grid} training grid of the "
