@@ -118,6 +118,10 @@ class RecordInputs:
     fit: Optional[Tensor] = None
     target: Optional[Tensor] = None
     grad_out: Optional[Tensor] = None
+    # Coordinate-space measurements (local complexity) need the raw coordinates [N, D] (float64)
+    # and the map from them to the network's input (None: the network reads the coordinates).
+    coords: Optional[Tensor] = None
+    encoder: Optional[Callable[[Tensor], Tensor]] = None
     _patterns: Optional[Tensor] = field(default=None, repr=False)
     _regions: Optional[measure.RegionStats] = field(default=None, repr=False)
     _sq_norms: Optional[Tensor] = field(default=None, repr=False)

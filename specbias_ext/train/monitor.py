@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -160,7 +160,9 @@ class RegionMonitor:
 
     # ------------------------------------------------------------------ recording
 
-    def _inputs(self, model, device, dtype) -> tuple[Tensor, Optional[Tensor]]:
+    def _inputs(self, model, device, dtype) -> tuple[Tensor, Optional[Tensor], Optional[Callable]]:
+        """``(x, target, encoder)``: the network's input on the record's coordinates, the target
+        and the map from coordinates to ``x`` (None when the network reads the coordinates)."""
         key = f"{device}/{dtype}"
         if self._cache.get("key") != key:
             self._cache = {"key": key,
@@ -179,7 +181,7 @@ class RegionMonitor:
             encoder, fixed, owner = None, True, None
         cached = self._cache.get("x")
         if cached is not None and cached[0] == owner:
-            return cached[1], self._cache["target"]
+            return cached[1], self._cache["target"], encoder
         # The package's encodings are evaluated in float64 and cast (high PE levels need it);
         # anything else sees the coordinates in the network's dtype.
         if not isinstance(self.encoding if self.encoding is not None
@@ -189,7 +191,7 @@ class RegionMonitor:
             x = (coords if encoder is None else encoder(coords)).detach().to(dtype)
         if fixed:                 # a fixed encoding is evaluated once per device/dtype
             self._cache["x"] = (owner, x)
-        return x, self._cache["target"]
+        return x, self._cache["target"], encoder
 
     def record(self, model, step: int) -> dict[str, Any]:
         """Measure ``model`` now (whatever the schedule) and keep the record.
@@ -202,10 +204,11 @@ class RegionMonitor:
         net = relu_network(model).detach()
         try:
             inputs.check_network(net, self.step_name, step)
-            x, y = self._inputs(model, net.device, net.dtype)
+            x, y, encoder = self._inputs(model, net.device, net.dtype)
             rec, arrays = take_record(
                 RecordInputs(net, x, self.config, self.grid_shape, self._cache["pairs"],
-                             self.signal_freqs, target=y), self.step_name, step, self.timings)
+                             self.signal_freqs, target=y, coords=self._cache["coords"],
+                             encoder=encoder), self.step_name, step, self.timings)
         except DivergedError as err:
             raise DivergedError(f"{err} (training diverged: lower the learning rate); nothing "
                                 f"was recorded for it{self._resume_hint()}") from None
