@@ -22,6 +22,7 @@ The output must be a Linear's raw output (the head). Everything else is refused 
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -48,6 +49,9 @@ class TracedLayers:
     skip_columns: list = field(default_factory=list)
     slopes: list = field(default_factory=list)
     residual: list = field(default_factory=list)
+    # per layer, how many leading weight columns read x in a ``[x, a]`` skip (rotated to the
+    # back into the canonical ``[a, x]`` order; 0: none)
+    x_first: list = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -72,6 +76,26 @@ def linear_weight(module: nn.Linear) -> torch.Tensor:
         if isinstance(hook, WeightNorm) and hook.name == "weight":
             return hook.compute_weight(module)
     return module.weight
+
+
+def canonical_weight(module: nn.Linear, x_first: int) -> torch.Tensor:
+    """The weight of a layer in the canonical ``[a, x]`` column order: a layer whose forward
+    concatenates ``[x, a]`` has its first ``x_first`` columns moved to the back."""
+    weight = linear_weight(module)
+    if x_first:
+        weight = torch.cat([weight[:, x_first:], weight[:, :x_first]], dim=1)
+    return weight
+
+
+def current_layers(layers: TracedLayers, model: nn.Module) -> TracedLayers:
+    """``layers`` (read off ``model``) with every weight and bias as the model's forward uses
+    them now: an optimiser step, a loaded state dict, or the g and v of a weight-normalised layer
+    change them without changing what the trace found, so a caller that reads the same model
+    again (the monitor, at every record) re-reads the tensors instead of tracing again."""
+    modules = [model.get_submodule(target) for target in layers.sources]
+    return dataclasses.replace(
+        layers, weights=[canonical_weight(m, d) for m, d in zip(modules, layers.x_first)],
+        biases=[m.bias for m in modules])
 
 
 def head_hint(target: Optional[str], depth: int) -> str:
@@ -157,11 +181,9 @@ class TrunkReader:
             raise self.refuse(node, "reads something other than the current hidden state "
                                     f"({self._what(self.state)}); branches and second heads "
                                     "are not part of a ReluNetwork")
-        weight = linear_weight(module)
-        if skip and src.x_first:
-            d = int(weight.shape[1]) - self._state_width()
-            weight = torch.cat([weight[:, d:], weight[:, :d]], dim=1)
-        self.layers.weights.append(weight)
+        d = int(module.in_features) - self._state_width() if skip and src.x_first else 0
+        self.layers.weights.append(canonical_weight(module, d))
+        self.layers.x_first.append(d)
         self.layers.biases.append(module.bias)
         self.layers.sources.append(node.target)
         self.layers.skips.append(skip)

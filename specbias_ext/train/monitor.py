@@ -7,13 +7,17 @@
         monitor(model, step)     # records when due; returns the record or None
     RegionMonitor.load("runs/x").plot()     # later, without the model
 
-The model is anything ``specbias_ext.relu_network`` describes. The monitor reads its weights
-through that description (detached), evaluates it with the network forward on the model's
-device and dtype, and never calls the model, so its parameters, gradients, train/eval mode and
-the global RNG state are left as they were. The points the network sees are
-``encoding(coords)`` (``encoding`` given: a module, a callable or a spec string such as
-``'pe:4'``), ``model.encode(coords)`` (a model with an ``encode`` method such as
-``CoordinateMLP``) or ``coords`` themselves.
+The model is the user's whole model, coordinates in, output out, as ``specbias_ext.split_model``
+reads it: its encoding (whatever its forward computes from the coordinates before the first
+Linear: a ``CoordinateMLP``'s encoding, Fourier features, a hash grid, a slice of the input) is
+applied to ``coords``, and its ReLU network is measured on the result. ``encoding`` (a module,
+a callable or a spec string such as ``'pe:4'``) is only for a network that takes encoded
+points without computing the encoding itself. The model is read once per model object
+(``monitor_models``; its forward is traced on example points under a forked RNG), its weights
+at every record (detached), and the network is evaluated with the network forward on the
+model's device and dtype, so its parameters, gradients, train/eval mode and the global RNG
+state are left as they were. An encoding with trainable parameters (a hash grid) is evaluated
+again at every record; one without (the package's encodings, a matrix in a buffer) once.
 
 This module holds the schedule and the calls; what each measurement records is in
 ``measurements``, the files in ``record_files``, reading back in ``records``. The definitions of
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
@@ -31,11 +35,11 @@ import torch
 from .. import measure
 from ..data.samplers import PairSampling
 from ..nets.encodings import Encoding
-from ..nets.network import relu_network
 from ..runs.files import PathLike
 from . import monitor_inputs as inputs
 from .measurements import (MEASUREMENTS, NEEDS_GRID, NEEDS_TARGET, DivergedError, MonitorConfig,
                            PairSet, RecordInputs, take_record)
+from .monitor_models import ModelReader
 from .record_files import RecordFiles
 from .records import MonitorRecords
 
@@ -56,6 +60,9 @@ class RegionMonitor:
     explicit ``record`` calls). ``signal_freqs``: integer frequencies of the 1D spectral
     residual. ``step_name``: the key of the step in each record.
 
+    ``output``: for a model with several heads (NeRF's density and colour), the name of the
+    Linear to read as the head (``split_model``'s ``output=``).
+
     ``out``: a folder the records are written to as they are taken (``record_files``); a folder
     holding another monitor's records is refused unless ``resume=True`` (continue them: steps
     already recorded are not taken again; refused when there are none) or ``overwrite=True``
@@ -69,7 +76,8 @@ class RegionMonitor:
                  measurements: Optional[Sequence[str]] = None,
                  config: Optional[MonitorConfig] = None,
                  grid_shape: Optional[Sequence[int]] = None,
-                 signal_freqs: Optional[Sequence[int]] = None, out: Optional[PathLike] = None,
+                 signal_freqs: Optional[Sequence[int]] = None, output: Optional[str] = None,
+                 out: Optional[PathLike] = None,
                  resume: bool = False, overwrite: bool = False,
                  tensorboard: Optional[bool] = None, step_name: str = "step"):
         self.every = inputs.check_every(every)
@@ -82,6 +90,7 @@ class RegionMonitor:
             raise ValueError("tensorboard: needs out (the folder the event files go to)")
         self.coords = inputs.check_coords(coords)
         self.encoding = inputs.resolve_encoding(encoding, self.coords.shape[1])
+        self._reader = ModelReader(self.coords.shape[1], inputs.check_output(output))
         n = self.coords.shape[0]
         self.grid_shape = inputs.grid_of(self.coords, grid_shape)
         self.config = cfg = self._config(config, measurements)
@@ -160,9 +169,9 @@ class RegionMonitor:
 
     # ------------------------------------------------------------------ recording
 
-    def _inputs(self, model, device, dtype) -> tuple[Tensor, Optional[Tensor], Optional[Callable]]:
-        """``(x, target, encoder)``: the network's input on the record's coordinates, the target
-        and the map from coordinates to ``x`` (None when the network reads the coordinates)."""
+    def _inputs(self, encoding, device, dtype) -> tuple[Tensor, Optional[Tensor]]:
+        """``(x, target)``: the network's input on the record's coordinates (``encoding`` of
+        them, or the coordinates themselves for None) and the target."""
         key = f"{device}/{dtype}"
         if self._cache.get("key") != key:
             self._cache = {"key": key,
@@ -171,27 +180,33 @@ class RegionMonitor:
                            else self.target.to(device=device, dtype=dtype),
                            "pairs": PairSet(self.pairs, device) if self.pairs else None}
         coords = self._cache["coords"]
-        if self.encoding is not None:
-            encoder, fixed, owner = self.encoding, _is_fixed(self.encoding), None
-        elif callable(getattr(model, "encode", None)):
-            encoding = getattr(model, "encoding", None)
-            encoder, fixed, owner = model.encode, _is_fixed(encoding) and encoding is not None, \
-                id(model)
-        else:
-            encoder, fixed, owner = None, True, None
         cached = self._cache.get("x")
-        if cached is not None and cached[0] == owner:
-            return cached[1], self._cache["target"], encoder
+        if cached is not None and cached[0] is encoding:
+            return cached[1], self._cache["target"]
         # The package's encodings are evaluated in float64 and cast (high PE levels need it);
         # anything else sees the coordinates in the network's dtype.
-        if not isinstance(self.encoding if self.encoding is not None
-                          else getattr(model, "encoding", None), Encoding):
+        if not isinstance(encoding, Encoding):
             coords = coords.to(dtype)
         with torch.no_grad():
-            x = (coords if encoder is None else encoder(coords)).detach().to(dtype)
-        if fixed:                 # a fixed encoding is evaluated once per device/dtype
-            self._cache["x"] = (owner, x)
-        return x, self._cache["target"], encoder
+            x = (coords if encoding is None else encoding(coords)).detach().to(dtype)
+        if _is_fixed(encoding):   # a fixed encoding is evaluated once per device/dtype
+            self._cache["x"] = (encoding, x)
+        return x, self._cache["target"]
+
+    def _read(self, model) -> tuple:
+        """``(net, encoding)``: the model's network with its current weights, and the map from
+        coordinates to its input (None: it reads the coordinates)."""
+        if self.encoding is not None:
+            reading = self._reader.read(model, coordinates=False)
+            if reading.encoding is not None and not isinstance(reading.encoding, Encoding):
+                raise TypeError(
+                    f"encoding: {type(model).__name__}.forward computes its own encoding of the "
+                    "coordinates before its first Linear; leave encoding= out (the monitor "
+                    "records the whole model from the coordinates), or record the network "
+                    "alone")
+            return reading.network(model), self.encoding
+        reading = self._reader.read(model, coordinates=True)
+        return reading.network(model), reading.encoding
 
     def record(self, model, step: int) -> dict[str, Any]:
         """Measure ``model`` now (whatever the schedule) and keep the record.
@@ -201,14 +216,15 @@ class RegionMonitor:
         """
         step = inputs.check_step(step, self.step_name)
         start = time.perf_counter()
-        net = relu_network(model).detach()
+        net, encoding = self._read(model)
         try:
             inputs.check_network(net, self.step_name, step)
-            x, y, encoder = self._inputs(model, net.device, net.dtype)
+            x, y = self._inputs(encoding, net.device, net.dtype)
+            inputs.check_width(net, x, encoding)
             rec, arrays = take_record(
                 RecordInputs(net, x, self.config, self.grid_shape, self._cache["pairs"],
                              self.signal_freqs, target=y, coords=self._cache["coords"],
-                             encoder=encoder), self.step_name, step, self.timings)
+                             encoder=encoding), self.step_name, step, self.timings)
         except DivergedError as err:
             raise DivergedError(f"{err} (training diverged: lower the learning rate); nothing "
                                 f"was recorded for it{self._resume_hint()}") from None
@@ -294,8 +310,11 @@ class RegionMonitor:
 
 
 def _is_fixed(encoding) -> bool:
-    """Whether an encoding gives the same output every record: a module without trainable
-    parameters (the package's encodings). Anything else is re-evaluated each record."""
+    """Whether an encoding gives the same output every record: none, or a module without
+    trainable parameters (the package's encodings, a Fourier-feature matrix in a buffer).
+    Anything else (a hash grid's table, a function) is re-evaluated each record."""
+    if encoding is None:
+        return True
     if isinstance(encoding, torch.nn.Module):
         return not any(p.requires_grad for p in encoding.parameters())
     return False

@@ -11,7 +11,7 @@ import torch
 from .._validate import int_at_least
 from ..data.grids import normalize_shape
 from ..nets.encodings import make_encoding
-from ..nets.network import ReluNetwork
+from ..nets.network import ReluNetwork, check_input_width
 from ..runs.output_checks import check_writable_folder
 from .measurements import DivergedError
 
@@ -178,3 +178,20 @@ def check_network(net: ReluNetwork, step_name: str, step: int) -> None:
     params = [t for t in (*net.weights, *net.biases) if t is not None]
     if not all(bool(torch.isfinite(t).all()) for t in params):
         raise DivergedError(f"model: its weights hold NaN or inf at {step_name} {step}")
+
+
+def check_output(output: Any) -> Optional[str]:
+    """None or the name of the head Linear of a model with several heads."""
+    if output is None or (isinstance(output, str) and output):
+        return output
+    raise ValueError(f"output: expected the name of the Linear to read as the head (such as "
+                     f"'alpha_linear') or None, got {output!r}")
+
+
+def check_width(net: ReluNetwork, x: Tensor, encoding) -> None:
+    """The points the network sees have the width its first layer takes (a network that reads
+    encoded points recorded without its encoding is refused in those terms)."""
+    source = "coords" if encoding is None else "encoding(coords)"
+    check_input_width(net, x.shape[1], source,
+                      "pass RegionMonitor(..., encoding=<the encoding the network reads>), or "
+                      "record the whole model with its encoding inside its forward")
