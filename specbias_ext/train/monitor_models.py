@@ -4,8 +4,8 @@ Reading a model traces its forward (``nets.reading.trace_model``, what ``split_m
 which takes far longer than a record of a small network; what the trace finds (the encoding,
 the layers and their module names) does not change while the model trains, so it is kept per
 model object and only the weights and biases are read again at each record
-(``tracing.current_layers``). A model whose parameters or buffers were replaced (``.to()``, a
-new ``nn.Parameter``) or whose train/eval mode changed is traced again.
+(``tracing.current_layers``). A model whose parameters or buffers were replaced or moved
+(``.to()``, a new ``nn.Parameter``) or whose train/eval mode changed is traced again.
 """
 from __future__ import annotations
 
@@ -26,9 +26,11 @@ _KEPT = 4
 
 
 def _fingerprint(model: nn.Module) -> tuple:
-    """What a reading depends on beyond the tensors' values: the parameter and buffer objects
+    """What a reading depends on beyond the tensors' values: the parameter and buffer objects,
+    their devices and dtypes (constants the trace keeps follow them only when traced again),
     and every submodule's train/eval mode (Dropout is read differently in each)."""
-    return (tuple(id(p) for p in model.parameters()), tuple(id(b) for b in model.buffers()),
+    tensors = (*model.parameters(), *model.buffers())
+    return (tuple((id(t), t.device, t.dtype) for t in tensors),
             tuple(m.training for m in model.modules()))
 
 
