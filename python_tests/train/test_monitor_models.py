@@ -70,8 +70,8 @@ def test_recorded_from_raw_coordinates_equal_to_split_models_pieces(name):
 def test_the_model_is_traced_once_per_model_object(monkeypatch):
     model, coords, output = _case("nerf-pytorch run_network")
     calls = []
-    trace = monitor_models.trace_model
-    monkeypatch.setattr(monitor_models, "trace_model",
+    trace = monitor_models.read_coordinate_model
+    monkeypatch.setattr(monitor_models, "read_coordinate_model",
                         lambda *a, **k: calls.append(1) or trace(*a, **k))
     mon = RegionMonitor(coords, every=1, measurements=("regions",), output=output)
     for step in range(3):

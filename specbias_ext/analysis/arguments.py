@@ -2,23 +2,43 @@
 encoding, the grid, the tile size, ``grad_out`` and where the ids go."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from ..data.grids import CoordinateGrid, PlaneSlice
-from ..nets.network import ReluNetwork, relu_network
+from ..nets.network import ReluNetwork, network_from, relu_network
+from ..nets.split_model import read_coordinate_model
 
 IDS_MODES = ("memory", "file", "none")
 
 
-def resolve_model(model, encoding=None) -> tuple[ReluNetwork, Any]:
-    """``(net, encoding)`` from a ReluNetwork (with ``encoding``: an Encoding module, anything with
-    ``affine_sine()``, or None for raw coordinates) or a module with ``.encoding`` and an MLP
-    (``CoordinateMLP``: its own encoding is used unless one is given)."""
+def resolve_model(model, encoding=None, *,
+                  coord_dim: Optional[int] = None) -> tuple[ReluNetwork, Any]:
+    """``(net, encoding)`` of what the analysis takes.
+
+    ``model``: the user's whole model, coordinates in (its encoding, whatever its forward computes
+    before the first Linear, is split off as ``split_model`` does; a ``CoordinateMLP`` gives its
+    own encoding), or a ``ReluNetwork`` or a module starting at its first Linear with
+    ``encoding`` mapping coordinates to its input (an Encoding module, a module or function of
+    the coordinates; None: raw coordinates). ``coord_dim``: the coordinates' width, for a forward
+    that branches on the input's shape. A model with several heads is refused with the
+    ``output=`` to pick one: split it with ``split_model(model, output=...)`` and pass the
+    network with ``encoding=``.
+    """
     if isinstance(model, ReluNetwork):
         return model, encoding
-    if encoding is None and hasattr(model, "encoding"):
-        encoding = model.encoding
-    return relu_network(model), encoding
+    if encoding is not None:
+        return relu_network(model), encoding
+    try:
+        found = read_coordinate_model(model, coord_dim=coord_dim)
+    except TypeError as err:
+        if "output=" not in str(err):
+            raise
+        raise TypeError(f"{err}; for the analysis, split it with encoding, net = "
+                        "split_model(model, output=...) and pass net with "
+                        "encoding=encoding") from None
+    if found.encoding is None and callable(getattr(model, "encoding", None)):
+        return network_from(found), model.encoding   # a module that keeps it beside the MLP
+    return network_from(found), found.encoding
 
 
 def check_tile(tile) -> int:

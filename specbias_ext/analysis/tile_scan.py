@@ -62,8 +62,9 @@ class TileScanner:
                  grad_out: Union[Callable[[Tensor], Tensor], str, None] = None,
                  boundary: bool = False, region_grads: bool = False, device="cpu",
                  dtype=torch.float32):
-        self.net, self.encoding = resolve_model(model, encoding)
         self.grid = check_grid(grid)
+        self.net, self.encoding = resolve_model(model, encoding,
+                                                coord_dim=self.grid.dim)
         self.tile = check_tile(tile)
         if isinstance(check_grad_out(grad_out), str):   # "output"
             out_dim = self.net.out_dim

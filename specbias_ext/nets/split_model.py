@@ -8,7 +8,7 @@ from typing import Optional
 from torch import nn
 
 from .network import ReluNetwork, network_from
-from .reading import trace_model
+from .reading import ModelTrace, trace_model
 
 
 def split_model(model: nn.Module, output: Optional[str] = None, *,
@@ -38,3 +38,17 @@ def split_model(model: nn.Module, output: Optional[str] = None, *,
     """
     found = trace_model(model, output, in_dim=in_dim)
     return found.encoding, network_from(found)
+
+
+def read_coordinate_model(model: nn.Module, output: Optional[str] = None, *,
+                          coord_dim: Optional[int] = None) -> ModelTrace:
+    """The reading (``reading.trace_model``) of a model that callers feed coordinates of width
+    ``coord_dim``: traced as it is, and when that fails, traced again with example points of
+    that width (a forward that branches on the input's shape or slices it from the end). The
+    monitor, the analysis and ``specbias analyze`` read whole models through this."""
+    try:
+        return trace_model(model, output)
+    except TypeError:
+        if coord_dim is None:
+            raise
+    return trace_model(model, output, in_dim=coord_dim)

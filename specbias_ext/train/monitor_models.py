@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from ..nets.network import ReluNetwork, network_from
-from ..nets.reading import ModelTrace, trace_model
+from ..nets.reading import ModelTrace
+from ..nets.split_model import read_coordinate_model
 from ..nets.tracing import current_layers
 
 # Models whose reading is kept (a monitor records one model, a few when comparing).
@@ -61,7 +62,7 @@ class ModelReader:
     """The readings of the models a monitor records, by model object.
 
     ``in_dim``: the coordinates' width, for a forward that branches on the input's shape
-    (tried when the plain trace fails); ``output``: the head Linear (``split_model``'s
+    (``read_coordinate_model``); ``output``: the head Linear (``split_model``'s
     ``output=``). The traces run the model's forward on example points under a forked RNG, so
     the global RNG state is left as it was.
     """
@@ -83,20 +84,11 @@ class ModelReader:
         if kept is not None and kept.model() is model and kept.fingerprint == fingerprint:
             return kept
         with torch.random.fork_rng(devices=_devices(model)):
-            found = self._trace(model, coordinates)
+            found = read_coordinate_model(model, self.output,
+                                          coord_dim=self.in_dim if coordinates else None)
         reading = ModelReading(weakref.ref(model), fingerprint, found)
         self._readings.pop(key, None)
         while len(self._readings) >= _KEPT:
             self._readings.pop(next(iter(self._readings)))
         self._readings[key] = reading
         return reading
-
-    def _trace(self, model: nn.Module, coordinates: bool) -> ModelTrace:
-        try:
-            return trace_model(model, self.output)
-        except TypeError:
-            if not coordinates:
-                raise
-        # A forward that branches on its input's shape (DeepSDF's `input.shape[1] > 3`) or
-        # slices from the end traces with example points of the coordinates' width.
-        return trace_model(model, self.output, in_dim=self.in_dim)
