@@ -115,10 +115,13 @@ def _is_model(obj) -> bool:
 
 
 def _materialise(member, k: int):
-    """The model of member k: the member itself, or what its loader returns."""
+    """The model of member k: the member itself, or what its loader returns (a model, or a pair
+    ``(net, encoding)`` of a ReluNetwork and its own encoding)."""
     if _is_model(member):
         return member
     model = member()
+    if isinstance(model, tuple) and len(model) == 2 and isinstance(model[0], ReluNetwork):
+        return model
     if not _is_model(model):
         raise TypeError(f"members[{k}]: the loader returned {type(model).__name__}, expected a "
                         "CoordinateMLP, ReluNetwork or torch module")
@@ -159,9 +162,10 @@ def analyze_ensemble(members: Sequence, grid, *, out, names: Optional[Sequence[s
                      level: float = statistics.DEFAULT_LEVEL) -> list[dict]:
     """Region analysis of every member of an ensemble on ``grid``; the list of their summaries.
 
-    ``members``: models (CoordinateMLP, ReluNetwork, ReLU torch module) or zero-argument
-    loaders returning one (called only on the rank that analyses that member, so a rank loads
-    only its own checkpoints). ``encoding`` (and ``tile``, ``grad_out``, ``boundary``,
+    ``members``: models (CoordinateMLP, ReluNetwork, a whole model with its encoding inside, a
+    ReLU torch module) or zero-argument loaders returning one, or a pair ``(net, encoding)``
+    for members with encodings of their own (called only on the rank that analyses that
+    member, so a rank loads only its own checkpoints). ``encoding`` (and ``tile``, ``grad_out``, ``boundary``,
     ``region_grads``, ``device``, ``dtype``) apply to every member, as in ``analyze_stream``.
 
     Inside an initialised process group (``group=None``: the default one; every rank calls this
@@ -217,9 +221,11 @@ def analyze_ensemble(members: Sequence, grid, *, out, names: Optional[Sequence[s
 
     def run_member(k: int) -> dict:
         os.makedirs(out, exist_ok=True)   # here, so that a rank failing to is a member failing
-        model = _materialise(members[k], k)
+        model, member_encoding = _materialise(members[k], k), encoding
+        if isinstance(model, tuple):          # a member with its own encoding
+            model, member_encoding = model
         ids_path = os.path.join(out, f"{names[k]}_ids.npy") if ids == "file" else None
-        result = analyze_stream(model, grid, encoding=encoding, tile=tile, ids=ids,
+        result = analyze_stream(model, grid, encoding=member_encoding, tile=tile, ids=ids,
                                 ids_path=ids_path, grad_out=grad_out, boundary=boundary,
                                 region_grads=region_grads, device=device, dtype=dtype)
         write_outputs(result, out, names[k], device=device, processes=world)

@@ -52,8 +52,7 @@ def single_command(request: AnalyzeRequest, rank: int, device) -> None:
     own = claim_outputs(request, out, files, {name: checkpoint})
     if rank == 0:
         own.record(*files)
-    if hasattr(resolved.module, "to"):
-        resolved.module.to(device)
+    resolved.to(device)
     grad_options = {"grad_out": "output", "region_grads": True} if request.grads else {}
     result = analyze_grid(resolved.target, grid, encoding=resolved.encoding, tile=request.tile,
                           ids=ids_mode, out=out if ids_mode == "file" else None, name=name,

@@ -92,15 +92,16 @@ def ensemble_command(request: AnalyzeRequest, rank: int, device) -> None:
             if resolved.dims != grid_dims:
                 raise ValueError(f"{path}: the model takes {resolved.dims}D coordinates, "
                                  f"{where} gives {grid_dims}D points")
-            if hasattr(resolved.module, "to"):
-                resolved.module.to(device)
+            resolved.to(device)
+            if request.user_model:     # each member's own encoding (split off, or its state)
+                return resolved.target, resolved.encoding
             return resolved.target
         return load
 
     grad_options = {"grad_out": "output", "region_grads": True} if request.grads else {}
     try:
         summaries = analyze_ensemble([loader(p) for p in paths], grid, out=out, names=names,
-                                     sources=paths, encoding=enc, tile=request.tile,
+                                     sources=paths, tile=request.tile,
                                      ids=ids_mode, device=device, ensemble_name=ensemble_name,
                                      boundary=request.boundary, **grad_options)
     except MemberFailed as err:   # another rank's error: a user error if it was one there

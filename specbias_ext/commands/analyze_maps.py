@@ -8,6 +8,7 @@ import os
 from ..analysis.point_maps import balanced_neurons, point_maps
 from ..data.grids import CoordinateGrid
 from ..data.signals import sum_of_sines
+from ..nets.encodings import Encoding
 from ..plots.analysis_figures import analysis_figures, maps_summary, meta_array
 from ..plots.fits import encoding_label, model_label
 from ..plots.output import save_figure
@@ -22,6 +23,8 @@ def _label(module, enc) -> tuple[str, dict | None]:
     if hasattr(module, "describe") and hasattr(module, "encoding"):
         desc = module.describe()
         return model_label(desc), desc.get("encoding")
+    if enc is not None and not isinstance(enc, Encoding):     # the user's own encoding
+        return f"{type(module).__name__}, {type(enc).__name__}", None
     enc_desc = enc.describe() if enc is not None else {"name": "raw"}
     return ", ".join(p for p in (type(module).__name__, encoding_label(enc_desc)) if p), enc_desc
 
@@ -52,6 +55,10 @@ def draw_maps(request: AnalyzeRequest, resolved: Resolved, result, stats, arrays
                       grads=request.grads, device=device)
     label, enc_desc = _label(resolved.module, resolved.encoding)
     maps["meta"] = meta_array(label, enc_desc)
+    if resolved.encoding is not None and enc_desc is None:
+        # the first layer reads the user's encoding, which the figures cannot rebuild
+        maps.pop("first_layer_weight", None)
+        maps.pop("first_layer_bias", None)
     if len(shape) == 1:
         target = _target_1d(resolved.saved, grid, shape)
         if target is not None:

@@ -1,17 +1,25 @@
 """The model `specbias analyze` looks at: a `specbias train` checkpoint (with the grid.json saved
-beside it), or the user's own module (``--model`` class + state dict, or ``--whole-module``)
-with an optional ``--encoding`` in front; and the grid it is analysed on."""
+beside it), or the user's own module (``--model`` class + state dict, or ``--whole-module``):
+read whole from the coordinates (its encoding split off as ``split_model`` does, ``--head`` for
+a model with several heads), or as the network an ``--encoding`` feeds (an attribute of the
+model, the user's class with its saved state, or one of the package's); and the grid it is
+analysed on."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
+import torch
+
 from ..data.grids import CoordinateGrid, PlaneSlice
-from ..nets.encodings import make_encoding
-from ..nets.loading import load_saved_module, load_user_model
-from ..nets.network import relu_network
+from ..nets.encodings import Encoding, make_encoding
+from ..nets.loading import load_saved_module, load_user_model, model_attribute
+from ..nets.network import network_from
+from ..nets.reading import trace_model
+from ..nets.split_model import read_coordinate_model
 from ..runs.checkpoints import load_trained_model
-from ..runs.files import first_line
+from ..runs.files import first_line, safe_torch_load
 from .analyze_request import AnalyzeRequest
 from .values import precision_problem
 
@@ -27,6 +35,13 @@ class Resolved:
     saved: dict
     module: Any
 
+    def to(self, device) -> None:
+        """The module and its encoding on ``device`` (an encoding split off the model holds
+        the model's buffers as its own)."""
+        for part in (self.module, self.encoding):
+            if isinstance(part, torch.nn.Module):
+                part.to(device)
+
 
 def _user_model(request: AnalyzeRequest, checkpoint: str):
     """The user's own module from --model/--model-args/--whole-module read from ``checkpoint``,
@@ -39,9 +54,15 @@ def _user_model(request: AnalyzeRequest, checkpoint: str):
         raise ValueError(first_line(err)) from None
 
 
+def _is_package_encoding(spec: str) -> bool:
+    """raw, pe:<L>, rff:<m>:<sigma>[:<seed>]: the package's own kinds."""
+    return spec.split(":")[0].strip().lower() in ("raw", "pe", "rff")
+
+
 def user_encoding(request: AnalyzeRequest):
-    """The --encoding in front of a --model network (None for raw coordinates)."""
-    if request.encoding is None:
+    """The package's encoding named by --encoding (None: none, or one of the user's, which is
+    built per checkpoint by ``_own_encoding``)."""
+    if request.encoding is None or not _is_package_encoding(request.encoding):
         return None
     try:
         enc = make_encoding(request.encoding, request.coord_dim)
@@ -55,23 +76,86 @@ def user_encoding(request: AnalyzeRequest):
     return enc
 
 
+def _own_encoding(request: AnalyzeRequest, module, checkpoint: str):
+    """--encoding .ATTRIBUTE of the loaded model, or package.module:Class built with
+    --encoding-args and given the state saved under the checkpoint's 'encoding' entry."""
+    spec = request.encoding
+    flag = f"--encoding {spec!r}"
+    try:
+        if spec.startswith("."):
+            return model_attribute(module, spec[1:])
+        enc = load_user_model(spec, request.encoding_args)
+    except (TypeError, ImportError, AttributeError, ValueError, OSError) as err:
+        raise ValueError(f"{flag}: {first_line(err)}") from None
+    if not enc.state_dict():
+        return enc
+    saved = safe_torch_load(checkpoint, "cpu", ())
+    state = saved.get("encoding") if isinstance(saved, dict) else None
+    if not isinstance(state, dict):
+        raise ValueError(
+            f"{flag}: the encoding has parameters or buffers ({', '.join(enc.state_dict())}) "
+            f"and {checkpoint!r} holds no 'encoding' state beside the model's; save "
+            "{'model': model.state_dict(), 'encoding': encoding.state_dict()}, or keep the "
+            "encoding in the model and pass --encoding .<its attribute>")
+    try:
+        enc.load_state_dict(state)
+    except RuntimeError as err:
+        raise ValueError(f"{flag}: the 'encoding' state in {checkpoint!r} does not fit it "
+                         f"(check --encoding-args): {first_line(err)}") from None
+    return enc.eval()
+
+
+def _in_flag_terms(err: Exception) -> str:
+    """A reading's refusal in the command's terms: ``output='x'`` is ``--head x``."""
+    return re.sub(r"output='([^']*)'", r"--head \1", first_line(err))
+
+
+def _features(enc, dims: int, module) -> int:
+    """How many features ``enc`` gives ``dims``-D coordinates (evaluated on two points)."""
+    if isinstance(enc, Encoding):
+        return enc.out_dim
+    param = next(module.parameters(), None)
+    probe = torch.zeros(2, dims, dtype=param.dtype if param is not None else torch.float32)
+    with torch.no_grad():
+        return int(enc(probe).shape[-1])
+
+
+def _user_target(request: AnalyzeRequest, module, checkpoint: str, enc) -> Resolved:
+    """A user's module: read whole from the coordinates (no --encoding), or as the network an
+    --encoding feeds."""
+    dims = request.coord_dim
+    if request.encoding is None:
+        try:
+            found = read_coordinate_model(module, request.head, coord_dim=dims)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"--model: {_in_flag_terms(err)}") from None
+        net = network_from(found).detach()
+        return Resolved(net, found.encoding, net.in_dim if dims is None else dims, {}, module)
+    enc = _own_encoding(request, module, checkpoint) if enc is None else enc
+    try:
+        found = trace_model(module, request.head)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"--model: {_in_flag_terms(err)}") from None
+    if found.encoding is not None:
+        raise ValueError(f"--encoding {request.encoding!r}: {type(module).__name__}.forward "
+                         "computes its own encoding of the coordinates before its first "
+                         "Linear; leave --encoding out (the model is analysed from the "
+                         "coordinates with its own)")
+    net = network_from(found).detach()
+    features = _features(enc, dims, module)
+    if features != net.in_dim:
+        raise ValueError(f"--encoding {request.encoding!r} gives {features} features, the "
+                         f"model's first layer takes {net.in_dim}; pass the encoding it was "
+                         "trained with")
+    return Resolved(net, enc, dims, {}, module)
+
+
 def resolve(request: AnalyzeRequest, checkpoint: str, enc=None) -> Resolved:
-    """``checkpoint`` made ready for the analysis; ``enc``: the --encoding already built (else
-    it is built here)."""
+    """``checkpoint`` made ready for the analysis; ``enc``: the package's --encoding already
+    built (else it is built here)."""
     if request.user_model:
         enc = user_encoding(request) if enc is None else enc
-        module = _user_model(request, checkpoint)
-        try:
-            net = relu_network(module).detach()
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"--model: {err}") from None
-        dims = net.in_dim
-        if enc is not None:
-            if enc.out_dim != net.in_dim:
-                raise ValueError(f"--encoding {request.encoding!r} gives {enc.out_dim} features, "
-                                 f"the model's first layer takes {net.in_dim}")
-            dims = enc.in_dim
-        return Resolved(net, enc, dims, {}, module)
+        return _user_target(request, _user_model(request, checkpoint), checkpoint, enc)
     model, saved = load_trained_model(checkpoint)
     problem = precision_problem(model.encoding, request.coord_range)
     if problem:

@@ -49,18 +49,29 @@ def parse_neurons(text: str) -> tuple[tuple[int, int], ...]:
     return pairs
 
 
-def _model_args(text: Optional[str]) -> Optional[dict]:
+def _model_args(text: Optional[str], flag: str = "--model-args") -> Optional[dict]:
     if not text:
         return None
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:
-        raise ValueError(f"--model-args: not valid JSON ({err.msg}); pass an object such as "
+        raise ValueError(f"{flag}: not valid JSON ({err.msg}); pass an object such as "
                          "'{\"width\": 256}'") from None
     if not isinstance(value, dict):
-        raise ValueError(f"--model-args: expected a JSON object such as '{{\"width\": 256}}', "
+        raise ValueError(f"{flag}: expected a JSON object such as '{{\"width\": 256}}', "
                          f"got {type(value).__name__}")
     return value
+
+
+def _coord_dim(given: Optional[int], grid, plane) -> Optional[int]:
+    """The coordinate dimension: what the --slice or --grid says, else --coord-dim."""
+    said = len(plane[0]) if plane is not None else (len(grid) if grid else None)
+    if given is not None and said is not None and given != said:
+        where = "--slice's vectors have" if plane is not None else \
+            f"--grid {'x'.join(map(str, grid))!r} has"
+        raise ValueError(f"--coord-dim {given}: the {where} {said} coordinates; leave "
+                         "--coord-dim out (the grid says it)")
+    return said if said is not None else given
 
 
 @dataclass(frozen=True)
@@ -75,8 +86,10 @@ class AnalyzeRequest:
     model: Optional[str] = None
     model_args: Optional[dict[str, Any]] = None
     whole_module: bool = False
-    encoding: Optional[str] = None
-    coord_dim: Optional[int] = None
+    encoding: Optional[str] = None          # a package kind, pkg.mod:Class or .attribute
+    encoding_args: Optional[dict[str, Any]] = None
+    coord_dim: Optional[int] = None         # from --grid/--slice (or --coord-dim)
+    head: Optional[str] = None              # the Linear read as the head (split_model's output=)
     tile: int = 1 << 18
     grads: bool = False
     boundary: bool = False
@@ -114,12 +127,15 @@ class AnalyzeRequest:
         encoding = args.encoding if args.encoding not in (None, "") else None
         if encoding is not None and encoding.strip().lower() == "raw":
             encoding = None
-        if args.coord_dim is not None and encoding is None:
-            raise ValueError("--coord-dim: only with --model/--whole-module and an --encoding "
-                             "other than raw (the coordinate dimension the encoding reads)")
-        if encoding is not None and args.coord_dim is None:
-            raise ValueError(f"--coord-dim: --encoding {args.encoding!r} needs the coordinate "
-                             "dimension it reads (--coord-dim 1, 2 or 3)")
+        head = args.head or None
+        encoding_args = args.encoding_args
+        if head is not None and not user:
+            raise ValueError(f"--head {head!r}: a checkpoint of `specbias train` has one head; "
+                             "--head is only for --model or --whole-module")
+        if encoding_args and (encoding is None or ":" not in encoding or
+                              encoding.split(":")[0].strip().lower() in ("pe", "rff")):
+            raise ValueError("--encoding-args: only with --encoding package.module:Class (the "
+                             "arguments your encoding's class takes)")
         plane = parse_slice(args.slice) if args.slice else None
         coord_range = parse_range(args.coord_range) if args.coord_range else None
         if plane is not None and coord_range is not None:
@@ -129,10 +145,16 @@ class AnalyzeRequest:
         if plane is not None and grid is not None and len(grid) != 2:
             raise ValueError(f"--slice: needs a 2D --grid HxW of the plane, got "
                              f"{args.grid!r}")
+        coord_dim = _coord_dim(args.coord_dim, grid, plane)
+        if encoding is not None and coord_dim is None:
+            raise ValueError(f"--grid: --encoding {args.encoding!r} reads coordinates whose "
+                             "dimension the grid gives; pass --grid N, HxW or DxHxW (or "
+                             "--slice)")
         return cls(checkpoints=tuple(args.checkpoints), grid=grid, coord_range=coord_range,
                    plane=plane, model=args.model, model_args=_model_args(args.model_args),
                    whole_module=bool(args.whole_module), encoding=encoding,
-                   coord_dim=args.coord_dim, tile=args.tile, grads=args.grads == "output",
+                   encoding_args=_model_args(encoding_args, "--encoding-args"),
+                   coord_dim=coord_dim, head=head, tile=args.tile, grads=args.grads == "output",
                    boundary=bool(args.boundary),
                    neurons=parse_neurons(args.neurons) if args.neurons else None,
                    ids=args.ids, timeout=args.timeout, device=args.device, out=args.out,

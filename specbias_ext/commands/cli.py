@@ -129,11 +129,21 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--whole-module", action="store_true",
                    help="the checkpoint is a whole module saved with torch.save(model)")
     a.add_argument("--encoding", default=None,
-                   help="for --model/--whole-module: the encoding in front of the network "
-                        "(raw, pe:<L>, rff:<m>:<sigma>[:<seed>]; default raw); refused for a "
-                        "`specbias train` checkpoint, which carries its own")
+                   help="for --model/--whole-module whose forward starts at its first Linear: "
+                        "the encoding in front of it: .ATTRIBUTE of the loaded model (e.g. "
+                        ".embed, with its loaded state), package.module:Class (built with "
+                        "--encoding-args; its state from the checkpoint's 'encoding' entry, "
+                        "beside 'model'), or the package's raw, pe:<L>, rff:<m>:<sigma>[:<seed>]; "
+                        "default: none, a model that encodes the coordinates in its forward is "
+                        "analysed from them as it is; refused for a `specbias train` "
+                        "checkpoint, which carries its own")
+    a.add_argument("--encoding-args", default=None,
+                   help="JSON keyword arguments for --encoding package.module:Class")
+    a.add_argument("--head", default=None, metavar="LINEAR",
+                   help="for --model/--whole-module with several heads (NeRF's density and "
+                        "colour): the name of the Linear read as the head, e.g. alpha_linear")
     a.add_argument("--coord-dim", type=count_arg(1), default=None,
-                   help="for --model with --encoding: the coordinate dimension")
+                   help="the coordinate dimension (default: what --grid or --slice gives)")
     a.add_argument("--tile", type=count_arg(1), default=1 << 18,
                    help="points per tile (default 262144)")
     a.add_argument("--grads", choices=["none", "output"], default="none",
