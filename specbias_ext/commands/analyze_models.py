@@ -130,6 +130,12 @@ def _user_target(request: AnalyzeRequest, module, checkpoint: str, enc) -> Resol
         except (TypeError, ValueError) as err:
             raise ValueError(f"--model: {_in_flag_terms(err)}") from None
         net = network_from(found).detach()
+        if found.encoding is None and dims is not None and net.in_dim != dims:
+            raise ValueError(f"--model: {type(module).__name__}'s first Linear takes "
+                             f"{net.in_dim} features and its forward computes no encoding, the "
+                             f"grid gives {dims}-D points: pass --encoding with the encoding it "
+                             "reads (.ATTRIBUTE of the model, package.module:Class, or pe:<L>, "
+                             "rff:<m>:<sigma>)")
         return Resolved(net, found.encoding, net.in_dim if dims is None else dims, {}, module)
     enc = _own_encoding(request, module, checkpoint) if enc is None else enc
     try:
