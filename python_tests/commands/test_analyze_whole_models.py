@@ -207,8 +207,9 @@ def test_refusals_name_what_to_pass(factories, tmp_path, capsys):
                       "user_published:Features", "--grid", "4x4", *out],
              "the 'encoding' state in", "(check --encoding-args)")
     _refused(capsys, [trunk, "--model", "user_published:Trunk", "--grid", "4x4", *out],
-             "--model: Trunk's first Linear takes 12 features and its forward computes no "
-             "encoding, the grid gives 2-D points: pass --encoding")
+             "--model: Trunk takes 12D coordinates (its forward computes no encoding before its "
+             "first Linear), the grid gives 2D points: pass a --grid or --slice of 12D points, "
+             "or --encoding with the encoding it reads")
     _refused(capsys, [trunk, "--model", "user_published:Trunk", "--encoding", "pe:2",
                       "--grid", "4x4", *out],
              "--encoding 'pe:2' gives 8 features, the model's first layer takes 12",

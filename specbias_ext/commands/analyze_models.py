@@ -105,6 +105,10 @@ def _own_encoding(request: AnalyzeRequest, module, checkpoint: str):
     return enc.eval()
 
 
+def _flag(request: AnalyzeRequest) -> str:
+    return "--whole-module" if request.whole_module else "--model"
+
+
 def _in_flag_terms(err: Exception) -> str:
     """A reading's refusal in the command's terms: ``output='x'`` is ``--head x``."""
     return re.sub(r"output='([^']*)'", r"--head \1", first_line(err))
@@ -128,20 +132,21 @@ def _user_target(request: AnalyzeRequest, module, checkpoint: str, enc) -> Resol
         try:
             found = read_coordinate_model(module, request.head, coord_dim=dims)
         except (TypeError, ValueError) as err:
-            raise ValueError(f"--model: {_in_flag_terms(err)}") from None
+            raise ValueError(f"{_flag(request)}: {_in_flag_terms(err)}") from None
         net = network_from(found).detach()
         if found.encoding is None and dims is not None and net.in_dim != dims:
-            raise ValueError(f"--model: {type(module).__name__}'s first Linear takes "
-                             f"{net.in_dim} features and its forward computes no encoding, the "
-                             f"grid gives {dims}-D points: pass --encoding with the encoding it "
-                             "reads (.ATTRIBUTE of the model, package.module:Class, or pe:<L>, "
+            raise ValueError(f"{_flag(request)}: {type(module).__name__} takes {net.in_dim}D "
+                             "coordinates (its forward computes no encoding before its first "
+                             f"Linear), the grid gives {dims}D points: pass a --grid or --slice "
+                             f"of {net.in_dim}D points, or --encoding with the encoding it reads "
+                             "(.ATTRIBUTE of the model, package.module:Class, or pe:<L>, "
                              "rff:<m>:<sigma>)")
         return Resolved(net, found.encoding, net.in_dim if dims is None else dims, {}, module)
     enc = _own_encoding(request, module, checkpoint) if enc is None else enc
     try:
         found = trace_model(module, request.head)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"--model: {_in_flag_terms(err)}") from None
+        raise ValueError(f"{_flag(request)}: {_in_flag_terms(err)}") from None
     if found.encoding is not None:
         raise ValueError(f"--encoding {request.encoding!r}: {type(module).__name__}.forward "
                          "computes its own encoding of the coordinates before its first "
