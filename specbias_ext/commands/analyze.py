@@ -4,7 +4,9 @@ sharded over the processes of `torchrun`, with a region map for grids small enou
 
 The model is a `specbias train` checkpoint, or the user's own module: `--model pkg.mod:Class`
 (built with `--model-args` JSON) and a state-dict file, or with `--whole-module` a module saved
-whole with `torch.save(model)`; files are read with `torch.load(weights_only=True)`.
+whole with `torch.save(model)`; files are read with `torch.load(weights_only=True)`. A user's
+model is analysed from the coordinates with the encoding its forward computes
+(``analyze_models``: ``--head``, ``--encoding``).
 
 Several checkpoints make an ensemble (``analyze_ensemble``): each is analysed alone on the grid,
 the checkpoints shared out over the processes of `torchrun` (checkpoint k on rank k mod P), and

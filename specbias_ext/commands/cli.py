@@ -111,7 +111,8 @@ def _parser() -> argparse.ArgumentParser:
                     "processes (checkpoint k on process k mod P), with results identical to one.")
     a.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT",
                    help="checkpoint.pt written by `specbias train`; with --model, a state-dict "
-                        "file of that model; with --whole-module, a module saved by "
+                        "file of that model (or a dict holding it under 'model', beside "
+                        "'encoding'); with --whole-module, a module saved by "
                         "torch.save(model). Several: an ensemble, all of the same kind")
     a.add_argument("--grid", default=None,
                    help="N (1D), HxW (2D) or DxHxW (3D) grid to analyse on (default: the "
@@ -123,8 +124,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="a plane ORIGIN;U;V through the coordinate space, sampled as the --grid "
                         "HxW (point (r, c) = origin + u r/H + v c/W)")
     a.add_argument("--model", default=None,
-                   help="your own module: package.module:Class or path/to/file.py:factory, "
-                        "built with --model-args and loaded from the checkpoint's state dict")
+                   help="your own model as you wrote it, coordinates in (the encoding its "
+                        "forward computes is applied to the grid's points): "
+                        "package.module:Class or path/to/file.py:factory, built with "
+                        "--model-args and loaded from the checkpoint's state dict")
     a.add_argument("--model-args", default=None, help="JSON keyword arguments for --model")
     a.add_argument("--whole-module", action="store_true",
                    help="the checkpoint is a whole module saved with torch.save(model)")
