@@ -225,3 +225,18 @@ def test_refusals_name_what_to_pass(factories, tmp_path, capsys):
     _refused(capsys, [trunk, "--head", "l0", "--grid", "4x4", *out],
              "--head 'l0': a checkpoint of `specbias train` has one head",
              "only for --model or --whole-module")
+
+
+def test_a_state_dict_saved_with_a_prefix_names_the_flag(factories, tmp_path, capsys):
+    torch.manual_seed(0)
+    model = factories.hashgrid().eval()
+    path = tmp_path / "wrapped.pt"
+    torch.save({f"module.{k}": v for k, v in model.state_dict().items()}, path)
+    argv = [str(path), "--model", "user_published:hashgrid", "--grid", "4x4x4",
+            "--out", str(tmp_path / "o")]
+    _refused(capsys, argv, "start with 'module.'", "pass --state-dict-prefix 'module.'")
+    _analyze(capsys, [*argv, "--state-dict-prefix", "module."])
+    stats = json.loads((tmp_path / "o" / "wrapped_regions_4x4x4.json").read_text())
+    assert stats["regions"] == _regions(model, CoordinateGrid((4, 4, 4)).coords())
+    _refused(capsys, [*argv[:1], "--whole-module", "--state-dict-prefix", "module.",
+                      *argv[3:]], "--state-dict-prefix: only with --model")

@@ -45,13 +45,17 @@ class Resolved:
 
 def _user_model(request: AnalyzeRequest, checkpoint: str):
     """The user's own module from --model/--model-args/--whole-module read from ``checkpoint``,
-    as a ValueError on any problem (they are the user's inputs)."""
+    as a ValueError on any problem (they are the user's inputs), in the command's terms."""
     try:
         if request.whole_module:
             return load_saved_module(checkpoint)
-        return load_user_model(request.model, request.model_args, state_dict_path=checkpoint)
-    except (TypeError, ImportError, AttributeError, RuntimeError, KeyError, OSError) as err:
-        raise ValueError(first_line(err)) from None
+        return load_user_model(request.model, request.model_args, state_dict_path=checkpoint,
+                               state_dict_prefix=request.state_dict_prefix)
+    except (TypeError, ImportError, AttributeError, RuntimeError, KeyError, OSError,
+            ValueError) as err:
+        text = re.sub(r"state_dict_prefix=('[^']*')", r"--state-dict-prefix \1",
+                      first_line(err))
+        raise ValueError(text.replace("state_dict_prefix:", "--state-dict-prefix:")) from None
 
 
 def _is_package_encoding(spec: str) -> bool:

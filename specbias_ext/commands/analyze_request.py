@@ -90,6 +90,7 @@ class AnalyzeRequest:
     encoding_args: Optional[dict[str, Any]] = None
     coord_dim: Optional[int] = None         # from --grid/--slice (or --coord-dim)
     head: Optional[str] = None              # the Linear read as the head (split_model's output=)
+    state_dict_prefix: Optional[str] = None  # kept (and removed) from the file's keys
     tile: int = 1 << 18
     grads: bool = False
     boundary: bool = False
@@ -129,6 +130,9 @@ class AnalyzeRequest:
             encoding = None
         head = args.head or None
         encoding_args = args.encoding_args
+        if args.state_dict_prefix and not args.model:
+            raise ValueError("--state-dict-prefix: only with --model (the prefix of the state "
+                             "dict's keys to read the model from)")
         if head is not None and not user:
             raise ValueError(f"--head {head!r}: a checkpoint of `specbias train` has one head; "
                              "--head is only for --model or --whole-module")
@@ -154,7 +158,8 @@ class AnalyzeRequest:
                    plane=plane, model=args.model, model_args=_model_args(args.model_args),
                    whole_module=bool(args.whole_module), encoding=encoding,
                    encoding_args=_model_args(encoding_args, "--encoding-args"),
-                   coord_dim=coord_dim, head=head, tile=args.tile, grads=args.grads == "output",
+                   coord_dim=coord_dim, head=head,
+                   state_dict_prefix=args.state_dict_prefix or None, tile=args.tile, grads=args.grads == "output",
                    boundary=bool(args.boundary),
                    neurons=parse_neurons(args.neurons) if args.neurons else None,
                    ids=args.ids, timeout=args.timeout, device=args.device, out=args.out,

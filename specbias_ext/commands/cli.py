@@ -129,6 +129,10 @@ def _parser() -> argparse.ArgumentParser:
                         "package.module:Class or path/to/file.py:factory, built with "
                         "--model-args and loaded from the checkpoint's state dict")
     a.add_argument("--model-args", default=None, help="JSON keyword arguments for --model")
+    a.add_argument("--state-dict-prefix", default=None, metavar="PREFIX",
+                   help="for --model: read the model from the state dict's keys that start with "
+                        "PREFIX (e.g. module. from DataParallel, or the name the model had "
+                        "inside a larger one), with PREFIX removed")
     a.add_argument("--whole-module", action="store_true",
                    help="the checkpoint is a whole module saved with torch.save(model)")
     a.add_argument("--encoding", default=None,
