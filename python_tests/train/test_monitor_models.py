@@ -140,3 +140,11 @@ def test_several_heads_name_output_and_a_bad_output_is_refused():
         RegionMonitor(coords, every=1, measurements=("regions",))(model, 0)
     with pytest.raises(ValueError, match=r"output: expected the name of the Linear"):
         RegionMonitor(coords, every=1, measurements=("regions",), output=3)
+
+
+def test_a_relu_network_is_recorded_with_the_encoding_given():
+    model, coords, _ = _case("Fourier features")
+    encoding, net = split_model(model)
+    whole = RegionMonitor(coords, every=1, measurements=("regions",))(model, 0)
+    pieces = RegionMonitor(coords, encoding=encoding, every=1, measurements=("regions",))(net, 0)
+    assert whole["regions"] == pieces["regions"]

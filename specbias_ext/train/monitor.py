@@ -35,6 +35,7 @@ import torch
 from .. import measure
 from ..data.samplers import PairSampling
 from ..nets.encodings import Encoding
+from ..nets.network import ReluNetwork
 from ..runs.files import PathLike
 from . import monitor_inputs as inputs
 from .measurements import (MEASUREMENTS, NEEDS_GRID, NEEDS_TARGET, DivergedError, MonitorConfig,
@@ -196,6 +197,8 @@ class RegionMonitor:
     def _read(self, model) -> tuple:
         """``(net, encoding)``: the model's network with its current weights, and the map from
         coordinates to its input (None: it reads the coordinates)."""
+        if isinstance(model, ReluNetwork):     # a description: encoding= maps coords to x
+            return model.detach(), self.encoding
         if self.encoding is not None:
             reading = self._reader.read(model, coordinates=False)
             if reading.encoding is not None and not isinstance(reading.encoding, Encoding):
