@@ -168,7 +168,7 @@ def _parser() -> argparse.ArgumentParser:
     pl = sub.add_parser(
         "plot", help="redraw the figures of a train run, an analyze output, a monitor folder "
                      "or a reproduce folder from its files (nothing is recomputed)",
-        description="Draws from RUN's files alone: a `specbias train` folder (fit, region "
+        description="Draws from RUN's files alone: a `specbias train` folder (loss, fit, region "
                     "map, region maps over training as panels and animation, record curves), "
                     "a `specbias analyze` output (its maps), a monitor folder (records.jsonl: "
                     "curves, region maps over training) or a `specbias reproduce` folder "
@@ -177,7 +177,7 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("run", metavar="RUN",
                     help="the folder (or an analysis regions_<grid>.json) to draw")
     pl.add_argument("--what", default="all",
-                    help="comma-separated: fit, region-map, regions-over-training, animation, "
+                    help="comma-separated: loss, fit, region-map, regions-over-training, animation, "
                          "curves, hamming, neurons, boundary, slope, grad-norm, coherence, or "
                          "all (default: all the files allow)")
     pl.add_argument("--format", default="png,gif",
