@@ -93,6 +93,8 @@ def test_run_directory_contents(tmp_path):
     assert results["settings"]["monitor"]["at"] == [0, 3]
     assert [r["epoch"] for r in results["records"]] == [0, 3]
     assert results["records"][0]["regions"] >= 1
+    assert results["provenance"]["device"] == "cpu" and "specbias_ext" in \
+        results["provenance"]["package"]
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     assert state["epoch"] == 3 and set(state) >= {"model", "optimizer", "shuffle_rng", "loss"}
     for figure in ("loss.png", "curves.png"):

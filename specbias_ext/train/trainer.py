@@ -27,6 +27,7 @@ from ..plots.run_figures import region_records, train_figures
 from ..plots.training import write_region_animation
 from ..runs.checkpoints import read_checkpoint, write_checkpoint
 from ..runs.files import RunDirectory, atomic_write_bytes
+from ..runs.provenance import with_provenance
 from .measurements import DivergedError
 from .monitor import RegionMonitor
 from .records import count_text, figure_bytes
@@ -317,10 +318,12 @@ def _check_resumable(state: dict, model: nn.Module, config: TrainConfig) -> None
 
 def write_results(run: RunDirectory, settings: dict, loss: list,
                   monitor: Optional[RegionMonitor], timings: dict, epoch: int) -> None:
-    """results.json (settings, loss per epoch, records, timings) and arrays.npz."""
+    """results.json (settings, loss per epoch, records, timings; then the provenance: package
+    version, git commit, command, date, device) and arrays.npz."""
     records = monitor.history if monitor is not None else []
-    run.write_results({"settings": settings, "epoch": epoch, "loss": loss, "records": records,
-                       "timings": timings})
+    run.write_results(with_provenance({"settings": settings, "epoch": epoch, "loss": loss,
+                                       "records": records, "timings": timings},
+                                      settings["train"]["device"]))
     arrays = dict(monitor.arrays) if monitor is not None else {}
     arrays["loss"] = torch.tensor(loss, dtype=torch.float64).numpy()
     run.write_arrays(arrays)
