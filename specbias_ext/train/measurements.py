@@ -7,7 +7,6 @@ runs the ones a ``MonitorConfig`` asks for. The definitions are in docs/measurem
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional, Sequence
@@ -17,7 +16,7 @@ import torch
 
 from .. import measure
 from ..data.samplers import PairSampling
-from ..measure.complexity import METHODS as LC_METHODS
+from ..measure.complexity import METHODS as LC_METHODS, check_radius
 from ..measure.summaries import fraction
 from ..nets.network import ReluNetwork
 from ..stats.grid_counts import GridCount
@@ -85,7 +84,7 @@ class MonitorConfig:
         if self.psnr_peak is not None and not float(self.psnr_peak) > 0:
             raise ValueError(f"psnr_peak: expected a value > 0 or None, got {self.psnr_peak}")
         if self.lc_radius is not None:
-            self.lc_radius = check_lc_radius(self.lc_radius, "lc_radius")
+            self.lc_radius = check_radius(self.lc_radius, "lc_radius")
         if self.lc_method not in LC_METHODS:
             raise ValueError(f"lc_method: expected one of {', '.join(LC_METHODS)}, got "
                              f"{self.lc_method!r}")
@@ -163,21 +162,6 @@ class RecordInputs:
 
     def norms(self) -> Tensor:
         return self.sq_norms().sum(dim=1).clamp_min(0).sqrt()
-
-
-def check_lc_radius(radius: Any, name: str) -> float:
-    """A local-complexity radius: a finite number > 0 (coordinate units)."""
-    try:
-        if isinstance(radius, bool):
-            raise TypeError
-        value = float(radius)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a radius > 0 in coordinate units, got "
-                         f"{radius!r}") from None
-    if not (value > 0.0 and math.isfinite(value)):
-        raise ValueError(f"{name}: expected a finite radius > 0 in coordinate units, got "
-                         f"{radius!r}")
-    return value
 
 
 def saturation_display(count: int, points: int) -> str:
