@@ -115,9 +115,6 @@ def maps_summary(summary: Mapping, maps: Mapping) -> str:
         parts.append(f"median coordinate slope {np.median(s):.3g}")
     if "grad_norm" in maps:
         parts.append(f"median gradient norm {np.median(maps['grad_norm']):.3g}")
-    lc = summary.get("local_complexity")
-    if lc and lc.get("mean") is not None:
-        parts.append(f"mean local complexity {lc['mean']:.3g} neurons (r = {lc['radius']:.3g})")
     rg = summary.get("region_grads")
     if rg and rg.get("coherence_weighted") is not None:
         parts.append(f"size-weighted coherence {rg['coherence_weighted']:.3g}")
