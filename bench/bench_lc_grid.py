@@ -22,7 +22,6 @@ import torch
 from specbias_ext.analysis import analyze_stream
 from specbias_ext.data.grids import CoordinateGrid
 from specbias_ext.nets.models import CoordinateMLP
-from specbias_ext.train.measurements import MonitorConfig
 from specbias_ext.train.monitor import RegionMonitor
 
 BASE = ("regions", "hamming")
