@@ -41,8 +41,8 @@ class MonitorConfig:
     ``measurements``: any of "loss", "regions", "hamming", "confusion", "neurons",
     "grad_norms", "region_grads", "spectral", "lc" (default: all but "lc"). Loss and PSNR are
     recorded whenever the fit is evaluated ("loss" or any gradient or spectral measurement); a
-    record of only pattern
-    measurements ("regions", "hamming", "neurons") skips the forward pass.
+    record of only pattern measurements ("regions", "hamming", "neurons") skips the forward
+    pass.
     ``pairs``: the local/global pair settings (None: the paper's, shrunk where a small grid holds
     fewer pairs, ``PairSampling().fitted(grid_shape)``); ``seed``: their seed (drawn once, so every
     record uses the same pairs). ``num_bands``: radial bands of the 2D spectral residual.
