@@ -27,11 +27,11 @@ import numpy as np
 from ..plots.output import ANIMATION_FORMATS, DEFAULT_DPI, FIGURE_FORMATS, check_formats
 
 WHAT = ("loss", "fit", "region-map", "regions-over-training", "animation", "curves", "hamming",
-        "neurons", "boundary", "slope", "grad-norm", "coherence")
+        "neurons", "boundary", "slope", "grad-norm", "coherence", "lc")
 #: analysis figure suffix (plots.analysis_figures.FIGURES) -> --what name
 ANALYSIS_WHAT = {"": "region-map", "_hamming": "hamming", "_neurons": "neurons",
                  "_boundary": "boundary", "_slope": "slope", "_grad_norm": "grad-norm",
-                 "_coherence": "coherence"}
+                 "_coherence": "coherence", "_lc": "lc"}
 TRAIN_WHAT = {"loss": "loss", "fit": "fit", "region_map": "region-map",
               "region_maps_over_training": "regions-over-training", "curves": "curves"}
 #: The stems `specbias train` writes its figures under (trainer.run_files knows them too).
@@ -197,6 +197,8 @@ def _analysis_suffixes(summary, arrays, maps) -> set:
         have.add("_grad_norm")
     if "coherence" in arrays:
         have.add("_coherence")
+    if "lc_counts" in arrays and summary.get("local_complexity"):
+        have.add("_lc")
     return have
 
 

@@ -85,7 +85,8 @@ class RegionMonitor:
         self.encoding = inputs.resolve_encoding(encoding, self.coords.shape[1])
         n = self.coords.shape[0]
         self.grid_shape = inputs.grid_of(self.coords, grid_shape)
-        self.config = cfg = self._config(config, measurements)
+        self.config = cfg = inputs.resolve_lc_radius(self._config(config, measurements),
+                                                     self.grid_shape, self.coords)
         self.target = None if target is None else inputs.check_target(target, n)
         missing = [m for m in cfg.measurements if m in NEEDS_TARGET and self.target is None]
         if missing and config is None and measurements is None:
