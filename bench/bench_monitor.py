@@ -4,7 +4,8 @@ Setting (1D): N = 2048 points, a plain nn.Sequential 4x128 MLP on PE L=4 (and ra
 full-batch MSE + Adam step. Records:
   light: regions + local/global Hamming          (goal: <= 0.5 training step)
   full:  regions, Hamming, confusion, spectral   (goal: <= 2 training steps)
-  all:   every measurement (adds neurons, gradient norms, region gradients)
+  all:   every default measurement (adds neurons, gradient norms, region gradients; not the
+         local complexity, see bench_lc_grid.py)
 extra_info: record_over_step (wall, interleaved best of 9) and the same in process CPU time,
 plain_over_record for the full record (plain torch: dense sign bits, torch.unique, per-example
 gradients materialised with torch.func.vmap; 1d-pe4 only) and peak memory.
@@ -25,11 +26,12 @@ from peak_memory import record as record_peak
 from timing import best_time, sync
 from specbias_ext.nets.encodings import make_encoding
 from specbias_ext.data.grids import grid_coords
-from specbias_ext.train.monitor import MEASUREMENTS, MonitorConfig, RegionMonitor
+from specbias_ext.train.measurements import DEFAULT_MEASUREMENTS
+from specbias_ext.train.monitor import MonitorConfig, RegionMonitor
 from specbias_ext.data.signals import load_image, sum_of_sines
 
 RECORDS = {"light": ("regions", "hamming"), "full": ("regions", "hamming", "confusion", "spectral"),
-           "all": MEASUREMENTS}
+           "all": DEFAULT_MEASUREMENTS}
 
 
 def _mlp(in_dim, width, depth, device):

@@ -136,6 +136,7 @@ def run(rank, world, port, jobs, results):
                 rg = res.region_grads
                 outs.append({"summary": res.summary(), "counts": res.region_counts,
                              "hist": res.neighbor_hist, "on": res.bit_counts, "ids": res.ids,
+                             "lc": (res.lc_hist, res.lc_layer_sums, res.lc_counts),
                              "region_grads": None if rg is None else
                              (rg.norm_of_sum, rg.sum_of_norms, rg.coherence)})
             except Exception as e:  # noqa: BLE001 - reported to the test

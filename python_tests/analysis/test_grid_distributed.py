@@ -1,5 +1,6 @@
 """The sharded grid analysis on 2 (and 3) gloo processes on 127.0.0.1, started here, against the
 single-process run: every output bit for bit."""
+import json
 import socket
 
 import numpy as np
@@ -45,6 +46,8 @@ def assert_same(dist_out, ref):
     assert torch.equal(dist_out["on"], ref.bit_counts)
     if ref.ids is not None:
         assert torch.equal(dist_out["ids"], ref.ids)
+    for got, want in zip(dist_out["lc"], (ref.lc_hist, ref.lc_layer_sums, ref.lc_counts)):
+        assert (got is None and want is None) or torch.equal(got, want)
     if ref.region_grads is not None:
         got = dist_out["region_grads"]
         want = ref.region_grads
@@ -62,7 +65,10 @@ TWO_RANK_JOBS = [
     ("plane", {}),
     ("tiny", {}),                            # one tile: rank 1 holds no point
     ("3d", {"block_tiles": [14, 0]}),        # empty last rank
-    ("3d", {"ids": "file", "out": "{tmp}/two", "block_tiles": [6, 8]}),
+    ("3d", {"ids": "file", "out": "{tmp}/two", "block_tiles": [6, 8], "lc_radius": 0.2}),
+    ("2d", {"lc_radius": 2 / 23, "block_tiles": [5, 3]}),   # local complexity, per point too
+    ("3d", {"lc_radius": 0.1, "lc_method": "first_order", "block_tiles": [14, 0]}),
+    ("1d", {"lc_radius": 0.02, "block_tiles": [40, 3]}),
     ("2d", {"region_grads": True, "block_tiles": [5, 3]}),    # region gradients across ranks
     ("1d", {"region_grads": True, "tile": 1}),                # every region spans tiles
     ("1d", {"region_grads": True, "tile": 2, "chunk_bytes": 1}),  # one region per id chunk
@@ -178,7 +184,7 @@ def test_outputs_on_disk_are_identical(two_ranks, tmp_path):
     k = next(k for k, (_, extra) in enumerate(TWO_RANK_JOBS) if "out" in extra)
     assert "error" not in ranks[0][k], ranks[0][k].get("trace")
     one, two = tmp_path / "one", tmp / "two"
-    single("3d", ids="file", out=str(one))
+    single("3d", ids="file", out=str(one), lc_radius=0.2)
     names = sorted(p.name for p in one.iterdir())
     assert names == sorted(p.name for p in two.iterdir())
     assert names == ["regions_6x5x7.json", "regions_6x5x7.npz", "regions_6x5x7_ids.npy"]
@@ -191,6 +197,7 @@ def test_outputs_on_disk_are_identical(two_ranks, tmp_path):
         else:   # the JSON summary by its values; its provenance names the processes
             assert file_values(str(one / n)) == file_values(str(two / n))
     json_name = "regions_6x5x7.json"
+    assert json.loads(file_values(str(two / json_name)))["local_complexity"]["radius"] == 0.2
     assert provenance_of(one / json_name)["processes"] == 1
     assert provenance_of(two / json_name)["processes"] == 2
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from grid_cases import make_case, in_memory
-from specbias_ext import ops
+from specbias_ext import measure, ops
 from specbias_ext.ops import coordinates
 from specbias_ext.analysis import analyze_stream
 from specbias_ext.data.grids import CoordinateGrid
@@ -183,3 +183,31 @@ def test_scanner_keeps_the_network_description():
     sc = TileScanner(net, CoordinateGrid((4, 4)), dtype=torch.float32)
     assert sc.net.slopes == net.slopes and sc.net.input_skips == net.input_skips
     assert all(t.dtype == torch.float32 for t in sc.net.weights)
+
+
+@pytest.mark.parametrize("name,method,tile", [("2d", "sampled", 50), ("2d", "first_order", 7),
+                                              ("plane", "sampled", 64), ("1d", "sampled", 1)])
+def test_local_complexity_equals_measure_on_the_whole_grid(name, method, tile):
+    grid, model, _ = make_case(name)
+    ref = in_memory(model, grid)
+    radius = grid.step
+    res = analyze_stream(model, grid, tile=tile, lc_radius=radius, lc_method=method)
+    whole = measure.local_complexity(ref["coords"], model.encoding, ref["net"], radius,
+                                     method=method)
+    assert res.lc_counts.shape == tuple(grid.shape) + (whole.counts.shape[1],)
+    assert torch.equal(res.lc_counts.reshape(whole.counts.shape), whole.counts)
+    assert res.summary()["local_complexity"] == whole.summary()
+    assert whole.total.sum() > 0                 # the case has boundaries within the radius
+    lean = analyze_stream(model, grid, tile=tile, ids="none", lc_radius=radius,
+                          lc_method=method)
+    assert lean.lc_counts is None and lean.summary() == {**res.summary()}
+    assert "local_complexity" not in analyze_stream(model, grid, tile=tile).summary()
+
+
+def test_local_complexity_settings_are_checked():
+    grid, model, _ = make_case("tiny")
+    for bad in (0.0, -0.1, float("inf"), "step"):
+        with pytest.raises(ValueError, match="lc_radius"):
+            analyze_stream(model, grid, lc_radius=bad)
+    with pytest.raises(ValueError, match="lc_method"):
+        analyze_stream(model, grid, lc_radius=0.1, lc_method="hull")

@@ -2,10 +2,12 @@
 encoding module; the summary; the direction conventions; errors."""
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 
 from complexity_cases import check_counts_near
 from specbias_ext import measure, relu_network
 from specbias_ext.measure.complexity import LocalComplexity
+from specbias_ext.measure.summaries import count_summary, summary
 from specbias_ext.nets.encodings import PositionalEncoding
 from specbias_ext.nets.models import CoordinateMLP
 from specbias_ext.ops.hull import hull_directions, hull_vertices
@@ -101,3 +103,17 @@ def test_errors():
     with pytest.raises(ValueError, match="num_directions: expected at least 1"):
         measure.local_complexity(torch.rand(5, 2, dtype=torch.float64), None,
                                  relu_network(_model("raw", 2)), 0.1, num_directions=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 40), min_size=0, max_size=300))
+def test_count_summary_is_the_summary_of_the_values(values):
+    """The summary from counts (what tiles and processes add up) is ``summary`` of the values:
+    order statistics and quantiles exactly, mean and std to rounding."""
+    v = torch.tensor(values, dtype=torch.int64)
+    from_counts = count_summary(torch.bincount(v, minlength=41))
+    direct = summary(v)
+    for key in ("min", "q05", "median", "q95", "max"):
+        assert from_counts[key] == direct[key]
+    for key in ("mean", "std"):
+        assert from_counts[key] == (None if not values else pytest.approx(direct[key], abs=1e-12))

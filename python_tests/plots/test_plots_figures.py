@@ -124,6 +124,28 @@ def test_boundary_slope_gradient_and_coherence_maps():
         maps.coherence_map(coh[:3], ids)
 
 
+def test_local_complexity_map_colourbar_title_and_units():
+    counts = np.zeros((12, 16, 2), dtype=np.int32)
+    counts[3:5, :, 0] = 2
+    counts[:, 7, 1] = 3                                       # the total peaks at 5 at [3, 7]
+    grid = {"kind": "grid", "shape": [12, 16], "coord_range": [-1.0, 1.0]}
+    fig = maps.local_complexity_map(counts, radius=0.125, grid=grid, label="net")
+    ax = next(a for a in fig.axes if a.images)
+    image = ax.images[0]
+    assert image.get_array()[3, 7] == 5 and image.get_array()[0, 0] == 0
+    assert (image.norm.vmin, image.norm.vmax) == (0.0, 5.0)
+    assert image.get_extent()[0] == -1.0 and image.get_extent()[1] == 1.0  # coordinate units
+    assert len(fig.axes) == 2                                 # the map and its colourbar
+    text = _texts(fig)
+    assert "local complexity (sampled, r = 0.125)" in text
+    assert f"mean {counts.sum(axis=2).mean():.3g}, max 5 neurons per point" in text
+    assert "neurons with a boundary within r" in text and "12x16" in text
+    first = maps.local_complexity_map(counts.sum(axis=2), radius=0.1, method="first_order")
+    assert "first-order" in _texts(first)
+    with pytest.raises(ValueError, match="counts"):
+        maps.local_complexity_map(np.ones((4, 4)), radius=0.1)
+
+
 def test_first_layer_preactivations_are_the_affine_map_on_the_display_grid():
     w, b = np.array([[1.0, -2.0], [0.5, 0.5]]), np.array([0.1, -0.3])
     grid = {"shape": [10, 20], "coord_range": [-1.0, 1.0]}

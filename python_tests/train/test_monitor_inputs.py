@@ -128,3 +128,19 @@ def test_a_saturated_count_is_marked_in_the_record():
                                else str(rec["regions"]))
     assert grid["saturated"], "this network should saturate a 64-point grid"
     assert math.isclose(rec["largest_region_frac"] * 64, round(rec["largest_region_frac"] * 64))
+
+
+def test_without_a_target_the_default_set_keeps_what_the_network_alone_gives():
+    coords = torch.linspace(0, 1, 64, dtype=torch.float64)[:, None]
+    mon = RegionMonitor(coords)
+    assert set(mon.config.measurements) == {"regions", "hamming", "neurons"}
+    assert mon.notes and "no target" in mon.notes[0]
+    rec = mon.record(mlp(), 0)
+    assert rec["regions"] >= 1 and "loss" not in rec
+
+
+def test_a_target_measurement_asked_for_without_a_target_is_refused():
+    coords = torch.linspace(0, 1, 64, dtype=torch.float64)[:, None]
+    with pytest.raises(ValueError, match=r"target: the measurements \['confusion'\] compare "
+                                         r"the fit with a target; pass target="):
+        RegionMonitor(coords, measurements=("regions", "confusion"))

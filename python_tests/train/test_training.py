@@ -10,7 +10,8 @@ from specbias_ext.train.measurements import DivergedError
 from specbias_ext.train.monitor import MonitorConfig
 from specbias_ext.train.recorder import Recorder
 from specbias_ext.data.samplers import PairSampling
-from specbias_ext.data.signals import sum_of_sines
+from specbias_ext.data.grids import grid_coords
+from specbias_ext.data.signals import load_image, sum_of_sines
 from specbias_ext.train.trainer import TrainConfig, TrainingDiverged, train
 
 
@@ -92,10 +93,27 @@ def test_run_directory_contents(tmp_path):
     assert results["settings"]["monitor"]["at"] == [0, 3]
     assert [r["epoch"] for r in results["records"]] == [0, 3]
     assert results["records"][0]["regions"] >= 1
+    assert results["provenance"]["device"] == "cpu" and "specbias_ext" in \
+        results["provenance"]["package"]
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     assert state["epoch"] == 3 and set(state) >= {"model", "optimizer", "shuffle_rng", "loss"}
-    for figure in ("loss.png", "records.png"):
+    for figure in ("loss.png", "curves.png"):
         assert (tmp_path / figure).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_run_directory_draws_the_region_maps_the_monitor_saved(tmp_path):
+    from PIL import Image
+    coords = grid_coords((16, 16))
+    target = load_image("camera", 16).reshape(-1, 1)
+    model = CoordinateMLP("raw", depth=2, width=16, in_dim=2, seed=0)
+    rec = Recorder(coords, (16, 16), target, MonitorConfig(pairs=None), at=[0, 2, 4])
+    train(model, coords, target, TrainConfig(epochs=4, quiet=True), monitor=rec,
+          run_dir=tmp_path)
+    for figure in ("loss", "curves", "region_map", "region_maps_over_training"):
+        assert (tmp_path / f"{figure}.png").read_bytes()[:4] == b"\x89PNG", figure
+    assert not (tmp_path / "fit.png").exists()          # the trainer saves no fit to draw
+    with Image.open(tmp_path / "regions_over_training.gif") as gif:
+        assert gif.n_frames == 3                          # one frame per record
 
 
 def test_a_diverging_run_stops_with_one_clear_error_before_saving_it(tmp_path):

@@ -1,10 +1,12 @@
 """The arguments of a grid analysis, checked and resolved: the model as a ``ReluNetwork`` and its
-encoding, the grid, the tile size, ``grad_out`` and where the ids go."""
+encoding, the grid, the tile size, ``grad_out``, the local-complexity settings and where the ids
+go."""
 from __future__ import annotations
 
 from typing import Any, Optional
 
 from ..data.grids import CoordinateGrid, PlaneSlice
+from ..measure.complexity import METHODS as LC_METHODS, check_radius
 from ..nets.network import ReluNetwork, network_from, relu_network
 from ..nets.split_model import read_coordinate_model
 
@@ -39,6 +41,14 @@ def resolve_model(model, encoding=None, *,
     if found.encoding is None and callable(getattr(model, "encoding", None)):
         return network_from(found), model.encoding   # a module that keeps it beside the MLP
     return network_from(found), found.encoding
+
+
+def check_lc(radius, method: str) -> tuple[Optional[float], str]:
+    """``(radius, method)`` of the local complexity: None (not measured) or a finite radius > 0
+    in coordinate units, and one of ``measure.complexity.METHODS``."""
+    if method not in LC_METHODS:
+        raise ValueError(f"lc_method: expected one of {', '.join(LC_METHODS)}, got {method!r}")
+    return (None if radius is None else check_radius(radius, "lc_radius")), method
 
 
 def check_tile(tile) -> int:

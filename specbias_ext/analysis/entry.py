@@ -23,7 +23,8 @@ def analyze_grid(model, grid, *, encoding=None, tile: int = DEFAULT_TILE, ids: s
                  out: Optional[str] = None, name: Optional[str] = None,
                  grad_out: Union[Callable[[Tensor], Tensor], str, None] = None,
                  boundary: bool = False,
-                 region_grads: bool = False, device="cpu", dtype=torch.float32, group=None,
+                 region_grads: bool = False, lc_radius: Optional[float] = None,
+                 lc_method: str = "sampled", device="cpu", dtype=torch.float32, group=None,
                  block_tiles: Optional[Sequence[int]] = None) -> GridAnalysis:
     """Region analysis of ``grid`` for ``model``, on one process or sharded over a group.
 
@@ -41,7 +42,11 @@ def analyze_grid(model, grid, *, encoding=None, tile: int = DEFAULT_TILE, ids: s
     ``grad_out``: a function of a tile's coordinates returning dloss/df ``[T, out]``, or
     "output" (ones: the gradient of the output itself); it adds per-example gradient-norm
     statistics, and ``region_grads=True`` adds every region's ``||sum_i g_i||``,
-    ``sum_i ||g_i||`` and coherence, exact across tiles and ranks.
+    ``sum_i ||g_i||`` and coherence, exact across tiles and ranks. ``lc_radius`` (coordinate
+    units; the grid step ``grid.step`` is the natural choice) adds the local complexity
+    (``lc_method`` "sampled" or "first_order", docs/local_complexity.md): its summary (mean,
+    quantiles, per-layer means) under "local_complexity", and with ``ids="memory"`` every
+    point's per-layer counts (``result.lc_counts``, ``[*shape, layers]``).
     Collective traffic: the distinct-pattern tables (each row sent once to the rank that owns
     its pattern, see ``combine_tables``), the region sizes (to rank 0 in chunks), per-tile
     statistics, with region gradients one row per region and tile (to the rank owning the
@@ -56,19 +61,21 @@ def analyze_grid(model, grid, *, encoding=None, tile: int = DEFAULT_TILE, ids: s
         dist.get_world_size(group) > 1
     if not distributed:
         return _single(model, grid, encoding, tile, ids, out, name, grad_out, boundary,
-                       region_grads, device, dtype, block_tiles)
+                       region_grads, device, dtype, block_tiles, lc_radius, lc_method)
     return analyze_sharded(model, grid, encoding, tile, ids, out, name, grad_out, boundary,
-                           region_grads, device, dtype, group, block_tiles)
+                           region_grads, device, dtype, group, block_tiles,
+                           lc_radius=lc_radius, lc_method=lc_method)
 
 
 def _single(model, grid, encoding, tile, ids, out, name, grad_out, boundary, region_grads,
-            device, dtype, block_tiles) -> GridAnalysis:
+            device, dtype, block_tiles, lc_radius, lc_method) -> GridAnalysis:
     if block_tiles is not None and len(block_tiles) != 1:
         raise ValueError(f"block_tiles: expected one entry per rank (1 here), got {block_tiles}")
     ids_path = ids_file_path(out, name, grid.describe()) if ids == "file" else None
     result = analyze_stream(model, grid, encoding=encoding, tile=tile, ids=ids,
                             ids_path=ids_path, grad_out=grad_out, boundary=boundary,
-                            region_grads=region_grads, device=device, dtype=dtype)
+                            region_grads=region_grads, lc_radius=lc_radius,
+                            lc_method=lc_method, device=device, dtype=dtype)
     if out is not None:
         write_outputs(result, out, name, device=device, processes=1)
     return result

@@ -30,6 +30,8 @@ def output_arrays(result: GridAnalysis) -> dict:
     """The per-region and per-neuron arrays of a result, by the names of the ``.npz`` file."""
     arrays = {"region_counts": result.region_counts, "neighbor_hist": result.neighbor_hist,
               "bit_counts": result.bit_counts}
+    if result.lc_hist is not None:
+        arrays.update(lc_total_hist=result.lc_hist, lc_layer_sums=result.lc_layer_sums)
     if result.region_grads is not None:
         arrays.update(norm_of_sum=result.region_grads.norm_of_sum,
                       sum_of_norms=result.region_grads.sum_of_norms,
@@ -41,7 +43,8 @@ def write_outputs(result: GridAnalysis, out: str, name: Optional[str] = None, *,
                   processes: Optional[int] = None) -> dict:
     """Atomically write ``<name>.json`` (summary, then its provenance on ``device`` with
     ``processes`` processes) and ``<name>.npz`` (region sizes, neighbour histograms, neuron
-    on-counts, and with region gradients ``norm_of_sum``, ``sum_of_norms``, ``coherence``) into
+    on-counts, with region gradients ``norm_of_sum``, ``sum_of_norms``, ``coherence``, and with
+    the local complexity ``lc_total_hist`` (points per total) and ``lc_layer_sums``) into
     ``out``; return the paths."""
     name = name or output_name(result.grid)
     summary = result.summary()

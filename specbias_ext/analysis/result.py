@@ -9,6 +9,7 @@ from typing import Optional
 
 import torch
 
+from ..measure.complexity import complexity_summary
 from ..measure.region_gradients import RegionGrads, coherence, coherence_stats
 from ..measure.summaries import log2_size_histogram
 from ..nets.layout import layer_bit_ranges
@@ -35,6 +36,10 @@ class GridAnalysis:
     ids: Optional[Tensor] = None          # int64 grid-shaped, when kept in memory
     ids_path: Optional[str] = None
     region_grads: Optional[RegionGrads] = None  # [R] each, with region_grads=True
+    lc_hist: Optional[Tensor] = None      # int64 [bits + 1], points per local-complexity total
+    lc_layer_sums: Optional[Tensor] = None  # int64 [layers], per-layer counts summed
+    lc_settings: Optional[dict] = None    # radius, method, directions, centre
+    lc_counts: Optional[Tensor] = None    # int32 [*shape, layers], when the ids are in memory
     extra: dict = field(default_factory=dict)
 
     @property
@@ -71,6 +76,10 @@ class GridAnalysis:
             out["grad_norm"] = self.grad_norm
         if self.boundary_distance is not None:
             out["boundary_distance"] = self.boundary_distance
+        if self.lc_hist is not None:
+            out["local_complexity"] = complexity_summary(
+                self.lc_hist, self.lc_layer_sums, [b - a for a, b in self.layer_bits],
+                self.lc_settings)
         if self.region_grads is not None:
             st = coherence_stats(self.region_grads, self.region_counts, COHERENCE_BINS)
             out["region_grads"] = {"norm_of_sum": st.norm_of_sum, "coherence_multi": st.multi,
@@ -114,9 +123,11 @@ def boundary_summary(tiles: Tensor, n: int) -> Optional[dict]:
 
 
 def assemble_result(scanner: TileScanner, counts: Tensor, hist: Tensor, on: Tensor, grad_tiles,
-                    boundary_tiles, ids=None, ids_path=None, region_arrays=None) -> GridAnalysis:
+                    boundary_tiles, ids=None, ids_path=None, region_arrays=None,
+                    lc=None) -> GridAnalysis:
     """The result from combined counts and statistics; ``region_arrays``: (norm_of_sum,
-    sum_of_norms) [R] when the region gradients were measured."""
+    sum_of_norms) [R] when the region gradients were measured; ``lc``: (histogram of totals,
+    per-layer sums, per-point counts [N, layers] or None) when the local complexity was."""
     grads = None
     if region_arrays is not None:
         nos, son = region_arrays
@@ -127,4 +138,7 @@ def assemble_result(scanner: TileScanner, counts: Tensor, hist: Tensor, on: Tens
         tile=scanner.tile, grad_norm=grad_summary(grad_tiles, scanner.n),
         boundary_distance=boundary_summary(boundary_tiles, scanner.n),
         ids=None if ids is None else ids.reshape(scanner.shape), ids_path=ids_path,
-        region_grads=grads)
+        region_grads=grads,
+        lc_hist=None if lc is None else lc[0], lc_layer_sums=None if lc is None else lc[1],
+        lc_settings=scanner.lc_settings,
+        lc_counts=None if lc is None or lc[2] is None else lc[2].reshape(scanner.shape + (-1,)))

@@ -8,6 +8,8 @@ they are bit-identical to the single-process run:
   them together (``table_combine``); rank 0 gets the region sizes;
 - neighbour-distance histograms and neuron on-counts are int64 sums (exact); each rank
   recomputes the tiles just before its block to get the neighbours across its border;
+- the local complexity's histogram of totals and per-layer sums are int64 sums too; its
+  per-point counts, when the ids are kept in memory, are gathered to rank 0 in rank order;
 - floating-point statistics are kept per tile, gathered in tile order and summed with
   ``math.fsum`` exactly as in one process; region gradients go to the rank owning their chunk
   of global ids (``region_grads``);
@@ -39,7 +41,8 @@ ID_CHUNK = 1 << 20
 
 
 def analyze_sharded(model, grid, encoding, tile, ids, out, name, grad_out, boundary,
-                    region_grads, device, dtype, group, block_tiles) -> GridAnalysis:
+                    region_grads, device, dtype, group, block_tiles, *, lc_radius=None,
+                    lc_method="sampled") -> GridAnalysis:
     """``analyze_grid`` on every rank of ``group`` (arguments checked there): rank 0 gets the
     full result, the other ranks its summary only."""
     rank = dist.get_rank(group)
@@ -51,7 +54,8 @@ def analyze_sharded(model, grid, encoding, tile, ids, out, name, grad_out, bound
 
     def scan():
         scanner = TileScanner(model, grid, encoding=encoding, tile=tile, grad_out=grad_out,
-                              boundary=boundary, region_grads=region_grads, device=device,
+                              boundary=boundary, region_grads=region_grads,
+                              lc_radius=lc_radius, lc_method=lc_method, device=device,
                               dtype=dtype)
         lo, hi = scanner.block_tiles(world, block_tiles)[rank]
         scratch = RawIdsFile(out) if ids == "file" else None
@@ -84,6 +88,10 @@ def analyze_sharded(model, grid, encoding, tile, ids, out, name, grad_out, bound
             parts = gather_rows(block.boundary_tiles, group, root, is_root)
             boundary_tiles = torch.cat(parts) if is_root else None
 
+        lc = None
+        if block.lc_hist is not None:
+            lc = sharded_lc(block, group, root, is_root)
+
         all_ids = ids_path = None
         if ids != "none":
             all_ids, ids_path = collect_ids(block, scratch, mapping, scanner, ids, out, name,
@@ -93,7 +101,8 @@ def analyze_sharded(model, grid, encoding, tile, ids, out, name, grad_out, bound
             if not is_root:
                 return None, None
             res = assemble_result(scanner, sizes, hist, on, grad_tiles, boundary_tiles,
-                                  ids=all_ids, ids_path=ids_path, region_arrays=region_arrays)
+                                  ids=all_ids, ids_path=ids_path, region_arrays=region_arrays,
+                                  lc=lc)
             if out:
                 write_outputs(res, out, name, device=scanner.device, processes=world)
             return res, res.summary()
@@ -124,6 +133,22 @@ def sharded_region_grads(block, mapping, net, group, root, is_root, num_regions)
     if not is_root:
         return None
     return by_region([(i[:, 0], v[:, 0], v[:, 1]) for i, v in zip(ids, vals)], num_regions)
+
+
+def sharded_lc(block, group, root, is_root):
+    """The local complexity across ranks: the histogram of totals and the per-layer sums
+    (int64, exact) summed on rank 0, and the per-point counts, when kept, gathered there in
+    rank order (the grid's order)."""
+    dev = comm_device(group)
+    hist = block.lc_hist.to(dev, copy=True)
+    sums = block.lc_layer_sums.to(dev, copy=True)
+    dist.reduce(hist, dst=root, op=dist.ReduceOp.SUM, group=group)
+    dist.reduce(sums, dst=root, op=dist.ReduceOp.SUM, group=group)
+    counts = None
+    if block.lc_counts is not None:
+        parts = gather_rows(block.lc_counts, group, root, is_root)
+        counts = torch.cat(parts) if is_root else None
+    return (hist.cpu(), sums.cpu(), counts) if is_root else None
 
 
 def collect_ids(block, scratch, mapping, scanner, ids, out, name, group, root, is_root

@@ -24,7 +24,13 @@ Quantities (one scan):
   finite count, sum, sum of squares, min, max;
 - optionally, with ``grad_out`` and ``region_grads=True``, every region's norm of the summed
   gradient and sum of gradient norms, exactly, however many tiles it spans
-  (``region_grads.py``).
+  (``region_grads.py``);
+- optionally, with ``lc_radius``, the local complexity of every point (``lc_method``: "sampled",
+  the neurons whose sign is not the same at the 2 x D axis vertices at that radius around the
+  point, or "first_order"; ``measure.local_complexity``, docs/local_complexity.md), computed
+  tile by tile (no vertex pattern outlives its tile): the histogram of the per-point totals and
+  the per-layer sums (integers, so any split adds up to the same summary), and with the ids in
+  memory every point's per-layer counts.
 """
 from __future__ import annotations
 
@@ -44,7 +50,8 @@ Tensor = torch.Tensor
 def analyze_stream(model, grid, *, encoding=None, tile: int = DEFAULT_TILE,
                    ids: str = "memory", ids_path: Optional[str] = None,
                    grad_out: Union[Callable[[Tensor], Tensor], str, None] = None,
-                   boundary: bool = False, region_grads: bool = False, device="cpu",
+                   boundary: bool = False, region_grads: bool = False,
+                   lc_radius: Optional[float] = None, lc_method: str = "sampled", device="cpu",
                    dtype=torch.float32) -> GridAnalysis:
     """Analyse ``grid`` (CoordinateGrid or PlaneSlice) for ``model`` in one process, tile by tile.
 
@@ -53,14 +60,15 @@ def analyze_stream(model, grid, *, encoding=None, tile: int = DEFAULT_TILE,
     ``ids_path``, a ``.npy`` file that ``numpy.load(..., mmap_mode="r")`` opens) or "none".
     Peak memory: one tile's coordinates, encoded inputs and patterns, the distinct-pattern table,
     ``stride(axis 0)`` pattern rows, and the ids if in memory; with ``region_grads``, one row of
-    ``2 + out * (d + 1)`` float64 per region and tile it meets.
+    ``2 + out * (d + 1)`` float64 per region and tile it meets; with ``lc_radius``, one tile's
+    local complexity (``measure.local_complexity``) and with ids in memory its per-point counts.
     """
     check_ids(ids)
     if (ids == "file") != (ids_path is not None):
         raise ValueError("ids_path: give a path exactly when ids='file'")
     scanner = TileScanner(model, grid, encoding=encoding, tile=tile, grad_out=grad_out,
-                          boundary=boundary, region_grads=region_grads, device=device,
-                          dtype=dtype)
+                          boundary=boundary, region_grads=region_grads, lc_radius=lc_radius,
+                          lc_method=lc_method, device=device, dtype=dtype)
     writer = NpyIdsWriter(ids_path, scanner.shape) if ids == "file" else None
     try:
         block = scanner.scan(0, scanner.num_tiles, sink=writer, keep_ids=ids == "memory")
@@ -76,4 +84,6 @@ def analyze_stream(model, grid, *, encoding=None, tile: int = DEFAULT_TILE,
                                     int(block.table_counts.numel()))
     return assemble_result(scanner, block.table_counts, block.neighbor_hist, block.bit_counts,
                            block.grad_tiles, block.boundary_tiles, ids=block.ids,
-                           ids_path=ids_path if ids == "file" else None, region_arrays=arrays)
+                           ids_path=ids_path if ids == "file" else None, region_arrays=arrays,
+                           lc=None if block.lc_hist is None else
+                           (block.lc_hist, block.lc_layer_sums, block.lc_counts))

@@ -15,8 +15,9 @@ from typing import Callable, Optional, Union
 import torch
 
 from .. import ops
+from ..measure.complexity import LocalComplexity, local_complexity
 from ..ops.coordinates import boundary_distance
-from .arguments import check_grad_out, check_grid, check_tile, resolve_model
+from .arguments import check_grad_out, check_grid, check_lc, check_tile, resolve_model
 from .pattern_table import PatternTable
 from .region_grads import RegionRows, stats_width, tile_rows
 
@@ -52,6 +53,9 @@ class BlockScan:
     boundary_tiles: Optional[Tensor] = None  # float64 [tiles, 5]
     ids: Optional[Tensor] = None         # int64 [stop - start] when kept in memory
     region_rows: Optional[RegionRows] = None  # per (table row, tile), with region_grads
+    lc_hist: Optional[Tensor] = None     # int64 [bits + 1]: points per local-complexity total
+    lc_layer_sums: Optional[Tensor] = None   # int64 [layers]: per-layer counts summed
+    lc_counts: Optional[Tensor] = None   # int32 [stop - start, layers] when ids are kept
 
 
 class TileScanner:
@@ -60,7 +64,8 @@ class TileScanner:
 
     def __init__(self, model, grid, *, encoding=None, tile: int = DEFAULT_TILE,
                  grad_out: Union[Callable[[Tensor], Tensor], str, None] = None,
-                 boundary: bool = False, region_grads: bool = False, device="cpu",
+                 boundary: bool = False, region_grads: bool = False,
+                 lc_radius: Optional[float] = None, lc_method: str = "sampled", device="cpu",
                  dtype=torch.float32):
         self.grid = check_grid(grid)
         self.net, self.encoding = resolve_model(model, encoding,
@@ -89,6 +94,11 @@ class TileScanner:
         self.strides = _strides(self.shape)
         self.n = grid.num_points
         self.num_tiles = (self.n + self.tile - 1) // self.tile
+        self.lc_radius, self.lc_method = check_lc(lc_radius, lc_method)
+        self.lc_settings = None
+        if self.lc_radius is not None:   # what every tile's counts are measured with
+            self.lc_settings = self.local_complexity(
+                torch.zeros((0, grid.dim), dtype=dtype, device=self.device)).settings()
 
     # -- per tile -------------------------------------------------------------------------
     def coords(self, a: int, b: int) -> Tensor:
@@ -158,6 +168,10 @@ class TileScanner:
         return torch.stack([torch.tensor(float(d.numel()), dtype=torch.float64), d.sum(),
                             (d * d).sum(), d.min(), d.max()]).cpu()
 
+    def local_complexity(self, coords: Tensor) -> LocalComplexity:
+        return local_complexity(coords, self.encoding, self.net, self.lc_radius,
+                                method=self.lc_method)
+
     # -- a block --------------------------------------------------------------------------
     def scan(self, tile_lo: int, tile_hi: int, sink=None, keep_ids: bool = True) -> BlockScan:
         """Scan the tiles [tile_lo, tile_hi). Ids go to ``sink.write`` tile by tile if given,
@@ -167,7 +181,11 @@ class TileScanner:
         table = PatternTable(self.words, self.device)
         hist = torch.zeros((len(self.shape), self.bits + 1), dtype=torch.int64)
         on = torch.zeros(self.bits, dtype=torch.int64)
-        grad_rows, boundary_rows, id_parts, region_parts = [], [], [], []
+        grad_rows, boundary_rows, id_parts, region_parts, lc_parts = [], [], [], [], []
+        lc = self.lc_radius is not None
+        widths = [int(w.shape[0]) for w in self.weights[:-1]]
+        lc_hist = torch.zeros(self.bits + 1, dtype=torch.int64)
+        lc_sums = torch.zeros(len(widths), dtype=torch.int64)
         writer = sink
         prev = self.halo(start)
         keep = self.strides[0]
@@ -195,6 +213,12 @@ class TileScanner:
                         region_parts.append(tile_rows(x, self.net, g, ids, k))
                 if self.boundary:
                     boundary_rows.append(self.boundary_stats(coords))
+                if lc:
+                    counts = self.local_complexity(coords)
+                    lc_hist += counts.total_histogram()
+                    lc_sums += counts.layer_sums()
+                    if writer is None and keep_ids:
+                        lc_parts.append(counts.counts.cpu())
         grad_width = 4 + len(self.weights)
         return BlockScan(
             start=start, stop=stop, table_patterns=table.patterns,
@@ -207,7 +231,11 @@ class TileScanner:
             ids=(torch.cat(id_parts) if id_parts else torch.zeros(0, dtype=torch.int64))
             if (writer is None and keep_ids) else None,
             region_rows=RegionRows.cat(region_parts, stats_width(self.net))
-            if self.region_grads else None)
+            if self.region_grads else None,
+            lc_hist=lc_hist if lc else None, lc_layer_sums=lc_sums if lc else None,
+            lc_counts=(torch.cat(lc_parts) if lc_parts else
+                       torch.zeros((0, len(widths)), dtype=torch.int32))
+            if (lc and writer is None and keep_ids) else None)
 
     def block_tiles(self, parts: int, sizes=None) -> list[tuple[int, int]]:
         """Contiguous tile ranges for ``parts`` blocks: even, or ``sizes`` tiles each."""

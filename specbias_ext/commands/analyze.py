@@ -22,12 +22,12 @@ import os
 import numpy as np
 import torch
 
-from ..analysis import analyze_grid, launch
+from ..analysis import analyze_grid, launch, resolve_model
 from ..analysis.outputs import output_arrays
 from ..plots.frame import count_text
 from ..runs.devices import check_device
 from ..runs.files import atomic_save_npz, atomic_write_json
-from ..runs.output_checks import check_writable_folder
+from ..runs.output_checks import ID_BYTES, check_writable_folder
 from ..runs.provenance import with_provenance
 from .analyze_ensemble import ensemble_command
 from .analyze_maps import draw_maps
@@ -47,7 +47,11 @@ def single_command(request: AnalyzeRequest, rank: int, device) -> None:
     out = request.out or os.path.dirname(os.path.abspath(checkpoint))
     check_writable_folder(out, "--out")
     os.makedirs(out, exist_ok=True)
-    ids_mode = choose_ids(request.ids, grid.num_points, out)
+    # with --lc every point's per-layer counts (int32) are kept beside ids in memory
+    lc_bytes = 0 if request.lc is None else \
+        4 * len(resolve_model(resolved.target, resolved.encoding)[0].hidden_widths)
+    ids_mode = choose_ids(request.ids, grid.num_points, out,
+                          memory_bytes_per_point=ID_BYTES + lc_bytes)
     name = f"{checkpoint_label(checkpoint)}_regions_{grid_tag(request, shape, resolved.saved)}"
     drawn = will_draw(ids_mode, shape)
     files = output_files(name, ids_mode, drawn)
@@ -56,9 +60,11 @@ def single_command(request: AnalyzeRequest, rank: int, device) -> None:
         own.record(*files)
     resolved.to(device)
     grad_options = {"grad_out": "output", "region_grads": True} if request.grads else {}
+    lc_radius = grid.step if request.lc == "step" else request.lc
     result = analyze_grid(resolved.target, grid, encoding=resolved.encoding, tile=request.tile,
                           ids=ids_mode, out=out if ids_mode == "file" else None, name=name,
-                          device=device, boundary=request.boundary, **grad_options)
+                          device=device, boundary=request.boundary, lc_radius=lc_radius,
+                          **grad_options)
     if rank != 0:
         return
     summary = result.summary()
@@ -68,6 +74,8 @@ def single_command(request: AnalyzeRequest, rank: int, device) -> None:
     arrays = output_arrays(result)
     if result.ids is not None:
         arrays["ids"] = result.ids.reshape(shape)
+    if result.lc_counts is not None:
+        arrays["lc_counts"] = result.lc_counts
     atomic_save_npz(os.path.join(out, f"{name}.npz"), **arrays)
     atomic_write_json(os.path.join(out, f"{name}.json"), with_provenance(stats, device))
     figs, maps_line = [], ""
@@ -79,6 +87,11 @@ def single_command(request: AnalyzeRequest, rank: int, device) -> None:
     print(f"{count} on a {'x'.join(map(str, shape))} grid ({summary['dead_neurons']} dead, "
           f"{summary['always_on_neurons']} always-on neurons); numbers: "
           f"{os.path.join(out, name + '.json')}")
+    lc = summary.get("local_complexity")
+    if lc is not None:
+        print(f"local complexity (sampled, r = {lc['radius']:.4g}): mean {lc['mean']:.3g}, "
+              f"median {lc['median']:.3g}, max {lc['max']:.0f} neurons per point; layer means "
+              + ", ".join(f"{m:.3g}" for m in lc["layer_means"]))
     if figs:
         pngs = [os.path.basename(p) for p in figs if p.endswith(".png")]
         print(f"maps in {out}: {', '.join(pngs)} (and PDF); {maps_line}")

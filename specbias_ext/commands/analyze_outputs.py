@@ -104,15 +104,18 @@ def checkpoint_label(path) -> str:
     return member_labels([path])[0]
 
 
-def choose_ids(mode: str, points: int, folder: str, available=None, free_disk=None) -> str:
-    """Where the per-point region ids go: memory when they fit in a quarter of the available
-    memory, else a memory-mapped .npy file when the disk has room; refused otherwise."""
+def choose_ids(mode: str, points: int, folder: str, available=None, free_disk=None,
+               memory_bytes_per_point: int = ID_BYTES) -> str:
+    """Where the per-point region ids go: memory when they (and what is kept per point beside
+    them, ``memory_bytes_per_point`` in all) fit in a quarter of the available memory, else a
+    memory-mapped .npy file when the disk has room; refused otherwise."""
     need = ID_BYTES * points
+    in_memory = memory_bytes_per_point * points
     available = available_memory_bytes() if available is None else available
-    if mode in ("memory", "auto") and fits_in_memory(need, 0.25, available):
+    if mode in ("memory", "auto") and fits_in_memory(in_memory, 0.25, available):
         return "memory"
     if mode == "memory":
-        raise ValueError(f"--ids memory: the ids need about {gib(need)}, {gib(available)} "
+        raise ValueError(f"--ids memory: the ids need about {gib(in_memory)}, {gib(available)} "
                          "available; use --ids file or --ids none, or a smaller --grid")
     if mode == "none":
         return "none"

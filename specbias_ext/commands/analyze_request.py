@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from ..data.grids import normalize_shape
+from ..measure.complexity import check_radius
 from .values import parse_range
 
 Vector = tuple[float, ...]
@@ -47,6 +48,17 @@ def parse_neurons(text: str) -> tuple[tuple[int, int], ...]:
         raise ValueError(f"--neurons {text!r}: expected LAYER:INDEX pairs separated by commas, "
                          "such as 0:3,1:10 (layers and indices counted from 0)")
     return pairs
+
+
+def parse_lc(text: str):
+    """``--lc RADIUS``: a finite radius > 0 in coordinate units, or "step" (the grid step)."""
+    if text.strip().lower() == "step":
+        return "step"
+    try:
+        return check_radius(float(text), "--lc")
+    except ValueError:
+        raise ValueError(f"--lc: expected a radius > 0 in coordinate units (a number such as "
+                         f"0.0039) or 'step' for the grid step, got {text!r}") from None
 
 
 def _model_args(text: Optional[str], flag: str = "--model-args") -> Optional[dict]:
@@ -94,6 +106,7 @@ class AnalyzeRequest:
     tile: int = 1 << 18
     grads: bool = False
     boundary: bool = False
+    lc: Optional[Union[float, str]] = None  # the local-complexity radius, or "step"
     neurons: Optional[tuple[tuple[int, int], ...]] = None   # on a drawn 2D grid
     ids: str = "auto"
     timeout: float = 1800.0
@@ -154,13 +167,17 @@ class AnalyzeRequest:
             raise ValueError(f"--grid: --encoding {args.encoding!r} reads coordinates whose "
                              "dimension the grid gives; pass --grid N, HxW or DxHxW (or "
                              "--slice)")
+        lc = parse_lc(args.lc) if args.lc is not None else None
+        if lc is not None and len(args.checkpoints) > 1:
+            raise ValueError("--lc: one checkpoint at a time (the ensemble statistics do not "
+                             "include the local complexity); analyse the members one by one")
         return cls(checkpoints=tuple(args.checkpoints), grid=grid, coord_range=coord_range,
                    plane=plane, model=args.model, model_args=_model_args(args.model_args),
                    whole_module=bool(args.whole_module), encoding=encoding,
                    encoding_args=_model_args(encoding_args, "--encoding-args"),
                    coord_dim=coord_dim, head=head,
-                   state_dict_prefix=args.state_dict_prefix or None, tile=args.tile, grads=args.grads == "output",
-                   boundary=bool(args.boundary),
+                   state_dict_prefix=args.state_dict_prefix or None, tile=args.tile,
+                   grads=args.grads == "output", boundary=bool(args.boundary), lc=lc,
                    neurons=parse_neurons(args.neurons) if args.neurons else None,
                    ids=args.ids, timeout=args.timeout, device=args.device, out=args.out,
                    overwrite=bool(args.overwrite),

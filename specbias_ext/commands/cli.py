@@ -97,8 +97,9 @@ def _parser() -> argparse.ArgumentParser:
                     "range, slice and grads when given). On a 1D/2D grid small enough to draw "
                     "(and ids kept) it writes <name>_maps.npz and the maps: region map (colours "
                     "follow the activation pattern), neighbour-Hamming map, neuron view, and "
-                    "with --boundary / --grads output the boundary-distance, coordinate-slope, "
-                    "gradient-norm and coherence maps (a 1D grid: the fit over its target with "
+                    "with --boundary / --grads output / --lc the boundary-distance, "
+                    "coordinate-slope, gradient-norm, coherence and local-complexity maps (a "
+                    "1D grid: the fit over its target with "
                     "the region boundaries); `specbias plot` redraws them from the files. Under "
                     "`torchrun --nproc-per-node P -m specbias_ext analyze ...` the grid is "
                     "sharded over the P processes with results identical to one. With several "
@@ -164,6 +165,16 @@ def _parser() -> argparse.ArgumentParser:
                    help="also the first-order distance from each point to the nearest region "
                         "boundary (statistics in the .json; on a drawn grid, maps of the "
                         "distance and of the coordinate slope ||df/dx||)")
+    a.add_argument("--lc", default=None, metavar="RADIUS",
+                   help="also the local complexity of every point: the hidden neurons whose "
+                        "sign is not the same at the 2 x D points at distance RADIUS along the "
+                        "coordinate axes around it (the published sampled definition, "
+                        "docs/local_complexity.md). RADIUS in coordinate units; the grid step "
+                        "is the natural choice, 'step' takes it (the smaller step when the axes "
+                        "differ). Its summary (mean, quantiles, per-layer means) goes in the "
+                        ".json, the histogram of totals and per-layer sums in the .npz, with "
+                        "the ids in memory every point's per-layer counts (lc_counts) too, and "
+                        "a drawn 2D grid gets its heat map; one checkpoint at a time")
     a.add_argument("--neurons", default=None, metavar="LAYER:INDEX,...",
                    help="hidden neurons whose on/off maps a drawn 2D grid shows (layers from 0; "
                         "default: in the first and last hidden layer, the neuron on at the "
@@ -185,7 +196,7 @@ def _parser() -> argparse.ArgumentParser:
     pl = sub.add_parser(
         "plot", help="redraw the figures of a train run, an analyze output, a monitor folder "
                      "or a reproduce folder from its files (nothing is recomputed)",
-        description="Draws from RUN's files alone: a `specbias train` folder (fit, region "
+        description="Draws from RUN's files alone: a `specbias train` folder (loss, fit, region "
                     "map, region maps over training as panels and animation, record curves), "
                     "a `specbias analyze` output (its maps), a monitor folder (records.jsonl: "
                     "curves, region maps over training) or a `specbias reproduce` folder "
@@ -194,8 +205,9 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("run", metavar="RUN",
                     help="the folder (or an analysis regions_<grid>.json) to draw")
     pl.add_argument("--what", default="all",
-                    help="comma-separated: fit, region-map, regions-over-training, animation, "
-                         "curves, hamming, neurons, boundary, slope, grad-norm, coherence, or "
+                    help="comma-separated: loss, fit, region-map, regions-over-training, "
+                         "animation, curves, hamming, neurons, boundary, slope, grad-norm, "
+                         "coherence, lc, or "
                          "all (default: all the files allow)")
     pl.add_argument("--format", default="png,gif",
                     help="comma-separated: png, pdf, svg for figures; gif, mp4 (needs ffmpeg) "
@@ -203,7 +215,8 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--dpi", type=int, default=150, help="resolution of PNGs (default 150)")
     pl.add_argument("--cmap", default=None,
                     help="matplotlib colormap of the heat maps (Hamming, boundary distance, "
-                         "slope, gradient norm, coherence; default: each map's own)")
+                         "slope, gradient norm, coherence, local complexity; default: each "
+                         "map's own)")
     pl.add_argument("--out", default=None, help="folder for the figures (default RUN/plots)")
     pl.add_argument("--overwrite", action="store_true",
                     help="replace figures that already exist in --out")

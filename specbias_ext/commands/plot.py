@@ -2,7 +2,7 @@
 
 RUN is one of (a folder may hold several, all are drawn):
 - a `specbias train` folder (run.json, results.json, arrays.npz, grid.json, reconstruction.npz):
-  the fit, the last region map, the region maps over training (panels and animation), the
+  the loss, the fit, the last region map, the region maps over training (panels and animation), the
   record curves;
 - a `specbias analyze` output (``regions_<grid>.json`` with its ``.npz`` and ``_maps.npz``; the
   folder that holds them or the .json itself): every map the analysis computed;
@@ -26,13 +26,13 @@ import numpy as np
 
 from ..plots.output import ANIMATION_FORMATS, DEFAULT_DPI, FIGURE_FORMATS, check_formats
 
-WHAT = ("fit", "region-map", "regions-over-training", "animation", "curves", "hamming",
-        "neurons", "boundary", "slope", "grad-norm", "coherence")
+WHAT = ("loss", "fit", "region-map", "regions-over-training", "animation", "curves", "hamming",
+        "neurons", "boundary", "slope", "grad-norm", "coherence", "lc")
 #: analysis figure suffix (plots.analysis_figures.FIGURES) -> --what name
 ANALYSIS_WHAT = {"": "region-map", "_hamming": "hamming", "_neurons": "neurons",
                  "_boundary": "boundary", "_slope": "slope", "_grad_norm": "grad-norm",
-                 "_coherence": "coherence"}
-TRAIN_WHAT = {"fit": "fit", "region_map": "region-map",
+                 "_coherence": "coherence", "_lc": "lc"}
+TRAIN_WHAT = {"loss": "loss", "fit": "fit", "region_map": "region-map",
               "region_maps_over_training": "regions-over-training", "curves": "curves"}
 #: The stems `specbias train` writes its figures under (trainer.run_files knows them too).
 TRAIN_ANIMATION = "regions_over_training"
@@ -117,12 +117,13 @@ def plan_train_run(folder: str, out: str, what: set, plan: Plan) -> None:
     def figures():
         if "figs" not in cache:
             cache["figs"] = train_figures(grid=grid, label=label, records=records,
-                                          regions=regions, fit=fit, target=target)
+                                          regions=regions, fit=fit, target=target, loss=loss)
         return cache["figs"]
 
-    names = ["fit", "region_map", "region_maps_over_training", "curves"]
+    loss = results.get("loss") or []
+    names = ["loss", "fit", "region_map", "region_maps_over_training", "curves"]
     two_d = len(grid.get("grid_shape", ())) == 2
-    present = {"fit": fit is not None or (regions and not two_d),
+    present = {"loss": bool(loss), "fit": fit is not None or (regions and not two_d),
                "region_map": bool(regions) and two_d,
                "region_maps_over_training": len(regions) > 1, "curves": bool(records)}
     for name in names:
@@ -196,6 +197,8 @@ def _analysis_suffixes(summary, arrays, maps) -> set:
         have.add("_grad_norm")
     if "coherence" in arrays:
         have.add("_coherence")
+    if "lc_counts" in arrays and summary.get("local_complexity"):
+        have.add("_lc")
     return have
 
 

@@ -203,7 +203,8 @@ def train_command(args) -> None:
     write_grid(args.out, grid)
     try:
         result = train(model, coords, target, train_config, monitor=recorder,
-                       run_dir=args.out, resume=args.resume, overwrite=args.overwrite)
+                       run_dir=args.out, resume=args.resume, overwrite=args.overwrite,
+                       figures=False)   # drawn below with the grid's coordinates and the fit
     except TrainingDiverged as err:
         kept = (f"{args.out!r} keeps the run up to epoch {err.saved_epoch}"
                 if err.saved_epoch is not None else f"{args.out!r} holds no checkpoint yet")

@@ -196,6 +196,13 @@ class CoordinateGrid:
     def coords(self, start=None, stop=None, dtype=torch.float32, device="cpu") -> Tensor:
         return grid_coords(self.shape, self.coord_range, dtype, device, start, stop)
 
+    @property
+    def step(self) -> float:
+        """The grid step: the distance between neighbours, ``(hi - lo) / S`` along an axis of S
+        points; the smallest over the axes when they differ."""
+        lo, hi = self.coord_range
+        return (hi - lo) / max(self.shape)
+
     def describe(self) -> dict:
         return {"kind": "grid", "shape": list(self.shape), "coord_range": list(self.coord_range)}
 
@@ -219,6 +226,12 @@ class PlaneSlice:
 
     def coords(self, start=None, stop=None, dtype=torch.float32, device="cpu") -> Tensor:
         return plane_coords(self.origin, self.u, self.v, self.shape, dtype, device, start, stop)
+
+    @property
+    def step(self) -> float:
+        """The grid step: the distance between neighbours, ``||u|| / H`` down the rows and
+        ``||v|| / W`` along them; the smaller of the two."""
+        return min(float(self.u.norm()) / self.shape[0], float(self.v.norm()) / self.shape[1])
 
     def describe(self) -> dict:
         return {"kind": "plane", "shape": list(self.shape), "origin": self.origin.tolist(),

@@ -2,6 +2,7 @@
 radius, per point and hidden layer (definitions and conventions: docs/local_complexity.md)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -10,7 +11,7 @@ import torch
 from ..nets.network import ReluNetwork
 from ..ops.complexity_coords import first_order_complexity, sampled_complexity
 from ..ops.hull import hull_directions
-from .summaries import summary
+from .summaries import count_summary
 
 Tensor = torch.Tensor
 
@@ -43,21 +44,57 @@ class LocalComplexity:
         widths = torch.tensor(self.widths, dtype=torch.float64, device=self.counts.device)
         return self.counts.to(torch.float64) / widths
 
+    def settings(self) -> dict:
+        """What the counts were measured with (JSON-able)."""
+        return {"radius": self.radius, "method": self.method,
+                "num_directions": self.num_directions, "include_centre": self.include_centre}
+
+    def total_histogram(self) -> Tensor:
+        """int64 ``[H + 1]`` (H: all hidden neurons): how many points have each total."""
+        return torch.bincount(self.total.cpu(), minlength=sum(self.widths) + 1)
+
+    def layer_sums(self) -> Tensor:
+        """int64 ``[L]``: each layer's counts summed over the points."""
+        return self.counts.sum(dim=0, dtype=torch.int64).cpu()
+
     def summary(self) -> dict:
-        """JSON-able: the total's mean, std, min, 5/50/95 % quantiles and max
-        (``measure.summaries.summary``; None for no points), the mean count and the mean
-        fraction of each layer, the mean total fraction (total over all hidden neurons), and the
-        settings."""
-        out = summary(self.total)
-        n = self.counts.shape[0]
-        means = self.counts.to(torch.float64).mean(0) if n else None
-        out["layer_means"] = means.cpu().tolist() if n else [None] * len(self.widths)
-        out["layer_fraction_means"] = ([m / w for m, w in zip(out["layer_means"], self.widths)]
-                                       if n else [None] * len(self.widths))
-        out["total_fraction_mean"] = out["mean"] / sum(self.widths) if n else None
-        out.update(points=n, radius=self.radius, method=self.method,
-                   num_directions=self.num_directions, include_centre=self.include_centre)
-        return out
+        """``complexity_summary`` of these counts."""
+        return complexity_summary(self.total_histogram(), self.layer_sums(), self.widths,
+                                  self.settings())
+
+
+def complexity_summary(total_hist: Tensor, layer_sums: Tensor, widths, settings: dict) -> dict:
+    """JSON-able summary of local complexity counts given as sums (so that the sums of tiles or
+    processes give the summary of all the points): from ``total_hist`` (int64 ``[H + 1]``, how
+    many points have each total) the total's mean, std, min, 5/50/95 % quantiles and max
+    (``measure.summaries.count_summary``; None for no points); from ``layer_sums`` (int64
+    ``[L]``) the mean count and the mean fraction of each layer (``widths``); the mean total
+    fraction (total over all hidden neurons); the number of points and ``settings``."""
+    out = count_summary(total_hist)
+    n = int(total_hist.sum())
+    widths = [int(w) for w in widths]
+    sums = [int(v) for v in layer_sums.tolist()]
+    out["layer_means"] = [s / n for s in sums] if n else [None] * len(widths)
+    out["layer_fraction_means"] = ([m / w for m, w in zip(out["layer_means"], widths)]
+                                   if n else [None] * len(widths))
+    out["total_fraction_mean"] = out["mean"] / sum(widths) if n else None
+    out.update(points=n, **settings)
+    return out
+
+
+def check_radius(radius, name: str) -> float:
+    """A radius that counts something: a finite number > 0 (coordinate units)."""
+    try:
+        if isinstance(radius, bool):
+            raise TypeError
+        value = float(radius)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a radius > 0 in coordinate units, got "
+                         f"{radius!r}") from None
+    if not (value > 0.0 and math.isfinite(value)):
+        raise ValueError(f"{name}: expected a finite radius > 0 in coordinate units, got "
+                         f"{radius!r}")
+    return value
 
 
 def local_complexity(coords: Tensor, encoding, net: ReluNetwork, radius: float, *,

@@ -1,6 +1,9 @@
 """Summaries of a 1D tensor of values: quantile summary and fixed-range histograms."""
 from __future__ import annotations
 
+import bisect
+import math
+from fractions import Fraction
 from typing import Optional
 
 import torch
@@ -26,6 +29,38 @@ def summary(values: Tensor) -> dict[str, Optional[float]]:
         quantiles.append(v[lo] + (pos - lo) * (v[hi] - v[lo]))
     stats = torch.stack([v.mean(), v.std(unbiased=False), v[0], *quantiles, v[-1]])
     return dict(zip(SUMMARY_KEYS, stats.cpu().tolist()))
+
+
+def count_summary(hist: Tensor) -> dict[str, Optional[float]]:
+    """``summary`` of whole numbers given by their counts (``hist[k]``: how many values are k),
+    so that counts summed over tiles or processes give the summary of all the values: the same
+    order statistics and interpolation; the mean and std from exact integer sums, each rounded
+    once (all None when empty)."""
+    h = [int(c) for c in hist.detach().cpu().tolist()]
+    n = sum(h)
+    if n == 0:
+        return {k: None for k in SUMMARY_KEYS}
+    cumulative, running = [], 0
+    for c in h:
+        running += c
+        cumulative.append(running)
+
+    def order_statistic(i: int) -> float:     # the i-th smallest value, i = 0..n-1
+        return float(bisect.bisect_right(cumulative, i))
+
+    quantiles = []
+    for q in (0.05, 0.5, 0.95):
+        pos = q * (n - 1)
+        lo = int(pos)
+        hi = min(lo + 1, n - 1)
+        v_lo, v_hi = order_statistic(lo), order_statistic(hi)
+        quantiles.append(v_lo + (pos - lo) * (v_hi - v_lo))
+    total = sum(k * c for k, c in enumerate(h))
+    squares = sum(k * k * c for k, c in enumerate(h))
+    # population variance (n sum k^2 - (sum k)^2) / n^2, exact in integers until the division
+    variance = Fraction(n * squares - total * total, n * n)
+    return dict(zip(SUMMARY_KEYS, [float(Fraction(total, n)), math.sqrt(variance),
+                                   order_statistic(0), *quantiles, order_statistic(n - 1)]))
 
 
 def histogram(values: Tensor, bins: int, lo: float, hi: float) -> list[int]:

@@ -1,7 +1,8 @@
 """The figures of one `specbias analyze` output, from its files alone.
 
 An analysis named ``regions_<grid>`` leaves ``<name>.json`` (the summary), ``<name>.npz``
-(``ids``, region sizes, and with ``--grads output`` the region ``coherence``) and, for a 1D or
+(``ids``, region sizes, with ``--grads output`` the region ``coherence``, with ``--lc`` every
+point's local complexity ``lc_counts [*shape, layers]``) and, for a 1D or
 2D grid that is drawn, ``<name>_maps.npz`` (``analysis.point_maps``: the pattern key of every
 region, the per-axis neighbour Hamming distances, chosen neurons' on/off maps, the first layer,
 and as computed the boundary distance, coordinate slope, gradient norm or the 1D fit and target,
@@ -19,11 +20,12 @@ import numpy as np
 from ..nets.encodings import make_encoding
 from .fits import fit_1d
 from .maps import (boundary_distance_map, coherence_map, grad_norm_map, hamming_map,
-                   region_map, slope_map)
+                   local_complexity_map, region_map, slope_map)
 from .neurons import neuron_view
 
 #: Figure names (file suffixes after ``<name>``), in the order they are drawn.
-FIGURES = ("", "_hamming", "_neurons", "_boundary", "_slope", "_grad_norm", "_coherence")
+FIGURES = ("", "_hamming", "_neurons", "_boundary", "_slope", "_grad_norm", "_coherence",
+           "_lc")
 
 
 def maps_meta(maps: Mapping) -> dict:
@@ -90,6 +92,10 @@ def analysis_figures(summary: Mapping, arrays: Mapping, maps: Mapping, *,
     if "coherence" in arrays:
         figs["_coherence"] = coherence_map(arrays["coherence"], ids, grid=grid, label=label,
                                            **heat)
+    lc = summary.get("local_complexity")
+    if "lc_counts" in arrays and lc:
+        figs["_lc"] = local_complexity_map(arrays["lc_counts"], radius=lc["radius"],
+                                           method=lc["method"], grid=grid, label=label, **heat)
     return figs
 
 

@@ -78,6 +78,8 @@ PANELS: dict[str, Panel] = {
                        (Line("region_coherence_weighted", "size-weighted mean"),
                         Line("region_coherence_multi.mean", "mean, regions \u2265 2 points")),
                        spread_of="regions"),
+    "lc": Panel("local complexity", "neurons with a boundary within r",
+                (Line("lc.mean", "mean over points"),), spread_of="points"),
     "boundaries": Panel("neighbours across a boundary", "share of neighbour pairs",
                         (Line("neighbor_boundary_frac", "neighbour pairs"),)),
     "largest_region": Panel("largest region", "share of the points",
@@ -86,7 +88,7 @@ PANELS: dict[str, Panel] = {
 }
 #: The panels drawn by default, those with data in the records.
 DEFAULT_PANELS = ("regions", "loss", "psnr", "hamming", "confusion", "spectral", "neurons",
-                  "grad_norm", "coherence")
+                  "grad_norm", "coherence", "lc")
 _ALIASES = {"spectral_residual": "spectral", "band_residual": "spectral",
             "dead_neurons": "neurons", "always_on_neurons": "neurons", "train_loss": "loss",
             "neighbor_boundary_frac": "boundaries", "largest_region_frac": "largest_region"}
@@ -296,7 +298,8 @@ def record_curves(records: list[dict], keys: Optional[Sequence[str]] = None, *,
         records: monitor records (dicts as in records.jsonl or ``results.json["records"]``).
         keys: panels to draw: panel names (``"regions"``, ``"loss"``, ``"psnr"``,
             ``"hamming"``, ``"confusion"``, ``"spectral"``, ``"neurons"``, ``"grad_norm"``,
-            ``"coherence"``, ``"boundaries"``, ``"largest_region"``, ``"record_seconds"``),
+            ``"coherence"``, ``"lc"``, ``"boundaries"``, ``"largest_region"``,
+            ``"record_seconds"``),
             record keys (``"band_residual"``) or dotted keys (``"hamming_local.q95"``).
             None: every default panel with data.
         width: figure width in inches (3 panels a row from 5 in, else 2).

@@ -7,7 +7,9 @@
   and their sum, the map that stays readable when every point is a region of its own;
 - ``boundary_distance_map`` (log scale), ``slope_map`` (||grad_x f|| per point, constant inside
   a region for raw coordinates), ``grad_norm_map`` (||df/dtheta|| per point) and
-  ``coherence_map`` (each region's gradient coherence painted over its points).
+  ``coherence_map`` (each region's gradient coherence painted over its points);
+- ``local_complexity_map``: the number of neurons whose boundary passes within a radius of
+  each point (docs/local_complexity.md).
 """
 from __future__ import annotations
 
@@ -282,3 +284,33 @@ def coherence_map(coherence, ids, *, grid: Optional[dict] = None, label: str = "
     return _one_map(shown, grid, f"{label + ': ' if label else ''}region gradient coherence",
                     "||sum g|| / sum ||g|| over the point's region", cmap, Normalize(lo, 1.0),
                     width, note=note)
+
+
+def local_complexity_map(counts, *, radius: float, method: str = "sampled",
+                         grid: Optional[dict] = None, label: str = "", cmap: str = "magma",
+                         width: float = PANEL_WIDTH):
+    """The local complexity of every point of a 2D grid: the neurons whose boundary passes
+    within ``radius`` (coordinate units) of it, all hidden layers together.
+
+    Args:
+        counts: ``[H, W]`` totals or ``[H, W, L]`` per-layer counts (summed here), as
+            ``measure.local_complexity`` or the grid analysis give them.
+        radius, method: what they were measured with ("sampled" or "first_order"), for the
+            title.
+        grid, label: as for ``region_map``; cmap: a matplotlib colormap name.
+    Returns:
+        a Figure: the map on a colour scale from 0 to the largest count, titled with the mean
+        and largest count.
+    """
+    c = np.asarray(counts)
+    if c.dtype.kind not in "iu" or c.ndim not in (2, 3):
+        raise ValueError(f"counts: expected integer counts [H, W] or [H, W, L], got {c.dtype} "
+                         f"{list(c.shape)}")
+    total = c.sum(axis=2, dtype=np.int64) if c.ndim == 3 else c.astype(np.int64)
+    top = int(total.max()) if total.size else 0
+    mean = float(total.mean()) if total.size else 0.0
+    how = "first-order" if method == "first_order" else "sampled"
+    title = (f"{label + ': ' if label else ''}local complexity ({how}, r = {radius:.3g})\n"
+             f"mean {mean:.3g}, max {top} neurons per point")
+    return _one_map(total, grid, title, "neurons with a boundary within r", cmap,
+                    Normalize(0.0, max(top, 1)), width)

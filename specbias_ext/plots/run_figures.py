@@ -13,6 +13,7 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
+from .curves import record_curves, training_curves
 from .fits import fit_1d, reconstruction_2d
 from .frame import count_text, grid_frame, new_figure
 from .maps import region_image, region_map
@@ -80,10 +81,13 @@ def regions_over_training_1d(records: Sequence[RegionRecord], *, grid: Optional[
 
 def train_figures(*, grid: dict, label: str, records: Sequence[dict],
                   regions: Sequence[RegionRecord], fit=None, target=None,
-                  step_name: str = "epoch") -> dict:
-    """``{name: Figure}`` of a run: "fit", "region_map", "region_maps_over_training" and
-    "curves" (``plots.curves.record_curves`` of the records), each when its data is there."""
+                  step_name: str = "epoch", loss: Sequence[float] = ()) -> dict:
+    """``{name: Figure}`` of a run: "loss" (the loss per step with the records' MSE and PSNR),
+    "fit", "region_map", "region_maps_over_training" and "curves"
+    (``plots.curves.record_curves`` of the records), each when its data is there."""
     figs = {}
+    if len(loss):
+        figs["loss"] = training_curves(loss, list(records), step_name=step_name)
     frame = grid_frame(grid, None)
     last = regions[-1] if regions else None
     psnr = next((r["psnr"] for r in reversed(list(records)) if r.get("psnr") is not None), None)
@@ -101,13 +105,10 @@ def train_figures(*, grid: dict, label: str, records: Sequence[dict],
             figs["fit"] = reconstruction_2d(fit, target, grid=grid, label=label, psnr=psnr)
         if last is not None:
             figs["region_map"] = region_map(last.ids, last.keys, grid=grid,
-                                            label=f"{label}, {step_name} {last.step}")
+                                            label=f"{label + ', ' if label else ''}{step_name} {last.step}")
         if len(regions) > 1:
             figs["region_maps_over_training"] = region_maps_over_training(
                 spread(regions, MAX_PANELS), grid=grid, label=label, step_name=step_name)
     if records:
-        # plots.curves is written on the "train" branch (record_curves, the agreed interface);
-        # imported here so that every other figure draws without it.
-        from .curves import record_curves
         figs["curves"] = record_curves(list(records), step_name=step_name)
     return figs

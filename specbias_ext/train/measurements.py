@@ -16,6 +16,7 @@ import torch
 
 from .. import measure
 from ..data.samplers import PairSampling
+from ..measure.complexity import METHODS as LC_METHODS, check_radius
 from ..measure.summaries import fraction
 from ..nets.network import ReluNetwork
 from ..stats.grid_counts import GridCount
@@ -23,7 +24,10 @@ from ..stats.grid_counts import GridCount
 Tensor = torch.Tensor
 
 MEASUREMENTS = ("loss", "regions", "hamming", "confusion", "neurons", "grad_norms",
-                "region_grads", "spectral")
+                "region_grads", "spectral", "lc")
+#: What a record takes unless told: all but local complexity, whose 2D forwards per point (one
+#: per hull vertex) cost more than the pattern measurements together.
+DEFAULT_MEASUREMENTS = tuple(m for m in MEASUREMENTS if m != "lc")
 NEEDS_FIT = ("loss", "confusion", "grad_norms", "region_grads", "spectral")
 NEEDS_TARGET = NEEDS_FIT
 #: Measurements that pair neighbouring grid points (or take a DFT over the grid).
@@ -35,18 +39,23 @@ class MonitorConfig:
     """Which measurements a record takes and their settings.
 
     ``measurements``: any of "loss", "regions", "hamming", "confusion", "neurons",
-    "grad_norms", "region_grads", "spectral". Loss and PSNR are recorded whenever the fit is
-    evaluated ("loss" or any gradient or spectral measurement); a record of only pattern
-    measurements ("regions", "hamming", "neurons") skips the forward pass.
+    "grad_norms", "region_grads", "spectral", "lc" (default: all but "lc"). Loss and PSNR are
+    recorded whenever the fit is evaluated ("loss" or any gradient or spectral measurement); a
+    record of only pattern measurements ("regions", "hamming", "neurons") skips the forward
+    pass.
     ``pairs``: the local/global pair settings (None: the paper's, shrunk where a small grid holds
     fewer pairs, ``PairSampling().fitted(grid_shape)``); ``seed``: their seed (drawn once, so every
     record uses the same pairs). ``num_bands``: radial bands of the 2D spectral residual.
     ``confusion_bins`` / ``coherence_bins``: histogram bins on [-1, 1] / [0, 1]. ``psnr_peak``:
     peak of PSNR = 10 log10(peak^2 / MSE), None = the target's max - min. ``save_region_maps`` /
     ``save_pair_values``: keep region-id maps / per-pair values among the arrays.
+    ``lc_radius``: the radius of the local complexity in coordinate units (None: the grid step,
+    which the monitor fills in; required on points that are not a grid); ``lc_method``:
+    "sampled" or "first_order" (``measure.local_complexity``); ``save_lc_values``: keep each
+    point's LC among the arrays.
     """
 
-    measurements: tuple = MEASUREMENTS
+    measurements: tuple = DEFAULT_MEASUREMENTS
     pairs: Optional[PairSampling] = None
     seed: int = 0
     num_bands: int = 8
@@ -55,6 +64,9 @@ class MonitorConfig:
     psnr_peak: Optional[float] = None
     save_region_maps: bool = True
     save_pair_values: bool = True
+    lc_radius: Optional[float] = None
+    lc_method: str = "sampled"
+    save_lc_values: bool = True
 
     def __post_init__(self):
         if isinstance(self.measurements, str):
@@ -72,6 +84,11 @@ class MonitorConfig:
                 raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
         if self.psnr_peak is not None and not float(self.psnr_peak) > 0:
             raise ValueError(f"psnr_peak: expected a value > 0 or None, got {self.psnr_peak}")
+        if self.lc_radius is not None:
+            self.lc_radius = check_radius(self.lc_radius, "lc_radius")
+        if self.lc_method not in LC_METHODS:
+            raise ValueError(f"lc_method: expected one of {', '.join(LC_METHODS)}, got "
+                             f"{self.lc_method!r}")
 
     def wants(self, name: str) -> bool:
         return name in self.measurements
@@ -253,10 +270,25 @@ def spectral(inputs: RecordInputs, rec: dict, arrays: dict) -> None:
         rec["band_cycles_per_sample"] = [list(e) for e in measure.radial_band_edges(bands)]
 
 
+def lc(inputs: RecordInputs, rec: dict, arrays: dict) -> None:
+    """Local complexity of the network around every monitored point (in coordinate space,
+    through the record's encoder), ``measure.local_complexity``'s summary."""
+    cfg = inputs.config
+    # the coordinates in the network's dtype (an encoding whose phases need float64 is lifted
+    # back to it by the measurement)
+    coords = inputs.coords.to(inputs.net.dtype)
+    result = measure.local_complexity(coords, inputs.encoder, inputs.net, cfg.lc_radius,
+                                      method=cfg.lc_method)
+    rec["lc"] = result.summary()
+    if cfg.save_lc_values:
+        total = result.total.to(torch.int32).cpu().numpy()
+        arrays["lc"] = total.reshape(inputs.grid_shape) if inputs.grid_shape else total
+
+
 #: name -> the function that measures it ("loss" is taken with the fit, see ``take_record``).
 TABLE: dict[str, Callable[[RecordInputs, dict, dict], None]] = {
     "regions": regions, "hamming": hamming, "confusion": confusion, "neurons": neurons,
-    "grad_norms": grad_norms, "region_grads": region_grads, "spectral": spectral,
+    "grad_norms": grad_norms, "region_grads": region_grads, "spectral": spectral, "lc": lc,
 }
 
 

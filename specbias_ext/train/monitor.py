@@ -56,7 +56,8 @@ class RegionMonitor:
     grid in row-major order: ``grid_shape`` given, or coordinates that are one (sorted, evenly
     spaced, as ``grid_coords`` makes them). On other points the monitor records only what needs
     no neighbours and says so (a warning and ``notes``). ``target``: [N], [N, C] or [H, W, C],
-    needed by the loss, confusion, gradient and spectral measurements. ``every``: record at
+    needed by the loss, confusion, gradient and spectral measurements (left out of the default
+    set, with a note, when there is none). ``every``: record at
     steps 0, every, 2 every, ...; ``at``: extra steps (``every=None`` and no ``at``: only
     explicit ``record`` calls). ``signal_freqs``: integer frequencies of the 1D spectral
     residual. ``step_name``: the key of the step in each record.
@@ -94,11 +95,18 @@ class RegionMonitor:
         self._reader = ModelReader(self.coords.shape[1], inputs.check_output(output))
         n = self.coords.shape[0]
         self.grid_shape = inputs.grid_of(self.coords, grid_shape)
-        self.config = cfg = self._config(config, measurements)
+        self.config = cfg = inputs.resolve_lc_radius(self._config(config, measurements),
+                                                     self.grid_shape, self.coords)
         self.target = None if target is None else inputs.check_target(target, n)
         missing = [m for m in cfg.measurements if m in NEEDS_TARGET and self.target is None]
-        if missing:
-            raise ValueError(f"target: required for the measurements {missing}")
+        if missing and config is None and measurements is None:
+            # The default set without a target: what the network alone gives.
+            self.config = cfg = cfg.without(missing)
+            self.notes.append(f"no target: {missing} not recorded (they compare the fit with "
+                              "a target)")
+        elif missing:
+            raise ValueError(f"target: the measurements {missing} compare the fit with a "
+                             "target; pass target=, or leave them out of measurements")
         self.signal_freqs = None if signal_freqs is None else [int(k) for k in signal_freqs]
         if cfg.wants("spectral"):
             self._check_spectral()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 from typing import Any, Optional, Sequence
 
 import torch
@@ -74,6 +75,29 @@ def grid_of(coords: Tensor, grid_shape: Optional[Sequence[int]]) -> Optional[tup
         raise ValueError(f"grid_shape: {shape} holds {math.prod(shape)} points, coords has "
                          f"{coords.shape[0]} rows")
     return shape
+
+
+def grid_step(coords: Tensor, shape: Sequence[int]) -> float:
+    """The step of row-major grid coordinates: per axis the distance from the first point to the
+    last one along that axis over the number of steps (float64), the smallest over the axes."""
+    c = coords.detach().to(device="cpu", dtype=torch.float64)
+    steps, stride = [], 1
+    for size in reversed(tuple(shape)):
+        steps.append(float((c[(size - 1) * stride] - c[0]).norm()) / (size - 1))
+        stride *= size
+    return min(steps)
+
+
+def resolve_lc_radius(config, grid_shape: Optional[tuple[int, ...]], coords: Tensor):
+    """``config`` with its local-complexity radius: as given, else the grid step (an error on
+    points that are not a grid, where no step is the natural one)."""
+    if not config.wants("lc") or config.lc_radius is not None:
+        return config
+    if grid_shape is None:
+        raise ValueError("lc_radius: the points are not a grid, so there is no grid step to "
+                         "take as the radius; give MonitorConfig(lc_radius=...) in coordinate "
+                         "units")
+    return replace(config, lc_radius=grid_step(coords, grid_shape))
 
 
 def no_grid_note(dropped: Sequence[str], regions: bool, coords: Tensor) -> str:

@@ -23,8 +23,11 @@ from torch import nn
 
 from .._validate import int_at_least
 from ..plots.curves import record_curves, training_curves
+from ..plots.run_figures import region_records, train_figures
+from ..plots.training import write_region_animation
 from ..runs.checkpoints import read_checkpoint, write_checkpoint
 from ..runs.files import RunDirectory, atomic_write_bytes
+from ..runs.provenance import with_provenance
 from .measurements import DivergedError
 from .monitor import RegionMonitor
 from .records import count_text, figure_bytes
@@ -315,48 +318,55 @@ def _check_resumable(state: dict, model: nn.Module, config: TrainConfig) -> None
 
 def write_results(run: RunDirectory, settings: dict, loss: list,
                   monitor: Optional[RegionMonitor], timings: dict, epoch: int) -> None:
-    """results.json (settings, loss per epoch, records, timings) and arrays.npz."""
+    """results.json (settings, loss per epoch, records, timings; then the provenance: package
+    version, git commit, command, date, device) and arrays.npz."""
     records = monitor.history if monitor is not None else []
-    run.write_results({"settings": settings, "epoch": epoch, "loss": loss, "records": records,
-                       "timings": timings})
+    run.write_results(with_provenance({"settings": settings, "epoch": epoch, "loss": loss,
+                                       "records": records, "timings": timings},
+                                      settings["train"]["device"]))
     arrays = dict(monitor.arrays) if monitor is not None else {}
     arrays["loss"] = torch.tensor(loss, dtype=torch.float64).numpy()
     run.write_arrays(arrays)
 
 
 # --- figures --------------------------------------------------------------------------------------
-LOSS_FIGURE = "loss.png"
-RECORDS_FIGURE = "records.png"
+#: The stem of the animation of the region maps over training.
+ANIMATION_STEM = "regions_over_training"
 
 
 def write_figures(folder: Path, loss: Sequence[float],
                   monitor: Optional[RegionMonitor]) -> list[Path]:
-    """The run's figures, written at the end of training: the loss per epoch with the records'
-    MSE and PSNR (loss.png), the records' curves (records.png) and the region figures of
-    ``region_figures``. Returns the paths written."""
+    """The run's figures, written at the end of training with the builders `specbias plot`
+    uses (``plots.run_figures.train_figures``): loss.png (the loss per epoch with the records'
+    MSE and PSNR), curves.png (the records' curves) and, when the monitor saved region maps
+    on a grid, region_map.png (2D), region_maps_over_training.png and, for a 2D grid with
+    several records, the animation regions_over_training.gif. Axes are in grid indices (the
+    monitor does not know the coordinates' range; `specbias train` draws them in coordinate
+    units). Returns the paths written."""
     records = list(monitor.history) if monitor is not None else []
     step_name = monitor.step_name if monitor is not None else "epoch"
+    shape = monitor.grid_shape if monitor is not None else None
+    regions = region_records(monitor.arrays) if shape else []
+    figs = {}
+    if shape:
+        grid = {"grid_shape": list(shape), "kind": "index"}
+        figs = train_figures(grid=grid, label="", records=records, regions=regions,
+                             step_name=step_name, loss=loss)
+        figs.pop("fit", None)          # the trainer saves no fit to draw
+    else:
+        if len(loss) or records:
+            figs["loss"] = training_curves(loss, records, step_name=step_name)
+        if records:
+            figs["curves"] = record_curves(records, step_name=step_name)
     written = []
-    if loss or records:
-        path = Path(folder) / LOSS_FIGURE
-        fig = training_curves(loss, records, step_name=step_name)
+    for name, fig in figs.items():
+        path = Path(folder) / f"{name}.png"
         atomic_write_bytes(path, figure_bytes(fig))
         written.append(path)
-    if records:
-        path = Path(folder) / RECORDS_FIGURE
-        atomic_write_bytes(path, figure_bytes(record_curves(records, step_name=step_name)))
-        written.append(path)
-        written += region_figures(Path(folder), monitor)
+    if shape and len(shape) == 2 and len(regions) > 1:
+        written += [Path(p) for p in write_region_animation(
+            regions, str(Path(folder) / ANIMATION_STEM), grid=grid, step_name=step_name)]
     return written
-
-
-def region_figures(folder: Path, monitor: RegionMonitor) -> list[Path]:
-    """HOOK, to be connected by the lead to the region-map functions of ``plots`` (written by
-    the plots work): the region map of the last record and the maps of every record as a panel
-    grid and an animation, from ``monitor.arrays`` (``region_ids_e<epoch>``),
-    ``monitor.grid_shape`` and ``monitor.history``. Until connected it draws nothing and
-    returns []; once connected, add the file names it writes to ``RUN_FILE_NAMES``."""
-    return []
 
 
 # --- run folders --------------------------------------------------------------------------------
@@ -364,10 +374,10 @@ def region_figures(folder: Path, monitor: RegionMonitor) -> list[Path]:
 # `specbias analyze` writes beside them. These names are the only files --overwrite removes.
 RUN_CONFIG = "run.json"
 RUN_FILE_NAMES = (RUN_CONFIG, RunDirectory.CHECKPOINT, RunDirectory.RESULTS, RunDirectory.ARRAYS,
-                  "grid.json", LOSS_FIGURE, RECORDS_FIGURE)
+                  "grid.json")
 _RUN_FILE_PATTERN = re.compile(
     r"^(regions_[0-9]+(x[0-9]+)*(_slice)?(_[a-z_]+)?\.(png|pdf|npz|json)"
-    r"|(fit|region_map|region_maps_over_training|curves)\.(png|pdf)"
+    r"|(loss|fit|region_map|region_maps_over_training|curves)\.(png|pdf)"
     r"|regions_over_training\.(gif|mp4)|reconstruction\.npz)$")
 
 
