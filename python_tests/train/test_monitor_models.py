@@ -12,7 +12,7 @@ from specbias_ext.data.grids import grid_coords
 from specbias_ext.testing import published_models as pm
 from specbias_ext.train import monitor as monitor_module
 from specbias_ext.train import monitor_models
-from specbias_ext.train.monitor import RegionMonitor
+from specbias_ext.train.monitor import MonitorConfig, RegionMonitor
 
 pytestmark = [pytest.mark.filterwarnings("ignore:.*weight_norm.*:FutureWarning"),
               pytest.mark.filterwarnings("ignore:coords. the .* points:UserWarning")]
@@ -148,3 +148,12 @@ def test_a_relu_network_is_recorded_with_the_encoding_given():
     whole = RegionMonitor(coords, every=1, measurements=("regions",))(model, 0)
     pieces = RegionMonitor(coords, encoding=encoding, every=1, measurements=("regions",))(net, 0)
     assert whole["regions"] == pieces["regions"]
+
+
+def test_local_complexity_reads_the_split_off_encoding():
+    model, coords, _ = _case("Fourier features")
+    encoding, net = split_model(model)
+    config = MonitorConfig(measurements=("lc",), lc_radius=0.05)
+    whole = RegionMonitor(coords, every=1, config=config)(model, 0)
+    pieces = RegionMonitor(coords, encoding=encoding, every=1, config=config)(net, 0)
+    assert whole["lc"] == pieces["lc"] and whole["lc"]["mean"] > 0
