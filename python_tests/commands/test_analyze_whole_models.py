@@ -210,6 +210,10 @@ def test_refusals_name_what_to_pass(factories, tmp_path, capsys):
              "--model: Trunk takes 12D coordinates (its forward computes no encoding before its "
              "first Linear), the grid gives 2D points: pass a --grid or --slice of 12D points, "
              "or --encoding with the encoding it reads")
+    _refused(capsys, [trunk, "--model", "user_published:Trunk", "--encoding", ".embed",
+                      "--grid", "4x4x4", *out],
+             "--encoding '.embed': on 3D coordinates (the grid's) it raised RuntimeError",
+             "name the encoding the network reads")
     _refused(capsys, [trunk, "--model", "user_published:Trunk", "--encoding", "pe:2",
                       "--grid", "4x4", *out],
              "--encoding 'pe:2' gives 8 features, the model's first layer takes 12",

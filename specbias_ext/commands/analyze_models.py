@@ -93,8 +93,10 @@ def _own_encoding(request: AnalyzeRequest, module, checkpoint: str):
         raise ValueError(f"{flag}: {first_line(err)}") from None
     if not enc.state_dict():
         return enc
-    saved = safe_torch_load(checkpoint, "cpu", ())
-    state = saved.get("encoding") if isinstance(saved, dict) else None
+    state = None
+    if not request.whole_module:       # a whole saved module is no dict of states
+        saved = safe_torch_load(checkpoint, "cpu", ())
+        state = saved.get("encoding") if isinstance(saved, dict) else None
     if not isinstance(state, dict):
         raise ValueError(
             f"{flag}: the encoding has parameters or buffers ({', '.join(enc.state_dict())}) "
@@ -118,14 +120,19 @@ def _in_flag_terms(err: Exception) -> str:
     return re.sub(r"output='([^']*)'", r"--head \1", first_line(err))
 
 
-def _features(enc, dims: int, module) -> int:
+def _features(enc, dims: int, module, flag: str) -> int:
     """How many features ``enc`` gives ``dims``-D coordinates (evaluated on two points)."""
     if isinstance(enc, Encoding):
         return enc.out_dim
     param = next(module.parameters(), None)
     probe = torch.zeros(2, dims, dtype=param.dtype if param is not None else torch.float32)
-    with torch.no_grad():
-        return int(enc(probe).shape[-1])
+    try:
+        with torch.no_grad():
+            return int(enc(probe).shape[-1])
+    except Exception as err:  # noqa: BLE001 (whatever the user's encoding raises)
+        raise ValueError(f"{flag}: on {dims}D coordinates (the grid's) it raised "
+                         f"{type(err).__name__}: {first_line(err)}; name the encoding the "
+                         "network reads") from None
 
 
 def _user_target(request: AnalyzeRequest, module, checkpoint: str, enc) -> Resolved:
@@ -157,7 +164,7 @@ def _user_target(request: AnalyzeRequest, module, checkpoint: str, enc) -> Resol
                          "Linear; leave --encoding out (the model is analysed from the "
                          "coordinates with its own)")
     net = network_from(found).detach()
-    features = _features(enc, dims, module)
+    features = _features(enc, dims, module, f"--encoding {request.encoding!r}")
     if features != net.in_dim:
         raise ValueError(f"--encoding {request.encoding!r} gives {features} features, the "
                          f"model's first layer takes {net.in_dim}; pass the encoding it was "
