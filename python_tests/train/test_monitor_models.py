@@ -140,6 +140,9 @@ def test_several_heads_name_output_and_a_bad_output_is_refused():
         RegionMonitor(coords, every=1, measurements=("regions",))(model, 0)
     with pytest.raises(ValueError, match=r"output: expected the name of the Linear"):
         RegionMonitor(coords, every=1, measurements=("regions",), output=3)
+    with pytest.raises(TypeError, match=r"model: expected your model \(an nn.Module\) or a "
+                                        r"ReluNetwork, got dict"):
+        RegionMonitor(coords, every=1, measurements=("regions",))({}, 0)
 
 
 def test_a_relu_network_is_recorded_with_the_encoding_given():

@@ -77,7 +77,8 @@ class ModelReader:
         ``encoding=`` given to the monitor), so a forward that branches on the input's shape is
         traced with their width."""
         if not isinstance(model, nn.Module):
-            raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
+            raise TypeError(f"model: expected your model (an nn.Module) or a ReluNetwork, got "
+                            f"{type(model).__name__}")
         key = id(model)
         kept = self._readings.get(key)
         fingerprint = _fingerprint(model)
