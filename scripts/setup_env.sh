@@ -14,7 +14,7 @@ if [ ! -x "$PY" ]; then
   echo "[setup] creating $VENV" >&2
   "${PYTHON:-python3}" -m venv "$VENV"
 fi
-if ! "$PY" -c "import torch, numpy, matplotlib, tqdm, skimage, hypothesis, pytest, pytest_benchmark, ninja, cmake, setuptools" >/dev/null 2>&1; then
+if ! "$PY" -c "import torch, numpy, matplotlib, tqdm, skimage, hypothesis, pytest, xdist, pytest_benchmark, ninja, cmake, setuptools" >/dev/null 2>&1; then
   echo "[setup] installing dependencies (torch is several GB the first time)" >&2
   "$PY" -m pip install -q --upgrade pip setuptools wheel
   "$PY" -m pip install -q torch

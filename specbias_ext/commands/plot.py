@@ -23,8 +23,17 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
+from matplotlib import colormaps
 
-from ..plots.output import ANIMATION_FORMATS, DEFAULT_DPI, FIGURE_FORMATS, check_formats
+from ..plots.analysis_figures import analysis_figures
+from ..plots.curves import record_curves
+from ..plots.fits import model_label
+from ..plots.output import (ANIMATION_FORMATS, DEFAULT_DPI, FIGURE_FORMATS, check_formats,
+                            refuse_existing, save_figure)
+from ..plots.run_figures import (MAX_PANELS, region_maps_over_training, region_prefixes,
+                                 region_records, spread, train_figures)
+from ..plots.training import write_region_animation
+from ..runs.output_checks import check_writable_folder
 
 WHAT = ("loss", "fit", "region-map", "regions-over-training", "animation", "curves", "hamming",
         "neurons", "boundary", "slope", "grad-norm", "coherence", "lc")
@@ -58,8 +67,6 @@ class Plan:
             [f"{s}.{f}" for s, _ in self.animations for f in anim_formats]
 
     def write(self, fig_formats, anim_formats, dpi: int, overwrite: bool) -> list[str]:
-        from ..plots.output import refuse_existing, save_figure
-
         refuse_existing(self.paths(fig_formats, anim_formats), overwrite)
         written = []
         if fig_formats:
@@ -93,9 +100,6 @@ def is_train_run(folder: str) -> bool:
 
 def plan_train_run(folder: str, out: str, what: set, plan: Plan) -> None:
     """The figures of a `specbias train` folder."""
-    from ..plots.fits import model_label
-    from ..plots.run_figures import region_records, train_figures
-    from ..plots.training import write_region_animation
 
     config = _json(os.path.join(folder, "run.json"))
     results = _json(os.path.join(folder, "results.json"))
@@ -156,8 +160,6 @@ def analysis_outputs(folder: str) -> list[str]:
 
 def plan_analysis(summary_path: str, out: str, what: set, cmap: Optional[str],
                   plan: Plan) -> None:
-    from ..plots.analysis_figures import analysis_figures
-
     stem = summary_path[:-5]
     name = os.path.basename(stem)
     summary = _json(summary_path)
@@ -208,18 +210,12 @@ def is_monitor_folder(folder: str) -> bool:
 
 
 def plan_monitor(folder: str, out: str, what: set, plan: Plan) -> None:
-    from ..plots.run_figures import region_maps_over_training, region_records, spread, \
-        MAX_PANELS
-    from ..plots.training import write_region_animation
-
     with open(os.path.join(folder, "records.jsonl")) as f:
         records = [json.loads(line) for line in f if line.strip()]
     settings_path = os.path.join(folder, "settings.json")
     settings = _json(settings_path) if os.path.isfile(settings_path) else {}
     step_name = next((k for k in ("step", "epoch") if records and k in records[0]), "step")
     if records and _wanted(what, "curves"):
-        # plots.curves.record_curves: written on the "train" branch (the agreed interface)
-        from ..plots.curves import record_curves
         plan.add_figure(os.path.join(out, "curves"),
                         lambda: record_curves(records, step_name=step_name))
     arrays = {}
@@ -248,9 +244,6 @@ def is_reproduce_folder(folder: str) -> bool:
 
 def plan_reproduce(folder: str, out: str, what: set, plan: Plan) -> None:
     """Every experiment's saved region maps over training (panels and animation)."""
-    from ..plots.run_figures import region_maps_over_training, region_prefixes, \
-        region_records, spread, MAX_PANELS
-    from ..plots.training import write_region_animation
 
     for results_path in sorted(glob.glob(os.path.join(folder, "*", "results.json"))):
         exp = os.path.dirname(results_path)
@@ -307,8 +300,6 @@ def parse_formats(text: str) -> tuple[list, list]:
 
 
 def check_cmap(name: Optional[str]) -> Optional[str]:
-    from matplotlib import colormaps
-
     if name is not None and name not in colormaps:
         raise ValueError(f"--cmap {name!r}: not a matplotlib colormap (e.g. viridis, magma, "
                          "cividis)")
@@ -340,8 +331,6 @@ def plan_run(run: str, out: str, what: set, cmap: Optional[str]) -> Plan:
 
 
 def plot_command(args) -> None:
-    from ..runs.output_checks import check_writable_folder
-
     what = parse_what(args.what)
     fig_formats, anim_formats = parse_formats(args.format)
     if args.dpi < 10 or args.dpi > 1200:

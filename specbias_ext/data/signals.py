@@ -132,7 +132,7 @@ def _read_file(path: str) -> np.ndarray:
         if suffix == ".npy":
             arr = np.load(path, allow_pickle=False)
         else:
-            from skimage import io
+            from skimage import io  # heavy (imageio plugins): only when a file is read
             arr = io.imread(path)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad file
         raise ValueError(f"name_or_path: could not decode {path!r}: {exc}") from None

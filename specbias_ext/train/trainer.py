@@ -20,13 +20,15 @@ from typing import Any, Optional, Sequence, Union
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from .._validate import int_at_least
 from ..plots.curves import record_curves, training_curves
 from ..plots.run_figures import region_records, train_figures
 from ..plots.training import write_region_animation
 from ..runs.checkpoints import read_checkpoint, write_checkpoint
-from ..runs.files import RunDirectory, atomic_write_bytes
+from ..runs.files import RunDirectory, atomic_write_bytes, atomic_write_json
+from ..runs.output_checks import check_writable_folder
 from ..runs.provenance import with_provenance
 from .measurements import DivergedError
 from .monitor import RegionMonitor
@@ -149,7 +151,6 @@ def _settings(model, config, monitor, coords) -> dict[str, Any]:
 
 
 def _progress(config: TrainConfig, start_epoch: int):
-    from tqdm.auto import tqdm
     return tqdm(total=config.epochs, initial=start_epoch, disable=config.quiet, unit="epoch",
                 dynamic_ncols=True)
 
@@ -419,8 +420,6 @@ def prepare_run_folder(folder: Union[str, Path], config: dict, resume: bool = Fa
     ``config``; the differing keys are listed otherwise) or ``overwrite``. Returns the files to
     remove before the run starts (the old run's, with ``overwrite``); see ``start_run_folder``.
     """
-    from ..runs.output_checks import check_writable_folder
-
     check_writable_folder(folder, "--out")
     if resume and overwrite:
         raise ValueError("--resume and --overwrite: choose one (continue the run in the folder, "
@@ -455,8 +454,6 @@ def prepare_run_folder(folder: Union[str, Path], config: dict, resume: bool = Fa
 
 def start_run_folder(folder: Union[str, Path], config: dict, remove: Sequence[Path] = ()) -> None:
     """After ``prepare_run_folder`` passed: remove the old run's files, write run.json."""
-    from ..runs.files import atomic_write_json
-
     for path in remove:
         try:
             path.unlink()
