@@ -86,8 +86,8 @@ def _fallback_cuda_includes() -> list[str]:
 
 
 def _version(with_cuda: bool) -> str:
-    """The one version (specbias_ext/__init__.py), plus +pt<XY><cuXYZ|cpu> for wheels."""
-    with open(os.path.join(ROOT, "specbias_ext", "__init__.py")) as f:
+    """The one version (specbias_ext/_version.py), plus +pt<XY><cuXYZ|cpu> for wheels."""
+    with open(os.path.join(ROOT, "specbias_ext", "_version.py")) as f:
         version = re.search(r'^__version__ = "([^"]+)"', f.read(), re.M).group(1)
     if os.environ.get("SPECBIAS_LOCAL_VERSION") == "1":
         kind = "cu" + torch.version.cuda.replace(".", "") if with_cuda else "cpu"

@@ -10,8 +10,8 @@ peak memory land in each benchmark's extra_info.
 import pytest
 import torch
 
-from geometry_forms import pe_form
-from nets import random_mlp
+from specbias_ext.testing import pe_form
+from specbias_ext.testing import random_mlp
 from peak_memory import record
 from timing import best_time
 from specbias_ext import ReluNetwork, activation_patterns, reference
@@ -28,20 +28,20 @@ def _grid(side, device, dtype=torch.float32):
 
 def _pe_mlp(device, width=256, depth=4, levels=8):
     form = [t.to(device) for t in pe_form(2, levels, torch.float32)]
-    w, b = random_mlp(form[0].shape[0], [width] * depth, 3, dtype=torch.float32, seed=0,
-                      device=device)
-    return form, w, b
+    net = ReluNetwork.of(*random_mlp(form[0].shape[0], [width] * depth, 3, dtype=torch.float32,
+                                     seed=0, device=device))
+    return form, net
 
 
 def test_boundary_distance_vs_activation_patterns(benchmark, device):
     """MLP 4x256, PE L=8 (E=32), float32; 512x512 grid on CUDA, 256x256 on the CPU (to keep the
     file near a minute; the cost is linear in the points). Target: ratio_vs_patterns <= 4."""
     coords = _grid(512 if device.type == "cuda" else 256, device)
-    form, w, b = _pe_mlp(device)
+    form, net = _pe_mlp(device)
     encoded = reference.encode_affine_sine(coords, *form)
-    ours = lambda: ops_geometry.boundary_distance(coords, *form, w, b)  # noqa: E731
+    ours = lambda: ops_geometry.boundary_distance(coords, *form, net)  # noqa: E731
     # activation_patterns gets the already encoded grid, so it does strictly less work.
-    patterns = lambda: activation_patterns(encoded, w, b)  # noqa: E731
+    patterns = lambda: activation_patterns(encoded, net)  # noqa: E731
     t_patterns = best_time(patterns, device, rounds=2)
     t_ours = best_time(ours, device, rounds=2)
     benchmark.extra_info.update(points=coords.shape[0], mlp="4x256", encoding="PE L=8",
@@ -57,9 +57,9 @@ def test_boundary_distance_vs_jvp_reference(benchmark, device):
     tangent), 512x512 on CUDA."""
     side = 512 if device.type == "cuda" else 128
     coords = _grid(side, device)
-    form, w, b = _pe_mlp(device)
-    ours = lambda: ops_geometry.boundary_distance(coords, *form, w, b)  # noqa: E731
-    ref = lambda: reference.boundary_distance(coords, *form, w, b)  # noqa: E731
+    form, net = _pe_mlp(device)
+    ours = lambda: ops_geometry.boundary_distance(coords, *form, net)  # noqa: E731
+    ref = lambda: reference.boundary_distance(coords, *form, net)  # noqa: E731
     torch.testing.assert_close(ours()[0], ref()[0], rtol=2e-3, atol=1e-4)
     t_ref = best_time(ref, device, rounds=2)
     t_ours = best_time(ours, device, rounds=2)
@@ -73,9 +73,9 @@ def test_boundary_distance_vs_jvp_reference(benchmark, device):
 def test_coord_gradients_vs_jvp_reference(benchmark, device):
     side = 512 if device.type == "cuda" else 128
     coords = _grid(side, device)
-    form, w, b = _pe_mlp(device)
-    ours = lambda: ops_geometry.coord_gradients(coords, *form, w, b)  # noqa: E731
-    ref = lambda: reference.coord_gradients(coords, *form, w, b)  # noqa: E731
+    form, net = _pe_mlp(device)
+    ours = lambda: ops_geometry.coord_gradients(coords, *form, net)  # noqa: E731
+    ref = lambda: reference.coord_gradients(coords, *form, net)  # noqa: E731
     t_ref = best_time(ref, device, rounds=2)
     t_ours = best_time(ours, device, rounds=2)
     benchmark.extra_info.update(points=coords.shape[0], reference_s=round(t_ref, 4),
@@ -130,7 +130,8 @@ def test_boundary_distance_nerf_like_trunk(benchmark, device, slope):
 def test_spectral_tracker_vs_svdvals(benchmark, device):
     """One 'epoch' of layer norms for an MLP 4x512 on PE L=8 input (E=32) with 3 outputs:
     warm tracker (4 iterations per layer) vs torch.linalg.svdvals of every layer."""
-    form, w, _ = _pe_mlp(device, width=512)
+    _, net = _pe_mlp(device, width=512)
+    w = list(net.weights)
     tracker = params.SpectralNormTracker(iters=4)
     tracker.update(w)
     ours = lambda: tracker.update(w)  # noqa: E731

@@ -60,8 +60,7 @@ def mlp_inputs(n, in_dim, width, depth, device, seed=0):
     target = torch.rand(n, 1, generator=gen).to(device)
     with torch.no_grad():
         go = se.mse_grad_out(model(x), target)
-    weights, biases = [[t.detach() for t in ts] for ts in se.mlp_params(model)]
-    return model, x, go, weights, biases
+    return model, x, go, se.relu_network(model).detach()
 
 
 # ----------------------------------------------------------------------------- alternatives
@@ -158,8 +157,9 @@ def paper_pair_dots(model, x, go, i, j):
 @pytest.mark.parametrize("n_cpu,n_cuda", [(4096, 65536), (16384, 262144)])
 def test_per_example_norms(benchmark, device, n_cpu, n_cuda):
     n = n_cpu if device.type == "cpu" else n_cuda
-    model, x, go, w, b = mlp_inputs(n, 32, 256, 4, device)
-    ours = lambda: se.per_example_grad_norms(x, w, b, go)  # noqa: E731
+    model, x, go, net = mlp_inputs(n, 32, 256, 4, device)
+    w, b = net.weights, net.biases  # for the plain-torch route
+    ours = lambda: se.per_example_grad_norms(x, net, go)  # noqa: E731
     t_ours = run_ours(benchmark, ours, device)
     info = benchmark.extra_info
     info.update(n=n, mlp="32-4x256-1", dtype="float32", ours_s=t_ours, ours_peak_mib=peak_mib(ours, device))
@@ -195,8 +195,9 @@ def test_per_example_norms(benchmark, device, n_cpu, n_cuda):
 @pytest.mark.parametrize("n_cpu,n_cuda", [(4096, 16384)])
 def test_gram(benchmark, device, n_cpu, n_cuda):
     n = n_cpu if device.type == "cpu" else n_cuda
-    model, x, go, w, b = mlp_inputs(n, 32, 128, 4, device)
-    ours = lambda: se.grad_gram(x, w, b, go)  # noqa: E731
+    model, x, go, net = mlp_inputs(n, 32, 128, 4, device)
+    w, b = net.weights, net.biases  # for the plain-torch route
+    ours = lambda: se.grad_gram(x, net, go)  # noqa: E731
     t_ours = run_ours(benchmark, ours, device)
     info = benchmark.extra_info
     info.update(n=n, mlp="32-4x128-1", dtype="float32", ours_s=t_ours,
@@ -231,8 +232,8 @@ def test_gram(benchmark, device, n_cpu, n_cuda):
         ((got[i[:20], j[:20]] - dots).abs() / (scale_ref[i[:20]] * scale_ref[j[:20]])).max())
 
 
-def _region_ids(x, w, b):
-    patterns = se.activation_patterns(x, w, b)
+def _region_ids(x, net):
+    patterns = se.activation_patterns(x, net)
     if torch._C._dispatch_has_kernel_for_dispatch_key("specbias::region_ids",
                                                       x.device.type.upper()):
         ids, counts = se.region_ids(patterns)
@@ -254,11 +255,11 @@ def test_region_grad_norms(benchmark, device, encoding):
     coords = torch.stack(torch.meshgrid(t, t, indexing="ij"), dim=-1).reshape(-1, 2).to(device)
     x = coords if encoding == "raw" else pe(coords, 8)
     model = make_mlp(x.shape[1], 128, 4, device)
-    w, b = [[t.detach() for t in ts] for ts in se.mlp_params(model)]
+    net = se.relu_network(model).detach()
     with torch.no_grad():
         go = se.mse_grad_out(model(x), torch.rand(x.shape[0], 1, device=device))
-    ids, regions = _region_ids(x, w, b)
-    ours = lambda: se.region_grad_norms(x, w, b, go, ids, regions)  # noqa: E731
+    ids, regions = _region_ids(x, net)
+    ours = lambda: se.region_grad_norms(x, net, go, ids, regions)  # noqa: E731
     t_ours = run_ours(benchmark, ours, device)
     info = benchmark.extra_info
     counts = torch.bincount(ids)

@@ -6,7 +6,7 @@ Each rank reports its wall time and its peak resident memory (VmHWM, the whole p
 runs use the same cores. As a script: ``python bench/bench_grid_distributed.py --side 256
 --procs 1 2``; pytest-benchmark: ``SPECBIAS_DIST_SIDE`` (default 64).
 
-``--table-rows N`` times the table combination alone (``distributed.combine_tables``) instead:
+``--table-rows N`` times the table combination alone (``analysis.table_combine.combine_tables``) instead:
 every rank holds N distinct rows of 8 words (512 neurons), half of them shared with the next
 rank; each rank reports the time and how much its VmHWM grew during the call.
 """
@@ -60,7 +60,7 @@ def _rank(rank, world, port, side, tile, threads, results):
 
 def _combine_rank(rank, world, port, rows, results):
     torch.set_num_threads(1)
-    from specbias_ext.analysis.distributed import combine_tables
+    from specbias_ext.analysis.table_combine import combine_tables
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world,

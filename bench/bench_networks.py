@@ -20,7 +20,7 @@ from torch.func import functional_call, grad, vmap
 import specbias_ext as se
 from peak_memory import peak_mib
 from timing import best_time, run_ours
-from user_models import NeRFTrunk
+from specbias_ext.testing.user_models import NeRFTrunk
 
 VARIANTS = {"relu": 0.0, "leaky0.1": 0.1}
 

@@ -82,7 +82,7 @@ def pe_mlp(device, width=512, depth=4, seed=0):
 
 @pytest.fixture(scope="module")
 def net(device):
-    return pe_mlp(device)
+    return specbias_ext.ReluNetwork.of(*pe_mlp(device))
 
 
 @pytest.fixture(scope="module")
@@ -92,13 +92,14 @@ def grid_x(device):
 
 @pytest.fixture(scope="module")
 def grid_patterns(grid_x, net):
-    return specbias_ext.activation_patterns(grid_x, *net)
+    return specbias_ext.activation_patterns(grid_x, net)
 
 
 # ----------------------------------------------------------------------------- alternatives
 
 @torch.no_grad()
-def bare_forward(x, weights, biases):
+def bare_forward(x, net):
+    weights, biases = net.weights, net.biases
     a = x
     for w, b in zip(weights[:-1], biases[:-1]):
         a = torch.relu(torch.addmm(b, a, w.T))
@@ -106,8 +107,9 @@ def bare_forward(x, weights, biases):
 
 
 @torch.no_grad()
-def plain_torch_patterns(x, weights, biases):
+def plain_torch_patterns(x, net):
     """Forward, z > 0, then pack 8 bits per byte and view the bytes as int64 words."""
+    weights, biases = net.weights, net.biases
     signs = []
     a = x
     for w, b in zip(weights[:-1], biases[:-1]):
@@ -141,8 +143,9 @@ def plain_torch_hamming(patterns, i, j):
 
 
 @torch.no_grad()
-def paper_hamming(x, weights, biases, i, j):
+def paper_hamming(x, net, i, j):
     """The authors' way: one forward pass per point of each pair, patterns compared in Python."""
+    weights, biases = net.weights, net.biases
     out = []
     for a_idx, b_idx in zip(i.tolist(), j.tolist()):
         pats = []
@@ -161,22 +164,22 @@ def paper_hamming(x, weights, biases, i, j):
 # ----------------------------------------------------------------------------- benchmarks
 
 def test_activation_patterns(benchmark, device, grid_x, net):
-    result, ours_s = run_ours(benchmark, lambda: specbias_ext.activation_patterns(grid_x, *net),
+    result, ours_s = run_ours(benchmark, lambda: specbias_ext.activation_patterns(grid_x, net),
                               device)
-    plain = plain_torch_patterns(grid_x, *net)
+    plain = plain_torch_patterns(grid_x, net)
     # Different GEMM blockings may round a z within an ulp of 0 differently: allow a handful.
     differing_words = int((result != plain).sum())
     assert differing_words <= result.numel() * 1e-5
     benchmark.extra_info.update(points=grid_x.shape[0], net="32-4x512-1",
                                 differing_words_vs_plain=differing_words,
                                 output_mib=round(result.numel() * 8 / 2**20, 2))
-    compare(benchmark, ours_s, "bare_forward", best_time(lambda: bare_forward(grid_x, *net),
+    compare(benchmark, ours_s, "bare_forward", best_time(lambda: bare_forward(grid_x, net),
                                                          device))
     compare(benchmark, ours_s, "plain_torch",
-            best_time(lambda: plain_torch_patterns(grid_x, *net), device))
-    record(benchmark, "ours", lambda: specbias_ext.activation_patterns(grid_x, *net), device)
-    record(benchmark, "bare_forward", lambda: bare_forward(grid_x, *net), device)
-    record(benchmark, "plain_torch", lambda: plain_torch_patterns(grid_x, *net), device)
+            best_time(lambda: plain_torch_patterns(grid_x, net), device))
+    record(benchmark, "ours", lambda: specbias_ext.activation_patterns(grid_x, net), device)
+    record(benchmark, "bare_forward", lambda: bare_forward(grid_x, net), device)
+    record(benchmark, "plain_torch", lambda: plain_torch_patterns(grid_x, net), device)
 
 
 def test_region_ids(benchmark, device, grid_patterns):
@@ -207,7 +210,7 @@ def test_hamming_pairs(benchmark, device, grid_x, grid_patterns, net):
     compare(benchmark, ours_s, "plain_torch_swar",
             best_time(lambda: plain_torch_hamming(grid_patterns, i, j), device))
     t0 = time.perf_counter()
-    paper = paper_hamming(grid_x, *net, i[:PAPER_PAIRS], j[:PAPER_PAIRS])
+    paper = paper_hamming(grid_x, net, i[:PAPER_PAIRS], j[:PAPER_PAIRS])
     paper_s = (time.perf_counter() - t0) * PAIRS / PAPER_PAIRS
     # Batch-1 matmuls round differently from our tiles: a z within an ulp of 0 may flip a bit.
     off = sum(abs(a - b) for a, b in zip(paper, result[:PAPER_PAIRS].tolist()))
@@ -223,17 +226,17 @@ def test_gpu_check_2048_grid(benchmark, device, net):
     if device.type != "cuda":
         pytest.skip("2048^2 grid only with --device cuda")
     x = grid_inputs(2048, device)
-    result, ours_s = run_ours(benchmark, lambda: specbias_ext.activation_patterns(x, *net),
+    result, ours_s = run_ours(benchmark, lambda: specbias_ext.activation_patterns(x, net),
                               device)
     benchmark.extra_info.update(points=x.shape[0], output_mib=round(result.numel() * 8 / 2**20))
-    compare(benchmark, ours_s, "bare_forward", best_time(lambda: bare_forward(x, *net), device))
-    compare(benchmark, ours_s, "plain_torch", best_time(lambda: plain_torch_patterns(x, *net),
+    compare(benchmark, ours_s, "bare_forward", best_time(lambda: bare_forward(x, net), device))
+    compare(benchmark, ours_s, "plain_torch", best_time(lambda: plain_torch_patterns(x, net),
                                                         device))
     ids_s = best_time(lambda: specbias_ext.region_ids(result), device)
     benchmark.extra_info["region_ids_s"] = round(ids_s, 6)
     benchmark.extra_info["regions"] = int(specbias_ext.region_ids(result)[1].shape[0])
     benchmark.extra_info["unique_packed_s"] = round(
         best_time(lambda: plain_torch_unique(result), device, rounds=1), 6)
-    record(benchmark, "ours", lambda: specbias_ext.activation_patterns(x, *net), device)
-    record(benchmark, "bare_forward", lambda: bare_forward(x, *net), device)
-    record(benchmark, "plain_torch", lambda: plain_torch_patterns(x, *net), device)
+    record(benchmark, "ours", lambda: specbias_ext.activation_patterns(x, net), device)
+    record(benchmark, "bare_forward", lambda: bare_forward(x, net), device)
+    record(benchmark, "plain_torch", lambda: plain_torch_patterns(x, net), device)

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python_tests"))
 
 
 def pytest_addoption(parser):

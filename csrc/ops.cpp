@@ -90,6 +90,22 @@ TORCH_LIBRARY(specbias, m) {
         ") -> (Tensor, Tensor)");
   m.def("coord_gradients_encoded(Tensor x, Tensor x_jacobian, " SPECBIAS_NET ", " SPECBIAS_KW
         ") -> Tensor");
+
+  // Local complexity, int32 counts per point and hidden layer. Sampled: neurons whose pattern
+  // bit is not the same at every vertex of the point's hull, the vertices c +- radius *
+  // directions[k] (and c itself with include_centre) encoded inside the kernel, or given
+  // already encoded as vertices [N, V, E] -> [N, L]. First order: neurons with
+  // |z| / ||dz/dc|| <= radii[q], in the boundary-distance pass -> (distance [N], argmin [N],
+  // counts [N, L, R]).
+  m.def("local_complexity(Tensor coords, Tensor enc_matrix, Tensor enc_offset, "
+        "Tensor enc_periodic, Tensor directions, float radius, bool include_centre, " SPECBIAS_NET
+        ", " SPECBIAS_KW ") -> Tensor");
+  m.def("local_complexity_encoded(Tensor vertices, " SPECBIAS_NET ", " SPECBIAS_KW ") -> Tensor");
+  m.def("first_order_complexity(Tensor coords, Tensor enc_matrix, Tensor enc_offset, "
+        "Tensor enc_periodic, float[] radii, " SPECBIAS_NET ", " SPECBIAS_KW
+        ") -> (Tensor, Tensor, Tensor)");
+  m.def("first_order_complexity_encoded(Tensor x, Tensor x_jacobian, float[] radii, "
+        SPECBIAS_NET ", " SPECBIAS_KW ") -> (Tensor, Tensor, Tensor)");
 }
 
 // None of the ops is differentiable (bit patterns, counts, measurements of gradients). Autograd
@@ -100,7 +116,8 @@ TORCH_LIBRARY_IMPL(specbias, Autograd, m) {
        {"activation_patterns", "region_ids", "hamming_pairs", "hamming_neighbors", "bit_counts",
         "per_example_grad_norms", "grad_dots", "grad_gram", "region_grad_norms",
         "boundary_distance", "coord_gradients", "boundary_distance_encoded",
-        "coord_gradients_encoded"}) {
+        "coord_gradients_encoded", "local_complexity", "local_complexity_encoded",
+        "first_order_complexity", "first_order_complexity_encoded"}) {
     m.impl(op, torch::CppFunction::makeFallthrough());
   }
 }

@@ -4,7 +4,8 @@
 
 The training loop is ordinary PyTorch; the monitor is one call per step. It writes
 records.jsonl, arrays/*.npz and monitor.png to --out (and TensorBoard scalars when
-torch.utils.tensorboard is installed).
+torch.utils.tensorboard is installed); a folder holding earlier records is refused unless
+--resume (continue them) or --overwrite (replace them).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import specbias_ext as se
 from specbias_ext.nets.encodings import make_encoding
 from specbias_ext.data.grids import grid_coords
 from specbias_ext.data.signals import load_image
+from specbias_ext.train.records import count_text
 
 
 def main(argv=None) -> dict:
@@ -31,6 +33,8 @@ def main(argv=None) -> dict:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--out", default="runs/train_with_monitor")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--resume", action="store_true", help="continue the records in --out")
+    p.add_argument("--overwrite", action="store_true", help="replace the records in --out")
     args = p.parse_args(argv)
 
     image = load_image(args.image, size=args.size, grey=True)          # [H, W, 1] in [0, 1]
@@ -46,13 +50,15 @@ def main(argv=None) -> dict:
     model = nn.Sequential(*layers, nn.Linear(dims[-1], 1)).to(args.device)
 
     monitor = se.RegionMonitor(coords, target=target, encoding=enc, every=args.every,
-                               measurements=("regions", "hamming", "confusion"), out=args.out)
+                               measurements=("regions", "hamming", "confusion"), out=args.out,
+                               resume=args.resume, overwrite=args.overwrite)
     x, y = enc(coords).to(args.device), target.to(args.device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     for step in range(args.steps + 1):
         rec = monitor(model, step)                   # records when due; None otherwise
-        if rec is not None:
-            print(f"step {step:5d}  loss {rec['loss']:.4g}  regions {rec['regions']:6d}  "
+        if rec is not None:                          # a saturated count prints as ">= N"
+            print(f"step {step:5d}  loss {rec['loss']:.4g}  regions "
+                  f"{rec['regions_grid']['display']:>20}  "
                   f"local Hamming {rec['hamming_local']['mean']:.2f}")
         if step == args.steps:
             break
@@ -60,10 +66,13 @@ def main(argv=None) -> dict:
         loss = (model(x) - y).square().mean()
         loss.backward()
         opt.step()
-    monitor.plot()
+    monitor.plot()                                   # out/monitor.png
     monitor.close()
     steps, regions = monitor.series("regions")
-    print(f"regions {regions[0]} -> {regions[-1]}; wrote {args.out}/records.jsonl, monitor.png")
+    print(f"regions {count_text(monitor.history[0])} -> "
+          f"{count_text(monitor.history[-1], hint=True)}")
+    print(f"wrote {args.out}/records.jsonl, monitor.png (RegionMonitor.load({args.out!r}) "
+          "reads them back without the model)")
     return {"steps": steps, "regions": regions}
 
 

@@ -72,7 +72,7 @@ def run(rank, world, port, jobs, results):
     torch.set_num_threads(1)
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
-    # what torchrun sets: `specbias analyze` (analysis.distributed.launch) then joins this group
+    # what torchrun sets: `specbias analyze` (analysis.launch) then joins this group
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     dist.init_process_group("gloo", rank=rank, world_size=world,
                             timeout=datetime.timedelta(seconds=60))

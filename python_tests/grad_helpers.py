@@ -3,37 +3,36 @@ from __future__ import annotations
 
 import torch
 
-from specbias_ext import reference as ref
-from nets import random_mlp
+from specbias_ext import ReluNetwork, reference as ref
+from specbias_ext.testing import random_mlp
 
 
 def make_case(cfg, n=None, device="cpu"):
-    """(x, weights, biases, grad_out) for a hypothesis mlp_configs() draw."""
+    """(x, net, grad_out) for a hypothesis mlp_configs() draw."""
     n = cfg["n"] if n is None else n
-    weights, biases = random_mlp(cfg["in_dim"], cfg["hidden"], cfg["out_dim"], dtype=cfg["dtype"],
-                                 seed=cfg["seed"], dead_fraction=cfg["dead_fraction"],
-                                 device=device)
+    net = ReluNetwork.of(*random_mlp(cfg["in_dim"], cfg["hidden"], cfg["out_dim"],
+                                     dtype=cfg["dtype"], seed=cfg["seed"],
+                                     dead_fraction=cfg["dead_fraction"], device=device))
     gen = torch.Generator().manual_seed(cfg["seed"] + 1)
     x = torch.rand(n, cfg["in_dim"], generator=gen, dtype=torch.float64) * 2 - 1
     go = torch.randn(n, cfg["out_dim"], generator=gen, dtype=torch.float64)
-    return x.to(cfg["dtype"]).to(device), weights, biases, go.to(cfg["dtype"]).to(device)
+    return x.to(cfg["dtype"]).to(device), net, go.to(cfg["dtype"]).to(device)
 
 
-def as_double(x, weights, biases, grad_out):
-    return (x.double(), [w.double() for w in weights], [b.double() for b in biases],
-            grad_out.double())
+def as_double(x, net, grad_out):
+    return x.double(), net.to(torch.float64), grad_out.double()
 
 
-def kink_free(x, weights, biases, rel=1e-4):
+def kink_free(x, net, rel=1e-4):
     """bool [N]: no hidden pre-activation of the point lies within rel * its scale of 0.
 
     float32 and float64 may disagree on the sign of a pre-activation that is (nearly) 0, and then
     legitimately give different gradients; float32 comparisons are restricted to points without.
     """
-    x, weights, biases, _ = as_double(x, weights, biases, x[:, :1])
+    x, net, _ = as_double(x, net, x[:, :1])
     ok = torch.ones(x.shape[0], dtype=torch.bool)
     a = x
-    for w, b in zip(weights[:-1], biases[:-1]):
+    for w, b in zip(net.weights[:-1], net.biases[:-1]):
         z = a @ w.T + b
         scale = a.abs() @ w.abs().T + b.abs() + 1e-30
         ok &= ((z.abs() / scale) > rel).all(dim=1)
@@ -54,5 +53,5 @@ def assert_close_scaled(actual, expected, scale, dtype, what):
                            f"{float(err.max()):.3e}, bound there {float(bound.flatten()[err.argmax()]):.3e}")
 
 
-def reference_norms(x, weights, biases, grad_out):
-    return ref.per_example_grad_norms(*as_double(x, weights, biases, grad_out))
+def reference_norms(x, net, grad_out):
+    return ref.per_example_grad_norms(*as_double(x, net, grad_out))

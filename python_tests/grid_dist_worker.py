@@ -38,10 +38,10 @@ def _random_rows(gen, k, words):
 
 def _rows_owned_by(gen, owner, world, k, words):
     """k distinct random rows that all hash to ``owner`` among ``world`` ranks."""
-    from specbias_ext.analysis.distributed import _owners
+    from specbias_ext.analysis.table_combine import owners
 
     rows = _random_rows(gen, 64 * k * world, words)
-    rows = rows[_owners(rows, world) == owner][:k]
+    rows = rows[owners(rows, world) == owner][:k]
     assert rows.shape[0] == k
     return rows
 
@@ -83,7 +83,7 @@ def combine_case(name: str, world: int) -> list[tuple[torch.Tensor, torch.Tensor
 
 
 def _combine_job(kw, group):
-    from specbias_ext.analysis import distributed
+    from specbias_ext.analysis import table_combine
 
     rank = dist.get_rank(group)
     patterns, counts = combine_case(kw["case"], dist.get_world_size(group))[rank]
@@ -91,12 +91,12 @@ def _combine_job(kw, group):
         patterns = patterns.to(torch.int32)
     if kw.get("bad_words_on") == rank:
         patterns = torch.cat([patterns, patterns[:, :1]], dim=1)
-    before = distributed.TABLE_CHUNK
-    distributed.TABLE_CHUNK = kw.get("chunk", before)
+    before = table_combine.TABLE_CHUNK
+    table_combine.TABLE_CHUNK = kw.get("chunk", before)
     try:
-        mapping, sizes = distributed.combine_tables(patterns, counts, group)
+        mapping, sizes = table_combine.combine_tables(patterns, counts, group)
     finally:
-        distributed.TABLE_CHUNK = before
+        table_combine.TABLE_CHUNK = before
     return {"mapping": mapping, "sizes": sizes}
 
 

@@ -24,8 +24,9 @@ gen = torch.Generator().manual_seed(0)
 weights = [torch.randn(70, 3, generator=gen), torch.randn(1, 70, generator=gen)]
 biases = [torch.randn(70, generator=gen), torch.randn(1, generator=gen)]
 x = torch.randn(500, 3, generator=gen, dtype=torch.float64).float()
-got = sb.activation_patterns(x, weights, biases)
-assert torch.equal(got, reference.activation_patterns(x, weights, biases))
+net = sb.ReluNetwork.of(weights, biases)
+got = sb.activation_patterns(x, net)
+assert torch.equal(got, reference.activation_patterns(x, net))
 print(f"[wheel] installed {sb.__file__}: {info['compiler']}, torch {info['torch_version']}, "
       f"cuda kernels {info['cuda']}; activation_patterns == reference")
 PY

@@ -7,7 +7,9 @@ member's results are those of analysing it alone in one process, bit for bit. Th
 computes a member writes its files (``<name>.json``, ``<name>.npz``, with ``ids="file"``
 ``<name>_ids.npy``: distinct names, so ranks never write the same file); rank 0 then writes
 ``<ensemble name>.json`` with every member's summary and the statistics across members (mean,
-standard deviation and a t interval, from ``specbias_ext.stats.intervals``).
+standard deviation and a t interval, from ``specbias_ext.stats.intervals``). Every JSON file
+carries, apart from its values, its provenance with the number of processes of the run
+(``outputs``); the values do not depend on that number.
 
 The members are handled in rounds of P (round i: members ``iP .. iP + P - 1``, one per rank);
 after each round the ranks exchange their status and the summaries of that round in one
@@ -27,11 +29,15 @@ from typing import Any, Callable, Optional, Sequence, Union
 import torch
 import torch.distributed as dist
 
-from ..stats import intervals as statistics
 from ..nets.network import ReluNetwork
 from ..runs.files import atomic_write_json
-from .distributed import RankFailed, write_outputs
-from .stream import DEFAULT_TILE, _check_grid, analyze_stream, check_grad_out, check_tile
+from ..runs.provenance import with_provenance
+from ..stats import intervals as statistics
+from .arguments import check_grad_out, check_grid, check_tile
+from .outputs import write_outputs
+from .rank_failures import RankFailed
+from .stream import analyze_stream
+from .tile_scan import DEFAULT_TILE
 
 Tensor = torch.Tensor
 
@@ -162,13 +168,14 @@ def analyze_ensemble(members: Sequence, grid, *, out, names: Optional[Sequence[s
     with the same arguments) member k is analysed on rank ``k mod P``; without one, every member
     is analysed here. Either way each member is the single-process streaming analysis of the
     whole grid, and every output equals, bit for bit, ``analyze_grid(member, grid, out=out,
-    name=names[k], ids=ids, ...)`` in one process.
+    name=names[k], ids=ids, ...)`` in one process (the JSON files less their provenance).
 
     Files in ``out`` (written atomically): ``<names[k]>.json`` (summary) and ``<names[k]>.npz``
     (region sizes, neighbour histograms, neuron on-counts) by the rank that analysed member k,
     with ``ids="file"`` also ``<names[k]>_ids.npy`` (``ids``: "none" or "file"); then, by rank
     0, ``<ensemble_name>.json``: the grid, the members in order (name, ``sources[k]`` when
-    given, their files and summary) and ``ensemble_statistics`` of the summaries. Under several
+    given, their files and summary), ``ensemble_statistics`` of the summaries and the
+    provenance (``runs.provenance``, with the processes of the run). Under several
     machines ``out`` must be a folder they share (rank 0 checks that it sees every file).
     ``names`` default to ``member_<k>``.
 
@@ -199,7 +206,7 @@ def analyze_ensemble(members: Sequence, grid, *, out, names: Optional[Sequence[s
     if os.path.exists(out) and not os.path.isdir(out):
         raise ValueError(f"out: {out!r} exists and is not a folder")
     check_tile(tile)
-    _check_grid(grid)
+    check_grid(grid)
     check_grad_out(grad_out)
     statistics.check_level(level)
 
@@ -215,7 +222,7 @@ def analyze_ensemble(members: Sequence, grid, *, out, names: Optional[Sequence[s
         result = analyze_stream(model, grid, encoding=encoding, tile=tile, ids=ids,
                                 ids_path=ids_path, grad_out=grad_out, boundary=boundary,
                                 region_grads=region_grads, device=device, dtype=dtype)
-        write_outputs(result, out, names[k])
+        write_outputs(result, out, names[k], device=device, processes=world)
         return result.summary()
 
     summaries: list[Optional[dict]] = [None] * count
@@ -261,9 +268,9 @@ def analyze_ensemble(members: Sequence, grid, *, out, names: Optional[Sequence[s
                 entry["source"] = sources[k]
             entry.update(files=files[k], summary=summaries[k])
             entries.append(entry)
-        atomic_write_json(os.path.join(out, f"{ensemble_name}.json"), {
+        atomic_write_json(os.path.join(out, f"{ensemble_name}.json"), with_provenance({
             "grid": grid.describe(), "tile": tile, "members": entries,
-            "statistics": ensemble_statistics(summaries, level)})
+            "statistics": ensemble_statistics(summaries, level)}, device, world))
 
     if not distributed:
         write_ensemble()

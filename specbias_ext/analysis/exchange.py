@@ -1,8 +1,8 @@
 """Rows sent between the ranks of a torch.distributed group: pairwise rounds of point-to-point
-transfers, one destination's rows built at a time."""
+transfers, one destination's rows built at a time, and rows gathered to one rank."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.distributed as dist
@@ -84,3 +84,26 @@ def exchange_rows(tensors: Sequence[Tensor], dest: Tensor, group=None) -> list[T
 
     exchange(block, to_rank, got, from_rank, group)
     return [g.cpu() for g in got]
+
+
+def all_lengths(n: int, group) -> list[int]:
+    """Every rank's ``n``, in rank order."""
+    dev = comm_device(group)
+    sizes = [torch.zeros(1, dtype=torch.int64, device=dev)
+             for _ in range(dist.get_world_size(group))]
+    dist.all_gather(sizes, torch.tensor([n], dtype=torch.int64, device=dev), group=group)
+    return [int(s) for s in sizes]
+
+
+def gather_rows(rows: Tensor, group, dst_global: int, is_dst: bool) -> Optional[list[Tensor]]:
+    """Gather a [n_r, ...] tensor of every rank to dst (padded to the largest n_r); CPU out."""
+    dev = comm_device(group)
+    sizes = all_lengths(int(rows.shape[0]), group)
+    top = max(sizes)
+    padded = torch.zeros((top,) + tuple(rows.shape[1:]), dtype=rows.dtype, device=dev)
+    padded[:rows.shape[0]] = rows.to(dev)
+    bufs = [torch.zeros_like(padded) for _ in sizes] if is_dst else None
+    dist.gather(padded, bufs, dst=dst_global, group=group)
+    if not is_dst:
+        return None
+    return [b[:s].cpu() for b, s in zip(bufs, sizes)]

@@ -4,22 +4,23 @@ from __future__ import annotations
 import os
 import sys
 
+from ..experiments import runner
+from ..experiments.registry import EXPERIMENTS, resolve
+
 
 def list_experiments() -> str:
-    from ..experiments.registry import EXPERIMENTS
     return "\n".join(f"{name:15s} {desc}" for name, (_, desc) in EXPERIMENTS.items())
 
 
 def reproduce_command(args) -> int:
     """0, or 1 with --strict when a claim of the experiments run now does not hold."""
-    from ..experiments.registry import resolve
-    from ..experiments.runner import reproduce
-
     if args.list:
         print(list_experiments())
         return 0
     names = resolve(args.experiments)
-    claims = reproduce(names, args.preset, args.device, args.seeds, args.out, args.quiet)
+    claims = runner.reproduce(names, args.preset, args.device, args.seeds, args.out, args.quiet,
+                              overwrite=args.overwrite,
+                              command=getattr(args, "command_line", None))
     ran = [c for c in claims["claims"] if c["experiment"] in names]
     held = sum(bool(c["held"]) for c in ran)
     print(f"{held}/{len(ran)} claims held in this run ({claims['held']}/{claims['total']} in "

@@ -30,13 +30,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 
-from ..nets.network import ReluNetwork, as_network
+from ..nets.encodings import Encoding
+from ..nets.network import ENCODING_HINT, ReluNetwork, check_input_width, require_network
 
 Tensor = torch.Tensor
+# An encoding of 1D coordinates in affine-sine form: ours, a (matrix, offset, periodic) triple,
+# or None for raw coordinates.
+LineEncoding = Optional[Union[Encoding, tuple[Tensor, Tensor, Tensor]]]
 
 EPS64 = float(torch.finfo(torch.float64).eps)
 TWO_PI = 2.0 * math.pi
@@ -78,7 +82,7 @@ class CertifiedRegions1D:
 # ----------------------------------------------------------------------------- the encoded line
 
 
-def _line(encoding, in_dim: int, device) -> tuple[Tensor, Tensor, Tensor]:
+def _line(encoding: LineEncoding, net: ReluNetwork) -> tuple[Tensor, Tensor, Tensor]:
     """(m [E], o [E], periodic [E]) float64: the encoding of a 1D coordinate."""
     if encoding is None:
         m, o, p = (torch.ones(1, 1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64),
@@ -90,6 +94,7 @@ def _line(encoding, in_dim: int, device) -> tuple[Tensor, Tensor, Tensor]:
     else:
         raise TypeError("encoding: expected an Encoding, a (matrix, offset, periodic) triple or "
                         f"None (raw), got {type(encoding).__name__}")
+    device = net.device
     m = torch.as_tensor(m).to(device=device, dtype=torch.float64)
     if m.dim() != 2 or m.shape[1] != 1:
         raise ValueError("encoding: expected an encoding of 1D coordinates (matrix [E, 1]), got "
@@ -99,8 +104,8 @@ def _line(encoding, in_dim: int, device) -> tuple[Tensor, Tensor, Tensor]:
     if not (o.shape[0] == p.shape[0] == m.shape[0]):
         raise ValueError(f"encoding: matrix {list(m.shape)}, offset {list(o.shape)} and periodic "
                          f"{list(p.shape)} disagree")
-    if m.shape[0] != in_dim:
-        raise ValueError(f"encoding: it gives {m.shape[0]} features, the network takes {in_dim}")
+    check_input_width(net, m.shape[0], "coords" if encoding is None else "the encoding's output",
+                      ENCODING_HINT)
     return m[:, 0], o, p
 
 
@@ -277,15 +282,15 @@ def _illinois(ev: _Evaluator, a: Tensor, b: Tensor, neuron: Tensor, tol: float,
 
 
 @torch.no_grad()
-def certified_regions_1d(net, encoding=None, lo: float = 0.0, hi: float = 1.0, *,
-                         biases=None, min_width: Optional[float] = None,
+def certified_regions_1d(net: ReluNetwork, encoding: LineEncoding = None, lo: float = 0.0,
+                         hi: float = 1.0, *, min_width: Optional[float] = None,
                          initial_cells: Optional[int] = None, chunk: int = 4096,
                          root_tol: Optional[float] = None,
                          merge_tol: Optional[float] = None) -> CertifiedRegions1D:
     """Certified breakpoints and region count of ``net`` on the segment [lo, hi) of 1D
     coordinates seen through ``encoding`` (an Encoding, an affine-sine triple, or None for raw).
 
-    ``net`` is a ReluNetwork or a weights list (then ``biases=``). ``min_width`` (default
+    ``net`` is a ReluNetwork (``ReluNetwork.of(weights, biases)`` for lists). ``min_width`` (default
     ``1e-12 * (hi - lo)``) is the narrowest cell that is still split; ``root_tol`` (default
     ``1e-14 * (hi - lo)``) the bracket width of each located breakpoint and ``merge_tol``
     (default ``4 * root_tol``) the distance under which changes of different neurons are one
@@ -293,7 +298,7 @@ def certified_regions_1d(net, encoding=None, lo: float = 0.0, hi: float = 1.0, *
     neuron, within 256..16384); ``chunk`` cells are bounded per vectorised pass. Costs about 7 CPU-seconds (one thread) for a 4x128 MLP with PE L=7 on
     [0, 1), 11.6k breakpoints.
     """
-    net = as_network(net, biases)
+    net = require_network(net)
     lo, hi = float(lo), float(hi)
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise ValueError(f"lo, hi: expected finite lo < hi, got ({lo}, {hi})")
@@ -309,7 +314,7 @@ def certified_regions_1d(net, encoding=None, lo: float = 0.0, hi: float = 1.0, *
         raise ValueError(f"initial_cells, chunk: expected ints >= 1, got {initial_cells}, {chunk}")
     chunk = int(chunk)
     device = net.device
-    ev = _Evaluator(net, _line(encoding, net.in_dim, device))
+    ev = _Evaluator(net, _line(encoding, net))
     f64 = dict(dtype=torch.float64, device=device)
 
     edges = torch.linspace(lo, hi, int(initial_cells) + 1, **f64)

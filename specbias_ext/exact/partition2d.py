@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from ..nets.network import ReluNetwork, as_network
+from ..nets.network import ReluNetwork, require_network
 
 
 def regioncam_available() -> bool:
@@ -19,21 +19,21 @@ def regioncam_available() -> bool:
     return True
 
 
-def exact_partition_2d(net, lo: float = 0.0, hi: float = 1.0, *, biases=None):
+def exact_partition_2d(net: ReluNetwork, lo: float = 0.0, hi: float = 1.0):
     """The ``regioncam.Regioncam`` partition of the box [lo, hi]^2 by the hidden layers of
-    ``net`` (a ReluNetwork or a weights list with ``biases=``) on raw 2D coordinates.
+    ``net`` (``ReluNetwork.of(weights, biases)`` for lists) on raw 2D coordinates.
 
     regioncam works on [-1, 1]^2 in float32 (``x @ weight + bias``), so the affine map onto the
     box is folded into the first layer. Its vertex coordinates are in [-1, 1]^2: the box point is
     ``lo + (hi - lo) * (v + 1) / 2``. Plain and LeakyReLU networks, with or without biases; input
     skips and residual adds are not supported.
     """
+    net = require_network(net)
     try:
         import regioncam
     except ImportError:
         raise ImportError("exact 2D region counts need the optional package regioncam: "
                           "pip install regioncam") from None
-    net = as_network(net, biases)
     if net.in_dim != 2:
         raise ValueError(f"net: expected a network on raw 2D coordinates, it takes {net.in_dim} "
                          "inputs")
@@ -61,6 +61,6 @@ def exact_partition_2d(net, lo: float = 0.0, hi: float = 1.0, *, biases=None):
     return rc
 
 
-def exact_region_count_2d(net, lo: float = 0.0, hi: float = 1.0, *, biases=None) -> int:
+def exact_region_count_2d(net: ReluNetwork, lo: float = 0.0, hi: float = 1.0) -> int:
     """Number of linear (activation) regions of ``net`` in the box [lo, hi]^2 (raw inputs)."""
-    return int(exact_partition_2d(net, lo, hi, biases=biases).num_faces)
+    return int(exact_partition_2d(net, lo, hi).num_faces)

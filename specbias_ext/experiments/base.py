@@ -44,10 +44,13 @@ class ExperimentResult:
     claims: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     summary: str = ""
+    captions: dict = field(default_factory=dict)     # figure or animation path -> caption
+    animations: list = field(default_factory=list)   # GIF paths
 
     def to_json(self) -> dict:
         return {"name": self.name, "title": self.title, "settings": self.settings,
                 "series": self.series, "figures": self.figures,
+                "animations": self.animations, "captions": self.captions,
                 "claims": [c.to_json() for c in self.claims], "timings": self.timings,
                 "summary": self.summary, "arrays": sorted(self.arrays)}
 

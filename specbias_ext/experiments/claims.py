@@ -20,6 +20,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..runs.provenance import provenance
 from ..stats import grid_counts
 from ..stats import intervals as S
 
@@ -209,12 +210,13 @@ class ClaimTable:
                 "not_held": verdicts.count(S.NOT_HELD),
                 "inconclusive": verdicts.count(S.INCONCLUSIVE),
                 "total": len(self.claims),
-                "rule": RULE, "produced_by": _provenance()}
+                "rule": RULE, "produced_by": _produced_by()}
 
 
-def _provenance() -> dict:
-    from .report import provenance
-    return {k: v for k, v in provenance({}).items() if k not in ("device", "preset")}
+def _produced_by() -> dict:
+    """The provenance of a claims table that may merge runs on several devices (each claim
+    names its own): the run's provenance without the device."""
+    return {k: v for k, v in provenance().items() if k != "device"}
 
 
 #: Where in the paper each experiment's claims come from (a claim may name its own source).

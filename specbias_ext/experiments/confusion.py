@@ -10,7 +10,7 @@ from .. import measure
 from . import claims as C
 from ..plots import experiment_figures as plots
 from .base import Context, ExperimentResult, key
-from .common import grad_out_at, inputs, pairs_1d, pairs_2d
+from .common import grad_out_at, grid_name, inputs, pairs_1d, pairs_2d, pairs_text
 from .variants import VARIANTS
 
 NEAR_ONE = 0.9   # |c| above this counts as "at +-1"
@@ -30,6 +30,14 @@ def final_confusions(ctx: Context, tset, variants, seeds, pairs) -> dict:
                 per_kind[kind].append(c.double().cpu().numpy())
         out[v.label] = {kind: np.stack(c) for kind, c in per_kind.items()}
     return out
+
+
+def confusion_caption(grid: str, pairs: str, seeds: int) -> str:
+    return (f"Density of the gradient confusion c_ij (cosine between the per-example MSE "
+            f"gradients of points i and j over all parameters) at the last epoch, for local and "
+            f"global pairs of the {grid} training grid ({pairs}); all pairs of {seeds} seed(s) "
+            "pooled. Mass at +-1: the two points' gradients are (anti)parallel, so a step that "
+            "fits one moves the other alike.")
 
 
 def _figure(ctx, name, conf, bins, dim):
@@ -53,6 +61,8 @@ def _run(ctx: Context, name, task, variants, seeds, pairs, raw_labels, pe_labels
     start = time.perf_counter()
     conf = final_confusions(ctx, tset, variants, seeds, pairs)
     fig = _figure(ctx, name, conf, ctx.preset.bins, dim)
+    caption = confusion_caption(grid_name(task.grid_shape),
+                                pairs_text(ctx.preset.pairs, len(task.grid_shape)), len(seeds))
     st = {"piles": "raw inputs: local confusion piles up at +-1",
           "moves": "PE moves local confusion mass toward 0"}
     near = {l: (np.abs(c["local"]) > NEAR_ONE).mean(1) for l, c in conf.items()}
@@ -79,7 +89,8 @@ def _run(ctx: Context, name, task, variants, seeds, pairs, raw_labels, pe_labels
          "grad_out": "MSE: 2 (f - y) / out_dim", "near_one_threshold": NEAR_ONE,
          "pairs": {k: [int(t[0].numel())] for k, t in pairs.items()}},
         {"stats": _stats(conf), "hist_edges": np.linspace(-1, 1, bins + 1).tolist()},
-        arrays, [fig], claims, {"train_s": train_s, "measure_s": measure_s}, summ)
+        arrays, [fig], claims, {"train_s": train_s, "measure_s": measure_s}, summ,
+        captions={fig: caption})
 
 
 def confusion_1d(ctx: Context) -> ExperimentResult:

@@ -5,76 +5,34 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from tqdm import tqdm
 
 from .. import measure
 from . import claims as C
 from ..plots import experiment_figures as plots
 from .base import Context, ExperimentResult, key
-from .common import pairs_1d, pairs_2d, patterns_at
+from ..plots.fits import draw_fit_1d
+from .common import (curve_arrays, curve_series, grid_name, hamming_curves, hamming_figure,
+                     pairs_1d, pairs_2d, pairs_text, patterns_at)
 from .gridcounts import certified_count_1d
 from .variants import VARIANTS
 
 
-def hamming_curves(ctx: Context, tset, variants, seeds, pairs, desc, per_layer=False):
-    """{label: {"local": [seeds, records], "global": ..., "regions": [seeds, records]}}
-    (per layer: Hamming arrays are [seeds, records, layers])."""
-    out = {}
-    records = len(tset.task.record_epochs)
-    bar = tqdm(total=len(variants) * len(seeds) * records, disable=ctx.quiet, leave=False,
-               desc=desc)
-    for v in variants:
-        curves = {kind: [] for kind in list(pairs) + ["regions"]}
-        for s in seeds:
-            per_seed = {kind: [] for kind in list(pairs) + ["regions"]}
-            for k in range(records):
-                p, net = patterns_at(tset, v, s, k, ctx.device)
-                for kind, (i, j) in pairs.items():
-                    per_seed[kind].append(measure.mean_pair_hamming(
-                        p, i, j, net if per_layer else None).cpu().numpy())
-                per_seed["regions"].append(np.float64(measure.region_count(p)))
-                bar.update(1)
-            for kind in per_seed:
-                curves[kind].append(np.stack(per_seed[kind]))
-        out[v.label] = {kind: np.stack(c) for kind, c in curves.items()}
-    bar.close()
-    return out
-
-
-def _curve_figure(ctx, name, epochs, curves, title_prefix):
-    fig, axes = plots.new_figure(ncols=3)
-    for col, kind in enumerate(("local", "global")):
-        ax = axes[0][col]
-        for label, c in curves.items():
-            plots.band(ax, epochs, c[kind], label)
-        plots.finish(ax, "epoch", "mean Hamming distance", f"{title_prefix}: {kind} pairs")
-    for label, c in curves.items():
-        plots.band(axes[0][2], epochs, c["regions"], label)
-    plots.finish(axes[0][2], "epoch", "linear regions on the grid", f"{title_prefix}: regions",
-                 logy=True)
-    return plots.save(fig, ctx.figures(name), "hamming_vs_epoch")[0]
-
-
 def _region_maps_1d(ctx, name, tset, variants, seed):
-    """The fit of each variant at the last epoch with its region boundaries."""
+    """The fit of each variant at the last epoch with its region boundaries; (path, caption)."""
     fig, axes = plots.new_figure(nrows=len(variants), width=9, height=1.9)
-    t = np.arange(tset.task.n) / tset.task.n
+    n = tset.task.n
     for ax, v in zip(axes[:, 0], variants):
         p, _ = patterns_at(tset, v, seed, -1, ctx.device)
         ids = measure.region_stats(p).ids.cpu().numpy()
-        plots.region_map_1d(ax, t, tset.fit(v, seed, -1)[:, 0].numpy(),
-                            tset.target[:, 0].numpy(), ids, v.label)
-        ax.legend(fontsize=6, frameon=False, loc="upper right")
-    return plots.save(fig, ctx.figures(name), "fits_with_regions")[0]
-
-
-def _series(curves, epochs):
-    return {"epochs": epochs,
-            "curves": {label: {kind: c[kind].tolist() for kind in c} for label, c in curves.items()}}
-
-
-def _arrays(curves):
-    return {f"{key(label)}__{kind}": arr for label, cs in curves.items() for kind, arr in cs.items()}
+        grid = {"shape": [n], "coord_range": list(v.coord_range)}
+        t = v.coord_range[0] + (v.coord_range[1] - v.coord_range[0]) * np.arange(n) / n
+        draw_fit_1d(ax, t, tset.fit(v, seed, -1)[:, 0].numpy(), tset.target[:, 0].numpy(),
+                    ids, label=v.label, grid=grid, colour=plots.colour(v.label))
+    path = plots.save(fig, ctx.figures(name), "fits_with_regions")[0]
+    return path, (f"The fit of each encoding at the last epoch (seed {seed}) over the target, "
+                  f"with a grey line at every region boundary found on the {n}-point training "
+                  "grid (a boundary between two neighbouring grid points whose activation "
+                  "patterns differ; the title counts the distinct patterns).")
 
 
 def hamming_1d(ctx: Context) -> ExperimentResult:
@@ -86,8 +44,9 @@ def hamming_1d(ctx: Context) -> ExperimentResult:
     pairs = pairs_1d(ctx.preset, task.n)
     curves = hamming_curves(ctx, tset, variants, ctx.seeds, pairs, "hamming-1d")
     final = {label: {kind: c[kind][:, -1] for kind in c} for label, c in curves.items()}
-    fig = _curve_figure(ctx, name, task.record_epochs, curves, "1D")
-    fig_maps = _region_maps_1d(ctx, name, tset, variants, ctx.seeds[0])
+    fig, cap = hamming_figure(ctx, name, task.record_epochs, curves, "1D", task.grid_shape,
+                              ctx.preset.pairs, ctx.seeds)
+    fig_maps, cap_maps = _region_maps_1d(ctx, name, tset, variants, ctx.seeds[0])
     t_cert = time.perf_counter()
     cert_seeds = ctx.seeds[:ctx.preset.certified_seeds]
     certified = {v.label: [certified_count_1d(tset, v, s) for s in cert_seeds] for v in variants}
@@ -112,7 +71,7 @@ def hamming_1d(ctx: Context) -> ExperimentResult:
                      f"{final[l]['global'].mean():.1f}, certified regions "
                      f"{' '.join(str(c['count']) + ('' if c['exact'] else ' (lower bound)') for c in certified[l])}"
                      for l in final)
-    series = _series(curves, task.record_epochs)
+    series = curve_series(curves, task.record_epochs)
     series["certified_final_regions"] = {"seeds": cert_seeds, **certified}
     return ExperimentResult(
         name, "Hamming distance of local and global pairs over training (1D)",
@@ -120,8 +79,9 @@ def hamming_1d(ctx: Context) -> ExperimentResult:
          "seeds": ctx.seeds, "pairs": ctx.preset.pairs.describe(1),
          "regions": "curves: distinct patterns on the training grid (a lower bound); "
                     "certified_final_regions: every breakpoint on the segment (certified1d)"},
-        series, _arrays(curves), [fig, fig_maps], claims,
-        {"train_s": train_s, "measure_s": measure_s, "certified_s": cert_s}, summ)
+        series, curve_arrays(curves), [fig, fig_maps], claims,
+        {"train_s": train_s, "measure_s": measure_s, "certified_s": cert_s}, summ,
+        captions={fig: cap, fig_maps: cap_maps})
 
 
 def hamming_2d(ctx: Context) -> ExperimentResult:
@@ -133,7 +93,9 @@ def hamming_2d(ctx: Context) -> ExperimentResult:
     pairs = pairs_2d(ctx.preset, task.grid_shape)
     curves = hamming_curves(ctx, tset, variants, ctx.seeds2d, pairs, "hamming-2d")
     final = {label: {kind: c[kind][:, -1] for kind in c} for label, c in curves.items()}
-    fig = _curve_figure(ctx, name, task.record_epochs, curves, "2D")
+    fig, cap = hamming_figure(ctx, name, task.record_epochs, curves,
+                              f"{task.image} {grid_name(task.grid_shape)}", task.grid_shape,
+                              ctx.preset.pairs, ctx.seeds2d)
     st = "as in 1D: PE raises local Hamming"
     claims = [C.greater(name, f"local-{key(p)}-gt-{key(r)}", st,
                         f"final local Hamming {p}", final[p]["local"],
@@ -146,8 +108,8 @@ def hamming_2d(ctx: Context) -> ExperimentResult:
         name, "Hamming distance of local (patch) and global (corner) pairs over training (2D)",
         {"task": task.describe(), "variants": [v.describe() for v in variants],
          "seeds": ctx.seeds2d, "pairs": ctx.preset.pairs.describe(2)},
-        _series(curves, task.record_epochs), _arrays(curves), [fig], claims,
-        {"train_s": train_s, "measure_s": measure_s}, summ)
+        curve_series(curves, task.record_epochs), curve_arrays(curves), [fig], claims,
+        {"train_s": train_s, "measure_s": measure_s}, summ, captions={fig: cap})
 
 
 def hamming_layers(ctx: Context) -> ExperimentResult:
@@ -168,6 +130,10 @@ def hamming_layers(ctx: Context) -> ExperimentResult:
             plots.band(ax, epochs, c[:, :, l], f"layer {l + 1}", color=plots.layer_colour(l))
         plots.finish(ax, "epoch", "mean local Hamming distance", f"{v.label}: per layer")
     path = plots.save(fig, ctx.figures(name), "hamming_per_layer")[0]
+    caption = (f"Mean Hamming distance of local pairs ({pairs_text(ctx.preset.pairs, 1)}) "
+               f"counted in each hidden layer separately, over training, on the "
+               f"{grid_name(task.grid_shape)} training grid: one panel per encoding, one line "
+               f"per layer (mean over {len(ctx.seeds)} seed(s), band: min to max).")
     final = {v.label: curves[v.label]["local"][:, -1, :] for v in variants}   # [seeds, layers]
     raw, pe8 = final["raw [0,1)"], final["PE L=8"]
     claims = [
@@ -192,4 +158,5 @@ def hamming_layers(ctx: Context) -> ExperimentResult:
         {"epochs": epochs, "layers": list(range(1, depth + 1)),
          "curves": {l: curves[l]["local"].tolist() for l in curves}},
         {f"{key(l)}__local_per_layer": curves[l]["local"] for l in curves}, [path], claims,
-        {"train_s": train_s, "measure_s": measure_s}, "final per-layer local Hamming " + summ)
+        {"train_s": train_s, "measure_s": measure_s}, "final per-layer local Hamming " + summ,
+        captions={path: caption})

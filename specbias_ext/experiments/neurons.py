@@ -11,7 +11,7 @@ from .. import measure
 from . import claims as C
 from ..plots import experiment_figures as plots
 from .base import Context, ExperimentResult, key
-from .common import inputs, patterns_at
+from .common import grid_name, inputs, patterns_at
 from .variants import PE_LEVELS as LEVELS
 from .variants import VARIANTS, pe
 
@@ -44,6 +44,11 @@ def dead_neurons(ctx: Context) -> ExperimentResult:
     plots.finish(axes[0][0], "epoch", "dead neurons", "dead on the grid (z <= 0 everywhere)")
     plots.finish(axes[0][1], "epoch", "always-on neurons", "always on (z > 0 everywhere)")
     fig_path = plots.save(fig, ctx.figures(name), "dead_neurons_vs_epoch")[0]
+    caption = (f"Dead neurons (pre-activation <= 0 at every point, left) and always-on neurons "
+               f"(> 0 at every point, right) of the {task.depth}x{task.width} MLP over "
+               f"training, counted on the {grid_name(task.grid_shape)} training grid, for raw "
+               f"coordinates on ranges of growing width (mean over {len(ctx.seeds)} seed(s), "
+               "band: min to max).")
     st = "a wider input range leaves fewer dead neurons"
     src = "paper: dead neurons for raw inputs on wider ranges"
     st_up = ("dead neurons increase during training (paper's stored counts, 4x512 on 512^2, "
@@ -66,7 +71,8 @@ def dead_neurons(ctx: Context) -> ExperimentResult:
          "always_on": {l: o.tolist() for l, o in on.items()}},
         {**{f"{key(l)}__dead": d for l, d in dead.items()},
          **{f"{key(l)}__always_on": o for l, o in on.items()}},
-        [fig_path], claims, {"train_s": train_s, "measure_s": time.perf_counter() - start}, summ)
+        [fig_path], claims, {"train_s": train_s, "measure_s": time.perf_counter() - start}, summ,
+        captions={fig_path: caption})
 
 
 def narrowness(ctx: Context) -> ExperimentResult:
@@ -103,6 +109,11 @@ def narrowness(ctx: Context) -> ExperimentResult:
             ax.plot(0.5 * (edges[1:] + edges[:-1]), hist, label=v.label, color=plots.colour(v.label))
     plots.finish(ax, "log10 boundary distance", "density", f"seed {ctx.seeds[0]}, last epoch")
     fig_path = plots.save(fig, ctx.figures(name), "boundary_distance_vs_levels")[0]
+    caption = (f"First-order distance from each point of the {grid_name(task.grid_shape)} "
+               "training grid to the nearest region boundary (min over hidden neurons of "
+               "|z| / |dz/dx|, in coordinate units) at the last epoch: left, its median against "
+               f"the PE levels L (mean and sd over {len(ctx.seeds)} seed(s), log scale); right, "
+               f"its distribution for seed {ctx.seeds[0]}.")
     st = "regions get narrower as L grows"
     claims = [C.ordered(name, "narrower-with-L", st,
                         [(f"median boundary distance {v.label}", medians[v.label])
@@ -118,4 +129,5 @@ def narrowness(ctx: Context) -> ExperimentResult:
          "region_count": {l: r.tolist() for l, r in regions.items()}},
         {**{f"{key(l)}__boundary_distance_seed{ctx.seeds[0]}": d for l, d in dists.items()},
          **{f"{key(l)}__median": m for l, m in medians.items()}},
-        [fig_path], claims, {"train_s": train_s, "measure_s": time.perf_counter() - start}, summ)
+        [fig_path], claims, {"train_s": train_s, "measure_s": time.perf_counter() - start}, summ,
+        captions={fig_path: caption})

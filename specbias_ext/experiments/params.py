@@ -38,6 +38,10 @@ def param_norms(ctx: Context) -> ExperimentResult:
                        l if layer_idx == 0 else None, color=plots.colour(l))
     plots.finish(axes[0][1], "epoch", "largest singular value", "each layer (one line per layer)")
     fig_path = plots.save(fig, ctx.figures(name), "param_norms_vs_epoch")[0]
+    caption = (f"Largest singular value of each layer's weight (right, one line per layer) and "
+               f"their product, a bound of the network's Lipschitz constant (left, log scale), "
+               f"over training of the {task.depth}x{task.width} 1D MLPs (mean over "
+               f"{len(ctx.seeds)} seed(s), band: min to max). No grid is involved.")
     claims = [C.greater(name, f"grows-{key(l)}", "norms grow during training",
                         f"final norm product {l}", p[:, -1], f"initial norm product {l}", p[:, 0],
                         kind="ratio", source="paper: parameter norms over training")
@@ -50,7 +54,8 @@ def param_norms(ctx: Context) -> ExperimentResult:
         {"epochs": epochs, "layer_norms": {l: n.tolist() for l, n in norms.items()},
          "product": {l: p.tolist() for l, p in product.items()}},
         {f"{key(l)}__layer_norms": n for l, n in norms.items()}, [fig_path], claims,
-        {"train_s": train_s, "measure_s": time.perf_counter() - start}, summ)
+        {"train_s": train_s, "measure_s": time.perf_counter() - start}, summ,
+        captions={fig_path: caption})
 
 
 def _mean_abs_cos(tset, variants, seeds, depth) -> dict:
@@ -90,6 +95,11 @@ def angles(ctx: Context) -> ExperimentResult:
     plots.finish(axes[0][1], "epoch", "mean |cos|", "2D, layer 1")
     plots.finish(axes[0][2], "epoch", "mean |cos|", "2D, layers 2..L (mean)")
     fig_path = plots.save(fig, ctx.figures(name), "hyperplane_angles")[0]
+    caption = ("Mean |cos| between the normals of a layer's hyperplanes (the rows of its weight) "
+               "over training: 1D PE networks' first layer (left; raw 1D normals are scalars), "
+               "2D networks' first layer (middle) and the mean over their deeper layers (right); "
+               f"mean over seeds ({len(ctx.seeds)} in 1D, {len(ctx.seeds2d)} in 2D), band: min "
+               "to max. No grid is involved.")
     st = "PE normals become correlated during training"
     claims = []
     for dim, mm in (("1D", m1), ("2D", m2)):
@@ -120,4 +130,5 @@ def angles(ctx: Context) -> ExperimentResult:
          "mean_abs_cos_2d": {l: m.tolist() for l, m in m2.items()}},
         {**{f"1d_{key(l)}__mean_abs_cos": m for l, m in m1.items()},
          **{f"2d_{key(l)}__mean_abs_cos": m for l, m in m2.items()}},
-        [fig_path], claims, {"train_s": s1 + s2, "measure_s": time.perf_counter() - start}, summ)
+        [fig_path], claims, {"train_s": s1 + s2, "measure_s": time.perf_counter() - start}, summ,
+        captions={fig_path: caption})

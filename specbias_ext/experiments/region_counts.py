@@ -1,16 +1,22 @@
 """regions-2d: number of linear regions on the image grid over training, and region maps."""
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 from tqdm import tqdm
 
 from .. import measure
+from ..exact.partition2d import exact_region_count_2d, regioncam_available
 from . import claims as C
 from ..plots import experiment_figures as plots
+from ..plots.frame import count_text, grid_frame
+from ..plots.maps import draw_region_map
+from ..plots.run_figures import spread
+from ..plots.training import RegionRecord, write_region_animation_panels
 from .base import Context, ExperimentResult, key
-from .common import patterns_at
+from .common import grid_name, patterns_at, saturation_line
 from .gridcounts import grid_count
 from .variants import VARIANTS
 
@@ -27,7 +33,6 @@ def first_last_counts(ctx, tset, variants, seeds) -> dict:
 
 def exact_raw_counts(tset, variants, seeds) -> dict:
     """Exact final region counts of the raw variants when the optional regioncam is installed."""
-    from ..exact.partition2d import exact_region_count_2d, regioncam_available
     if not regioncam_available():
         return {}
     out = {}
@@ -59,6 +64,46 @@ def region_counts(ctx, tset, variants, seeds, desc) -> dict:
     return out
 
 
+#: Records whose region maps are kept (evenly spread over training, first and last included).
+MAP_RECORDS = 8
+
+
+def _grid(task, variant) -> dict:
+    return {"shape": list(task.grid_shape), "coord_range": list(variant.coord_range)}
+
+
+def region_maps_over_training(ctx, tset, variants, seed, arrays) -> dict:
+    """{label: [RegionRecord]} of model (variant, seed) at up to ``MAP_RECORDS`` records; the
+    ids (int32) and pattern keys go into ``arrays`` as ``<label>__region_ids_e<epoch>``."""
+    epochs = tset.task.record_epochs
+    out = {}
+    for v in variants:
+        recs = []
+        for k in spread(range(len(epochs)), MAP_RECORDS):
+            p, _ = patterns_at(tset, v, seed, k, ctx.device)
+            st = measure.region_stats(p)
+            ids = st.ids.reshape(tset.task.grid_shape).cpu().numpy().astype(np.int32)
+            keys = measure.region_keys(p, st.ids, st.count).cpu().numpy()
+            recs.append(RegionRecord(epochs[k], ids, keys))
+            arrays[f"{key(v.label)}__region_ids_e{epochs[k]:06d}"] = ids
+            arrays[f"{key(v.label)}__region_keys_e{epochs[k]:06d}"] = keys
+        out[v.label] = recs
+    return out
+
+
+def _final_maps(ctx, name, maps) -> str:
+    """The last record's region map of every variant, side by side; the PNG path."""
+    fig, axes = plots.new_figure(ncols=len(maps), width=2.6, height=3.0)
+    task = ctx.preset.task2d
+    variants = {v.label: v for v in VARIANTS[name]}
+    for ax, (label, recs) in zip(axes[0], maps.items()):
+        r = recs[-1]
+        frame = grid_frame(_grid(task, variants[label]), r.ids.shape)
+        draw_region_map(ax, r.ids, r.keys, frame,
+                        f"{label}\n{count_text(r.count, frame.points, ctx.preset.saturation)}")
+    return plots.save(fig, ctx.figures(name), "region_maps")[0]
+
+
 def regions_2d(ctx: Context) -> ExperimentResult:
     name = "regions-2d"
     task = ctx.preset.task2d
@@ -67,28 +112,49 @@ def regions_2d(ctx: Context) -> ExperimentResult:
     start = time.perf_counter()
     counts = region_counts(ctx, tset, variants, seeds, name)
     epochs = task.record_epochs
-    fig, axes = plots.new_figure()
+    grid, points = grid_name(task.grid_shape), int(np.prod(task.grid_shape))
+    f = ctx.preset.analysis_factor
+    side = task.grid_shape[0] * f
+    fig, axes = plots.new_figure(width=5.8)
     for label, c in counts.items():
         plots.band(axes[0][0], epochs, c, label)
-    plots.finish(axes[0][0], "epoch", "number of linear regions on the grid",
-                 f"regions on {task.size}x{task.size} {task.image}", logy=True)
+    saturation_line(axes[0][0], points, ctx.preset.saturation)
+    plots.finish(axes[0][0], "epoch", f"distinct patterns on the {grid} grid",
+                 f"regions on the {grid} training grid ({task.image})", logy=True,
+                 legend=False)
+    # beside the panel: inside, it would cover the curves' early drop
+    axes[0][0].legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figs = [plots.save(fig, ctx.figures(name), "region_count_vs_epoch")[0]]
-
-    fig, axes = plots.new_figure(ncols=len(variants), width=2.6, height=2.8)
+    captions = {figs[0]: (
+        f"Number of distinct activation patterns on the {grid} training grid of the "
+        f"{task.image} image over training (log scale; mean over {len(seeds)} seed(s), band: "
+        f"min to max). A count above the dashed line, {ctx.preset.saturation:g} of the {points} "
+        f"grid points, saturates the grid (a lower bound only); the claims and the summary use counts on the {side}x{side} "
+        f"analysis grid ({f}x finer per axis, same box) instead.")}
     arrays = {f"{key(l)}__region_count": c for l, c in counts.items()}
-    for ax, v in zip(axes[0], variants):
-        p, _ = patterns_at(tset, v, seeds[0], -1, ctx.device)
-        stats = measure.region_stats(p)
-        ids = stats.ids.reshape(task.grid_shape).cpu().numpy()
-        arrays[f"{key(v.label)}__region_ids_seed{seeds[0]}"] = ids.astype(np.int32)
-        plots.region_map_2d(ax, ids, title=f"{v.label}\n{stats.count} regions")
-    figs.append(plots.save(fig, ctx.figures(name), "region_maps")[0])
+    maps = region_maps_over_training(ctx, tset, variants, seeds[0], arrays)
+    figs.append(_final_maps(ctx, name, maps))
+    captions[figs[-1]] = (
+        f"Region maps at the last epoch (seed {seeds[0]}) on the {grid} training grid, one "
+        "panel per encoding, axes in each encoding's coordinate range: every region in the "
+        "colour of its activation pattern (the same pattern has the same colour in every map "
+        "and epoch), boundaries darkened where regions average 20 points or more. Titles "
+        "count the distinct patterns on this grid ('>=': saturated, a lower bound).")
+    gif = write_region_animation_panels(
+        {v.label: (maps[v.label], _grid(task, v)) for v in variants},
+        os.path.join(ctx.figures(name), "region_maps_over_training"), formats=("gif",),
+        fps=2.0, dpi=80)[0]
+    captions[gif] = (
+        f"The region maps of the previous figure at {len(maps[variants[0].label])} epochs "
+        f"from 0 to {epochs[-1]} (seed {seeds[0]}, {grid} training grid): a region keeps its "
+        "colour for as long as its activation pattern exists, so regions can be followed "
+        "as they split, merge and move.")
 
     gc = first_last_counts(ctx, tset, variants, seeds)
     final = {l: g["final"] for l, g in gc.items()}
     st_levels = "more levels -> more regions"
     st_raw = "raw [0,1) has the fewest regions, rising during training"
-    fine = f"on the {ctx.preset.analysis_factor}x finer analysis grid"
+    fine = f"on the {side}x{side} analysis grid ({f}x finer per axis)"
     claims = [
         C.counts_ordered(name, "levels-more-regions", st_levels,
                          [(f"final regions {l}", final[l]) for l in ("PE L=1", "PE L=2", "PE L=8")],
@@ -104,12 +170,16 @@ def regions_2d(ctx: Context) -> ExperimentResult:
     exact = exact_raw_counts(tset, variants, seeds)
     measure_s = time.perf_counter() - start
     summ = ", ".join(f"{l}: {' '.join(g.display() for g in final[l])}" for l in final) + \
-        f" final regions on {final['raw [0,1)'][0].points} analysis points"
+        (f" final regions on the {side}x{side} analysis grid ({f}x finer per axis than the "
+         f"{grid} training grid of the figures; '>=' marks a saturated count)")
     return ExperimentResult(
         name, "Linear regions on the image grid over training (2D)",
         {"task": task.describe(), "variants": [v.describe() for v in variants], "seeds": seeds,
          "analysis_factor": ctx.preset.analysis_factor, "saturation": ctx.preset.saturation},
         {"epochs": epochs, "region_count_training_grid": {l: c.tolist() for l, c in counts.items()},
+         "region_map_labels": {f"{key(v.label)}__": v.label for v in variants},
+         "region_map_ranges": {f"{key(v.label)}__": list(v.coord_range) for v in variants},
          "grid_counts": {l: {w: [x.to_json() for x in g[w]] for w in g} for l, g in gc.items()},
          "exact_final_raw": exact},
-        arrays, figs, claims, {"train_s": train_s, "measure_s": measure_s}, summ)
+        arrays, figs, claims, {"train_s": train_s, "measure_s": measure_s}, summ,
+        captions=captions, animations=[gif])

@@ -1,8 +1,10 @@
-"""Every experiment of the paper's table, by CLI name, in the order they run."""
+"""Every experiment of the paper's table, by CLI name, in the order they run (then the
+extensions, which are not in the paper)."""
 from __future__ import annotations
 
 from .confusion import confusion_1d, confusion_2d
 from .hamming import hamming_1d, hamming_2d, hamming_layers
+from .local_complexity import lc_dynamics
 from .neurons import dead_neurons, narrowness
 from .noise import noise_2d
 from .params import angles, param_norms
@@ -22,6 +24,8 @@ EXPERIMENTS = {
     "param-norms": (param_norms, "largest singular value per layer and their product"),
     "angles": (angles, "cosines between hyperplane normals, 1D PE and 2D raw/PE, all layers"),
     "spectral-1d": (spectral_1d, "frequency-resolved residual over training"),
+    "lc-dynamics": (lc_dynamics, "extension, not in the paper: local complexity over training "
+                    "beside local Hamming"),
 }
 
 

@@ -3,51 +3,27 @@
 The report cites itself (package version, git commit when available, the exact command line,
 date, device, torch), has a table of contents, a claims table (each claim with the paper section
 it comes from, the check, the measurements, its effect with the 95% interval over seeds and the
-verdict), one section per experiment with links to each figure's PNG/PDF, and the environment.
+verdict), one section per experiment with every figure captioned (what it shows, on which grid) and
+linked to its PNG/PDF, the animations embedded as GIFs, and the environment.
 """
 from __future__ import annotations
 
 import base64
-import datetime as _dt
 import html
 import json
 import os
-import shlex
-import subprocess
-import sys
-
-import torch
 
 from ..runs.files import atomic_write_bytes
+from ..runs.provenance import provenance
 from .claims import RULE
 
 WIRING = ("Preset smoke is a wiring test: tiny networks trained for a few epochs, run so that "
           "the tests exercise every experiment end to end. Its claims are not expected to hold.")
 
 
-def _git_commit() -> str | None:
-    here = os.path.dirname(os.path.abspath(__file__))
-    try:
-        out = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:
-        return None
-    dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True, timeout=5).stdout.strip()
-    return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
-
-
-def provenance(claims: dict) -> dict:
-    """What produced this report."""
-    from .. import __version__
-    return {"package": f"specbias_ext {__version__}", "git_commit": _git_commit(),
-            "command": " ".join(shlex.quote(a) for a in sys.argv),
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "device": claims.get("device"),
-            "cuda_device": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-            "torch": torch.__version__, "preset": claims.get("preset")}
+def _produced_by(claims: dict) -> dict:
+    """What produced this report: its provenance on the claims' device, and their preset."""
+    return {**provenance(device=claims.get("device")), "preset": claims.get("preset")}
 
 
 def _fmt(s: dict) -> str:
@@ -85,7 +61,7 @@ def _rel(out: str, path: str) -> str:
 
 
 def summary_markdown(results, claims: dict, env: dict, out: str) -> str:
-    prov = provenance(claims)
+    prov = _produced_by(claims)
     cell = lambda text: str(text).replace("|", "\\|")  # noqa: E731  (pipes inside a cell)
     lines = ["# specbias reproduce: summary", ""]
     if claims["preset"] == "smoke":
@@ -107,23 +83,47 @@ def summary_markdown(results, claims: dict, env: dict, out: str) -> str:
         lines += ["", f"<a id='{r.name}'></a>", f"## {r.name}: {r.title}", "", r.summary, "",
                   "Timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in r.timings.items()), "",
                   "```json", json.dumps(r.settings, indent=1, default=str), "```", ""]
-        for p in r.figures:
+        for n, p in enumerate(r.figures, 1):
             rel = _rel(out, p)
             lines += [f"![{os.path.basename(p)}]({rel})", "",
+                      f"*Figure {n}.* {cell(r.captions.get(p, ''))} "
                       f"[PNG]({rel}) · [PDF]({rel[:-4]}.pdf)", ""]
+        for p in r.animations:
+            rel = _rel(out, p)
+            lines += [f"![{os.path.basename(p)}]({rel})", "",
+                      f"*Animation.* {cell(r.captions.get(p, ''))} [GIF]({rel})", ""]
     lines += ["", "## Environment", "", "```json", json.dumps(env, indent=1, default=str), "```", ""]
     return "\n".join(lines)
 
 
 def _img(path: str) -> str:
+    kind = "gif" if path.endswith(".gif") else "png"
     with open(path, "rb") as f:
         data = base64.b64encode(f.read()).decode()
-    return f'<img alt="{html.escape(os.path.basename(path))}" src="data:image/png;base64,{data}">'
+    return (f'<img alt="{html.escape(os.path.basename(path))}" '
+            f'src="data:image/{kind};base64,{data}">')
+
+
+def _figures_html(r, out: str) -> str:
+    """Each figure embedded with its caption (what it shows, from which grid) and links to its
+    PNG/PDF; each animation embedded (GIF) with its caption and a link."""
+    e = html.escape
+    parts = []
+    for n, p in enumerate(r.figures, 1):
+        rel = e(_rel(out, p))
+        parts.append(f"<figure>{_img(p)}<figcaption><b>Figure {n}.</b> "
+                     f"{e(r.captions.get(p, ''))} <a href='{rel}'>PNG</a> · "
+                     f"<a href='{rel[:-4]}.pdf'>PDF</a></figcaption></figure>")
+    for p in r.animations:
+        rel = e(_rel(out, p))
+        parts.append(f"<figure>{_img(p)}<figcaption><b>Animation.</b> "
+                     f"{e(r.captions.get(p, ''))} <a href='{rel}'>GIF</a></figcaption></figure>")
+    return "".join(parts)
 
 
 def report_html(results, claims: dict, env: dict, out: str) -> str:
     e = html.escape
-    prov = provenance(claims)
+    prov = _produced_by(claims)
     cls = {"held": "held", "not held": "miss", "inconclusive": "open"}
     rows = "".join(
         f"<tr class='{cls[c['verdict']]}'><td>{e(c['experiment'])}</td>"
@@ -133,10 +133,7 @@ def report_html(results, claims: dict, env: dict, out: str) -> str:
         for c, m, eff in _rows(claims))
     sections = []
     for r in results:
-        figs = "".join(
-            f"<figure>{_img(p)}<figcaption><a href='{e(_rel(out, p))}'>PNG</a> · "
-            f"<a href='{e(_rel(out, p)[:-4])}.pdf'>PDF</a></figcaption></figure>"
-            for p in r.figures)
+        figs = _figures_html(r, out)
         timings = ", ".join(f"{k} {v:.1f} s" for k, v in r.timings.items())
         sections.append(
             f"<section id='{e(r.name)}'><h2>{e(r.name)}: {e(r.title)}</h2><p>{e(r.summary)}</p>"
@@ -152,7 +149,8 @@ def report_html(results, claims: dict, env: dict, out: str) -> str:
     style = ("body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:"
              "collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}"
              "tr.miss td{background:#fde2e2}tr.held td{background:#e6f4e6}"
-             "tr.open td{background:#fff6d5}img{max-width:100%}.wiring{color:#a40}")
+             "tr.open td{background:#fff6d5}img{max-width:100%}.wiring{color:#a40}"
+             "figcaption{font-size:13px;color:#333;max-width:900px}figure{margin:1em 0}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>specbias reproduce</title>"
             f"<style>{style}</style></head><body><h1>specbias reproduce</h1>{wiring}"
             f"<p>Preset {e(claims['preset'])} on {e(claims['device'])}: {e(_counts(claims))}; "

@@ -40,6 +40,15 @@ def spectral_1d(ctx: Context) -> ExperimentResult:
         plots.band(axes[0][0], freqs, r[:, :, -1], l)
     plots.finish(axes[0][0], "frequency k", "residual at the last epoch", "final residual")
     figs.append(plots.save(fig, ctx.figures(name), "final_residual_vs_frequency")[0])
+    n = task.grid_shape[0]
+    captions = {
+        figs[0]: (f"Relative residual |DFT(f - y)(k)| / |DFT(y)(k)| at each frequency k of the "
+                  f"target (rows) over training (columns), one panel per encoding, from the "
+                  f"fit on the {n}-point training grid (mean over {len(ctx.seeds)} seed(s); 0: "
+                  "that frequency is fitted, 1: not at all)."),
+        figs[1]: (f"The same residual at the last epoch against the frequency k (mean over "
+                  f"{len(ctx.seeds)} seed(s), band: min to max; {n}-point training grid)."),
+    }
 
     lo, hi = 0, len(freqs) - 1
     st_raw = "raw inputs converge low k first and stall at high k"
@@ -64,4 +73,5 @@ def spectral_1d(ctx: Context) -> ExperimentResult:
          "seeds": ctx.seeds, "converged_below": CONVERGED, "stalled_above": STALLED},
         {"epochs": epochs, "freqs": freqs, "residual": {l: r.tolist() for l, r in res.items()}},
         {f"{key(l)}__residual": r for l, r in res.items()}, figs, claims,
-        {"train_s": train_s, "measure_s": time.perf_counter() - start}, summ)
+        {"train_s": train_s, "measure_s": time.perf_counter() - start}, summ,
+        captions=captions)

@@ -12,9 +12,11 @@ from typing import Optional, Sequence
 import torch
 from tqdm import tqdm
 
-from ..nets.encodings import make_encoding
+from .._version import __version__
 from ..data.grids import grid_coords
 from ..data.signals import load_image, sum_of_sines
+from ..nets.encodings import make_encoding
+from ..runs.files import CheckpointError, atomic_torch_save, load_checkpoint_file
 from .batched_training import EnsembleRun, MLPEnsemble, train_ensemble
 from .variants import Variant
 
@@ -134,7 +136,6 @@ class TrainingCache:
 
     def batch_settings(self, task: Task, missing) -> dict:
         """Everything the weights of one trained batch depend on."""
-        from .. import __version__
         return {"task": to_plain(asdict(task)), "models": [[v.describe(), s] for v, s in missing],
                 "device_type": self.device.type, "dtype": "float32", "version": __version__}
 
@@ -145,7 +146,6 @@ class TrainingCache:
         return os.path.join(self.folder, hashlib.sha256(text.encode()).hexdigest()[:24] + ".pt")
 
     def _load_snapshot(self, path, settings):
-        from ..runs.files import CheckpointError, load_checkpoint_file
         if path is None or not os.path.isfile(path):
             return None
         try:
@@ -200,7 +200,6 @@ class TrainingCache:
                              progress=progress)
         bar.close()
         if path is not None:
-            from ..runs.files import atomic_torch_save
             atomic_torch_save(path, _run_state(run, settings))
         for m, key in enumerate(missing):
             tset.handles[key] = (run, m)

@@ -56,4 +56,6 @@ VARIANTS = {
     "hamming-layers": [RAW01, pe(8)],
     "dead-neurons": [Variant("raw", r) for r in RAW_RANGES],
     "narrowness": [pe(L) for L in PE_LEVELS],
+    "lc-dynamics-1d": [RAW01, RAW11, pe(4)],
+    "lc-dynamics-2d": [RAW01, RAW11, pe(8)],
 }

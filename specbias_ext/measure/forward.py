@@ -6,13 +6,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..nets.network import ReluNetwork
+from ..nets.network import ReluNetwork, check_input_width, require_network
 
 Tensor = torch.Tensor
 
 
 def network_forward(net: ReluNetwork, x: Tensor) -> Tensor:
     """f(x) ``[N, out]`` of ``net`` on the encoded points ``x [N, in]``."""
+    net = require_network(net)
+    check_input_width(net, x.shape[1])
     a = x
     for l, (w, b) in enumerate(zip(net.weights, net.biases)):
         inp = torch.cat([a, x], dim=1) if net.input_skips[l] else a

@@ -1,4 +1,5 @@
-"""The fitting error: per-example MSE gradient, mean squared error and PSNR."""
+"""The fitting error: per-example MSE gradient (of the output, or of the head's raw output
+through an output activation), mean squared error and PSNR."""
 from __future__ import annotations
 
 import math
@@ -25,14 +26,31 @@ def mse_grad_out(pred: Tensor, target: Tensor) -> Tensor:
     return 2.0 * (pred - target).detach() / pred.shape[1]
 
 
+def mse_grad_head(raw: Tensor, target: Tensor, activation=None) -> Tensor:
+    """dl_i/dz_L(x_i): the MSE gradient of ``activation(raw)`` against ``target``, taken back
+    through the activation to the head's raw output ``raw`` (what every gradient op takes as
+    ``grad_out`` for a model with an output activation, ``net.output_activation``):
+    ``mse_grad_out(activation(raw), target) * activation'(raw)``. With ``activation=None`` it is
+    ``mse_grad_out(raw, target)``."""
+    if activation is None:
+        return mse_grad_out(raw, target)
+    with torch.no_grad():
+        grad = mse_grad_out(activation(raw), target)          # [N, out]
+        return grad * activation.derivative(raw).reshape(grad.shape)
+
+
 def mse(fit: Tensor, target: Tensor) -> float:
     """Mean over points and outputs of (f - y)^2."""
     return float((fit - target).square().mean())
 
 
 def psnr(mse_value: float, peak: float) -> Optional[float]:
-    """10 log10(peak^2 / MSE) in dB; None when MSE or peak is 0."""
-    return 10 * math.log10(peak ** 2 / mse_value) if mse_value > 0 and peak > 0 else None
+    """10 log10(peak^2 / MSE) in dB; None when MSE or peak is 0, or either is not finite (a
+    diverged fit)."""
+    if not (0 < mse_value < math.inf and 0 < peak < math.inf):
+        return None
+    ratio = peak ** 2 / mse_value
+    return 10 * math.log10(ratio) if ratio > 0 else None
 
 
 def target_peak(target: Tensor) -> float:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import ops
-from ..nets.network import ReluNetwork
+from ..nets.network import ReluNetwork, require_network
 
 Tensor = torch.Tensor
 
@@ -36,7 +36,8 @@ class NeuronActivity:
 def neuron_activity(patterns: Tensor, net: ReluNetwork) -> NeuronActivity:
     """Dead / always-on neurons of ``net`` on the points whose ``patterns`` are given."""
     n = patterns.shape[0]
-    counts = ops.bit_counts(patterns, sum(net.hidden_widths))
+    net = require_network(net)
+    counts = ops.bit_counts(patterns, net.num_hidden)
     dead, on = [], []
     for start, end in net.layer_bit_ranges():
         dead.append(int((counts[start:end] == 0).sum()))

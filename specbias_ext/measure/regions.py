@@ -22,6 +22,30 @@ def patterns(x: Tensor, net: ReluNetwork) -> Tensor:
     return ops.activation_patterns(x, net)
 
 
+_KEY_SEED = 0x243F6A8885A308D3
+_KEY_MUL = 0x9E3779B97F4A7C15 - (1 << 64)   # the odd 64-bit constant, as an int64
+
+
+def pattern_keys(patterns: Tensor) -> Tensor:
+    """``int64 [N]``: a 64-bit mix of each packed pattern row (its words only), so the same
+    pattern gets the same key on every grid, tile, record, run and process; distinct patterns
+    collide with probability about 2^-64 per pair. The region maps colour regions by it."""
+    h = torch.full((patterns.shape[0],), _KEY_SEED, dtype=torch.int64, device=patterns.device)
+    for w in range(patterns.shape[1]):
+        h = (h ^ patterns[:, w]) * _KEY_MUL   # int64 multiply wraps
+        h = h ^ (h >> 31)
+    return h
+
+
+def region_keys(patterns: Tensor, ids: Tensor, num_regions: int) -> Tensor:
+    """``int64 [R]``: the ``pattern_keys`` of each region's pattern (region r = rows with
+    ``ids == r``; all its rows share the pattern, its first row is used)."""
+    rows = torch.arange(ids.numel(), device=ids.device)
+    first = torch.full((int(num_regions),), ids.numel(), dtype=torch.int64, device=ids.device)
+    first = first.scatter_reduce(0, ids.reshape(-1), rows, reduce="amin")
+    return pattern_keys(patterns[first])
+
+
 def region_count(patterns: Tensor) -> int:
     """Number of distinct activation patterns."""
     return int(ops.region_ids(patterns)[1].numel())

@@ -63,6 +63,16 @@ def radial_band_index(shape: Sequence[int], num_bands: int, device="cpu") -> Ten
     return torch.clamp((radius * num_bands).floor().to(torch.int64), max=int(num_bands) - 1)
 
 
+def radial_band_edges(num_bands: int) -> list[tuple[float, float]]:
+    """``(lo, hi)`` radial frequency of each band of ``radial_band_index`` in cycles per sample
+    (|f| = sqrt(fu^2 + fv^2)): band b covers ``[b, b + 1) * sqrt(0.5) / num_bands``, the last
+    band ending at the corner (0.5 cycles per sample on both axes)."""
+    if isinstance(num_bands, bool) or int(num_bands) != num_bands or num_bands < 1:
+        raise ValueError(f"num_bands: expected an int >= 1, got {num_bands!r}")
+    step = math.sqrt(0.5) / int(num_bands)
+    return [(b * step, (b + 1) * step) for b in range(int(num_bands))]
+
+
 def _as_hwc(t: Tensor, name: str) -> Tensor:
     if not isinstance(t, Tensor):
         raise TypeError(f"{name}: expected a Tensor, got {type(t).__name__}")

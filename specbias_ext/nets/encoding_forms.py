@@ -4,16 +4,19 @@ An encoding is anything with ``affine_sine()`` (every ``specbias_ext.nets.encodi
 ``(matrix [E, D], offset [E], periodic [E])`` triple, ``None`` for raw coordinates (these take the
 fused path: the encoding is evaluated inside the kernel), or any differentiable torch module or
 function mapping coordinates ``[N, D]`` to features ``[N, E]`` row by row (a hand-written Fourier
-layer, a hash grid, a learned embedding), whose Jacobian is taken with ``torch.func`` in chunks.
+layer, a hash grid, a learned embedding), whose Jacobian is taken with ``torch.func.jvp`` in chunks.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import torch
-from torch.func import jacfwd, vmap
+from torch.func import jvp
 
 Tensor = torch.Tensor
+# What the geometry entry points take as an encoding (see the module docstring): None, an
+# ``(matrix, offset, periodic)`` triple, or a callable (ours also have ``affine_sine()``).
+EncodingLike = Optional[Union[tuple[Tensor, Tensor, Tensor], Callable[[Tensor], Tensor]]]
 
 # Working-set bound of one chunk of a general encoding: the encoded points and their Jacobian.
 ENCODED_CHUNK_BYTES = 64 << 20
@@ -82,24 +85,33 @@ def _check_encoded(encoding, coords: Tensor, out) -> int:
 def encode_with_jacobian(encoding: Callable[[Tensor], Tensor],
                          coords: Tensor) -> tuple[Tensor, Tensor]:
     """``(x [N, E], x_jacobian [N, E, D])``: a general encoding and its Jacobian w.r.t. the
-    coordinates at every point (``torch.func``: ``vmap`` over the points of ``jacfwd``, forward
-    mode, D tangents per point). The encoding must treat the rows of its input independently."""
+    coordinates at every point, by forward mode (``torch.func.jvp``), one pass per coordinate
+    axis d with the tangent e_d at every point. The encoding must treat the rows of its input
+    independently (then that pass gives column d of every point's Jacobian).
+
+    One batched ``jvp`` per axis, not ``vmap`` over points of ``jacfwd``: torch.compile cannot
+    trace forward mode under ``vmap`` (an InferenceMode internal assert on ``_fw_primal``), and
+    the batched pass runs the encoding as its author wrote it, on whole chunks."""
     check_coords(coords)
-
-    def one_point(c):
-        x = encoding(c.unsqueeze(0)).squeeze(0)
-        return x, x
-
     with torch.no_grad():
         _check_encoded(encoding, coords[:1], encoding(coords[:1]))
         try:
-            jacobian, x = vmap(jacfwd(one_point, has_aux=True))(coords)
+            x, columns = coords, []
+            for d in range(coords.shape[1]):
+                tangent = torch.zeros_like(coords)
+                tangent[:, d] = 1
+                x, column = jvp(encoding, (coords,), (tangent,))
+                columns.append(column)
+            if not columns:
+                x = encoding(coords)
         except Exception as e:  # noqa: BLE001 (torch.func raises many kinds; all mean the same)
             raise ValueError(
                 f"encoding: could not differentiate {_encoding_name(encoding)} w.r.t. the "
-                "coordinates with torch.func (vmap over points of jacfwd); it must be a "
+                "coordinates with torch.func (forward mode, torch.func.jvp); it must be a "
                 "differentiable torch function of its input, applied row by row (no .item(), "
                 f"numpy or data-dependent control flow): {type(e).__name__}: {e}") from e
+    jacobian = (torch.stack(columns, dim=-1) if columns
+                else x.new_zeros(x.shape + (0,)))
     return x.detach(), jacobian.detach()
 
 
@@ -126,9 +138,11 @@ def encoded_chunks(coords: Tensor, encoding, chunk_size: Optional[int]):
     moving = False
     for start in range(0, coords.shape[0], step):
         x, jacobian = encode_with_jacobian(encoding, coords[start:start + step])
-        moving = moving or bool(jacobian.ne(0).any())
+        # A data-dependent check: skipped inside torch.compile, where it would break the graph.
+        if not torch.compiler.is_compiling():
+            moving = moving or bool(jacobian.ne(0).any())
         yield x, jacobian
-    if coords.shape[0] and not moving:
+    if coords.shape[0] and not moving and not torch.compiler.is_compiling():
         raise ValueError(f"encoding: the Jacobian of {_encoding_name(encoding)} w.r.t. the "
                          "coordinates is zero at every point; is it detached from its input "
                          "(.detach(), torch.no_grad(), a non-differentiable op)?")

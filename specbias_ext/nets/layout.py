@@ -1,4 +1,4 @@
-"""Extracting (weights, biases) lists from ReLU MLPs, and the layout of the pattern bits."""
+"""The (weights, biases) lists of a plain ReLU MLP, and the layout of the pattern bits."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -6,36 +6,38 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .fx_trace import module_name
+from .reading import check_no_encoding, trace_model
+
 Tensor = torch.Tensor
 
 
 def mlp_params(model: nn.Module) -> tuple[list[Tensor], list[Tensor]]:
-    """Return ``(weights, biases)`` of a plain ReLU MLP in nn.Linear layout.
+    """``(weights, biases)`` lists of a model whose network is a plain ReLU MLP (the older calling
+    convention; new code takes ``encoding, net = specbias_ext.split_model(model)``).
 
-    Accepts an ``nn.Sequential`` that ``specbias_ext.relu_network`` reads as a plain ReLU MLP
-    (bias-carrying Linear layers with ReLU between them; Identity and eval-mode Dropout are
-    ignored), or any module with a ``mlp_params()`` method (the project's ``CoordinateMLP``).
-    Anything else raises ``TypeError`` naming the offending module; ``relu_network(model)``
-    describes bias-free layers, LeakyReLU, input skips and residual layers too.
+    Reads exactly what ``relu_network`` reads (any traceable module whose forward starts at its
+    first Linear, a ``CoordinateMLP``) and refuses what two lists cannot describe: bias-free
+    layers, LeakyReLU, input skips and residual layers, naming the layer.
     """
-    if hasattr(model, "mlp_params") and callable(model.mlp_params):
-        return model.mlp_params()
-    if not isinstance(model, nn.Sequential):
-        raise TypeError(
-            f"model: expected an nn.Sequential of Linear/ReLU layers or a CoordinateMLP, "
-            f"got {type(model).__name__}"
-        )
-    from .tracing import trace_layers
-
-    layers = trace_layers(model)
-    for source, bias in zip(layers.sources, layers.biases):
+    found = trace_model(model)
+    check_no_encoding(model, found.encoding)
+    layers = found.layers
+    sources = layers.sources
+    for source, bias in zip(sources, layers.biases):
         if bias is None:
-            raise TypeError(f"{source}: nn.Linear without bias is not supported by mlp_params; "
-                            "relu_network(model) describes it")
+            raise TypeError(f"{module_name(source)}: nn.Linear without bias is not supported by "
+                            "mlp_params; relu_network(model) describes it")
     for l, slope in enumerate(layers.slopes):
         if slope != 0.0:
-            raise TypeError(f"{layers.sources[l]}: is followed by a LeakyReLU (slope {slope}); "
-                            "mlp_params takes ReLU MLPs only, relu_network(model) describes it")
+            raise TypeError(f"{module_name(sources[l])}: is followed by a LeakyReLU (slope "
+                            f"{slope}); mlp_params takes ReLU MLPs only, relu_network(model) "
+                            "describes it")
+    for l, (skip, residual) in enumerate(zip(layers.skips, layers.residual + [False])):
+        if skip or residual:
+            raise TypeError(f"{module_name(sources[l])}: has an input skip or a residual add; "
+                            "mlp_params takes plain ReLU MLPs only, relu_network(model) "
+                            "describes it")
     return list(layers.weights), list(layers.biases)
 
 

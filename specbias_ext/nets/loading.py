@@ -6,6 +6,8 @@ Every file is read with ``torch.load(..., weights_only=True)``, which runs no co
 a state dict needs nothing else; a whole pickled module can only be unpickled if each class it
 names is on an allow-list (the torch.nn layers a ReluNetwork is made of, plus the classes the
 caller passes in ``allowed_classes`` for files they trust). The loaded model is put in eval mode.
+A state dict whose keys carry a prefix the model's do not (``module.`` from DataParallel, the
+name of a submodule) is refused with the prefix named; ``state_dict_prefix`` strips it.
 """
 from __future__ import annotations
 
@@ -19,9 +21,11 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 import torch
 from torch import nn
 
+from ..runs.files import first_line, safe_torch_load, unpickling_refusal
+
 # torch.nn layers that may appear in a whole saved module without being allow-listed by name.
 SAFE_LAYERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.Linear, nn.ReLU, nn.LeakyReLU,
-               nn.Identity, nn.Dropout)
+               nn.Identity, nn.Dropout, nn.Tanh, nn.Sigmoid, nn.Softplus)
 _STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
 
 ModelSpec = Union[str, Callable[..., nn.Module]]
@@ -91,21 +95,35 @@ def load_state_dict_file(path: str, map_location: Any = "cpu") -> Mapping[str, t
 def _safe_load(path: str, map_location: Any, allowed: Iterable[type], what: str) -> Any:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{what}: {path!r} is not a file")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{what}: {path!r} is empty (0 bytes)")
     allowed = list(SAFE_LAYERS) + list(allowed)
     try:
-        with torch.serialization.safe_globals(allowed):
-            return torch.load(path, map_location=map_location, weights_only=True)
+        return safe_torch_load(path, map_location, allowed)
     except pickle.UnpicklingError as exc:
-        detail = str(exc)
-        marker = "Unsupported global: GLOBAL "
-        if marker in detail:
-            name = detail.split(marker, 1)[1].split(" ", 1)[0]
-            detail = f"it names {name}, which is not on the allow-list"
         raise ValueError(
-            f"{what}: {path!r} cannot be loaded safely (weights_only=True): {detail}. Save a "
-            "state dict instead (torch.save(model.state_dict(), path)) and name the model's "
-            "class ('package.module:Class'), or, for a file you trust, pass its classes in "
-            "allowed_classes") from None
+            f"{what}: {path!r} cannot be loaded safely (weights_only=True): "
+            f"{unpickling_refusal(exc)}. Save a state dict instead (torch.save(model.state_dict(), "
+            "path)) and name the model's class ('package.module:Class'), or, for a file you "
+            "trust, pass its classes in allowed_classes") from None
+    except Exception as exc:  # the unpickler raises many kinds on damaged files (EOFError, ...)
+        reason = f"{type(exc).__name__}: {first_line(exc, sentence=True)}"
+        raise ValueError(f"{what}: {path!r} cannot be read (truncated, corrupt or not written "
+                         f"by torch.save): {reason}") from None
+
+
+def model_attribute(model: nn.Module, path: str, what: str = "encoding") -> Any:
+    """``model.<path>`` for a dotted attribute path (``"embed_fn"``, ``"field.encoding"``): a
+    part of the loaded model the user names, with its loaded state."""
+    target: Any = model
+    for atom in path.split("."):
+        if not atom or not hasattr(target, atom):
+            raise AttributeError(f"{what}: {type(model).__name__} has no attribute {path!r}")
+        target = getattr(target, atom)
+    if not callable(target):
+        raise TypeError(f"{what}: {type(model).__name__}.{path} is a {type(target).__name__}, "
+                        "expected a module or function of the coordinates")
+    return target
 
 
 def load_saved_module(path: str, allowed_classes: Iterable[type] = (),
@@ -120,13 +138,50 @@ def load_saved_module(path: str, allowed_classes: Iterable[type] = (),
     return obj.eval()
 
 
+def _dotted_prefixes(keys: Iterable[str]) -> list:
+    """Every ``"a."``, ``"a.b."`` a key starts with, longest first."""
+    found = set()
+    for key in keys:
+        atoms = key.split(".")[:-1]
+        found.update("".join(a + "." for a in atoms[:n]) for n in range(1, len(atoms) + 1))
+    return sorted(found, key=len, reverse=True)
+
+
+def _prefix_hint(saved: Iterable[str], expected: Iterable[str]) -> Optional[str]:
+    """What a key-prefix mismatch between a file and a model is, and what to pass."""
+    saved, expected = set(saved), set(expected)
+    for prefix in _dotted_prefixes(saved):
+        if {k[len(prefix):] for k in saved if k.startswith(prefix)} == expected:
+            return (f"the model's keys are the file's that start with {prefix!r} (it was saved "
+                    f"from a wrapper such as DataParallel, or from a model that holds this "
+                    f"one): pass state_dict_prefix={prefix!r}")
+    for prefix in _dotted_prefixes(expected):
+        if {prefix + k for k in saved} <= expected and saved:
+            return (f"the file holds the state of a part of the model: its keys are the "
+                    f"model's under {prefix!r} without that prefix; save the whole model's "
+                    "state_dict(), or load the part's own class")
+    return None
+
+
+def _strip_prefix(state: Mapping[str, torch.Tensor], prefix: str,
+                  path: str) -> Mapping[str, torch.Tensor]:
+    kept = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    if not kept:
+        raise ValueError(f"state_dict_prefix: no key of {path!r} starts with {prefix!r} (keys: "
+                         f"{sorted(state)[:6]})")
+    return kept
+
+
 def load_user_model(spec: ModelSpec, model_args: Optional[Mapping[str, Any]] = None,
                     state_dict_path: Optional[str] = None,
-                    map_location: Any = "cpu") -> nn.Module:
+                    map_location: Any = "cpu",
+                    state_dict_prefix: Optional[str] = None) -> nn.Module:
     """Build ``spec(**model_args)`` and load ``state_dict_path`` into it (strictly); eval mode.
 
     ``spec`` is ``"package.module:Class"``, ``"path/to/file.py:factory"`` or a callable.
-    ``specbias_ext.relu_network(model)`` then gives the network the ops take.
+    ``state_dict_prefix`` (``"module."``) keeps only the file's keys that start with it, with
+    the prefix removed: a state dict saved from a wrapper or from a model that holds this one.
+    ``specbias_ext.split_model(model)`` then gives its encoding and the network the ops take.
     """
     if model_args is not None and not isinstance(model_args, Mapping):
         raise TypeError(f"model_args: expected a dict of keyword arguments, got "
@@ -142,14 +197,17 @@ def load_user_model(spec: ModelSpec, model_args: Optional[Mapping[str, Any]] = N
                         "nn.Module")
     if state_dict_path is not None:
         state = load_state_dict_file(state_dict_path, map_location)
+        if state_dict_prefix:
+            state = _strip_prefix(state, state_dict_prefix, state_dict_path)
         try:
             result = model.load_state_dict(state, strict=False)
         except RuntimeError as exc:  # shape mismatches
             raise ValueError(f"state_dict_path: {state_dict_path!r} does not fit {label} "
                              f"(check model_args): {exc}") from None
         if result.missing_keys or result.unexpected_keys:
+            hint = _prefix_hint(state, model.state_dict()) or "check model_args"
             raise ValueError(
                 f"state_dict_path: {state_dict_path!r} does not fit {label}: missing keys "
                 f"{result.missing_keys[:6]}, unexpected keys {result.unexpected_keys[:6]} "
-                "(check model_args)")
+                f"({hint})")
     return model.eval()

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .._validate import int_at_least
-from .encodings import Encoding, EncodingSpec, make_encoding
+from .encodings import EncodingSpec, make_encoding
 
 Tensor = torch.Tensor
 

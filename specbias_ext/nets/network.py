@@ -29,12 +29,39 @@ including the head; entry 0 must be False) and ``residual: bool[]`` (one per hid
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence, Union
+import inspect
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Optional, Sequence
 
 import torch
+from torch import nn
+
+from .fx_trace import module_name
+from .reading import ModelTrace, check_no_encoding, trace_model
 
 Tensor = torch.Tensor
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+
+
+def _tensors(values: Any, name: str, optional: bool = False) -> tuple:
+    """``values`` as a tuple of tensors (None allowed where ``optional``), or a TypeError naming
+    ``name`` or the entry ``name[k]`` that is something else (a numpy array, a module...)."""
+    if isinstance(values, nn.Module):
+        raise TypeError(f"{name}: expected a list of tensors, got the module "
+                        f"{type(values).__name__}; relu_network(model) reads a module")
+    if isinstance(values, (Tensor, str)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name}: expected a list of tensors, got {_type_name(values)}")
+    values = tuple(values)
+    for k, t in enumerate(values):
+        if not (isinstance(t, Tensor) or (optional and t is None)):
+            what = "a torch.Tensor or None" if optional else "a torch.Tensor"
+            raise TypeError(f"{name}[{k}]: expected {what}, got {_type_name(t)} (convert with "
+                            "torch.as_tensor)")
+    return values
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +80,8 @@ class ReluNetwork:
     slopes: tuple[float, ...] = field(default=())
     input_skips: tuple[bool, ...] = field(default=())
     residual: tuple[bool, ...] = field(default=())
+    # sigma in f = sigma(z_L), or None: recorded for the loss gradient, ignored by every op
+    output_activation: Optional[Any] = field(default=None)
 
     @classmethod
     def of(cls, weights: Sequence[Tensor], biases: Optional[Sequence[Optional[Tensor]]] = None,
@@ -61,12 +90,13 @@ class ReluNetwork:
            residual: Optional[Sequence[bool]] = None) -> "ReluNetwork":
         """A description with plain-MLP defaults for every field left out (ReLU, no skip, no
         residual; ``biases=None`` means no layer has a bias)."""
-        weights = tuple(weights)
+        weights = _tensors(weights, "weights")
         if len(weights) < 2:
             raise ValueError("weights: expected at least 2 layers (one hidden layer and the "
                              f"linear head), got {len(weights)}")
         hidden = len(weights) - 1
-        biases = (None,) * len(weights) if biases is None else tuple(biases)
+        biases = ((None,) * len(weights) if biases is None
+                  else _tensors(biases, "biases", optional=True))
         slopes = (0.0,) * hidden if slopes is None else tuple(float(s) for s in slopes)
         input_skips = (False,) * len(weights) if input_skips is None else tuple(
             bool(s) for s in input_skips)
@@ -177,9 +207,13 @@ class ReluNetwork:
 
     def map_tensors(self, fn) -> "ReluNetwork":
         """The same description with ``fn`` applied to every tensor (e.g. ``.detach()``)."""
-        return ReluNetwork(tuple(fn(w) for w in self.weights),
-                           tuple(None if b is None else fn(b) for b in self.biases),
-                           self.slopes, self.input_skips, self.residual)
+        return replace(self, weights=tuple(fn(w) for w in self.weights),
+                       biases=tuple(None if b is None else fn(b) for b in self.biases))
+
+    def with_output_activation(self, activation) -> "ReluNetwork":
+        """The same network with ``activation`` (an ``OutputActivation``, or None) recorded as
+        the elementwise function the model applies to the head's output."""
+        return replace(self, output_activation=activation)
 
     def to(self, *args: Any, **kwargs: Any) -> "ReluNetwork":
         return self.map_tensors(lambda t: t.to(*args, **kwargs))
@@ -214,106 +248,69 @@ class ReluNetwork:
                 "hidden_widths": self.hidden_widths,
                 "bias": [b is not None for b in self.biases],
                 "slopes": list(self.slopes), "input_skips": list(self.input_skips),
-                "residual": list(self.residual)}
+                "residual": list(self.residual),
+                "output_activation": (None if self.output_activation is None
+                                      else self.output_activation.description)}
 
 
-NetworkLike = Union[ReluNetwork, Sequence[Tensor]]
+# How to fix an input of the wrong width: the ops' x, and the entry points taking an encoding.
+INPUT_HINT = "pass the encoded coordinates (encoding(coords)), or the whole model with its encoding"
+ENCODING_HINT = ("pass the encoding the network reads (e.g. model.encoding), or None for raw "
+                 "coordinates")
 
 
-def as_network(net_or_weights: NetworkLike,
-               biases: Optional[Sequence[Optional[Tensor]]] = None,
-               validate: bool = True) -> ReluNetwork:
-    """Normalise the two calling conventions of the ops: ``(net)`` or ``(weights, biases)``.
-
-    ``validate=False`` wraps the lists as a plain description without checking them, for
-    callers that hand them straight to a kernel (whose checks then name the bad argument)."""
-    if isinstance(net_or_weights, ReluNetwork):
-        if biases is not None:
-            raise TypeError("biases: pass either a ReluNetwork or (weights, biases), not both")
-        return net_or_weights
-    if biases is None:
-        raise TypeError("biases: expected the biases list after the weights list "
-                        "(or pass a ReluNetwork)")
-    if validate:
-        return ReluNetwork.of(net_or_weights, biases)
-    weights = tuple(net_or_weights)
-    hidden = max(len(weights) - 1, 0)
-    return ReluNetwork(weights, tuple(biases), (0.0,) * hidden, (False,) * len(weights),
-                       (False,) * hidden)
-
-
-def split_network(net_or_weights, args: tuple, names: Sequence[str], kwargs: dict,
-                  defaults: Optional[dict] = None) -> tuple[ReluNetwork, list]:
-    """Binds a function's arguments for both calling conventions, ``(x, net, *rest)`` and
-    ``(x, weights, biases, *rest)``: returns the ReluNetwork and the values of ``names``.
-    Lists are wrapped unchecked (``as_network(..., validate=False)``): the kernel that receives
-    them checks them and names the bad argument."""
-    args = list(args)
-    kwargs = dict(kwargs)
-    if isinstance(net_or_weights, ReluNetwork):
-        net = net_or_weights
-        if "biases" in kwargs:
-            raise TypeError("biases: pass either a ReluNetwork or (weights, biases), not both")
+def require_network(net: Any, name: str = "net") -> ReluNetwork:
+    """``net`` itself if it is a ``ReluNetwork``; otherwise one TypeError naming ``name`` and the
+    two ways to build one (every op, reference and exact count takes a described network)."""
+    if isinstance(net, ReluNetwork):
+        return net
+    if isinstance(net, nn.Module):
+        how = f"relu_network(model) reads one off a module (got {type(net).__name__})"
     else:
-        if "biases" in kwargs:
-            biases = kwargs.pop("biases")
-        elif args:
-            biases = args.pop(0)
-        else:
-            raise TypeError("biases: expected the biases list after the weights list "
-                            "(or pass a ReluNetwork)")
-        net = as_network(net_or_weights, biases, validate=False)
-    defaults = defaults or {}
-    if len(args) > len(names):
-        raise TypeError(f"expected at most {len(names)} arguments after the network, "
-                        f"got {len(args)}")
-    values = []
-    for k, name in enumerate(names):
-        if k < len(args):
-            if name in kwargs:
-                raise TypeError(f"{name}: given twice")
-            values.append(args[k])
-        elif name in kwargs:
-            values.append(kwargs.pop(name))
-        elif name in defaults:
-            values.append(defaults[name])
-        else:
-            raise TypeError(f"{name}: missing argument")
-    if kwargs:
-        raise TypeError(f"unexpected arguments {sorted(kwargs)}")
-    return net, values
+        how = (f"got {type(net).__name__}; build one with ReluNetwork.of(weights, biases) from "
+               "nn.Linear-layout lists, or relu_network(model) from a module")
+    raise TypeError(f"{name}: expected a ReluNetwork, {how}")
 
 
-def relu_network(model, output: Optional[str] = None) -> ReluNetwork:
-    """The ``ReluNetwork`` of a model.
+def check_input_width(net: ReluNetwork, width: Any, source: str = "x",
+                      hint: str = INPUT_HINT) -> None:
+    """Refuses, in the network's terms, an input whose feature count ``width`` is not what the
+    first layer reads (the kernels would blame ``weights[0]``). ``width`` may be a SymInt."""
+    takes = net.weights[0].shape[1]
+    if width != takes:
+        raise ValueError(f"{source} has {width} features, the network's first layer takes "
+                         f"{takes}: {hint}")
 
-    ``model`` is a ``CoordinateMLP`` (its encoding stays outside the network: the ops take
-    ``x = model.encode(coords)``), an ``nn.Sequential`` or any ``nn.Module`` whose forward
-    torch.fx can trace into Linear (with or without bias), ReLU / LeakyReLU (modules or
-    ``F.relu``, ``torch.relu``, ``F.leaky_relu``), Identity, eval-mode Dropout, ``torch.cat``
-    of a hidden state with the module's input (either order; the weight columns are permuted
-    into the canonical ``[a_{l-1}, x]`` order) and ``+`` of the previous hidden state
-    (residual). ``output`` names the Linear whose raw output is the network's head, for models
-    with several heads (a NeRF's density head): only what that Linear depends on is read, so a
-    colour branch taking view directions is ignored. Anything else raises ``TypeError`` naming
-    the module or traced node and why.
 
-    The description holds the model's own parameters, except the weight of a layer that
-    concatenates ``[x, a]``, which is a column-permuted copy; call ``relu_network`` again after
-    the parameters change.
+def network_from(found: ModelTrace) -> ReluNetwork:
+    """The description of a model's traced layers (``reading.trace_model``), with the activation
+    after its head recorded."""
+    layers = found.layers
+    build = dict(slopes=layers.slopes, input_skips=layers.skips, residual=layers.residual)
+    if any(c is not None for c in layers.skip_columns):
+        if "skip_columns" not in inspect.signature(ReluNetwork.of).parameters:
+            sliced = [f"layer {l} ({module_name(layers.sources[l])}) reads x[..., {c[0]}:{c[1]}]"
+                      for l, c in enumerate(layers.skip_columns) if c is not None]
+            raise NotImplementedError(
+                f"model: {'; '.join(sliced)} in its input skip, and this build's ReluNetwork "
+                "has no skip_columns to describe a skip of part of x")
+        build["skip_columns"] = layers.skip_columns
+    net = ReluNetwork.of(layers.weights, layers.biases, **build)
+    return net if found.activation is None else net.with_output_activation(found.activation)
+
+
+def relu_network(model, output: Optional[str] = None, *,
+                 in_dim: Optional[int] = None) -> ReluNetwork:
+    """The ``ReluNetwork`` of a model whose forward starts at its first Linear (or of a
+    ``CoordinateMLP``, whose callers apply ``model.encode``): the network part of
+    ``split_model(model, output, in_dim=in_dim)``, which documents what is read and refused.
+
+    A model that computes an encoding of the coordinates before its first Linear is refused
+    (the network alone takes the encoded input): ``encoding, net = split_model(model)`` gives
+    both. The description holds the model's own parameters (except a column-permuted copy for a
+    layer that concatenates ``[x, a]`` and the computed weight of a weight-normalised layer);
+    call it again after the parameters change.
     """
-    from torch import nn
-
-    from .tracing import trace_layers
-
-    if output is None and callable(getattr(model, "mlp_params", None)):
-        weights, biases = model.mlp_params()
-        return ReluNetwork.of(weights, biases)
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
-    if not isinstance(model, nn.Sequential) and type(model).__module__.startswith("torch.nn"):
-        raise TypeError(f"model: expected an nn.Sequential, a CoordinateMLP or a module whose "
-                        f"forward torch.fx can trace, got {type(model).__name__}")
-    layers = trace_layers(model, output)
-    return ReluNetwork.of(layers.weights, layers.biases, slopes=layers.slopes,
-                          input_skips=layers.skips, residual=layers.residual)
+    found = trace_model(model, output, in_dim=in_dim)
+    check_no_encoding(model, found.encoding)
+    return network_from(found)

@@ -2,15 +2,17 @@
 
 One module per op family: ``regions`` (activation patterns, region ids, Hamming distances, bit
 counts), ``gradients`` (per-example gradient norms, inner products, Gram blocks, per-region
-sums) and ``geometry`` (boundary distance and coordinate gradients from coordinates, through an
-encoding in affine-sine form or from encoded points with their Jacobian). Every op that runs the network takes ``(x, net, ...)`` with a ``ReluNetwork``
-(``specbias_ext.relu_network(model)`` builds one) or the older ``(x, weights, biases, ...)``
-lists in nn.Linear layout. ``x[N, D]`` is what enters the network's first layer (already
-encoded), float32 or float64. See ``specbias_ext.reference`` for plain-torch versions.
+sums), ``geometry`` (the schema-level boundary distance and coordinate gradients, from
+coordinates through an encoding in affine-sine form or from encoded points with their Jacobian)
+``coordinates`` (the same from coordinates through any encoding) and ``complexity``
+(local complexity, sampled on hull vertices and first order; ``hull`` draws the hull,
+``complexity_coords`` takes any encoding). Every op that runs the
+network takes ``(x, net, ...)`` with a ``ReluNetwork``: ``specbias_ext.relu_network(model)``
+reads one off a module, ``ReluNetwork.of(weights, biases)`` builds one from lists in nn.Linear
+layout. ``x[N, D]`` is what enters the network's first layer (already encoded), float32 or
+float64. See ``specbias_ext.reference`` for plain-torch versions.
 """
-from ..nets.network import split_network
-from ._network_args import network_args, plain_lists as _plain_lists
-from . import geometry
+from . import complexity, complexity_coords, geometry, hull
 from .build_info import build_info
 from .coordinates import boundary_distance, coord_gradients
 from .gradients import grad_dots, grad_gram, per_example_grad_norms, region_grad_norms
@@ -21,7 +23,7 @@ from .regions import (
 
 __all__ = [
     "activation_patterns", "bit_counts", "grad_dots", "grad_gram", "hamming_neighbors",
-    "hamming_pairs", "hamming_pairs_per_layer", "network_args", "per_example_grad_norms",
-    "region_grad_norms", "region_ids", "split_network", "geometry", "boundary_distance",
-    "build_info", "coord_gradients",
+    "hamming_pairs", "hamming_pairs_per_layer", "per_example_grad_norms",
+    "region_grad_norms", "region_ids", "geometry", "boundary_distance",
+    "build_info", "coord_gradients", "complexity", "complexity_coords", "hull",
 ]

@@ -11,65 +11,99 @@ periodic. The ``*_encoded`` forms take instead the encoded points ``x [N, E]`` a
 differentiable encoding can be used. Either way the derivatives w.r.t. the coordinates are carried
 by forward mode through the network in the same pass as the values.
 
-The network is a ``ReluNetwork`` or the ``(weights, biases)`` lists of a plain ReLU MLP.
-``specbias_ext.geometry`` has the friendlier entry points that take an encoding object or module.
+The network is a ``ReluNetwork`` (``relu_network(model)``, or ``ReluNetwork.of(weights, biases)``
+for lists). ``ops.coordinates`` has the friendlier entry points that take an encoding object or
+module.
 """
 from __future__ import annotations
 
 import torch
 
 from .. import _loader  # noqa: F401  (registers torch.ops.specbias)
-from ..nets.network import split_network
+from ..nets.network import ReluNetwork
+from ._schema_args import AFFINE_SINE_FORM, feature_width, network_args
 
 Tensor = torch.Tensor
 _ops = torch.ops.specbias
 
-
-def _network_args(net, args, kwargs):
-    net, _ = split_network(net, args, (), kwargs)
-    weights, biases, keywords = net.op_args()
-    return weights, biases, keywords
+# The rows of an affine-sine form are the encoded features the first layer reads.
 
 
 def boundary_distance(coords: Tensor, enc_matrix: Tensor, enc_offset: Tensor,
-                      enc_periodic: Tensor, net, *args, **kwargs) -> tuple[Tensor, Tensor]:
-    """``(distance [N], argmin int64 [N])``: first-order distance in coordinate space to the
-    nearest sign change of any hidden neuron, ``min_{l,k} |z_lk| / ||grad_coord z_lk||``.
+                      enc_periodic: Tensor, net: ReluNetwork) -> tuple[Tensor, Tensor]:
+    """First-order distance in coordinate space to the nearest sign change of any hidden
+    neuron, ``min_{l,k} |z_lk| / ||grad_coord z_lk||``.
 
-    ``net`` is a ``ReluNetwork`` or ``weights, biases``. ``argmin`` is the global hidden-neuron
-    index of the minimiser (layer 0 first, the pattern bit order); ties go to the lowest index. A
-    neuron whose coordinate gradient is exactly zero (for instance behind a layer of dead ReLU
-    neurons) counts as +inf; a point where every neuron has zero gradient gets
-    ``distance = inf`` and ``argmin = -1``.
+    A neuron whose coordinate gradient is exactly zero (for instance behind a layer of dead ReLU
+    neurons) counts as +inf.
+
+    Args:
+        coords (Tensor[N, D]): coordinates before the encoding, float32 or float64.
+        enc_matrix (Tensor[E, D]), enc_offset (Tensor[E]), enc_periodic (Tensor[E], bool): the
+            encoding in affine-sine form.
+        net (ReluNetwork): the network on the E encoded features.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``distance [N]`` and ``argmin`` int64 ``[N]``, the global
+        hidden-neuron index of the minimiser (layer 0 first, the pattern bit order; ties go to
+        the lowest index); a point where every neuron has zero gradient gets ``distance = inf``
+        and ``argmin = -1``.
     """
-    weights, biases, keywords = _network_args(net, args, kwargs)
+    weights, biases, keywords = network_args(net, feature_width(enc_matrix, 0), *AFFINE_SINE_FORM)
     return _ops.boundary_distance(coords, enc_matrix, enc_offset, enc_periodic, weights, biases,
                                   **keywords)
 
 
 def coord_gradients(coords: Tensor, enc_matrix: Tensor, enc_offset: Tensor,
-                    enc_periodic: Tensor, net, *args, **kwargs) -> Tensor:
-    """``[N, out, D]``: the gradient of the network output w.r.t. the coordinates.
+                    enc_periodic: Tensor, net: ReluNetwork) -> Tensor:
+    """The gradient of the network output with respect to the coordinates.
 
     The activation's derivative at exactly zero is taken as its negative slope (0 for ReLU, as
     torch's autograd does).
+
+    Args:
+        coords (Tensor[N, D]): coordinates before the encoding, float32 or float64.
+        enc_matrix (Tensor[E, D]), enc_offset (Tensor[E]), enc_periodic (Tensor[E], bool): the
+            encoding in affine-sine form.
+        net (ReluNetwork): the network on the E encoded features.
+
+    Returns:
+        Tensor[N, out, D]: ``d f_o / d c_d`` at every point.
     """
-    weights, biases, keywords = _network_args(net, args, kwargs)
+    weights, biases, keywords = network_args(net, feature_width(enc_matrix, 0), *AFFINE_SINE_FORM)
     return _ops.coord_gradients(coords, enc_matrix, enc_offset, enc_periodic, weights, biases,
                                 **keywords)
 
 
-def boundary_distance_encoded(x: Tensor, x_jacobian: Tensor, net, *args,
-                              **kwargs) -> tuple[Tensor, Tensor]:
-    """``boundary_distance`` from encoded points ``x [N, E]`` and ``x_jacobian [N, E, D]``."""
-    weights, biases, keywords = _network_args(net, args, kwargs)
+def boundary_distance_encoded(x: Tensor, x_jacobian: Tensor,
+                              net: ReluNetwork) -> tuple[Tensor, Tensor]:
+    """``boundary_distance`` from encoded points and their Jacobian.
+
+    Args:
+        x (Tensor[N, E]): the encoded points.
+        x_jacobian (Tensor[N, E, D]): ``d x_e / d c_d`` at every point.
+        net (ReluNetwork): the network on the E encoded features.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``distance [N]`` and ``argmin`` int64 ``[N]`` as for
+        ``boundary_distance``.
+    """
+    weights, biases, keywords = network_args(net, feature_width(x, 1))
     return _ops.boundary_distance_encoded(x, x_jacobian, weights, biases, **keywords)
 
 
-def coord_gradients_encoded(x: Tensor, x_jacobian: Tensor, net, *args, **kwargs) -> Tensor:
-    """``coord_gradients`` ``[N, out, D]`` from encoded points ``x [N, E]`` and
-    ``x_jacobian [N, E, D]``."""
-    weights, biases, keywords = _network_args(net, args, kwargs)
+def coord_gradients_encoded(x: Tensor, x_jacobian: Tensor, net: ReluNetwork) -> Tensor:
+    """``coord_gradients`` from encoded points and their Jacobian.
+
+    Args:
+        x (Tensor[N, E]): the encoded points.
+        x_jacobian (Tensor[N, E, D]): ``d x_e / d c_d`` at every point.
+        net (ReluNetwork): the network on the E encoded features.
+
+    Returns:
+        Tensor[N, out, D]: ``d f_o / d c_d`` at every point.
+    """
+    weights, biases, keywords = network_args(net, feature_width(x, 1))
     return _ops.coord_gradients_encoded(x, x_jacobian, weights, biases, **keywords)
 
 

@@ -2,66 +2,100 @@
 Gram blocks and per-region sums, over ALL parameters of a described network.
 
 g_i is the gradient over every weight and bias of example i's loss, whose derivative with
-respect to the network output is ``grad_out[i]`` (``[N, out]``); it is never materialised. Each
-op takes ``(x, net, ...)`` with a ``ReluNetwork`` or ``(x, weights, biases, ...)``; bias-free
-layers, LeakyReLU, input skips and residual layers follow the recurrences in
+respect to the network output is ``grad_out[i]`` (``[N, out]``; ``measure.mse_grad_out`` for
+the MSE); it is never materialised. Each op takes ``(x, net, grad_out, ...)``: ``x [N, D]`` the
+points the first layer reads (already encoded), float32 or float64, and ``net`` a
+``ReluNetwork`` (``relu_network(model)``, or ``ReluNetwork.of(weights, biases)`` for lists);
+bias-free layers, LeakyReLU, input skips and residual layers follow the recurrences in
 ``specbias_ext.nets.network``.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 
 from .. import _loader  # noqa: F401  (registers torch.ops.specbias)
-from ..nets.network import split_network
+from ..nets.network import ReluNetwork
 from . import _fake_checks as checks
-from ._network_args import network_args, size_arg
+from ._schema_args import feature_width, network_args, size_arg
 
 Tensor = torch.Tensor
 _ops = torch.ops.specbias
 
 
-def per_example_grad_norms(x: Tensor, net, *args, **kwargs) -> Tensor:
-    """Squared per-example gradient norms ``[N, L+1]``, split by layer (weight and bias).
+def per_example_grad_norms(x: Tensor, net: ReluNetwork, grad_out: Tensor) -> Tensor:
+    """Squared per-example gradient norms, split by layer.
 
-    ``per_example_grad_norms(x, net, grad_out)``: ``grad_out[N, out]`` is dl_i/df(x_i). Row sums
-    are ||g_i||^2; column l is the part from layer l's weight and bias (if it has one).
+    Args:
+        x (Tensor[N, D]): the encoded points, in the network's dtype and on its device.
+        net (ReluNetwork): the network.
+        grad_out (Tensor[N, out]): dl_i / df(x_i), in x's dtype.
+
+    Returns:
+        Tensor[N, L+1]: column l is ||g_i||^2's part from layer l's weight and bias (if it has
+        one); the row sums are ||g_i||^2.
     """
-    net, (grad_out,) = split_network(net, args, ("grad_out",), kwargs)
-    weights, biases, kw = network_args(net)
-    return _ops.per_example_grad_norms(x, weights, biases, grad_out, **kw)
+    weights, biases, keywords = network_args(net, feature_width(x, 1))
+    return _ops.per_example_grad_norms(x, weights, biases, grad_out, **keywords)
 
 
-def grad_dots(x: Tensor, net, *args, **kwargs) -> Tensor:
-    """``grad_dots(x, net, grad_out, i, j)``: inner products ``<g_i[p], g_j[p]>`` ``[P]``."""
-    net, (grad_out, i, j) = split_network(net, args, ("grad_out", "i", "j"), kwargs)
-    weights, biases, kw = network_args(net)
-    return _ops.grad_dots(x, weights, biases, grad_out, i, j, **kw)
+def grad_dots(x: Tensor, net: ReluNetwork, grad_out: Tensor, i: Tensor, j: Tensor) -> Tensor:
+    """Inner products of the per-example gradients of index pairs.
+
+    Args:
+        x (Tensor[N, D]): the encoded points, in the network's dtype and on its device.
+        net (ReluNetwork): the network.
+        grad_out (Tensor[N, out]): dl_i / df(x_i), in x's dtype.
+        i, j (Tensor[P]): int64 point indices.
+
+    Returns:
+        Tensor[P]: ``<g_i[p], g_j[p]>``.
+    """
+    weights, biases, keywords = network_args(net, feature_width(x, 1))
+    return _ops.grad_dots(x, weights, biases, grad_out, i, j, **keywords)
 
 
-def grad_gram(x: Tensor, net, *args, **kwargs) -> Tensor:
-    """``grad_gram(x, net, grad_out, rows=None, cols=None)``: the block
-    ``[len(rows), len(cols)]`` of the per-example gradient Gram matrix (all rows/cols if None).
+def grad_gram(x: Tensor, net: ReluNetwork, grad_out: Tensor, rows: Optional[Tensor] = None,
+              cols: Optional[Tensor] = None) -> Tensor:
+    """A block of the per-example gradient Gram matrix ``G_ab = <g_a, g_b>``.
 
     Tiled, so memory is the output plus O(N * width).
+
+    Args:
+        x (Tensor[N, D]): the encoded points, in the network's dtype and on its device.
+        net (ReluNetwork): the network.
+        grad_out (Tensor[N, out]): dl_i / df(x_i), in x's dtype.
+        rows, cols (Tensor, optional): int64 point indices of the block's rows and columns (all
+            points where None).
+
+    Returns:
+        Tensor[len(rows), len(cols)]: ``G[rows][:, cols]``.
     """
-    net, (grad_out, rows, cols) = split_network(net, args, ("grad_out", "rows", "cols"), kwargs,
-                                                {"rows": None, "cols": None})
-    weights, biases, kw = network_args(net)
-    return _ops.grad_gram(x, weights, biases, grad_out, rows, cols, **kw)
+    weights, biases, keywords = network_args(net, feature_width(x, 1))
+    return _ops.grad_gram(x, weights, biases, grad_out, rows, cols, **keywords)
 
 
-def region_grad_norms(x: Tensor, net, *args, **kwargs) -> tuple[Tensor, Tensor]:
-    """``region_grad_norms(x, net, grad_out, ids, num_regions)``: ``(norm_of_sum [R],
-    sum_of_norms [R])`` of the per-example gradients in each region.
+def region_grad_norms(x: Tensor, net: ReluNetwork, grad_out: Tensor, ids: Tensor,
+                      num_regions: int) -> tuple[Tensor, Tensor]:
+    """The norm of the summed and the sum of the norms of the per-example gradients in each
+    region, exact for every region; their ratio is the region coherence in [0, 1].
 
-    ``norm_of_sum[r] = ||sum_{i in S_r} g_i||`` and ``sum_of_norms[r] = sum_{i in S_r} ||g_i||``,
-    exact for every region; their ratio is the region coherence in [0, 1]. ``num_regions`` may
-    be a SymInt (``counts.numel()`` of ``region_ids`` under torch.compile).
+    Args:
+        x (Tensor[N, D]): the encoded points, in the network's dtype and on its device.
+        net (ReluNetwork): the network.
+        grad_out (Tensor[N, out]): dl_i / df(x_i), in x's dtype.
+        ids (Tensor[N]): int64 region id of every point, in 0..num_regions-1 (``region_ids``).
+        num_regions (int): R; may be a SymInt (``counts.numel()`` of ``region_ids`` under
+            torch.compile).
+
+    Returns:
+        tuple[Tensor, Tensor]: ``norm_of_sum [R]``, ``||sum_{i in S_r} g_i||``, and
+        ``sum_of_norms [R]``, ``sum_{i in S_r} ||g_i||``.
     """
-    net, (grad_out, ids, num_regions) = split_network(
-        net, args, ("grad_out", "ids", "num_regions"), kwargs)
-    weights, biases, kw = network_args(net)
-    return _ops.region_grad_norms(x, weights, biases, grad_out, ids, size_arg(num_regions), **kw)
+    weights, biases, keywords = network_args(net, feature_width(x, 1))
+    return _ops.region_grad_norms(x, weights, biases, grad_out, ids,
+                                  size_arg(num_regions, "num_regions"), **keywords)
 
 
 # ----------------------------------------------------------------------------- fake kernels

@@ -4,7 +4,8 @@ distances and per-neuron bit counts.
 Pattern bit k (hidden neurons of all layers concatenated, layer 0 first) is 1 iff the neuron's
 pre-activation is > 0, whatever the activation (ReLU or LeakyReLU); it is packed as int64 word
 k // 64, bit k % 64. ``x[N, D]`` is what enters the network's first layer (already encoded),
-float32 or float64. See ``specbias_ext.reference`` for plain-torch versions.
+float32 or float64; the ops that run the network take it as a ``ReluNetwork``. See
+``specbias_ext.reference`` for plain-torch versions.
 """
 from __future__ import annotations
 
@@ -13,86 +14,113 @@ from typing import Optional, Sequence
 import torch
 
 from .. import _loader  # noqa: F401  (registers torch.ops.specbias)
-from ..nets.network import ReluNetwork, split_network
+from ..nets.network import ReluNetwork, require_network
 from . import _fake_checks as checks
-from ._network_args import network_args, size_arg
+from ._schema_args import feature_width, network_args, size_arg
 
 Tensor = torch.Tensor
 _ops = torch.ops.specbias
 
 
-def activation_patterns(x: Tensor, net, *args, **kwargs) -> Tensor:
-    """Packed activation patterns ``int64 [N, ceil(H/64)]`` of all hidden layers at ``x``.
+def activation_patterns(x: Tensor, net: ReluNetwork) -> Tensor:
+    """Packed activation patterns of every hidden neuron of ``net`` at the points ``x``.
 
-    Call as ``activation_patterns(x, net)`` with a ``ReluNetwork`` or
-    ``activation_patterns(x, weights, biases)``. Runs the forward pass itself in tiles of
-    points, so peak memory stays near the output size plus one tile whatever N is;
-    ``net.layer_bit_ranges()`` says which bits are which layer.
+    Runs the forward pass itself in tiles of points, so peak memory stays near the output size
+    plus one tile whatever N is.
+
+    Args:
+        x (Tensor[N, D]): the points the first layer reads (already encoded), float32 or
+            float64, on the network's device and in its dtype.
+        net (ReluNetwork): the network (``relu_network(model)`` or
+            ``ReluNetwork.of(weights, biases)``).
+
+    Returns:
+        Tensor[N, ceil(H / 64)]: int64 words; bit k of row n (word k // 64, bit k % 64) is 1 iff
+        hidden neuron k (layer 0 first, ``net.layer_bit_ranges()``) has a pre-activation > 0.
     """
-    net, _ = split_network(net, args, (), kwargs)
-    weights, biases, kw = network_args(net)
-    return _ops.activation_patterns(x, weights, biases, **kw)
+    weights, biases, keywords = network_args(net, feature_width(x, 1))
+    return _ops.activation_patterns(x, weights, biases, **keywords)
 
 
 def region_ids(patterns: Tensor) -> tuple[Tensor, Tensor]:
-    """``(ids int64 [N], counts int64 [R])``: the linear region of every row of ``patterns``.
+    """The linear region of every row of ``patterns``.
 
     Ids are 0..R-1 in order of first appearance along the rows, so they are identical on CPU and
-    GPU; ``counts[r]`` is the number of rows in region r (R = the region count; under
-    torch.compile ``counts.numel()`` is a data-dependent size that can be passed on to
-    ``region_grad_norms``).
+    GPU.
+
+    Args:
+        patterns (Tensor[N, W]): int64 packed patterns (``activation_patterns``).
+
+    Returns:
+        tuple[Tensor, Tensor]: ``ids`` int64 ``[N]`` and ``counts`` int64 ``[R]``, the number of
+        rows in each region (R = the region count; under torch.compile ``counts.numel()`` is a
+        data-dependent size that can be passed on to ``region_grad_norms``).
     """
     return _ops.region_ids(patterns)
 
 
 def hamming_pairs(patterns: Tensor, i: Tensor, j: Tensor,
                   segments: Optional[Sequence[int]] = None) -> Tensor:
-    """Hamming distances ``int64 [P]`` between the patterns of rows ``i[p]`` and ``j[p]``.
+    """Hamming distances between the patterns of rows ``i[p]`` and ``j[p]``.
 
-    With ``segments`` (bit boundaries ``[b0, b1, ..., bS]``) the result is ``[P, S]``: the distance
-    restricted to bits b_s..b_{s+1}-1 for each s. ``hamming_pairs_per_layer`` passes the layers.
+    Args:
+        patterns (Tensor[N, W]): int64 packed patterns.
+        i, j (Tensor[P]): int64 row indices.
+        segments (sequence of int, optional): bit boundaries ``[b0, b1, ..., bS]``; the distance
+            is then restricted to bits b_s..b_{s+1}-1 for each s (``hamming_pairs_per_layer``
+            passes the layers).
+
+    Returns:
+        Tensor: int64 ``[P]``, or ``[P, S]`` with ``segments``.
     """
     return _ops.hamming_pairs(patterns, i, j, None if segments is None else list(segments))
 
 
-def _layer_bounds(net_or_weights) -> list[int]:
-    if isinstance(net_or_weights, ReluNetwork):
-        return [0] + [end for _, end in net_or_weights.layer_bit_ranges()]
-    bounds = [0]
-    for w in list(net_or_weights)[:-1]:
-        bounds.append(bounds[-1] + int(w.shape[0]))
-    return bounds
+def hamming_pairs_per_layer(patterns: Tensor, i: Tensor, j: Tensor, net: ReluNetwork) -> Tensor:
+    """Hamming distances between rows ``i[p]`` and ``j[p]``, one per hidden layer of ``net``.
 
+    Args:
+        patterns (Tensor[N, W]): int64 packed patterns of ``net``.
+        i, j (Tensor[P]): int64 row indices.
+        net (ReluNetwork): the network whose layers split the bits.
 
-def hamming_pairs_per_layer(patterns: Tensor, i: Tensor, j: Tensor, net) -> Tensor:
-    """Per-layer Hamming distances ``int64 [P, L]`` for the L hidden layers of ``net`` (a
-    ``ReluNetwork`` or the ``weights`` list)."""
-    return hamming_pairs(patterns, i, j, _layer_bounds(net))
+    Returns:
+        Tensor[P, L]: int64, column l counting the differing bits of hidden layer l.
+    """
+    ranges = require_network(net).layer_bit_ranges()
+    return hamming_pairs(patterns, i, j, [0] + [end for _, end in ranges])
 
 
 def hamming_neighbors(patterns: Tensor, grid_shape: Sequence[int]) -> list[Tensor]:
     """Hamming distance from each grid point to its next neighbour along each axis.
 
-    Rows of ``patterns`` are the grid points in row-major order. For a 1D grid ``(N,)`` the result
-    is ``[d0]`` with ``d0[n] = H(p[n], p[n+1])`` of shape ``[N-1]``; for a 2D grid ``(H, W)`` it is
-    ``[d0, d1]`` with ``d0`` ``[H-1, W]`` (down) and ``d1`` ``[H, W-1]`` (right); a 3D grid
-    likewise gives one tensor per axis, that axis one shorter. Sizes may be SymInts
-    (``(x.shape[0],)`` under torch.compile with dynamic shapes).
+    Args:
+        patterns (Tensor[N, W]): int64 packed patterns, rows the grid points in row-major order.
+        grid_shape (sequence of int): 1, 2 or 3 sizes whose product is N; they may be SymInts
+            (``(x.shape[0],)`` under torch.compile with dynamic shapes).
+
+    Returns:
+        list[Tensor]: one int64 tensor per axis, the grid shape with that axis one shorter: for
+        ``(N,)`` ``[d0]`` with ``d0[n] = H(p[n], p[n+1])``; for ``(H, W)`` ``[d0, d1]``, ``d0``
+        ``[H-1, W]`` (down) and ``d1`` ``[H, W-1]`` (right).
     """
-    return list(_ops.hamming_neighbors(patterns, [size_arg(s) for s in grid_shape]))
+    return list(_ops.hamming_neighbors(patterns, [size_arg(s, "grid_shape") for s in grid_shape]))
 
 
-def bit_counts(patterns: Tensor, net_or_num_bits) -> Tensor:
-    """``int64 [num_bits]``: at how many rows each pattern bit (neuron) is on.
+def bit_counts(patterns: Tensor, num_bits: int) -> Tensor:
+    """At how many rows each of the first ``num_bits`` pattern bits (neurons) is on.
 
-    ``net_or_num_bits`` is a ``ReluNetwork`` (all ``net.num_hidden`` neurons) or the number of
-    bits. A count of 0 is a dead neuron on these points; a count of N is an always-on neuron.
+    A count of 0 is a dead neuron on these points; a count of N is an always-on neuron.
+
+    Args:
+        patterns (Tensor[N, W]): int64 packed patterns.
+        num_bits (int): how many bits to count, at most 64 W (``net.num_hidden`` for every
+            neuron of ``net``); may be a SymInt.
+
+    Returns:
+        Tensor[num_bits]: int64 counts.
     """
-    if isinstance(net_or_num_bits, ReluNetwork):
-        num_bits = net_or_num_bits.num_hidden
-    else:
-        num_bits = size_arg(net_or_num_bits)
-    return _ops.bit_counts(patterns, num_bits)
+    return _ops.bit_counts(patterns, size_arg(num_bits, "num_bits"))
 
 
 # ----------------------------------------------------------------------------- fake kernels

@@ -1,18 +1,16 @@
-"""Figures in the paper's form (matplotlib, Agg backend): curves with bands over seeds, densities,
-region maps, spectral heatmaps. One colour per encoding label across every figure."""
+"""Figures in the paper's form (matplotlib's object API, no pyplot state): curves with bands over
+seeds, densities, fits with region boundaries, spectral heatmaps. One colour per encoding label
+across every figure. Region maps are drawn by ``plots.maps`` (colours from the patterns)."""
 from __future__ import annotations
 
 import io
 import os
-from typing import Sequence
 
-import matplotlib
+import numpy as np
+from matplotlib import colormaps
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ..runs.files import atomic_write_bytes  # noqa: E402
+from ..runs.files import atomic_write_bytes
+from .frame import new_figure as _figure
 
 # One fixed colour per encoding (no greys: the target is drawn in grey).
 _COLOURS = {
@@ -21,7 +19,7 @@ _COLOURS = {
     "PE L=7": "#d62728", "PE L=8": "#9467bd", "PE L=12": "#393b79", "PE L=16": "#637939",
     "PE L=20": "#000000",
 }
-_PALETTE = plt.get_cmap("tab10").colors
+_PALETTE = colormaps["tab10"].colors
 
 
 def colour(label: str):
@@ -32,9 +30,9 @@ def colour(label: str):
 
 
 def new_figure(ncols=1, nrows=1, width=4.2, height=3.2):
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
-                             squeeze=False, constrained_layout=True)
-    return fig, axes
+    """``(Figure, axes [nrows, ncols])`` with constrained layout."""
+    fig = _figure(width * ncols, height * nrows)
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
 def band(ax, x, values, label, color=None):
@@ -53,36 +51,6 @@ def density(ax, values, label, bins=50, lo=-1.0, hi=1.0, color=None):
     centres = 0.5 * (edges[1:] + edges[:-1])
     ax.plot(centres, hist, label=label, color=color or colour(label), lw=1.4)
     return hist, edges
-
-
-def region_map_2d(ax, ids: np.ndarray, seed: int = 0, title: str = ""):
-    """Regions in random colours; boundaries (id changes to the next pixel) in black when the
-    regions are large enough (>= 20 pixels on average) for a boundary line not to hide them."""
-    ids = np.asarray(ids)
-    rng = np.random.default_rng(seed)
-    palette = rng.uniform(0.25, 1.0, size=(int(ids.max()) + 1, 3))
-    img = palette[ids]
-    edge = np.zeros(ids.shape, dtype=bool)
-    edge[:-1, :] |= ids[:-1, :] != ids[1:, :]
-    edge[:, :-1] |= ids[:, :-1] != ids[:, 1:]
-    if ids.size >= 20 * palette.shape[0]:
-        img[edge] = 0.0
-    ax.imshow(img, interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(title, fontsize=9)
-
-
-def region_map_1d(ax, t, fit, target, ids, label: str):
-    """The fit over the target with a thin line at every region boundary."""
-    t, ids = np.asarray(t), np.asarray(ids)
-    for x in t[1:][ids[1:] != ids[:-1]]:
-        ax.axvline(x, color="0.8", lw=0.3, zorder=0)
-    ax.plot(t, target, color="0.3", lw=0.8, label="target")
-    ax.plot(t, fit, color=colour(label), lw=1.0, label=label)
-    ax.set_xlabel("t")
-    ax.set_ylabel("f(t)")
-    ax.set_title(f"{label}: {int(ids.max()) + 1 if ids.size else 0} regions", fontsize=9)
 
 
 def heatmap(ax, epochs, freqs, residual, title):
@@ -121,10 +89,9 @@ def save(fig, folder: str, stem: str) -> list[str]:
         path = os.path.join(folder, f"{stem}.{ext}")
         atomic_write_bytes(path, buf.getvalue())
         paths.append(path)
-    plt.close(fig)
     return paths
 
 
 def layer_colour(layer_index: int):
     """Colour of hidden layer ``layer_index`` (0-based) in per-layer figures."""
-    return plt.get_cmap("viridis")(0.1 + 0.8 * (layer_index % 6) / 5)
+    return colormaps["viridis"](0.1 + 0.8 * (layer_index % 6) / 5)

@@ -9,19 +9,27 @@ jvp along each column of the Jacobian.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch.func import jvp
 
-from ..nets.network import ReluNetwork, as_network
+from ..nets.network import ReluNetwork, require_network
 from .network import forward, hidden_preactivations
 
 Tensor = torch.Tensor
 
 
 def encode_affine_sine(coords: Tensor, matrix: Tensor, offset: Tensor, periodic: Tensor) -> Tensor:
-    """``where(periodic, sin(c @ matrix.T + offset), c @ matrix.T + offset)``."""
+    """An encoding in affine-sine form.
+
+    Args:
+        coords (Tensor[N, D]): coordinates.
+        matrix (Tensor[E, D]), offset (Tensor[E]), periodic (Tensor[E], bool): the form.
+
+    Returns:
+        Tensor[N, E]: ``where(periodic, sin(c @ matrix.T + offset), c @ matrix.T + offset)``.
+    """
     u = coords @ matrix.T + offset
     return torch.where(periodic, torch.sin(u), u)
 
@@ -67,8 +75,18 @@ def _min_distance(dist: Tensor) -> tuple[Tensor, Tensor]:
 
 def neuron_distances_through(coords: Tensor, encode: Callable[[Tensor], Tensor],
                              net: ReluNetwork) -> Tensor:
-    """``[N, H]``: every hidden neuron's first-order distance ``|z_lk| / ||grad_c z_lk||`` (inf
-    where the gradient is zero) for the network ``net`` on ``encode(coords)``."""
+    """Every hidden neuron's first-order distance ``|z_lk| / ||grad_c z_lk||`` for the network
+    on ``encode(coords)``.
+
+    Args:
+        coords (Tensor[N, D]): coordinates before the encoding.
+        encode (callable): a differentiable encoding ``[N, D] -> [N, E]``.
+        net (ReluNetwork): the network on the E encoded features.
+
+    Returns:
+        Tensor[N, H]: the distances, inf where a neuron's coordinate gradient is zero.
+    """
+    net = require_network(net)
     if coords.shape[0] == 0:
         return coords.new_zeros((0, net.num_hidden))
     z, tangents = _axis_tangents(lambda c: _hidden(net)(encode(c)), coords)
@@ -76,7 +94,17 @@ def neuron_distances_through(coords: Tensor, encode: Callable[[Tensor], Tensor],
 
 
 def neuron_distances_encoded(x: Tensor, x_jacobian: Tensor, net: ReluNetwork) -> Tensor:
-    """``[N, H]`` per-neuron distances from encoded points and their Jacobian."""
+    """``neuron_distances_through`` from encoded points and their Jacobian.
+
+    Args:
+        x (Tensor[N, E]): the encoded points.
+        x_jacobian (Tensor[N, E, D]): ``d x_e / d c_d`` at every point.
+        net (ReluNetwork): the network on the E encoded features.
+
+    Returns:
+        Tensor[N, H]: the distances, inf where a neuron's coordinate gradient is zero.
+    """
+    net = require_network(net)
     if x.shape[0] == 0:
         return x.new_zeros((0, net.num_hidden))
     z, tangents = _jacobian_tangents(_hidden(net), x, x_jacobian)
@@ -90,9 +118,16 @@ def _no_distance(like: Tensor) -> tuple[Tensor, Tensor]:
 
 def boundary_distance_through(coords: Tensor, encode: Callable[[Tensor], Tensor],
                               net: ReluNetwork) -> tuple[Tensor, Tensor]:
-    """``(min_{l,k} |z_lk| / ||grad_c z_lk||, argmin)`` at coords ``[N, D]`` for the network
-    ``net`` on ``encode(coords)``; zero-gradient neurons count as inf, argmin -1 where every
-    neuron is inf."""
+    """The nearest neuron's distance ``min_{l,k} |z_lk| / ||grad_c z_lk||`` and which neuron.
+
+    Args:
+        coords, encode, net: as for ``neuron_distances_through``.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``distance [N]`` and ``argmin`` int64 ``[N]`` (the first index on
+        ties; inf and -1 where every neuron's gradient is zero).
+    """
+    net = require_network(net)
     if coords.shape[0] == 0:
         return _no_distance(coords)
     return _min_distance(neuron_distances_through(coords, encode, net))
@@ -100,7 +135,15 @@ def boundary_distance_through(coords: Tensor, encode: Callable[[Tensor], Tensor]
 
 def coord_gradients_through(coords: Tensor, encode: Callable[[Tensor], Tensor],
                             net: ReluNetwork) -> Tensor:
-    """``[N, out, D]``: gradient of ``net(encode(c))`` w.r.t. the coordinates."""
+    """The gradient of ``net(encode(c))`` with respect to the coordinates.
+
+    Args:
+        coords, encode, net: as for ``neuron_distances_through``.
+
+    Returns:
+        Tensor[N, out, D]: ``d f_o / d c_d`` at every point.
+    """
+    net = require_network(net)
     if coords.shape[0] == 0:
         return coords.new_zeros((0, net.out_dim, coords.shape[1]))
     _, tangents = _axis_tangents(lambda c: _output(net)(encode(c)), coords)
@@ -109,14 +152,30 @@ def coord_gradients_through(coords: Tensor, encode: Callable[[Tensor], Tensor],
 
 def boundary_distance_encoded(x: Tensor, x_jacobian: Tensor,
                               net: ReluNetwork) -> tuple[Tensor, Tensor]:
-    """The boundary distance from encoded points ``x [N, E]`` with ``x_jacobian [N, E, D]``."""
+    """``boundary_distance_through`` from encoded points and their Jacobian.
+
+    Args:
+        x, x_jacobian, net: as for ``neuron_distances_encoded``.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``distance [N]`` and ``argmin`` int64 ``[N]``.
+    """
+    net = require_network(net)
     if x.shape[0] == 0:
         return _no_distance(x)
     return _min_distance(neuron_distances_encoded(x, x_jacobian, net))
 
 
 def coord_gradients_encoded(x: Tensor, x_jacobian: Tensor, net: ReluNetwork) -> Tensor:
-    """``[N, out, D]`` from encoded points ``x [N, E]`` with ``x_jacobian [N, E, D]``."""
+    """``coord_gradients_through`` from encoded points and their Jacobian.
+
+    Args:
+        x, x_jacobian, net: as for ``neuron_distances_encoded``.
+
+    Returns:
+        Tensor[N, out, D]: ``d f_o / d c_d`` at every point.
+    """
+    net = require_network(net)
     if x.shape[0] == 0:
         return x.new_zeros((0, net.out_dim, x_jacobian.shape[2]))
     _, tangents = _jacobian_tangents(_output(net), x, x_jacobian)
@@ -128,16 +187,29 @@ def _affine_sine(matrix, offset, periodic):
 
 
 def boundary_distance(coords: Tensor, matrix: Tensor, offset: Tensor, periodic: Tensor,
-                      net, biases: Optional[Sequence[Optional[Tensor]]] = None
-                      ) -> tuple[Tensor, Tensor]:
-    """``boundary_distance_through`` for an encoding in affine-sine form; ``net`` is a
-    ReluNetwork or the weights list (then ``biases`` follows)."""
-    return boundary_distance_through(coords, _affine_sine(matrix, offset, periodic),
-                                     as_network(net, biases))
+                      net: ReluNetwork) -> tuple[Tensor, Tensor]:
+    """``boundary_distance_through`` for an encoding in affine-sine form.
+
+    Args:
+        coords (Tensor[N, D]): coordinates before the encoding.
+        matrix (Tensor[E, D]), offset (Tensor[E]), periodic (Tensor[E], bool): the encoding.
+        net (ReluNetwork): the network on the E encoded features.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``distance [N]`` and ``argmin`` int64 ``[N]`` (inf and -1 where
+        every neuron has zero gradient).
+    """
+    return boundary_distance_through(coords, _affine_sine(matrix, offset, periodic), net)
 
 
-def coord_gradients(coords: Tensor, matrix: Tensor, offset: Tensor, periodic: Tensor, net,
-                    biases: Optional[Sequence[Optional[Tensor]]] = None) -> Tensor:
-    """``coord_gradients_through`` for an encoding in affine-sine form."""
-    return coord_gradients_through(coords, _affine_sine(matrix, offset, periodic),
-                                   as_network(net, biases))
+def coord_gradients(coords: Tensor, matrix: Tensor, offset: Tensor, periodic: Tensor,
+                    net: ReluNetwork) -> Tensor:
+    """``coord_gradients_through`` for an encoding in affine-sine form.
+
+    Args:
+        coords, matrix, offset, periodic, net: as for ``boundary_distance``.
+
+    Returns:
+        Tensor[N, out, D]: ``d f_o / d c_d`` at every point.
+    """
+    return coord_gradients_through(coords, _affine_sine(matrix, offset, periodic), net)

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import torch
 from torch.func import grad, vmap
 
-from ..nets.network import ReluNetwork
+from ..nets.network import ReluNetwork, check_input_width, require_network
 
 Tensor = torch.Tensor
 
@@ -50,25 +50,60 @@ def _params(net: ReluNetwork) -> list[Optional[Tensor]]:
     return out
 
 
+def _checked(net: ReluNetwork, x: Tensor) -> ReluNetwork:
+    """The ops' two checks before a pass: ``net`` is a ReluNetwork reading x's features."""
+    net = require_network(net)
+    if x.dim() == 2:
+        check_input_width(net, x.shape[1])
+    return net
+
+
 def forward(net: ReluNetwork, x: Tensor) -> Tensor:
-    """f(x) ``[N, out]``."""
+    """The network's output.
+
+    Args:
+        net (ReluNetwork): the network.
+        x (Tensor[N, D]): the encoded points.
+
+    Returns:
+        Tensor[N, out]: f(x).
+    """
+    net = _checked(net, x)
     return _forward_params(net, _params(net), x)[1]
 
 
 def hidden_preactivations(net: ReluNetwork, x: Tensor) -> list[Tensor]:
-    """z_l ``[N, out_l]`` of every hidden layer."""
+    """The pre-activations of every hidden layer (arguments as ``forward``).
+
+    Returns:
+        list[Tensor]: z_l ``[N, out_l]`` for l = 0..L-1.
+    """
+    net = _checked(net, x)
     return _forward_params(net, _params(net), x)[0]
 
 
 def pattern_bits(net: ReluNetwork, x: Tensor) -> Tensor:
-    """bool ``[N, H]``: 1 iff the pre-activation is > 0 (layer 0 first)."""
+    """Unpacked activation patterns (arguments as ``forward``).
+
+    Returns:
+        Tensor[N, H]: bool, 1 iff the pre-activation is > 0 (layer 0 first).
+    """
     zs = hidden_preactivations(net, x)
     return torch.cat([z > 0 for z in zs], dim=1)
 
 
 def per_example_grads(net: ReluNetwork, x: Tensor, grad_out: Tensor) -> list[Tensor]:
-    """Per-example gradients by layer: ``[N, out_l * in_l (+ out_l with a bias)]``, the weight
-    block then the bias, for the loss ``sum_o grad_out[i, o] * f(x_i)[o]``."""
+    """Per-example gradients by layer, for the loss ``sum_o grad_out[i, o] * f(x_i)[o]``.
+
+    Args:
+        net (ReluNetwork), x (Tensor[N, D]): as for ``forward``.
+        grad_out (Tensor[N, out]): dl_i / df(x_i).
+
+    Returns:
+        list[Tensor]: ``[N, out_l * in_l (+ out_l with a bias)]`` per layer, the weight block
+        then the bias.
+    """
+    net = _checked(net, x)
     params = _params(net)
     present = [k for k, p in enumerate(params) if p is not None]
     n = x.shape[0]
@@ -94,5 +129,10 @@ def per_example_grads(net: ReluNetwork, x: Tensor, grad_out: Tensor) -> list[Ten
 
 
 def flat_per_example_grads(net: ReluNetwork, x: Tensor, grad_out: Tensor) -> Tensor:
-    """``[N, P]``: every per-example gradient over all parameters as one row."""
+    """Every per-example gradient over all parameters as one row (arguments as
+    ``per_example_grads``).
+
+    Returns:
+        Tensor[N, P]: the gradients, layer by layer, weight then bias.
+    """
     return torch.cat(per_example_grads(net, x, grad_out), dim=1)

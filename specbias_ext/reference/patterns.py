@@ -1,27 +1,41 @@
 """Reference activation patterns: dense sign bits, then packing.
 
-Every function that runs the network takes ``(x, net)`` with a ``ReluNetwork`` or the older
-``(x, weights, biases)`` lists; the forward pass is ``reference.network``'s.
+Every function that runs the network takes ``(x, net)`` with a ``ReluNetwork``; the forward pass
+is ``reference.network``'s.
 """
 from __future__ import annotations
 
 import torch
 
-from ..nets.network import split_network
+from ..nets.network import ReluNetwork
 from . import network
 
 Tensor = torch.Tensor
 
 
-def hidden_preactivations(x: Tensor, net, *args, **kwargs) -> list[Tensor]:
-    """Pre-activations z_l [N, out_l] of every hidden layer."""
-    net, _ = split_network(net, args, (), kwargs)
+def hidden_preactivations(x: Tensor, net: ReluNetwork) -> list[Tensor]:
+    """Pre-activations of every hidden layer.
+
+    Args:
+        x (Tensor[N, D]): the encoded points.
+        net (ReluNetwork): the network.
+
+    Returns:
+        list[Tensor]: z_l ``[N, out_l]`` for l = 0..L-1.
+    """
     return network.hidden_preactivations(net, x)
 
 
-def pattern_bits(x: Tensor, net, *args, **kwargs) -> Tensor:
-    """Unpacked patterns: bool [N, H], 1 iff the pre-activation is > 0."""
-    net, _ = split_network(net, args, (), kwargs)
+def pattern_bits(x: Tensor, net: ReluNetwork) -> Tensor:
+    """Unpacked activation patterns.
+
+    Args:
+        x (Tensor[N, D]): the encoded points.
+        net (ReluNetwork): the network.
+
+    Returns:
+        Tensor[N, H]: bool, 1 iff the pre-activation of hidden neuron k (layer 0 first) is > 0.
+    """
     return network.pattern_bits(net, x)
 
 
@@ -45,6 +59,14 @@ def unpack_bits(patterns: Tensor, num_bits: int) -> Tensor:
     return bits.reshape(patterns.shape[0], patterns.shape[1] * 64)[:, :num_bits].bool()
 
 
-def activation_patterns(x: Tensor, net, *args, **kwargs) -> Tensor:
-    """Packed patterns int64 [N, ceil(H/64)]."""
-    return pack_bits(pattern_bits(x, net, *args, **kwargs))
+def activation_patterns(x: Tensor, net: ReluNetwork) -> Tensor:
+    """Packed activation patterns (``pack_bits`` of ``pattern_bits``).
+
+    Args:
+        x (Tensor[N, D]): the encoded points.
+        net (ReluNetwork): the network.
+
+    Returns:
+        Tensor[N, ceil(H / 64)]: int64 words, bit k in word k // 64, bit k % 64.
+    """
+    return pack_bits(pattern_bits(x, net))

@@ -5,7 +5,6 @@ from typing import Optional, Sequence
 
 import torch
 
-from ..nets.network import ReluNetwork
 from .patterns import unpack_bits
 
 Tensor = torch.Tensor
@@ -56,9 +55,14 @@ def hamming_neighbors(patterns: Tensor, grid_shape: Sequence[int]) -> list[Tenso
     return out
 
 
-def bit_counts(patterns: Tensor, net_or_num_bits) -> Tensor:
-    """How many rows have each of the first num_bits bits on (all ``net.num_hidden`` bits of a
-    ``ReluNetwork``)."""
-    num_bits = (net_or_num_bits.num_hidden if isinstance(net_or_num_bits, ReluNetwork)
-                else int(net_or_num_bits))
-    return unpack_bits(patterns, num_bits).to(torch.int64).sum(dim=0)
+def bit_counts(patterns: Tensor, num_bits: int) -> Tensor:
+    """How many rows have each of the first ``num_bits`` bits on.
+
+    Args:
+        patterns (Tensor[N, W]): int64 packed patterns.
+        num_bits (int): how many bits to count (``net.num_hidden`` for every neuron of ``net``).
+
+    Returns:
+        Tensor[num_bits]: int64 counts.
+    """
+    return unpack_bits(patterns, int(num_bits)).to(torch.int64).sum(dim=0)

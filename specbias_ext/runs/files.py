@@ -18,8 +18,10 @@ import json
 import math
 import os
 import pickle
+import re
 import secrets
 import stat
+import warnings
 from pathlib import Path
 from typing import Any, Union
 
@@ -101,11 +103,13 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and exc.filename is None:   # a full disk names no file
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
     try:  # make the rename itself durable
         dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -132,12 +136,39 @@ class CheckpointError(ValueError):
     needing code execution to unpickle)."""
 
 
+def unpickling_refusal(exc: BaseException) -> str:
+    """Why torch's weights-only unpickler refused a file, in our words (torch's own message
+    advises loading the file with weights_only=False, which would run code from it)."""
+    match = re.search(r"GLOBAL ([\w.]+)", str(exc))
+    if match:
+        return f"it names {match.group(1)}, which is not on the allow-list"
+    return "it holds objects other than tensors, numbers, strings, lists and dicts"
+
+
+def safe_torch_load(path: PathLike, map_location="cpu", allowed_globals=()) -> Any:
+    """``torch.load(path, weights_only=True)`` allowing numeric numpy arrays and
+    ``allowed_globals``, without torch's warnings about the pickle protocol (the refusal, if
+    any, is the answer)."""
+    with warnings.catch_warnings(), torch.serialization.safe_globals(
+            _numpy_safe_globals() + list(allowed_globals)):
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def first_line(exc: BaseException, sentence: bool = False) -> str:
+    """The first non-empty line of ``exc``'s message (with ``sentence``: up to its first full
+    stop, for library messages that go on with advice), else its type's name."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    line = lines[0] if lines else type(exc).__name__
+    return line.split(". ", 1)[0] if sentence else line
+
+
 def load_checkpoint_file(path: PathLike, map_location="cpu") -> Any:
     """``torch.load(path, weights_only=True)`` with errors a user can act on.
 
-    Only tensors, numeric numpy arrays, numbers, strings, lists, tuples and dicts are accepted: a file whose pickle
-    asks for any other object (which could run code) is refused with ``CheckpointError``, as are
-    missing, empty, truncated and corrupt files.
+    Only tensors, numeric numpy arrays, numbers, strings, lists, tuples and dicts are accepted:
+    a file whose pickle asks for any other object (which could run code) is refused with
+    ``CheckpointError``, as are missing, empty, truncated and corrupt files.
     """
     path = Path(path)
     if not path.is_file():
@@ -145,18 +176,16 @@ def load_checkpoint_file(path: PathLike, map_location="cpu") -> Any:
     if path.stat().st_size == 0:
         raise CheckpointError(f"checkpoint {str(path)!r} is empty")
     try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
-            return torch.load(path, map_location=map_location, weights_only=True)
+        return safe_torch_load(path, map_location)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
-            f"checkpoint {str(path)!r} was refused: it holds objects other than tensors, "
-            "numbers, strings, lists and dicts, and loading those could run code from the file "
-            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+            f"checkpoint {str(path)!r} was refused: {unpickling_refusal(exc)}, and loading "
+            "anything beyond tensors, numbers, strings, lists and dicts could run code from the "
+            "file") from None
     except Exception as exc:  # the unpickler raises many kinds on garbage (IndexError, ...)
         raise CheckpointError(
             f"checkpoint {str(path)!r} cannot be read (truncated, corrupt or not a torch "
-            f"checkpoint): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        ) from None
+            f"checkpoint): {type(exc).__name__}: {first_line(exc, sentence=True)}") from None
 
 
 def to_jsonable(obj: Any) -> Any:

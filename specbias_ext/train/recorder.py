@@ -10,7 +10,9 @@ from typing import Optional, Sequence
 
 from torch import Tensor
 
-from .monitor import MonitorConfig, RegionMonitor
+from ..runs.files import PathLike
+from .measurements import MonitorConfig
+from .monitor import RegionMonitor
 
 
 class Recorder(RegionMonitor):
@@ -19,7 +21,9 @@ class Recorder(RegionMonitor):
     def __init__(self, coords: Tensor, grid_shape: Sequence[int], target: Tensor,
                  config: Optional[MonitorConfig] = None,
                  signal_freqs: Optional[Sequence[int]] = None, *, every: Optional[int] = None,
-                 at: Optional[Sequence[int]] = None, out: Optional[str] = None):
+                 at: Optional[Sequence[int]] = None, out: Optional[PathLike] = None,
+                 resume: bool = False, overwrite: bool = False):
         super().__init__(coords, target, None, every=every, at=at, config=config,
                          grid_shape=grid_shape, signal_freqs=signal_freqs, out=out,
-                         tensorboard=False, step_name="epoch")
+                         resume=resume, overwrite=overwrite, tensorboard=False,
+                         step_name="epoch")

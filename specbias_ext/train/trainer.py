@@ -22,8 +22,12 @@ import torch
 from torch import nn
 
 from .._validate import int_at_least
+from ..plots.curves import record_curves, training_curves
+from ..runs.checkpoints import read_checkpoint, write_checkpoint
+from ..runs.files import RunDirectory, atomic_write_bytes
+from .measurements import DivergedError
 from .monitor import RegionMonitor
-from ..runs.files import RunDirectory
+from .records import count_text, figure_bytes
 
 Tensor = torch.Tensor
 OPTIMIZERS = ("adam", "sgd")
@@ -75,6 +79,20 @@ class TrainConfig:
         return {"lr": self.lr, "optimizer": self.optimizer, "batch_size": self.batch_size,
                 "seed": self.seed}
 
+
+
+class TrainingDiverged(DivergedError):
+    """The loss, a parameter or the network's outputs became NaN or infinite: training stops
+    before that epoch is recorded or saved; the run directory keeps the last checkpoint written
+    before (``saved_epoch``, None when there is none)."""
+
+    def __init__(self, epoch: int, loss: float, saved_epoch: Optional[int]):
+        self.epoch, self.loss, self.saved_epoch = epoch, loss, saved_epoch
+        kept = "no checkpoint was written" if saved_epoch is None else \
+            f"the run directory keeps the checkpoint of epoch {saved_epoch}"
+        super().__init__(f"lr: training diverged at epoch {epoch} (loss {loss:.4g}; the loss, "
+                         "the parameters or the network's outputs are no longer finite); "
+                         f"{kept}. Train again with a smaller learning rate")
 
 
 @dataclass
@@ -135,16 +153,19 @@ def _progress(config: TrainConfig, start_epoch: int):
 
 def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
           monitor: Optional[RegionMonitor] = None, run_dir: Union[str, Path, None] = None,
-          resume: bool = False, overwrite: bool = False) -> TrainResult:
+          resume: bool = False, overwrite: bool = False, figures: bool = True) -> TrainResult:
     """Train ``model`` on (coords, target) with MSE, calling ``monitor(model, epoch)`` after
     each epoch (and at epoch 0); checkpoint on schedule.
 
     The model is moved to ``config.device`` (in place). With ``run_dir`` the run directory gets
-    results.json / arrays.npz / checkpoint.pt; ``resume=True`` continues from its checkpoint if
+    results.json / arrays.npz / checkpoint.pt and, at the end (``figures``), the figures of
+    ``write_figures``; ``resume=True`` continues from its checkpoint if
     there is one (the model, lr, optimizer, batch size and seed must match; ``epochs`` may grow)
     and starts from scratch otherwise. A ``run_dir`` that already holds a checkpoint is refused
     unless ``resume`` or ``overwrite`` (which first removes the old run's files, see
-    ``run_files``). All inputs are checked before any training starts.
+    ``run_files``). All inputs are checked before any training starts. A run whose loss or
+    weights (or the monitored outputs) become NaN/inf stops with ``TrainingDiverged`` before that
+    epoch is recorded or saved.
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
@@ -180,7 +201,7 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
     start_epoch = 0
 
     if resume and run.has_checkpoint():
-        state = run.load_checkpoint(map_location=device)
+        state = read_checkpoint(run.checkpoint_path, map_location=device)
         _check_resumable(state, model, config)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -204,16 +225,18 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
         monitor(model, epoch)
         timings["record_seconds"] += time.perf_counter() - t0
 
+    saved = {"epoch": start_epoch if resume and run is not None and run.has_checkpoint()
+             else None}
+
     def save(epoch: int) -> None:
         if run is None:
             return
-        run.save_checkpoint({
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "shuffle_rng": shuffle.get_state(), "epoch": epoch, "loss": loss_history,
-            "timings": dict(timings), "model_config": settings["model"],
-            "trajectory": config.trajectory_settings(),
-            "monitor": monitor.state_dict() if monitor is not None else {},
-        })
+        saved["epoch"] = epoch
+        write_checkpoint(
+            run.checkpoint_path, model=model, optimizer=optimizer,
+            shuffle_rng=shuffle.get_state(), epoch=epoch, loss=loss_history, timings=timings,
+            model_config=settings["model"], trajectory=config.trajectory_settings(),
+            monitor=monitor.state_dict() if monitor is not None else {})
         write_results(run, settings, loss_history, monitor, timings, epoch)
 
     do_record(start_epoch)
@@ -235,10 +258,14 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
                 total += loss.detach().to(torch.float64) * xb.shape[0]
             loss_history.append(float(total) / n)
             timings["train_seconds"] += time.perf_counter() - t0
-            do_record(epoch + 1)
+            _check_finite(model, loss_history[-1], epoch + 1, saved["epoch"])
+            try:
+                do_record(epoch + 1)
+            except DivergedError:             # finite weights, but the outputs overflow
+                raise TrainingDiverged(epoch + 1, loss_history[-1], saved["epoch"]) from None
             postfix = {"loss": f"{loss_history[-1]:.4g}"}
             if monitor is not None and monitor.history and "regions" in monitor.history[-1]:
-                postfix["regions"] = monitor.history[-1]["regions"]
+                postfix["regions"] = count_text(monitor.history[-1])
             bar.set_postfix(postfix, refresh=False)
             bar.update(1)
             if config.checkpoint_every and (epoch + 1) % config.checkpoint_every == 0:
@@ -247,6 +274,8 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
         bar.close()
     end_epoch = max(start_epoch, config.epochs)
     save(end_epoch)
+    if run is not None and figures:
+        write_figures(run.path, loss_history, monitor)
     timings["total_seconds"] = timings["train_seconds"] + timings["record_seconds"]
     return TrainResult(loss=loss_history,
                        records=list(monitor.history) if monitor is not None else [],
@@ -254,7 +283,26 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
                        run_dir=run.path if run is not None else None, settings=settings)
 
 
+#: What a checkpoint of ``train`` holds at least (a file without them cannot be resumed).
+CHECKPOINT_KEYS = ("model", "optimizer", "shuffle_rng", "epoch", "loss")
+
+
+def is_train_checkpoint(state: Any) -> bool:
+    return isinstance(state, dict) and all(k in state for k in CHECKPOINT_KEYS)
+
+
+def _check_finite(model: nn.Module, loss: float, epoch: int, saved_epoch: Optional[int]) -> None:
+    """Stop a diverging run before anything of it is recorded or saved."""
+    if not math.isfinite(loss) or not bool(torch.stack(
+            [torch.isfinite(p).all() for p in model.parameters()]).all()):   # one sync
+        raise TrainingDiverged(epoch, loss, saved_epoch)
+
+
 def _check_resumable(state: dict, model: nn.Module, config: TrainConfig) -> None:
+    if not is_train_checkpoint(state):
+        raise ValueError(f"run_dir: its {RunDirectory.CHECKPOINT} is not a checkpoint of this "
+                         f"trainer (expected a dict with {', '.join(CHECKPOINT_KEYS)}); it "
+                         "cannot be resumed, pass overwrite=True to start the run again")
     described = model.describe() if hasattr(model, "describe") else repr(model)
     if state.get("model_config") != described:
         raise ValueError(f"run_dir: the checkpoint holds a different model "
@@ -276,13 +324,51 @@ def write_results(run: RunDirectory, settings: dict, loss: list,
     run.write_arrays(arrays)
 
 
+# --- figures --------------------------------------------------------------------------------------
+LOSS_FIGURE = "loss.png"
+RECORDS_FIGURE = "records.png"
+
+
+def write_figures(folder: Path, loss: Sequence[float],
+                  monitor: Optional[RegionMonitor]) -> list[Path]:
+    """The run's figures, written at the end of training: the loss per epoch with the records'
+    MSE and PSNR (loss.png), the records' curves (records.png) and the region figures of
+    ``region_figures``. Returns the paths written."""
+    records = list(monitor.history) if monitor is not None else []
+    step_name = monitor.step_name if monitor is not None else "epoch"
+    written = []
+    if loss or records:
+        path = Path(folder) / LOSS_FIGURE
+        fig = training_curves(loss, records, step_name=step_name)
+        atomic_write_bytes(path, figure_bytes(fig))
+        written.append(path)
+    if records:
+        path = Path(folder) / RECORDS_FIGURE
+        atomic_write_bytes(path, figure_bytes(record_curves(records, step_name=step_name)))
+        written.append(path)
+        written += region_figures(Path(folder), monitor)
+    return written
+
+
+def region_figures(folder: Path, monitor: RegionMonitor) -> list[Path]:
+    """HOOK, to be connected by the lead to the region-map functions of ``plots`` (written by
+    the plots work): the region map of the last record and the maps of every record as a panel
+    grid and an animation, from ``monitor.arrays`` (``region_ids_e<epoch>``),
+    ``monitor.grid_shape`` and ``monitor.history``. Until connected it draws nothing and
+    returns []; once connected, add the file names it writes to ``RUN_FILE_NAMES``."""
+    return []
+
+
 # --- run folders --------------------------------------------------------------------------------
 # A run folder holds one run: its configuration (run.json), checkpoint, results and the files
 # `specbias analyze` writes beside them. These names are the only files --overwrite removes.
 RUN_CONFIG = "run.json"
 RUN_FILE_NAMES = (RUN_CONFIG, RunDirectory.CHECKPOINT, RunDirectory.RESULTS, RunDirectory.ARRAYS,
-                  "grid.json")
-_RUN_FILE_PATTERN = re.compile(r"^regions_[0-9]+(x[0-9]+)*\.(png|pdf|npz|json)$")
+                  "grid.json", LOSS_FIGURE, RECORDS_FIGURE)
+_RUN_FILE_PATTERN = re.compile(
+    r"^(regions_[0-9]+(x[0-9]+)*(_slice)?(_[a-z_]+)?\.(png|pdf|npz|json)"
+    r"|(fit|region_map|region_maps_over_training|curves)\.(png|pdf)"
+    r"|regions_over_training\.(gif|mp4)|reconstruction\.npz)$")
 
 
 def run_files(folder: Union[str, Path]) -> list[Path]:

@@ -204,6 +204,69 @@ inline at::Tensor coord_gradients_encoded(const at::Tensor& x, const at::Tensor&
   return op.call(x, x_jacobian, weights, biases, slopes, input_skip, residual);
 }
 
+// ---- Local complexity (int32 counts per point and hidden layer) ----
+using TensorTriple = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
+
+// Sampled: [N, L] neurons whose pattern bit differs between vertices of the hull
+// c +- radius * directions[k] (plus c with include_centre), encoded in affine-sine form.
+inline at::Tensor local_complexity(const at::Tensor& coords, const at::Tensor& enc_matrix,
+                                   const at::Tensor& enc_offset, const at::Tensor& enc_periodic,
+                                   const at::Tensor& directions, double radius,
+                                   bool include_centre, at::TensorList weights,
+                                   const BiasList& biases, SlopeList slopes = std::nullopt,
+                                   const FlagList& input_skip = std::nullopt,
+                                   const FlagList& residual = std::nullopt) {
+  SPECBIAS_OP("local_complexity",
+              at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                         const at::Tensor&, const at::Tensor&, double, bool, at::TensorList,
+                         const BiasList&, SlopeList, const FlagList&, const FlagList&));
+  return op.call(coords, enc_matrix, enc_offset, enc_periodic, directions, radius,
+                 include_centre, weights, biases, slopes, input_skip, residual);
+}
+
+// Sampled, from encoded vertices [N, V, E].
+inline at::Tensor local_complexity_encoded(const at::Tensor& vertices, at::TensorList weights,
+                                           const BiasList& biases,
+                                           SlopeList slopes = std::nullopt,
+                                           const FlagList& input_skip = std::nullopt,
+                                           const FlagList& residual = std::nullopt) {
+  SPECBIAS_OP("local_complexity_encoded",
+              at::Tensor(const at::Tensor&, at::TensorList, const BiasList&, SlopeList,
+                         const FlagList&, const FlagList&));
+  return op.call(vertices, weights, biases, slopes, input_skip, residual);
+}
+
+// First order: (distance [N], argmin [N], counts [N, L, R]) with counts of |z|/||dz/dc|| <= radii.
+inline TensorTriple first_order_complexity(const at::Tensor& coords, const at::Tensor& enc_matrix,
+                                           const at::Tensor& enc_offset,
+                                           const at::Tensor& enc_periodic,
+                                           at::ArrayRef<double> radii, at::TensorList weights,
+                                           const BiasList& biases,
+                                           SlopeList slopes = std::nullopt,
+                                           const FlagList& input_skip = std::nullopt,
+                                           const FlagList& residual = std::nullopt) {
+  SPECBIAS_OP("first_order_complexity",
+              TensorTriple(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                           const at::Tensor&, at::ArrayRef<double>, at::TensorList,
+                           const BiasList&, SlopeList, const FlagList&, const FlagList&));
+  return op.call(coords, enc_matrix, enc_offset, enc_periodic, radii, weights, biases, slopes,
+                 input_skip, residual);
+}
+
+inline TensorTriple first_order_complexity_encoded(const at::Tensor& x,
+                                                   const at::Tensor& x_jacobian,
+                                                   at::ArrayRef<double> radii,
+                                                   at::TensorList weights, const BiasList& biases,
+                                                   SlopeList slopes = std::nullopt,
+                                                   const FlagList& input_skip = std::nullopt,
+                                                   const FlagList& residual = std::nullopt) {
+  SPECBIAS_OP("first_order_complexity_encoded",
+              TensorTriple(const at::Tensor&, const at::Tensor&, at::ArrayRef<double>,
+                           at::TensorList, const BiasList&, SlopeList, const FlagList&,
+                           const FlagList&));
+  return op.call(x, x_jacobian, radii, weights, biases, slopes, input_skip, residual);
+}
+
 #undef SPECBIAS_OP
 
 }  // namespace ops

@@ -1,0 +1,195 @@
+"""The grid analysis sharded over the processes of a torch.distributed group.
+
+Each rank scans a contiguous block of whole tiles of the grid (``tile_scan``), keeping its own
+table of distinct patterns in first-appearance order. The results are then combined so that
+they are bit-identical to the single-process run:
+
+- the tables are numbered as one, by first appearance along the whole grid, without bringing
+  them together (``table_combine``); rank 0 gets the region sizes;
+- neighbour-distance histograms and neuron on-counts are int64 sums (exact); each rank
+  recomputes the tiles just before its block to get the neighbours across its border;
+- floating-point statistics are kept per tile, gathered in tile order and summed with
+  ``math.fsum`` exactly as in one process; region gradients go to the rank owning their chunk
+  of global ids (``region_grads``);
+- ids are relabelled by each rank and streamed to rank 0 in chunks, which writes them (and the
+  summary) atomically.
+
+Failures: every rank runs its scan inside a guard and then all ranks exchange their status, so
+a rank that fails makes every rank raise (itself with its own error, the others naming it)
+instead of leaving them blocked in a collective (``rank_failures``); collectives are bounded by
+the group's timeout (``init_process_group(timeout=...)``, which ``launch`` sets).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+
+from .exchange import all_lengths, comm_device, exchange_rows, gather_rows, group_rank_to_global
+from .ids_file import NpyIdsWriter, RawIdsFile
+from .outputs import ids_file_path, write_outputs
+from .rank_failures import guarded
+from .region_grads import RegionRows, by_region, combine_rows, id_chunk
+from .result import GridAnalysis, assemble_result
+from .table_combine import combine_tables
+from .tile_scan import TileScanner
+
+ID_CHUNK = 1 << 20
+
+
+def analyze_sharded(model, grid, encoding, tile, ids, out, name, grad_out, boundary,
+                    region_grads, device, dtype, group, block_tiles) -> GridAnalysis:
+    """``analyze_grid`` on every rank of ``group`` (arguments checked there): rank 0 gets the
+    full result, the other ranks its summary only."""
+    rank = dist.get_rank(group)
+    world = dist.get_world_size(group)
+    root = group_rank_to_global(group, 0)
+    is_root = rank == 0
+
+    state = {}
+
+    def scan():
+        scanner = TileScanner(model, grid, encoding=encoding, tile=tile, grad_out=grad_out,
+                              boundary=boundary, region_grads=region_grads, device=device,
+                              dtype=dtype)
+        lo, hi = scanner.block_tiles(world, block_tiles)[rank]
+        scratch = RawIdsFile(out) if ids == "file" else None
+        state["scanner"], state["scratch"] = scanner, scratch
+        state["block"] = scanner.scan(lo, hi, sink=scratch, keep_ids=ids == "memory")
+
+    try:
+        guarded(scan, group)
+        scanner, block, scratch = state["scanner"], state["block"], state["scratch"]
+
+        mapping, sizes = combine_tables(block.table_patterns, block.table_counts, group)
+        region_arrays = None
+        if block.region_rows is not None:   # needs the table's patterns of multi-tile regions
+            region_arrays = sharded_region_grads(block, mapping, scanner.net, group, root,
+                                                 is_root, int(sizes.numel()) if is_root else 0)
+            block.region_rows = None
+        block.table_patterns = block.table_counts = None   # the table is not needed any more
+
+        dev = comm_device(group)
+        hist = block.neighbor_hist.to(dev, copy=True)
+        on = block.bit_counts.to(dev, copy=True)
+        dist.reduce(hist, dst=root, op=dist.ReduceOp.SUM, group=group)
+        dist.reduce(on, dst=root, op=dist.ReduceOp.SUM, group=group)
+        hist, on = hist.cpu(), on.cpu()
+        grad_tiles = boundary_tiles = None
+        if block.grad_tiles is not None:
+            parts = gather_rows(block.grad_tiles, group, root, is_root)
+            grad_tiles = torch.cat(parts) if is_root else None
+        if block.boundary_tiles is not None:
+            parts = gather_rows(block.boundary_tiles, group, root, is_root)
+            boundary_tiles = torch.cat(parts) if is_root else None
+
+        all_ids = ids_path = None
+        if ids != "none":
+            all_ids, ids_path = collect_ids(block, scratch, mapping, scanner, ids, out, name,
+                                            group, root, is_root)
+
+        def conclude():   # rank 0 only, so inside the guard: if it fails, every rank fails
+            if not is_root:
+                return None, None
+            res = assemble_result(scanner, sizes, hist, on, grad_tiles, boundary_tiles,
+                                  ids=all_ids, ids_path=ids_path, region_arrays=region_arrays)
+            if out:
+                write_outputs(res, out, name, device=scanner.device, processes=world)
+            return res, res.summary()
+        result, summary = guarded(conclude, group)
+        summary = [summary]
+        dist.broadcast_object_list(summary, src=root, group=group)
+        if is_root:
+            return result
+        return summary_only(scanner, summary[0])
+    finally:
+        if state.get("scratch") is not None:
+            state["scratch"].close()
+
+
+def sharded_region_grads(block, mapping, net, group, root, is_root, num_regions):
+    """Region gradient norms across ranks: every (region, tile) row goes to the rank owning the
+    region's chunk of global ids, which combines them exactly as one process would
+    (``region_grads.combine_rows``); rank 0 collects the per-region results."""
+    rows = block.region_rows
+    gid = mapping[rows.region]
+    patterns = block.table_patterns.cpu()[rows.region]
+    dest = (gid // id_chunk(net)) % dist.get_world_size(group)
+    got = exchange_rows([gid, rows.tile, rows.norm_of_sum, rows.sum_of_norms, rows.stats,
+                         patterns], dest, group)
+    regions, nos, son = guarded(lambda: combine_rows(RegionRows(*got[:5]), got[5], net), group)
+    ids = gather_rows(regions.unsqueeze(1), group, root, is_root)
+    vals = gather_rows(torch.stack([nos, son], dim=1), group, root, is_root)
+    if not is_root:
+        return None
+    return by_region([(i[:, 0], v[:, 0], v[:, 1]) for i, v in zip(ids, vals)], num_regions)
+
+
+def collect_ids(block, scratch, mapping, scanner, ids, out, name, group, root, is_root
+                ) -> tuple[Optional[torch.Tensor], Optional[str]]:
+    """Relabel this rank's ids to the global numbering and stream them to rank 0, in rank
+    order, chunk by chunk (rank 0 writes them to the ids file or keeps them)."""
+    world = dist.get_world_size(group)
+    dev = comm_device(group)
+    lengths = all_lengths(block.stop - block.start, group)
+    writer = parts = None
+    ids_path = None
+    if is_root:
+        if ids == "file":
+            ids_path = ids_file_path(out, name, scanner.grid.describe())
+            writer = NpyIdsWriter(ids_path, scanner.shape)
+        else:
+            parts = []
+
+    def local_chunks():
+        if block.ids is not None:
+            for s in range(0, block.ids.numel(), ID_CHUNK):
+                yield block.ids[s:s + ID_CHUNK]
+        elif scratch is not None:
+            yield from scratch.chunks(ID_CHUNK)
+
+    def take(chunk):
+        if writer is not None:
+            writer.write(chunk)
+        else:
+            parts.append(chunk)
+
+    def run():
+        if is_root:
+            for c in local_chunks():
+                take(mapping[c])
+            for r in range(1, world):
+                left = int(lengths[r])
+                src = group_rank_to_global(group, r)
+                while left > 0:
+                    k = min(ID_CHUNK, left)
+                    buf = torch.empty(k, dtype=torch.int64, device=dev)
+                    dist.recv(buf, src=src, group=group)
+                    take(buf.cpu())
+                    left -= k
+            if writer is not None:
+                writer.commit()
+        else:
+            for c in local_chunks():
+                dist.send(mapping[c].to(dev).contiguous(), dst=root, group=group)
+
+    try:
+        run()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    all_ids = torch.cat(parts) if parts is not None else None
+    return all_ids, ids_path
+
+
+def summary_only(scanner, summary: dict) -> GridAnalysis:
+    """The non-root ranks' result: the summary only (sizes and ids stay on rank 0)."""
+    res = GridAnalysis(grid=summary["grid"], num_points=summary["points"],
+                       region_counts=torch.zeros(0, dtype=torch.int64),
+                       neighbor_hist=torch.zeros(0, dtype=torch.int64),
+                       bit_counts=torch.zeros(0, dtype=torch.int64), layer_bits=[],
+                       tile=scanner.tile)
+    res.extra = {"summary": summary}
+    return res
