@@ -11,6 +11,7 @@
 #include "../common/bit_utils.h"
 #include "../common/layer_plan.h"
 #include "../common/network.h"
+#include "activation.h"
 #include "tiling.h"
 
 namespace specbias {
@@ -37,11 +38,7 @@ void pack_and_activate(scalar_t* z, int64_t rows, int64_t width, int64_t bit0, i
       outr[bit >> 6] |= mask << offset;
       k += take;
     }
-    if constexpr (kLeaky) {
-      for (int64_t k = 0; k < width; ++k) zr[k] = zr[k] > scalar_t(0) ? zr[k] : slope * zr[k];
-    } else {
-      for (int64_t k = 0; k < width; ++k) zr[k] = zr[k] > scalar_t(0) ? zr[k] : scalar_t(0);
-    }
+    cpu::activate_in_place<scalar_t, kLeaky>(zr, width, slope);
   }
 }
 

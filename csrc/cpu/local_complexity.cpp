@@ -16,6 +16,7 @@
 #include "../common/coord_checks.h"
 #include "../common/hull.h"
 #include "../common/layer_plan.h"
+#include "activation.h"
 #include "coord_forward.h"
 #include "tiling.h"
 
@@ -49,11 +50,7 @@ void count_and_activate(scalar_t* z, int64_t points, int64_t vertices, int64_t w
           acc[w] |= bits ^ first[w];
         }
       }
-      if constexpr (kLeaky) {
-        for (int64_t k = 0; k < width; ++k) row[k] = row[k] > scalar_t(0) ? row[k] : slope * row[k];
-      } else {
-        for (int64_t k = 0; k < width; ++k) row[k] = row[k] > scalar_t(0) ? row[k] : scalar_t(0);
-      }
+      cpu::activate_in_place<scalar_t, kLeaky>(row, width, slope);
     }
     int64_t count = 0;
     for (int64_t w = 0; w < words; ++w) count += popcount64(acc[w]);
