@@ -12,6 +12,9 @@
 
 namespace specbias {
 
+// Words of a packed row holding `bits` pattern bits: ceil(bits / 64).
+SPECBIAS_HD constexpr int64_t words_for_bits(int64_t bits) { return (bits + 63) / 64; }
+
 SPECBIAS_HD int64_t popcount64(uint64_t x) {
 #ifdef __CUDA_ARCH__
   return __popcll(x);

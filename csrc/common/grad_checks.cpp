@@ -1,6 +1,6 @@
 #include "grad_checks.h"
 
-#include "mlp_checks.h"
+#include "index_checks.h"
 
 namespace specbias {
 

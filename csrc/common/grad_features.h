@@ -12,7 +12,7 @@
 
 #include <vector>
 
-#include "network.h"
+#include "layer_plan.h"
 
 namespace specbias {
 
@@ -32,20 +32,25 @@ struct GradFeatures {
   GradFeatures narrow(int64_t r0, int64_t rows) const;
 };
 
+// The passes below read the network through its layer plan (layer_plan.h), built once per op
+// call with contiguous = false: the forward GEMM of layer l is then exactly in_l W_l^T.
+
 // Uninitialised features for n rows (inputs[0] and deltas[L] are left undefined).
-GradFeatures alloc_features(int64_t n, const at::TensorOptions& options, const Network& net);
+GradFeatures alloc_features(int64_t n, const at::TensorOptions& options,
+                            const std::vector<LayerPlan>& plan);
 
 // Forward and backward pass of the rows x_rows / go_rows (contiguous) writing in_l into
 // out.inputs[1..L] (the x columns of skip layers included) and delta_l into out.deltas[0..L-1]
 // (contiguous [rows, width] tensors or row-ranges of such); out.inputs[0] and out.deltas[L] are
 // set to x_rows and go_rows.
 void forward_backward_into(const at::Tensor& x_rows, const at::Tensor& go_rows,
-                           const Network& net, GradFeatures& out);
+                           const std::vector<LayerPlan>& plan, GradFeatures& out);
 
 // Features of every row of x (contiguous) in tiles of `tile_rows`; with `parallel` the tiles
 // run on at::parallel_for (CPU), otherwise one after the other (CUDA, where each is a GEMM).
 GradFeatures compute_features(const at::Tensor& x, const at::Tensor& grad_out,
-                              const Network& net, int64_t tile_rows, bool parallel);
+                              const std::vector<LayerPlan>& plan, int64_t tile_rows,
+                              bool parallel);
 
 // The rows idx (int64, on x's device) of x and grad_out, made contiguous.
 std::pair<at::Tensor, at::Tensor> gather_rows(const at::Tensor& x, const at::Tensor& grad_out,
@@ -61,7 +66,7 @@ struct DistinctRows {
 };
 DistinctRows distinct_rows(const at::Tensor& i, const at::Tensor& j);
 
-// Elements per row of the features of `net`, scratch included (for chunk sizes).
-int64_t feature_row_elements(const Network& net);
+// Elements per row of the features, scratch included (for chunk sizes).
+int64_t feature_row_elements(const std::vector<LayerPlan>& plan);
 
 }  // namespace specbias

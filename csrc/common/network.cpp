@@ -19,12 +19,6 @@ int64_t Network::prev_width(size_t l) const {
   return l == 0 ? weights[0].size(1) : weights[l - 1].size(0);
 }
 
-std::vector<int64_t> Network::hidden_widths() const {
-  std::vector<int64_t> widths;
-  for (size_t l = 0; l < hidden_layers(); ++l) widths.push_back(weights[l].size(0));
-  return widths;
-}
-
 int64_t Network::total_hidden() const {
   int64_t h = 0;
   for (size_t l = 0; l < hidden_layers(); ++l) h += weights[l].size(0);

@@ -36,7 +36,6 @@ struct Network {
   bool plain() const;
   // Width of a_{l-1}, the part of in_l that is not the skipped input (in_l minus x's columns).
   int64_t prev_width(size_t l) const;
-  std::vector<int64_t> hidden_widths() const;
   int64_t total_hidden() const;
 };
 

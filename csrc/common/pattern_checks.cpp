@@ -1,8 +1,16 @@
 #include "pattern_checks.h"
 
-#include "mlp_checks.h"
+#include "index_checks.h"
 
 namespace specbias {
+
+void check_patterns(const at::Tensor& patterns, const char* name) {
+  TORCH_CHECK(patterns.dim() == 2, name, ": expected a 2-D tensor [N, words], got ",
+              patterns.dim(), " dimensions");
+  TORCH_CHECK(patterns.scalar_type() == at::kLong, name,
+              ": expected int64 packed patterns (from activation_patterns), got ",
+              patterns.scalar_type());
+}
 
 void check_pair_indices(const at::Tensor& patterns, const at::Tensor& i, const at::Tensor& j) {
   check_indices(i, "i", patterns.size(0), patterns.device());

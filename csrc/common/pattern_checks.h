@@ -8,6 +8,9 @@
 
 namespace specbias {
 
+// patterns: int64, 2-D [N, words] (the packed rows of activation_patterns).
+void check_patterns(const at::Tensor& patterns, const char* name = "patterns");
+
 // i and j: int64 1-D index tensors of the same length on the device of patterns, in [0, N).
 void check_pair_indices(const at::Tensor& patterns, const at::Tensor& i, const at::Tensor& j);
 

@@ -8,13 +8,16 @@
 
 #include <algorithm>
 
-#include "../common/mlp_checks.h"
+#include "../common/bit_utils.h"
+#include "../common/layer_plan.h"
 #include "../common/network.h"
+#include "activation.h"
+#include "tiling.h"
 
 namespace specbias {
 namespace {
 
-constexpr int64_t kTileRows = 256;
+using cpu::kTileRows;
 
 // Sets the pattern bits of one layer's pre-activations z [rows, width] (bit offset `bit0` in the
 // row) and applies the activation in place (ReLU for slope 0, else LeakyReLU), so z becomes the
@@ -35,22 +38,9 @@ void pack_and_activate(scalar_t* z, int64_t rows, int64_t width, int64_t bit0, i
       outr[bit >> 6] |= mask << offset;
       k += take;
     }
-    if constexpr (kLeaky) {
-      for (int64_t k = 0; k < width; ++k) zr[k] = zr[k] > scalar_t(0) ? zr[k] : slope * zr[k];
-    } else {
-      for (int64_t k = 0; k < width; ++k) zr[k] = zr[k] > scalar_t(0) ? zr[k] : scalar_t(0);
-    }
+    cpu::activate_in_place<scalar_t, kLeaky>(zr, width, slope);
   }
 }
-
-// The weight pieces of hidden layer l, transposed for [rows, in] @ [in, out] GEMMs.
-struct HiddenLayer {
-  at::Tensor wt_a;                // [prev_width, out]: the columns that read a_{l-1}
-  at::Tensor wt_x;                // [D, out] for an input skip, else undefined
-  std::optional<at::Tensor> bias;
-  double slope;
-  bool residual;
-};
 
 at::Tensor activation_patterns_cpu(const at::Tensor& x_in, at::TensorList weights,
                                    const BiasList& biases, SlopeList slopes,
@@ -65,20 +55,8 @@ at::Tensor activation_patterns_cpu(const at::Tensor& x_in, at::TensorList weight
   if (n == 0 || words == 0) return out;
 
   const size_t hidden_layers = net.hidden_layers();
-  std::vector<HiddenLayer> layers;
-  int64_t max_width = 1;
-  for (size_t l = 0; l < hidden_layers; ++l) {
-    const at::Tensor& w = net.weights[l];
-    const int64_t prev = net.prev_width(l);
-    HiddenLayer h;
-    h.wt_a = w.narrow(1, 0, prev).t().contiguous();
-    if (net.input_skip[l]) h.wt_x = w.narrow(1, prev, x.size(1)).t().contiguous();
-    if (net.has_bias(l)) h.bias = net.biases[l]->contiguous();
-    h.slope = net.slopes[l];
-    h.residual = net.residual[l];
-    layers.push_back(std::move(h));
-    max_width = std::max(max_width, w.size(0));
-  }
+  const std::vector<LayerPlan> plan = layer_plan(net, /*contiguous=*/true);
+  const int64_t max_width = widest_hidden(plan);
   int64_t* out_ptr = out.data_ptr<int64_t>();
   const int64_t tiles = (n + kTileRows - 1) / kTileRows;
 
@@ -95,15 +73,15 @@ at::Tensor activation_patterns_cpu(const at::Tensor& x_in, at::TensorList weight
         at::Tensor a = x_tile;
         int64_t bit0 = 0;
         for (size_t l = 0; l < hidden_layers; ++l) {
-          const HiddenLayer& h = layers[l];
-          const int64_t width = h.wt_a.size(1);
+          const LayerPlan& h = plan[l];
+          const int64_t width = h.width();
           at::Tensor z = buffers[l % 2].narrow(0, 0, rows * width).view({rows, width});
-          if (h.bias.has_value()) {
-            at::addmm_out(z, *h.bias, a, h.wt_a);
+          if (h.has_bias()) {
+            at::addmm_out(z, h.bias, a, h.w_prev_t);
           } else {
-            at::mm_out(z, a, h.wt_a);
+            at::mm_out(z, a, h.w_prev_t);
           }
-          if (h.wt_x.defined()) z.addmm_(x_tile, h.wt_x);
+          if (h.has_skip()) z.addmm_(h.skip_input(x_tile), h.w_skip_t);
           scalar_t* zp = z.data_ptr<scalar_t>();
           if (h.slope == 0.0) {
             pack_and_activate<scalar_t, false>(zp, rows, width, bit0, out_ptr + r0 * words,

@@ -9,7 +9,6 @@
 
 #include <vector>
 
-#include "../common/mlp_checks.h"
 #include "../common/pattern_checks.h"
 
 namespace specbias {

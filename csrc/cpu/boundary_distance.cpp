@@ -27,7 +27,7 @@ std::tuple<at::Tensor, at::Tensor> boundary_distance_cpu(
   const at::Tensor matrix = enc_matrix.contiguous();
   const at::Tensor offset = enc_offset.contiguous();
   const at::Tensor periodic = enc_periodic.contiguous();
-  const auto layers = coord_forward::stacked_layers(net, /*contiguous=*/true);
+  const auto layers = layer_plan(net, /*contiguous=*/true);
   std::tuple<at::Tensor, at::Tensor> out;
   AT_DISPATCH_FLOATING_TYPES(coords.scalar_type(), "boundary_distance_cpu", [&] {
     out = coord_forward::boundary_distance_tiles<scalar_t>(

@@ -21,7 +21,7 @@ std::tuple<at::Tensor, at::Tensor> boundary_distance_encoded_cpu(
   check_encoded_inputs(x_in, x_jacobian_in, net);
   const at::Tensor x = x_in.contiguous();
   const at::Tensor x_jacobian = x_jacobian_in.contiguous();
-  const auto layers = coord_forward::stacked_layers(net, /*contiguous=*/true);
+  const auto layers = layer_plan(net, /*contiguous=*/true);
   std::tuple<at::Tensor, at::Tensor> out;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "boundary_distance_encoded_cpu", [&] {
     out = coord_forward::boundary_distance_tiles<scalar_t>(

@@ -16,7 +16,8 @@
 #include <tuple>
 #include <vector>
 
-#include "../common/coord_layers.h"
+#include "../common/layer_plan.h"
+#include "tiling.h"
 
 namespace specbias {
 namespace coord_forward {
@@ -133,20 +134,20 @@ void activate_with_tangents(scalar_t* s, int64_t rows, int64_t dims, int64_t wid
 }
 
 // Runs the stacked block x0 [(1+D)*rows, E] of a tile through every hidden layer (layers[0..L-1]
-// of stacked_layers); returns the stacked block of a_{L-1}. best/argmin may be null.
+// of layer_plan); returns the stacked block of a_{L-1}. best/argmin may be null.
 template <typename scalar_t>
 at::Tensor hidden_pass(const at::Tensor& x0, int64_t rows, int64_t dims,
-                       const std::vector<StackedLayer>& layers, scalar_t* best, int64_t* argmin) {
+                       const std::vector<LayerPlan>& layers, scalar_t* best, int64_t* argmin) {
   at::Tensor s = x0;
   int64_t first_neuron = 0;
   for (size_t l = 0; l + 1 < layers.size(); ++l) {
-    const StackedLayer& layer = layers[l];
+    const LayerPlan& layer = layers[l];
     at::Tensor z = at::mm(s, layer.w_prev_t);
-    if (layer.w_skip_t.defined()) z.addmm_(x0, layer.w_skip_t);
+    if (layer.has_skip()) z.addmm_(layer.skip_input(x0), layer.w_skip_t);
     const int64_t width = z.size(1);
     activate_with_tangents<scalar_t>(
         z.data_ptr<scalar_t>(), rows, dims, width,
-        layer.bias.defined() ? layer.bias.data_ptr<scalar_t>() : nullptr,
+        layer.has_bias() ? layer.bias.data_ptr<scalar_t>() : nullptr,
         static_cast<scalar_t>(layer.slope), layer.residual ? s.data_ptr<scalar_t>() : nullptr,
         best, argmin, first_neuron);
     s = z;
@@ -158,13 +159,13 @@ at::Tensor hidden_pass(const at::Tensor& x0, int64_t rows, int64_t dims,
 // d f / d c of a tile, [D * rows, out] (tangent d of point r in row d * rows + r): the head on the
 // tangent rows only (its bias does not reach the gradient), plus its skip columns on x's tangents.
 inline at::Tensor head_tangents(const at::Tensor& s, const at::Tensor& x0, int64_t rows,
-                                int64_t dims, const StackedLayer& head) {
+                                int64_t dims, const LayerPlan& head) {
   at::Tensor g = at::mm(s.narrow(0, rows, dims * rows), head.w_prev_t);
-  if (head.w_skip_t.defined()) g.addmm_(x0.narrow(0, rows, dims * rows), head.w_skip_t);
+  if (head.has_skip()) g.addmm_(head.skip_input(x0.narrow(0, rows, dims * rows)), head.w_skip_t);
   return g;
 }
 
-constexpr int64_t kTileRows = 256;
+using cpu::kTileRows;
 
 // The op drivers: tiles of kTileRows points run in parallel; stack(r0, rows) gives the stacked
 // block of points r0..r0+rows-1 (stack_affine_sine or stack_encoded). Call inside a dispatch.
@@ -173,7 +174,7 @@ constexpr int64_t kTileRows = 256;
 template <typename scalar_t, typename StackFn>
 std::tuple<at::Tensor, at::Tensor> boundary_distance_tiles(int64_t n, int64_t dims,
                                                            const at::TensorOptions& options,
-                                                           const std::vector<StackedLayer>& layers,
+                                                           const std::vector<LayerPlan>& layers,
                                                            const StackFn& stack) {
   at::Tensor dist = at::full({n}, std::numeric_limits<double>::infinity(), options);
   at::Tensor argmin = at::full({n}, -1, options.dtype(at::kLong));
@@ -194,8 +195,8 @@ std::tuple<at::Tensor, at::Tensor> boundary_distance_tiles(int64_t n, int64_t di
 // [n, out, D] of coord_gradients*.
 template <typename scalar_t, typename StackFn>
 at::Tensor coord_gradients_tiles(int64_t n, int64_t dims, const at::TensorOptions& options,
-                                 const std::vector<StackedLayer>& layers, const StackFn& stack) {
-  const StackedLayer& head = layers.back();
+                                 const std::vector<LayerPlan>& layers, const StackFn& stack) {
+  const LayerPlan& head = layers.back();
   const int64_t out_dim = head.width();
   at::Tensor out = at::empty({n, out_dim, dims}, options);
   const int64_t tiles = (n + kTileRows - 1) / kTileRows;

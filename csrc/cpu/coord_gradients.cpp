@@ -22,7 +22,7 @@ at::Tensor coord_gradients_cpu(const at::Tensor& coords_in, const at::Tensor& en
   const at::Tensor matrix = enc_matrix.contiguous();
   const at::Tensor offset = enc_offset.contiguous();
   const at::Tensor periodic = enc_periodic.contiguous();
-  const auto layers = coord_forward::stacked_layers(net, /*contiguous=*/true);
+  const auto layers = layer_plan(net, /*contiguous=*/true);
   at::Tensor out;
   AT_DISPATCH_FLOATING_TYPES(coords.scalar_type(), "coord_gradients_cpu", [&] {
     out = coord_forward::coord_gradients_tiles<scalar_t>(

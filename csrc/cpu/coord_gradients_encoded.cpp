@@ -20,7 +20,7 @@ at::Tensor coord_gradients_encoded_cpu(const at::Tensor& x_in, const at::Tensor&
   check_encoded_inputs(x_in, x_jacobian_in, net);
   const at::Tensor x = x_in.contiguous();
   const at::Tensor x_jacobian = x_jacobian_in.contiguous();
-  const auto layers = coord_forward::stacked_layers(net, /*contiguous=*/true);
+  const auto layers = layer_plan(net, /*contiguous=*/true);
   at::Tensor out;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "coord_gradients_encoded_cpu", [&] {
     out = coord_forward::coord_gradients_tiles<scalar_t>(

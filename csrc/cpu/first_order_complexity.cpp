@@ -17,7 +17,9 @@
 
 #include "../common/complexity_checks.h"
 #include "../common/coord_checks.h"
+#include "../common/layer_plan.h"
 #include "coord_forward.h"
+#include "tiling.h"
 
 namespace specbias {
 namespace {
@@ -79,7 +81,7 @@ scalar_t reject_bound(const std::vector<scalar_t>& radii) {
 template <typename scalar_t, typename StackFn>
 Triple count_tiles(int64_t n, int64_t dims, const Network& net, at::ArrayRef<double> radii_in,
                    const at::TensorOptions& options, const StackFn& stack) {
-  const auto layers = coord_forward::stacked_layers(net, /*contiguous=*/true);
+  const std::vector<LayerPlan> layers = layer_plan(net, /*contiguous=*/true);
   const int64_t hidden = static_cast<int64_t>(net.hidden_layers());
   const int64_t num_radii = static_cast<int64_t>(radii_in.size());
   std::vector<scalar_t> radii(radii_in.begin(), radii_in.end());
@@ -90,7 +92,7 @@ Triple count_tiles(int64_t n, int64_t dims, const Network& net, at::ArrayRef<dou
   scalar_t* dist_ptr = dist.data_ptr<scalar_t>();
   int64_t* arg_ptr = argmin.data_ptr<int64_t>();
   int32_t* count_ptr = counts.data_ptr<int32_t>();
-  const int64_t tile = coord_forward::kTileRows;
+  const int64_t tile = cpu::kTileRows;
   const int64_t tiles = (n + tile - 1) / tile;
   at::parallel_for(0, tiles, 1, [&](int64_t t0, int64_t t1) {
     const at::NoGradGuard no_grad;  // grad mode is thread-local: set it in each worker
@@ -101,11 +103,11 @@ Triple count_tiles(int64_t n, int64_t dims, const Network& net, at::ArrayRef<dou
       at::Tensor s = x0;
       int64_t first_neuron = 0;
       for (int64_t l = 0; l < hidden; ++l) {
-        const coord_forward::StackedLayer& layer = layers[l];
+        const LayerPlan& layer = layers[l];
         at::Tensor z = at::mm(s, layer.w_prev_t);
-        if (layer.w_skip_t.defined()) z.addmm_(x0, layer.w_skip_t);
+        if (layer.has_skip()) z.addmm_(layer.skip_input(x0), layer.w_skip_t);
         const int64_t width = z.size(1);
-        const scalar_t* bias = layer.bias.defined() ? layer.bias.data_ptr<scalar_t>() : nullptr;
+        const scalar_t* bias = layer.has_bias() ? layer.bias.data_ptr<scalar_t>() : nullptr;
         count_within<scalar_t>(z.data_ptr<scalar_t>(), rows, dims, width, bias, radii, reject,
                                count_ptr + (r0 * hidden + l) * num_radii, hidden * num_radii);
         // Distance fold (running minimum and nearest neuron), bias, activation and residual,

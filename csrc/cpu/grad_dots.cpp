@@ -10,12 +10,13 @@
 #include "../common/grad_features.h"
 #include "../common/network.h"
 #include "grad_reduce.h"
+#include "tiling.h"
 
 namespace specbias {
 namespace {
 
-constexpr int64_t kTileRows = 256;
-constexpr int64_t kPairBlock = 16384;  // pairs per block: bounds memory at O(block * width)
+using cpu::kPairBlock;
+using cpu::kTileRows;
 
 at::Tensor grad_dots_cpu(const at::Tensor& x_in, at::TensorList weights, const BiasList& biases,
                          const at::Tensor& grad_out_in, const at::Tensor& i, const at::Tensor& j,
@@ -29,17 +30,18 @@ at::Tensor grad_dots_cpu(const at::Tensor& x_in, at::TensorList weights, const B
   const int64_t pairs = i.size(0);
   at::Tensor out = at::empty({pairs}, x.options());
   const size_t layers = weights.size();
+  const std::vector<LayerPlan> plan = layer_plan(net, /*contiguous=*/false);
 
   for (int64_t p0 = 0; p0 < pairs; p0 += kPairBlock) {
     const int64_t np = std::min(kPairBlock, pairs - p0);
     const DistinctRows rows = distinct_rows(i.narrow(0, p0, np), j.narrow(0, p0, np));
     auto [xs, gos] = gather_rows(x, grad_out, rows.points);
-    const GradFeatures f = compute_features(xs, gos, net, kTileRows, true);
+    const GradFeatures f = compute_features(xs, gos, plan, kTileRows, true);
     const int64_t* ri = rows.row_i.data_ptr<int64_t>();
     const int64_t* rj = rows.row_j.data_ptr<int64_t>();
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "grad_dots_cpu", [&] {
       scalar_t* out_ptr = out.data_ptr<scalar_t>() + p0;
-      at::parallel_for(0, np, 256, [&](int64_t q0, int64_t q1) {
+      at::parallel_for(0, np, cpu::kGradPairGrain, [&](int64_t q0, int64_t q1) {
         for (int64_t q = q0; q < q1; ++q) {
           double s = 0;
           for (size_t l = 0; l < layers; ++l) {

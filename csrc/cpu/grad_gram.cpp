@@ -14,18 +14,20 @@
 #include "../common/grad_checks.h"
 #include "../common/grad_features.h"
 #include "../common/network.h"
+#include "tiling.h"
 
 namespace specbias {
 namespace {
 
-constexpr int64_t kFeatureTileRows = 256;
-constexpr int64_t kOutTile = 256;
+using cpu::kTileRows;
+using cpu::kGramTile;
 
 GradFeatures features_of(const at::Tensor& x, const at::Tensor& grad_out,
-                         const std::optional<at::Tensor>& idx, const Network& net) {
-  if (!idx.has_value()) return compute_features(x, grad_out, net, kFeatureTileRows, true);
+                         const std::optional<at::Tensor>& idx,
+                         const std::vector<LayerPlan>& plan) {
+  if (!idx.has_value()) return compute_features(x, grad_out, plan, kTileRows, true);
   auto [xs, gos] = gather_rows(x, grad_out, *idx);
-  return compute_features(xs, gos, net, kFeatureTileRows, true);
+  return compute_features(xs, gos, plan, kTileRows, true);
 }
 
 // acc += dd * (aa + bias), elementwise over one output tile.
@@ -47,14 +49,15 @@ at::Tensor grad_gram_cpu(const at::Tensor& x_in, at::TensorList weights, const B
   const at::Tensor grad_out = grad_out_in.contiguous();
   const bool symmetric = !rows.has_value() && !cols.has_value();
 
-  const GradFeatures fr = features_of(x, grad_out, rows, net);
-  const GradFeatures fc = symmetric ? fr : features_of(x, grad_out, cols, net);
+  const std::vector<LayerPlan> plan = layer_plan(net, /*contiguous=*/false);
+  const GradFeatures fr = features_of(x, grad_out, rows, plan);
+  const GradFeatures fc = symmetric ? fr : features_of(x, grad_out, cols, plan);
   const int64_t nr = fr.rows(), nc = fc.rows();
   at::Tensor out = at::empty({nr, nc}, x.options());
   if (nr == 0 || nc == 0) return out;
 
-  const int64_t tr_count = (nr + kOutTile - 1) / kOutTile;
-  const int64_t tc_count = (nc + kOutTile - 1) / kOutTile;
+  const int64_t tr_count = (nr + kGramTile - 1) / kGramTile;
+  const int64_t tc_count = (nc + kGramTile - 1) / kGramTile;
   std::vector<std::pair<int64_t, int64_t>> tiles;
   for (int64_t tr = 0; tr < tr_count; ++tr) {
     for (int64_t tc = symmetric ? tr : 0; tc < tc_count; ++tc) tiles.emplace_back(tr, tc);
@@ -65,12 +68,12 @@ at::Tensor grad_gram_cpu(const at::Tensor& x_in, at::TensorList weights, const B
     scalar_t* out_ptr = out.data_ptr<scalar_t>();
     at::parallel_for(0, static_cast<int64_t>(tiles.size()), 1, [&](int64_t k0, int64_t k1) {
       const at::NoGradGuard no_grad;  // grad mode is thread-local: set it in each worker
-      at::Tensor dd = at::empty({kOutTile, kOutTile}, x.options());
-      at::Tensor aa = at::empty({kOutTile, kOutTile}, x.options());
-      std::vector<double> acc(kOutTile * kOutTile);
+      at::Tensor dd = at::empty({kGramTile, kGramTile}, x.options());
+      at::Tensor aa = at::empty({kGramTile, kGramTile}, x.options());
+      std::vector<double> acc(kGramTile * kGramTile);
       for (int64_t k = k0; k < k1; ++k) {
-        const int64_t r0 = tiles[k].first * kOutTile, c0 = tiles[k].second * kOutTile;
-        const int64_t tr = std::min(kOutTile, nr - r0), tc = std::min(kOutTile, nc - c0);
+        const int64_t r0 = tiles[k].first * kGramTile, c0 = tiles[k].second * kGramTile;
+        const int64_t tr = std::min(kGramTile, nr - r0), tc = std::min(kGramTile, nc - c0);
         at::Tensor dd_t = dd.view(-1).narrow(0, 0, tr * tc).view({tr, tc});
         at::Tensor aa_t = aa.view(-1).narrow(0, 0, tr * tc).view({tr, tc});
         std::fill(acc.begin(), acc.begin() + tr * tc, 0.0);

@@ -7,13 +7,13 @@
 #include <vector>
 
 #include "../common/bit_utils.h"
-#include "../common/mlp_checks.h"
 #include "../common/pattern_checks.h"
+#include "tiling.h"
 
 namespace specbias {
 namespace {
 
-constexpr int64_t kNeighborGrain = 4096;
+using cpu::kNeighborGrain;
 
 // Axis a of a grid with `inner` points per step along it (the product of the later sizes) and
 // `size` points on it: output element e pairs row r = (e / inner_out) * inner_in + e % inner_out

@@ -5,13 +5,13 @@
 #include <torch/library.h>
 
 #include "../common/bit_utils.h"
-#include "../common/mlp_checks.h"
 #include "../common/pattern_checks.h"
+#include "tiling.h"
 
 namespace specbias {
 namespace {
 
-constexpr int64_t kPairGrain = 4096;
+using cpu::kPairGrain;
 
 at::Tensor hamming_pairs_cpu(const at::Tensor& patterns_in, const at::Tensor& i_in,
                              const at::Tensor& j_in, at::OptionalIntArrayRef segments) {

@@ -15,12 +15,16 @@
 #include "../common/complexity_checks.h"
 #include "../common/coord_checks.h"
 #include "../common/hull.h"
+#include "../common/layer_plan.h"
+#include "activation.h"
 #include "coord_forward.h"
+#include "tiling.h"
 
 namespace specbias {
 namespace {
 
-constexpr int64_t kTileVertexRows = 256;  // vertex rows per tile (points * V)
+// A tile holds whole points: about cpu::kTileRows vertex rows (points * V), at least one point.
+using cpu::kTileRows;
 
 // On the pre-activations z [points * V, width] of one hidden layer (point p's vertices in rows
 // p*V .. p*V+V-1): writes the number of neurons whose bit differs between some vertex and
@@ -30,7 +34,7 @@ template <typename scalar_t, bool kLeaky>
 void count_and_activate(scalar_t* z, int64_t points, int64_t vertices, int64_t width,
                         scalar_t slope, int32_t* counts, int64_t count_stride, uint64_t* first,
                         uint64_t* acc) {
-  const int64_t words = (width + 63) / 64;
+  const int64_t words = words_for_bits(width);
   for (int64_t p = 0; p < points; ++p) {
     for (int64_t v = 0; v < vertices; ++v) {
       scalar_t* row = z + (p * vertices + v) * width;
@@ -46,11 +50,7 @@ void count_and_activate(scalar_t* z, int64_t points, int64_t vertices, int64_t w
           acc[w] |= bits ^ first[w];
         }
       }
-      if constexpr (kLeaky) {
-        for (int64_t k = 0; k < width; ++k) row[k] = row[k] > scalar_t(0) ? row[k] : slope * row[k];
-      } else {
-        for (int64_t k = 0; k < width; ++k) row[k] = row[k] > scalar_t(0) ? row[k] : scalar_t(0);
-      }
+      cpu::activate_in_place<scalar_t, kLeaky>(row, width, slope);
     }
     int64_t count = 0;
     for (int64_t w = 0; w < words; ++w) count += popcount64(acc[w]);
@@ -59,7 +59,7 @@ void count_and_activate(scalar_t* z, int64_t points, int64_t vertices, int64_t w
 }
 
 // Counts [n, L] int32. input(p0, points, buffer) returns the encoded vertices of points
-// p0..p0+points-1 as [points * V, E] (in `buffer`, [kTileVertexRows * (1 + D) * E] scratch
+// p0..p0+points-1 as [points * V, E] (in `buffer`, [kTileRows * (1 + D) * E] scratch
 // of the calling task, or a view of the caller's tensor).
 template <typename scalar_t, typename InputFn>
 at::Tensor count_tiles(int64_t n, int64_t vertices, const Network& net, int64_t scratch_per_row,
@@ -67,10 +67,9 @@ at::Tensor count_tiles(int64_t n, int64_t vertices, const Network& net, int64_t 
   const int64_t hidden = static_cast<int64_t>(net.hidden_layers());
   at::Tensor out = at::zeros({n, hidden}, options.dtype(at::kInt));
   if (n == 0) return out;
-  const auto layers = coord_forward::stacked_layers(net, /*contiguous=*/true);
-  int64_t max_width = 1;
-  for (int64_t l = 0; l < hidden; ++l) max_width = std::max(max_width, layers[l].width());
-  const int64_t tile_points = std::max<int64_t>(1, kTileVertexRows / vertices);
+  const std::vector<LayerPlan> layers = layer_plan(net, /*contiguous=*/true);
+  const int64_t max_width = widest_hidden(layers);
+  const int64_t tile_points = std::max<int64_t>(1, kTileRows / vertices);
   const int64_t tile_rows = tile_points * vertices;
   const int64_t tiles = (n + tile_points - 1) / tile_points;
   int32_t* out_ptr = out.data_ptr<int32_t>();
@@ -79,7 +78,7 @@ at::Tensor count_tiles(int64_t n, int64_t vertices, const Network& net, int64_t 
     at::Tensor scratch = at::empty({tile_rows * scratch_per_row}, options);
     at::Tensor buffers[2] = {at::empty({tile_rows * max_width}, options),
                              at::empty({tile_rows * max_width}, options)};
-    std::vector<uint64_t> first((max_width + 63) / 64), acc((max_width + 63) / 64);
+    std::vector<uint64_t> first(words_for_bits(max_width)), acc(words_for_bits(max_width));
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t p0 = t * tile_points;
       const int64_t points = std::min(tile_points, n - p0);
@@ -87,15 +86,15 @@ at::Tensor count_tiles(int64_t n, int64_t vertices, const Network& net, int64_t 
       const at::Tensor x = input(p0, points, scratch);
       at::Tensor a = x;
       for (int64_t l = 0; l < hidden; ++l) {
-        const coord_forward::StackedLayer& layer = layers[l];
+        const LayerPlan& layer = layers[l];
         const int64_t width = layer.width();
         at::Tensor z = buffers[l % 2].narrow(0, 0, rows * width).view({rows, width});
-        if (layer.bias.defined()) {
+        if (layer.has_bias()) {
           at::addmm_out(z, layer.bias, a, layer.w_prev_t);
         } else {
           at::mm_out(z, a, layer.w_prev_t);
         }
-        if (layer.w_skip_t.defined()) z.addmm_(x, layer.w_skip_t);
+        if (layer.has_skip()) z.addmm_(layer.skip_input(x), layer.w_skip_t);
         int32_t* counts = out_ptr + p0 * hidden + l;
         if (layer.slope == 0.0) {
           count_and_activate<scalar_t, false>(z.data_ptr<scalar_t>(), points, vertices, width,

@@ -9,11 +9,12 @@
 #include "../common/grad_features.h"
 #include "../common/network.h"
 #include "grad_reduce.h"
+#include "tiling.h"
 
 namespace specbias {
 namespace {
 
-constexpr int64_t kTileRows = 256;
+using cpu::kTileRows;
 
 at::Tensor per_example_grad_norms_cpu(const at::Tensor& x_in, at::TensorList weights,
                                       const BiasList& biases, const at::Tensor& grad_out_in,
@@ -28,6 +29,7 @@ at::Tensor per_example_grad_norms_cpu(const at::Tensor& x_in, at::TensorList wei
   const int64_t layers = static_cast<int64_t>(weights.size());
   at::Tensor out = at::empty({n, layers}, x.options());
   if (n == 0) return out;
+  const std::vector<LayerPlan> plan = layer_plan(net, /*contiguous=*/false);
   const int64_t tiles = (n + kTileRows - 1) / kTileRows;
 
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "per_example_grad_norms_cpu", [&] {
@@ -37,8 +39,8 @@ at::Tensor per_example_grad_norms_cpu(const at::Tensor& x_in, at::TensorList wei
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t r0 = t * kTileRows;
         const int64_t rows = std::min(kTileRows, n - r0);
-        GradFeatures f = alloc_features(rows, x.options(), net);
-        forward_backward_into(x.narrow(0, r0, rows), grad_out.narrow(0, r0, rows), net, f);
+        GradFeatures f = alloc_features(rows, x.options(), plan);
+        forward_backward_into(x.narrow(0, r0, rows), grad_out.narrow(0, r0, rows), plan, f);
         for (int64_t l = 0; l < layers; ++l) {
           const scalar_t* a = f.inputs[l].data_ptr<scalar_t>();
           const scalar_t* d = f.deltas[l].data_ptr<scalar_t>();

@@ -1,10 +1,10 @@
 // Exact per-region gradient norms on the CPU: ||sum_{i in S_r} g_i|| and sum_{i in S_r} ||g_i||.
 // Points are grouped by id (stable counting sort); at::parallel_for runs over work items (runs of
-// whole regions of at most kItemRows points, or one larger region in sub-chunks). For each item
-// one forward and backward pass gives the features; then per region and layer either the pairwise
-// sum of (delta_i . delta_j)(in_i . in_j + [bias_l]) (small regions) or the Frobenius norm of
-// sum_i delta_i [in_i, 1]^T (one GEMM; large regions; the "1" column only for a layer with a
-// bias). Sums are accumulated in float64.
+// whole regions of at most kRegionItemRows points, or one larger region in sub-chunks). For each
+// item one forward and backward pass gives the features; then per region and layer either the
+// pairwise sum of (delta_i . delta_j)(in_i . in_j + [bias_l]) (small regions) or the Frobenius
+// norm of sum_i delta_i [in_i, 1]^T (one GEMM; large regions; the "1" column only for a layer
+// with a bias). Sums are accumulated in float64.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -17,11 +17,12 @@
 #include "../common/network.h"
 #include "../common/region_groups.h"
 #include "grad_reduce.h"
+#include "tiling.h"
 
 namespace specbias {
 namespace {
 
-constexpr int64_t kItemRows = 1024;
+using cpu::kRegionItemRows;
 
 // sum_{i,j < n} (d_i . d_j)(a_i . a_j + bias) over rows s..s+n-1 of d [*, width] and
 // a [*, in].
@@ -52,14 +53,14 @@ void add_column_sums(const scalar_t* d, int64_t width, int64_t s, int64_t n, dou
 
 template <typename scalar_t>
 void process_item(const RegionItem& item, const at::Tensor& x, const at::Tensor& grad_out,
-                  const Network& net, const RegionOrder& ro,
+                  const Network& net, const std::vector<LayerPlan>& plan, const RegionOrder& ro,
                   double* norm_of_sum, double* sum_of_norms) {
   const std::vector<int64_t>& off = ro.offsets;
   const int64_t s0 = off[item.r0], s1 = off[item.r1];
   if (s1 == s0) return;
   const std::vector<at::Tensor>& weights = net.weights;
   const size_t layers = weights.size();
-  const bool split = (item.r1 - item.r0 == 1) && (s1 - s0 > kItemRows);
+  const bool split = (item.r1 - item.r0 == 1) && (s1 - s0 > kRegionItemRows);
   std::vector<double> region_sq(item.r1 - item.r0, 0.0);
   std::vector<at::Tensor> m_acc;         // split region: sum_i delta_i a_i^T per layer, float64
   std::vector<std::vector<double>> b_acc;  // split region: sum_i delta_i per layer (with a bias)
@@ -70,11 +71,11 @@ void process_item(const RegionItem& item, const at::Tensor& x, const at::Tensor&
       b_acc.emplace_back(net.has_bias(l) ? weights[l].size(0) : 0, 0.0);
     }
   }
-  for (int64_t c0 = s0; c0 < s1; c0 += kItemRows) {
-    const int64_t cm = std::min(kItemRows, s1 - c0);
+  for (int64_t c0 = s0; c0 < s1; c0 += kRegionItemRows) {
+    const int64_t cm = std::min(kRegionItemRows, s1 - c0);
     auto [xs, gos] = gather_rows(x, grad_out, ro.order.narrow(0, c0, cm));
-    GradFeatures f = alloc_features(cm, x.options(), net);
-    forward_backward_into(xs, gos, net, f);
+    GradFeatures f = alloc_features(cm, x.options(), plan);
+    forward_backward_into(xs, gos, plan, f);
 
     int64_t r = item.r0;
     for (int64_t p = 0; p < cm; ++p) {
@@ -139,7 +140,8 @@ std::tuple<at::Tensor, at::Tensor> region_grad_norms_cpu(
   const at::Tensor x = x_in.contiguous();
   const at::Tensor grad_out = grad_out_in.contiguous();
   const RegionOrder ro = sort_by_region_cpu(ids, num_regions);
-  const std::vector<RegionItem> items = region_items(ro.offsets, kItemRows);
+  const std::vector<RegionItem> items = region_items(ro.offsets, kRegionItemRows);
+  const std::vector<LayerPlan> plan = layer_plan(net, /*contiguous=*/false);
 
   at::Tensor norm_of_sum = at::zeros({num_regions}, x.options().dtype(at::kDouble));
   at::Tensor sum_of_norms = at::zeros({num_regions}, x.options().dtype(at::kDouble));
@@ -149,7 +151,7 @@ std::tuple<at::Tensor, at::Tensor> region_grad_norms_cpu(
     at::parallel_for(0, static_cast<int64_t>(items.size()), 1, [&](int64_t k0, int64_t k1) {
       const at::NoGradGuard no_grad;  // grad mode is thread-local: set it in each worker
       for (int64_t k = k0; k < k1; ++k) {
-        process_item<scalar_t>(items[k], x, grad_out, net, ro, nos, son);
+        process_item<scalar_t>(items[k], x, grad_out, net, plan, ro, nos, son);
       }
     });
   });

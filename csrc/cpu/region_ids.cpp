@@ -9,12 +9,13 @@
 #include <vector>
 
 #include "../common/bit_utils.h"
-#include "../common/mlp_checks.h"
+#include "../common/pattern_checks.h"
+#include "tiling.h"
 
 namespace specbias {
 namespace {
 
-constexpr int64_t kHashGrain = 2048;
+using cpu::kHashGrain;
 
 constexpr int64_t kPrefetchAhead = 16;
 

@@ -7,14 +7,14 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
+#include "../common/bit_utils.h"
 #include "../common/ieee_float32.h"
-#include "../common/mlp_checks.h"
+#include "../common/layer_plan.h"
 #include "../common/network.h"
+#include "tiling.cuh"
 
 namespace specbias {
 namespace {
-
-constexpr int64_t kChunkBytes = int64_t(256) << 20;  // activation working set per chunk
 
 // One warp per (row, output word overlapping this layer's bits). Lane l looks at bits
 // word*64 + l and word*64 + 32 + l, so the reads of z are coalesced.
@@ -62,10 +62,9 @@ at::Tensor activation_patterns_cuda(const at::Tensor& x_in, at::TensorList weigh
   if (n == 0 || words == 0) return out;
 
   const size_t hidden_layers = net.hidden_layers();
-  int64_t max_width = 1;
-  for (size_t l = 0; l < hidden_layers; ++l) max_width = std::max(max_width, weights[l].size(0));
-  const int64_t chunk =
-      std::max<int64_t>(1024, kChunkBytes / (2 * max_width * x.element_size()));
+  const std::vector<LayerPlan> plan = layer_plan(net, /*contiguous=*/false);
+  // Two activations of the widest layer per row: z and the a it reads.
+  const int64_t chunk = cuda::chunk_rows(2 * widest_hidden(plan) * x.element_size());
   auto stream = at::cuda::getCurrentCUDAStream();
 
   for (int64_t r0 = 0; r0 < n; r0 += chunk) {
@@ -75,17 +74,16 @@ at::Tensor activation_patterns_cuda(const at::Tensor& x_in, at::TensorList weigh
     at::Tensor out_rows = out.narrow(0, r0, rows);
     int64_t bit0 = 0;
     for (size_t l = 0; l < hidden_layers; ++l) {
-      const at::Tensor& w = net.weights[l];
-      const int64_t prev = net.prev_width(l);
-      const at::Tensor w_a = net.input_skip[l] ? w.narrow(1, 0, prev) : w;
-      at::Tensor z = net.has_bias(l) ? at::addmm(*net.biases[l], a, w_a.t()) : at::mm(a, w_a.t());
-      if (net.input_skip[l]) z.addmm_(x_rows, w.narrow(1, prev, x.size(1)).t());
+      const LayerPlan& layer = plan[l];
+      at::Tensor z = layer.has_bias() ? at::addmm(layer.bias, a, layer.w_prev_t)
+                                      : at::mm(a, layer.w_prev_t);
+      if (layer.has_skip()) z.addmm_(layer.skip_input(x_rows), layer.w_skip_t);
       const int64_t width = z.size(1);
-      const double slope = net.slopes[l];
+      const double slope = layer.slope;
       const int64_t word_lo = bit0 / 64;
       const int64_t layer_words = (bit0 + width - 1) / 64 - word_lo + 1;
-      const int64_t threads = 256;
-      const int64_t blocks = (rows * layer_words * 32 + threads - 1) / threads;
+      const int64_t threads = cuda::kThreads;
+      const int64_t blocks = (rows * layer_words * cuda::kWarp + threads - 1) / threads;
       AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "activation_patterns_cuda", [&] {
         if (slope == 0.0) {
           pack_activate_kernel<scalar_t, false><<<blocks, threads, 0, stream>>>(
@@ -98,7 +96,7 @@ at::Tensor activation_patterns_cuda(const at::Tensor& x_in, at::TensorList weigh
         }
       });
       C10_CUDA_KERNEL_LAUNCH_CHECK();
-      if (net.residual[l]) z.add_(a);
+      if (layer.residual) z.add_(a);
       bit0 += width;
       a = z;
     }

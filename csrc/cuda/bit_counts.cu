@@ -6,14 +6,11 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
-#include "../common/mlp_checks.h"
 #include "../common/pattern_checks.h"
+#include "tiling.cuh"
 
 namespace specbias {
 namespace {
-
-constexpr int64_t kRowsPerSlice = 512;
-constexpr int64_t kMaxSlices = 4096;
 
 __global__ void bit_counts_kernel(const uint64_t* __restrict__ rows, int64_t n, int64_t words,
                                   int64_t num_bits, unsigned long long* counts) {
@@ -37,7 +34,8 @@ at::Tensor bit_counts_cuda(const at::Tensor& patterns_in, int64_t num_bits) {
   if (n == 0 || num_bits == 0) return counts;
 
   const int64_t used_words = (num_bits + 63) / 64;
-  const int64_t slices = std::min(kMaxSlices, (n + kRowsPerSlice - 1) / kRowsPerSlice);
+  const int64_t slices = std::min(cuda::kBitCountMaxSlices,
+                                 (n + cuda::kBitCountSliceRows - 1) / cuda::kBitCountSliceRows);
   const dim3 grid(static_cast<unsigned>(used_words), static_cast<unsigned>(slices));
   bit_counts_kernel<<<grid, 64, 0, at::cuda::getCurrentCUDAStream()>>>(
       reinterpret_cast<const uint64_t*>(patterns.data_ptr<int64_t>()), n, words, num_bits,

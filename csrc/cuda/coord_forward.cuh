@@ -17,13 +17,13 @@
 #include <tuple>
 #include <vector>
 
-#include "../common/coord_layers.h"
+#include "../common/layer_plan.h"
+#include "tiling.cuh"
 
 namespace specbias {
 namespace coord_forward {
 
-constexpr int64_t kChunkBytes = int64_t(256) << 20;  // stacked-block working set per chunk
-constexpr int kWarpsPerBlock = 8;
+using cuda::kWarpsPerBlock;
 
 template <typename scalar_t>
 __global__ void encode_with_tangents_kernel(const scalar_t* __restrict__ coords, int64_t rows,
@@ -121,9 +121,9 @@ __global__ void activate_with_tangents_kernel(scalar_t* __restrict__ s, int64_t 
   }
 }
 
-// Rows per chunk so that the stacked block of the widest layer stays near kChunkBytes.
+// Rows per chunk: two stacked blocks (1 + D rows per point) of the widest layer.
 inline int64_t chunk_rows(int64_t dims, int64_t max_width, int64_t element_size) {
-  return std::max<int64_t>(1024, kChunkBytes / (2 * (1 + dims) * max_width * element_size));
+  return cuda::chunk_rows(2 * (1 + dims) * max_width * element_size);
 }
 
 // The stacked block of a chunk of affine-sine encoded coordinates c [rows, D].
@@ -133,7 +133,7 @@ inline at::Tensor stack_affine_sine(const at::Tensor& c, const at::Tensor& matri
   const int64_t dims = c.size(1);
   const int64_t features = matrix.size(0);
   at::Tensor s = at::empty({(1 + dims) * rows, features}, c.options());
-  const int threads = 256;
+  const int threads = cuda::kThreads;
   AT_DISPATCH_FLOATING_TYPES(c.scalar_type(), "coord_encode_cuda", [&] {
     const int64_t blocks = (rows * features + threads - 1) / threads;
     encode_with_tangents_kernel<scalar_t>
@@ -154,36 +154,36 @@ inline at::Tensor stack_encoded(const at::Tensor& x, const at::Tensor& x_jacobia
 }
 
 // Runs the stacked block x0 [(1+D)*rows, E] of a chunk through every hidden layer (layers[0..L-1]
-// of stacked_layers); returns the stacked block of a_{L-1}. best/argmin ([rows], may be
+// of layer_plan); returns the stacked block of a_{L-1}. best/argmin ([rows], may be
 // undefined) receive the running boundary-distance minimum. The GEMMs run under the caller's
 // TF32 guard.
 inline at::Tensor hidden_pass(const at::Tensor& x0, int64_t rows, int64_t dims,
-                              const std::vector<StackedLayer>& layers, const at::Tensor& best,
+                              const std::vector<LayerPlan>& layers, const at::Tensor& best,
                               const at::Tensor& argmin) {
   auto stream = at::cuda::getCurrentCUDAStream();
   const bool distance = best.defined();
   at::Tensor s = x0;
   int64_t first_neuron = 0;
   for (size_t l = 0; l + 1 < layers.size(); ++l) {
-    const StackedLayer& layer = layers[l];
+    const LayerPlan& layer = layers[l];
     at::Tensor z = at::mm(s, layer.w_prev_t);
-    if (layer.w_skip_t.defined()) z.addmm_(x0, layer.w_skip_t);
+    if (layer.has_skip()) z.addmm_(layer.skip_input(x0), layer.w_skip_t);
     const int64_t width = z.size(1);
     const int64_t blocks = (rows + kWarpsPerBlock - 1) / kWarpsPerBlock;
     AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "coord_activate_cuda", [&] {
-      const scalar_t* bias = layer.bias.defined() ? layer.bias.data_ptr<scalar_t>() : nullptr;
+      const scalar_t* bias = layer.has_bias() ? layer.bias.data_ptr<scalar_t>() : nullptr;
       const scalar_t* prev = layer.residual ? s.data_ptr<scalar_t>() : nullptr;
       const scalar_t slope = static_cast<scalar_t>(layer.slope);
       if (distance) {
         activate_with_tangents_kernel<scalar_t, true>
-            <<<blocks, kWarpsPerBlock * 32, 0, stream>>>(
+            <<<blocks, kWarpsPerBlock * cuda::kWarp, 0, stream>>>(
                 z.data_ptr<scalar_t>(), rows, dims, width, bias, slope, prev,
                 best.data_ptr<scalar_t>(), argmin.data_ptr<int64_t>(), first_neuron);
       } else {
         activate_with_tangents_kernel<scalar_t, false>
-            <<<blocks, kWarpsPerBlock * 32, 0, stream>>>(z.data_ptr<scalar_t>(), rows, dims,
-                                                         width, bias, slope, prev, nullptr,
-                                                         nullptr, first_neuron);
+            <<<blocks, kWarpsPerBlock * cuda::kWarp, 0, stream>>>(
+                z.data_ptr<scalar_t>(), rows, dims, width, bias, slope, prev, nullptr, nullptr,
+                first_neuron);
       }
     });
     C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -196,9 +196,9 @@ inline at::Tensor hidden_pass(const at::Tensor& x0, int64_t rows, int64_t dims,
 // d f / d c of a chunk, [D * rows, out]: the head on the tangent rows only, plus its skip
 // columns on x's tangents.
 inline at::Tensor head_tangents(const at::Tensor& s, const at::Tensor& x0, int64_t rows,
-                                int64_t dims, const StackedLayer& head) {
+                                int64_t dims, const LayerPlan& head) {
   at::Tensor g = at::mm(s.narrow(0, rows, dims * rows), head.w_prev_t);
-  if (head.w_skip_t.defined()) g.addmm_(x0.narrow(0, rows, dims * rows), head.w_skip_t);
+  if (head.has_skip()) g.addmm_(head.skip_input(x0.narrow(0, rows, dims * rows)), head.w_skip_t);
   return g;
 }
 
@@ -213,8 +213,8 @@ std::tuple<at::Tensor, at::Tensor> boundary_distance_chunks(int64_t n, int64_t d
   at::Tensor dist = at::full({n}, std::numeric_limits<double>::infinity(), options);
   at::Tensor argmin = at::full({n}, -1, options.dtype(at::kLong));
   if (n == 0) return {dist, argmin};
-  const auto layers = stacked_layers(net, /*contiguous=*/false);
-  const int64_t chunk = chunk_rows(dims, widest_block(net, features), dist.element_size());
+  const auto layers = layer_plan(net, /*contiguous=*/false);
+  const int64_t chunk = chunk_rows(dims, widest_block(layers, features), dist.element_size());
   for (int64_t r0 = 0; r0 < n; r0 += chunk) {
     const int64_t rows = std::min(chunk, n - r0);
     hidden_pass(stack(r0, rows), rows, dims, layers, dist.narrow(0, r0, rows),
@@ -229,8 +229,8 @@ at::Tensor coord_gradients_chunks(int64_t n, int64_t dims, int64_t features, con
   const int64_t out_dim = net.weights.back().size(0);
   at::Tensor out = at::empty({n, out_dim, dims}, options);
   if (n == 0) return out;
-  const auto layers = stacked_layers(net, /*contiguous=*/false);
-  const int64_t chunk = chunk_rows(dims, widest_block(net, features), out.element_size());
+  const auto layers = layer_plan(net, /*contiguous=*/false);
+  const int64_t chunk = chunk_rows(dims, widest_block(layers, features), out.element_size());
   for (int64_t r0 = 0; r0 < n; r0 += chunk) {
     const int64_t rows = std::min(chunk, n - r0);
     const at::Tensor x0 = stack(r0, rows);

@@ -16,7 +16,9 @@
 #include "../common/complexity_checks.h"
 #include "../common/coord_checks.h"
 #include "../common/ieee_float32.h"
+#include "../common/layer_plan.h"
 #include "coord_forward.cuh"
+#include "tiling.cuh"
 
 namespace specbias {
 namespace {
@@ -71,11 +73,11 @@ Triple count_chunks(int64_t n, int64_t dims, int64_t features, const Network& ne
       at::tensor(std::vector<double>(radii_in.begin(), radii_in.end()),
                  at::TensorOptions().dtype(at::kDouble))
           .to(options.device(), options.dtype().toScalarType());
-  const auto layers = coord_forward::stacked_layers(net, /*contiguous=*/false);
-  const int64_t chunk = coord_forward::chunk_rows(dims, coord_forward::widest_block(net, features),
-                                                  dist.element_size());
+  const std::vector<LayerPlan> layers = layer_plan(net, /*contiguous=*/false);
+  const int64_t chunk =
+      coord_forward::chunk_rows(dims, widest_block(layers, features), dist.element_size());
   auto stream = at::cuda::getCurrentCUDAStream();
-  const int warps = coord_forward::kWarpsPerBlock;
+  const int warps = cuda::kWarpsPerBlock;
   for (int64_t r0 = 0; r0 < n; r0 += chunk) {
     const int64_t rows = std::min(chunk, n - r0);
     const at::Tensor x0 = stack(r0, rows);
@@ -84,20 +86,20 @@ Triple count_chunks(int64_t n, int64_t dims, int64_t features, const Network& ne
     at::Tensor s = x0;
     int64_t first_neuron = 0;
     for (int64_t l = 0; l < hidden; ++l) {
-      const coord_forward::StackedLayer& layer = layers[l];
+      const LayerPlan& layer = layers[l];
       at::Tensor z = at::mm(s, layer.w_prev_t);
-      if (layer.w_skip_t.defined()) z.addmm_(x0, layer.w_skip_t);
+      if (layer.has_skip()) z.addmm_(layer.skip_input(x0), layer.w_skip_t);
       const int64_t width = z.size(1);
       const int64_t blocks = (rows + warps - 1) / warps;
       AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "first_order_complexity_cuda", [&] {
-        const scalar_t* bias = layer.bias.defined() ? layer.bias.data_ptr<scalar_t>() : nullptr;
-        count_within_kernel<scalar_t><<<blocks, warps * 32, 0, stream>>>(
+        const scalar_t* bias = layer.has_bias() ? layer.bias.data_ptr<scalar_t>() : nullptr;
+        count_within_kernel<scalar_t><<<blocks, warps * cuda::kWarp, 0, stream>>>(
             z.data_ptr<scalar_t>(), rows, dims, width, bias, radii.data_ptr<scalar_t>(),
             num_radii, counts.data_ptr<int32_t>() + (r0 * hidden + l) * num_radii,
             hidden * num_radii);
         C10_CUDA_KERNEL_LAUNCH_CHECK();
         coord_forward::activate_with_tangents_kernel<scalar_t, true>
-            <<<blocks, warps * 32, 0, stream>>>(
+            <<<blocks, warps * cuda::kWarp, 0, stream>>>(
                 z.data_ptr<scalar_t>(), rows, dims, width, bias,
                 static_cast<scalar_t>(layer.slope),
                 layer.residual ? s.data_ptr<scalar_t>() : nullptr, best.data_ptr<scalar_t>(),

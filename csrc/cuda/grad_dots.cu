@@ -14,8 +14,6 @@
 namespace specbias {
 namespace {
 
-constexpr int64_t kChunkBytes = int64_t(256) << 20;
-
 at::Tensor grad_dots_cuda(const at::Tensor& x_in, at::TensorList weights, const BiasList& biases,
                           const at::Tensor& grad_out_in, const at::Tensor& i,
                           const at::Tensor& j, SlopeList slopes, const FlagList& input_skip,
@@ -29,12 +27,14 @@ at::Tensor grad_dots_cuda(const at::Tensor& x_in, at::TensorList weights, const 
   const at::Tensor grad_out = grad_out_in.contiguous();
   const int64_t pairs = i.size(0);
   at::Tensor out = at::empty({pairs}, x.options());
-  const int64_t block = cuda::chunk_rows(net, x.element_size(), kChunkBytes) / 2;
+  const std::vector<LayerPlan> plan = layer_plan(net, /*contiguous=*/false);
+  // Each pair brings at most two distinct points.
+  const int64_t block = cuda::feature_chunk_rows(plan, x.element_size()) / 2;
   for (int64_t p0 = 0; p0 < pairs; p0 += block) {
     const int64_t np = std::min(block, pairs - p0);
     const DistinctRows rows = distinct_rows(i.narrow(0, p0, np), j.narrow(0, p0, np));
     auto [xs, gos] = gather_rows(x, grad_out, rows.points);
-    const GradFeatures f = compute_features(xs, gos, net, 2 * np, false);
+    const GradFeatures f = compute_features(xs, gos, plan, 2 * np, false);
     at::Tensor acc = at::zeros({np}, x.options().dtype(at::kDouble));
     cuda::accumulate_pair_products(f, rows.row_i, rows.row_j, acc);
     out.narrow(0, p0, np).copy_(acc);

@@ -17,8 +17,7 @@
 namespace specbias {
 namespace {
 
-constexpr int64_t kChunkBytes = int64_t(256) << 20;
-constexpr int64_t kOutTile = 4096;
+using cuda::kGramTile;
 
 template <typename T>
 __global__ void gram_accumulate_kernel(const T* __restrict__ dd, const T* __restrict__ aa,
@@ -30,11 +29,12 @@ __global__ void gram_accumulate_kernel(const T* __restrict__ dd, const T* __rest
 }
 
 GradFeatures features_of(const at::Tensor& x, const at::Tensor& grad_out,
-                         const std::optional<at::Tensor>& idx, const Network& net) {
-  const int64_t chunk = cuda::chunk_rows(net, x.element_size(), kChunkBytes);
-  if (!idx.has_value()) return compute_features(x, grad_out, net, chunk, false);
+                         const std::optional<at::Tensor>& idx,
+                         const std::vector<LayerPlan>& plan) {
+  const int64_t chunk = cuda::feature_chunk_rows(plan, x.element_size());
+  if (!idx.has_value()) return compute_features(x, grad_out, plan, chunk, false);
   auto [xs, gos] = gather_rows(x, grad_out, *idx);
-  return compute_features(xs, gos, net, chunk, false);
+  return compute_features(xs, gos, plan, chunk, false);
 }
 
 at::Tensor grad_gram_cuda(const at::Tensor& x_in, at::TensorList weights, const BiasList& biases,
@@ -50,13 +50,14 @@ at::Tensor grad_gram_cuda(const at::Tensor& x_in, at::TensorList weights, const 
   const at::Tensor grad_out = grad_out_in.contiguous();
   const bool symmetric = !rows.has_value() && !cols.has_value();
 
-  const GradFeatures fr = features_of(x, grad_out, rows, net);
-  const GradFeatures fc = symmetric ? fr : features_of(x, grad_out, cols, net);
+  const std::vector<LayerPlan> plan = layer_plan(net, /*contiguous=*/false);
+  const GradFeatures fr = features_of(x, grad_out, rows, plan);
+  const GradFeatures fc = symmetric ? fr : features_of(x, grad_out, cols, plan);
   const int64_t nr = fr.rows(), nc = fc.rows();
   at::Tensor out = at::empty({nr, nc}, x.options());
   if (nr == 0 || nc == 0) return out;
 
-  const int64_t tile_r = std::min(kOutTile, nr), tile_c = std::min(kOutTile, nc);
+  const int64_t tile_r = std::min(kGramTile, nr), tile_c = std::min(kGramTile, nc);
   at::Tensor dd = at::empty({tile_r * tile_c}, x.options());
   at::Tensor aa = at::empty({tile_r * tile_c}, x.options());
   at::Tensor acc = at::empty({tile_r * tile_c}, x.options().dtype(at::kDouble));
@@ -71,7 +72,7 @@ at::Tensor grad_gram_cuda(const at::Tensor& x_in, at::TensorList weights, const 
       for (size_t l = 0; l < weights.size(); ++l) {
         at::mm_out(dd_t, fr.deltas[l].narrow(0, r0, tr), fc.deltas[l].narrow(0, c0, tc).t());
         at::mm_out(aa_t, fr.inputs[l].narrow(0, r0, tr), fc.inputs[l].narrow(0, c0, tc).t());
-        const int threads = 256;
+        const int threads = cuda::kThreads;
         const int64_t blocks = std::min<int64_t>((tr * tc + threads - 1) / threads, 65536);
         AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "grad_gram_cuda", [&] {
           gram_accumulate_kernel<scalar_t><<<blocks, threads, 0, stream>>>(

@@ -7,12 +7,10 @@
 #include <c10/cuda/CUDAException.h>
 
 #include "../common/grad_features.h"
+#include "tiling.cuh"
 
 namespace specbias {
 namespace cuda {
-
-constexpr int kWarp = 32;
-constexpr int kWarpsPerBlock = 8;
 
 __device__ __forceinline__ double warp_sum(double v) {
 #pragma unroll
@@ -100,9 +98,9 @@ inline void accumulate_layer_products(const GradFeatures& f, int64_t rows, int64
   }
 }
 
-// Chunk of points whose features fit in about `bytes` (at least 1024 rows).
-inline int64_t chunk_rows(const Network& net, int64_t element_size, int64_t bytes) {
-  return std::max<int64_t>(1024, bytes / (feature_row_elements(net) * element_size));
+// Points per chunk of the gradient features (kChunkBytes of features, scratch included).
+inline int64_t feature_chunk_rows(const std::vector<LayerPlan>& plan, int64_t element_size) {
+  return chunk_rows(feature_row_elements(plan) * element_size);
 }
 
 }  // namespace cuda

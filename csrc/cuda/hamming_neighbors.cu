@@ -8,13 +8,13 @@
 #include <vector>
 
 #include "../common/bit_utils.h"
-#include "../common/mlp_checks.h"
 #include "../common/pattern_checks.h"
+#include "tiling.cuh"
 
 namespace specbias {
 namespace {
 
-constexpr int kThreads = 256;
+using cuda::kThreads;
 
 // Output element e pairs row a = (e / inner_out) * inner_in + e % inner_out with row a + step.
 __global__ void neighbor_kernel(const uint64_t* __restrict__ rows, int64_t words,

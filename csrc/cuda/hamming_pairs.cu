@@ -6,13 +6,13 @@
 #include <torch/library.h>
 
 #include "../common/bit_utils.h"
-#include "../common/mlp_checks.h"
 #include "../common/pattern_checks.h"
+#include "tiling.cuh"
 
 namespace specbias {
 namespace {
 
-constexpr int kThreads = 256;
+using cuda::kThreads;
 
 __global__ void hamming_pairs_kernel(const uint64_t* __restrict__ rows, int64_t words,
                                      const int64_t* __restrict__ i, const int64_t* __restrict__ j,

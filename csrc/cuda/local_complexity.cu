@@ -14,13 +14,15 @@
 #include "../common/coord_checks.h"
 #include "../common/hull.h"
 #include "../common/ieee_float32.h"
+#include "../common/layer_plan.h"
 #include "coord_forward.cuh"
+#include "tiling.cuh"
 
 namespace specbias {
 namespace {
 
-constexpr int64_t kChunkBytes = int64_t(256) << 20;  // pre-activation working set per chunk
-constexpr int kWarpsPerBlock = 8;
+using cuda::kWarp;
+using cuda::kWarpsPerBlock;
 
 template <typename scalar_t, bool kLeaky>
 __global__ void count_and_activate_kernel(scalar_t* __restrict__ z, int64_t points,
@@ -57,10 +59,14 @@ at::Tensor count_chunks(int64_t n, int64_t vertices, int64_t features, const Net
   const int64_t hidden = static_cast<int64_t>(net.hidden_layers());
   at::Tensor out = at::zeros({n, hidden}, options.dtype(at::kInt));
   if (n == 0) return out;
-  const auto layers = coord_forward::stacked_layers(net, /*contiguous=*/false);
-  const int64_t widest = coord_forward::widest_block(net, features);
+  const std::vector<LayerPlan> layers = layer_plan(net, /*contiguous=*/false);
+  const int64_t widest = widest_block(layers, features);
   const int64_t element = at::elementSize(options.dtype().toScalarType());
-  const int64_t chunk = std::max<int64_t>(1, kChunkBytes / (2 * vertices * widest * element));
+  // Points per chunk: two pre-activation blocks of V rows per point near cuda::kChunkBytes. No
+  // row floor (cuda::chunk_rows' kMinChunkRows): a point is already V rows, and a floor of 1024
+  // points would multiply the working set by V on a wide network.
+  const int64_t chunk =
+      std::max<int64_t>(1, cuda::kChunkBytes / (2 * vertices * widest * element));
   auto stream = at::cuda::getCurrentCUDAStream();
   for (int64_t p0 = 0; p0 < n; p0 += chunk) {
     const int64_t points = std::min(chunk, n - p0);
@@ -68,20 +74,20 @@ at::Tensor count_chunks(int64_t n, int64_t vertices, int64_t features, const Net
     at::Tensor counts = out.narrow(0, p0, points);
     at::Tensor a = x;
     for (int64_t l = 0; l < hidden; ++l) {
-      const coord_forward::StackedLayer& layer = layers[l];
-      at::Tensor z = layer.bias.defined() ? at::addmm(layer.bias, a, layer.w_prev_t)
-                                          : at::mm(a, layer.w_prev_t);
-      if (layer.w_skip_t.defined()) z.addmm_(x, layer.w_skip_t);
+      const LayerPlan& layer = layers[l];
+      at::Tensor z = layer.has_bias() ? at::addmm(layer.bias, a, layer.w_prev_t)
+                                      : at::mm(a, layer.w_prev_t);
+      if (layer.has_skip()) z.addmm_(layer.skip_input(x), layer.w_skip_t);
       const int64_t width = z.size(1);
       const int64_t warps = points * ((width + 31) / 32);
       const int64_t blocks = (warps + kWarpsPerBlock - 1) / kWarpsPerBlock;
       AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "local_complexity_cuda", [&] {
         if (layer.slope == 0.0) {
-          count_and_activate_kernel<scalar_t, false><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(
+          count_and_activate_kernel<scalar_t, false><<<blocks, kWarpsPerBlock * kWarp, 0, stream>>>(
               z.data_ptr<scalar_t>(), points, vertices, width, scalar_t(0),
               counts.data_ptr<int32_t>() + l, hidden);
         } else {
-          count_and_activate_kernel<scalar_t, true><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(
+          count_and_activate_kernel<scalar_t, true><<<blocks, kWarpsPerBlock * kWarp, 0, stream>>>(
               z.data_ptr<scalar_t>(), points, vertices, width,
               static_cast<scalar_t>(layer.slope), counts.data_ptr<int32_t>() + l, hidden);
         }

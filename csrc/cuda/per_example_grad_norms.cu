@@ -14,8 +14,6 @@
 namespace specbias {
 namespace {
 
-constexpr int64_t kChunkBytes = int64_t(256) << 20;
-
 at::Tensor per_example_grad_norms_cuda(const at::Tensor& x_in, at::TensorList weights,
                                        const BiasList& biases, const at::Tensor& grad_out_in,
                                        SlopeList slopes, const FlagList& input_skip,
@@ -31,12 +29,13 @@ at::Tensor per_example_grad_norms_cuda(const at::Tensor& x_in, at::TensorList we
   const int64_t layers = static_cast<int64_t>(weights.size());
   at::Tensor out = at::empty({n, layers}, x.options());
   if (n == 0) return out;
-  const int64_t chunk = cuda::chunk_rows(net, x.element_size(), kChunkBytes);
+  const std::vector<LayerPlan> plan = layer_plan(net, /*contiguous=*/false);
+  const int64_t chunk = cuda::feature_chunk_rows(plan, x.element_size());
   at::Tensor acc = at::empty({std::min(chunk, n), layers}, x.options().dtype(at::kDouble));
   for (int64_t r0 = 0; r0 < n; r0 += chunk) {
     const int64_t rows = std::min(chunk, n - r0);
     const GradFeatures f = compute_features(x.narrow(0, r0, rows), grad_out.narrow(0, r0, rows),
-                                            net, rows, false);
+                                            plan, rows, false);
     at::Tensor acc_rows = acc.narrow(0, 0, rows);
     cuda::accumulate_layer_products(f, rows, 0, acc_rows, true);
     out.narrow(0, r0, rows).copy_(acc_rows);

@@ -22,7 +22,6 @@
 namespace specbias {
 namespace {
 
-constexpr int64_t kChunkBytes = int64_t(256) << 20;
 constexpr int kTile = 32;
 constexpr int kTileRowsPerThread = 4;  // block (32, 8): each thread owns 4 rows of the tile
 
@@ -129,7 +128,7 @@ at::Tensor to_device(const std::vector<int64_t>& v, const at::Device& device) {
 struct ItemContext {
   const at::Tensor& x;
   const at::Tensor& grad_out;
-  const Network& net;
+  const std::vector<LayerPlan>& plan;
   const at::Tensor& order;
   const std::vector<int64_t>& offsets;
   at::Tensor& region_sq;     // float64 [R]
@@ -157,7 +156,7 @@ void process_regions(const ItemContext& c, const RegionItem& item) {
   const int64_t s0 = off[item.r0], rows = off[item.r1] - s0;
   const int64_t segments = item.r1 - item.r0;
   auto [xs, gos] = gather_rows(c.x, c.grad_out, c.order.narrow(0, s0, rows));
-  const GradFeatures f = compute_features(xs, gos, c.net, rows, false);
+  const GradFeatures f = compute_features(xs, gos, c.plan, rows, false);
   std::vector<int64_t> seg(segments + 1);
   for (int64_t r = item.r0; r <= item.r1; ++r) seg[r - item.r0] = off[r] - s0;
   const at::Tensor seg_dev = to_device(seg, c.x.device());
@@ -167,7 +166,7 @@ void process_regions(const ItemContext& c, const RegionItem& item) {
   auto stream = at::cuda::getCurrentCUDAStream();
   for (size_t l = 0; l < f.layers(); ++l) {
     const int64_t wd = f.deltas[l].size(1), wa = f.inputs[l].size(1);
-    const bool has_bias = c.net.has_bias(l);
+    const bool has_bias = c.plan[l].has_bias();
     const int64_t cutoff = pairwise_cutoff(wd, wa);
     std::vector<int64_t> big_start, big_len, big_local;
     for (int64_t r = 0; r < segments; ++r) {
@@ -214,23 +213,23 @@ void process_regions(const ItemContext& c, const RegionItem& item) {
 // sum_i delta_i accumulated in float64 with cuBLAS, norms at the end.
 void process_large_region(const ItemContext& c, int64_t r) {
   const int64_t s0 = c.offsets[r], s1 = c.offsets[r + 1];
-  const size_t layers = c.net.layers();
+  const size_t layers = c.plan.size();
   const auto dopt = c.x.options().dtype(at::kDouble);
   std::vector<at::Tensor> m_acc, b_acc;  // b_acc[l] stays empty for a layer without bias
   for (size_t l = 0; l < layers; ++l) {
-    const at::Tensor& w = c.net.weights[l];
+    const at::Tensor& w = c.plan[l].weight;
     m_acc.push_back(at::zeros({w.size(0), w.size(1)}, dopt));
-    b_acc.push_back(at::zeros({c.net.has_bias(l) ? w.size(0) : 0}, dopt));
+    b_acc.push_back(at::zeros({c.plan[l].has_bias() ? w.size(0) : 0}, dopt));
   }
   for (int64_t c0 = s0; c0 < s1; c0 += c.cap) {
     const int64_t rows = std::min(c.cap, s1 - c0);
     auto [xs, gos] = gather_rows(c.x, c.grad_out, c.order.narrow(0, c0, rows));
-    const GradFeatures f = compute_features(xs, gos, c.net, rows, false);
+    const GradFeatures f = compute_features(xs, gos, c.plan, rows, false);
     const at::Tensor seg_dev = to_device({0, rows}, c.x.device());
     add_point_norms(c, f, seg_dev, 1, r);
     for (size_t l = 0; l < layers; ++l) {
       m_acc[l].addmm_(f.deltas[l].t().to(at::kDouble), f.inputs[l].to(at::kDouble));
-      if (c.net.has_bias(l)) b_acc[l].add_(f.deltas[l].sum(0, false, at::kDouble));
+      if (c.plan[l].has_bias()) b_acc[l].add_(f.deltas[l].sum(0, false, at::kDouble));
     }
   }
   at::Tensor sq = at::zeros({}, dopt);
@@ -258,8 +257,9 @@ std::tuple<at::Tensor, at::Tensor> region_grad_norms_cuda(
     std::vector<int64_t> offsets(num_regions + 1, 0);
     const int64_t* cnt = counts.data_ptr<int64_t>();
     for (int64_t r = 0; r < num_regions; ++r) offsets[r + 1] = offsets[r] + cnt[r];
-    const int64_t cap = cuda::chunk_rows(net, x.element_size(), kChunkBytes);
-    ItemContext c{x, grad_out, net, order, offsets, region_sq, sum_of_norms, cap};
+    const std::vector<LayerPlan> plan = layer_plan(net, /*contiguous=*/false);
+    const int64_t cap = cuda::feature_chunk_rows(plan, x.element_size());
+    ItemContext c{x, grad_out, plan, order, offsets, region_sq, sum_of_norms, cap};
     for (const RegionItem& item : region_items(offsets, cap)) {
       if (offsets[item.r1] == offsets[item.r0]) continue;
       if (item.r1 - item.r0 == 1 && offsets[item.r1] - offsets[item.r0] > cap) {

@@ -14,12 +14,13 @@
 #include <tuple>
 
 #include "../common/bit_utils.h"
-#include "../common/mlp_checks.h"
+#include "../common/pattern_checks.h"
+#include "tiling.cuh"
 
 namespace specbias {
 namespace {
 
-constexpr int kThreads = 256;
+using cuda::kThreads;
 constexpr unsigned long long kEmpty = ~0ull;  // int64 -1: also the identity of atomicMin
 
 int64_t blocks_for(int64_t n) { return (n + kThreads - 1) / kThreads; }

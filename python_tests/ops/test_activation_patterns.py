@@ -59,10 +59,9 @@ def test_matches_reference_on_random_networks(cfg, n):
     assert_matches_reference(x, net)
 
 
-@settings(max_examples=40, deadline=None)
-@given(mlp_configs(max_n=0, max_width=130), st.integers(0, 400))
-def test_exact_arithmetic_is_bit_exact(cfg, n):
-    """Small-integer weights, biases and inputs: every z is an exact integer, many exactly 0."""
+def integer_network(cfg, n, slopes=None):
+    """Weights and biases in {-1, 0, 1}, n inputs in {-2, ..., 2}: with ReLU or a power-of-two
+    slope every z is exact (a dyadic rational), many exactly 0."""
     gen = torch.Generator().manual_seed(cfg["seed"])
     dims = [cfg["in_dim"]] + cfg["hidden"] + [cfg["out_dim"]]
     weights = [torch.randint(-1, 2, (dims[l + 1], dims[l]), generator=gen).to(cfg["dtype"])
@@ -70,7 +69,24 @@ def test_exact_arithmetic_is_bit_exact(cfg, n):
     biases = [torch.randint(-1, 2, (dims[l + 1],), generator=gen).to(cfg["dtype"])
               for l in range(len(dims) - 1)]
     x = torch.randint(-2, 3, (n, cfg["in_dim"]), generator=gen).to(cfg["dtype"])
-    net = ReluNetwork.of(weights, biases)
+    return x, ReluNetwork.of(weights, biases, slopes)
+
+
+@settings(max_examples=40, deadline=None)
+@given(mlp_configs(max_n=0, max_width=130), st.integers(0, 400))
+def test_exact_arithmetic_is_bit_exact(cfg, n):
+    x, net = integer_network(cfg, n)
+    assert torch.equal(activation_patterns(x, net), reference.activation_patterns(x, net))
+
+
+@settings(max_examples=30, deadline=None)
+@given(mlp_configs(max_depth=4, max_width=70, max_n=0), st.integers(0, 400),
+       st.sampled_from([0.5, 0.25, -0.5]))
+def test_exact_arithmetic_leaky_is_bit_exact(cfg, n, slope):
+    """LeakyReLU (the kernel's branch-free select, vectorised over a row and its scalar tail):
+    negative and zero pre-activations scaled exactly, so every later layer's bits match. (Depth
+    and width kept small so that float32 still holds every z exactly.)"""
+    x, net = integer_network(cfg, n, [slope] * len(cfg["hidden"]))
     assert torch.equal(activation_patterns(x, net), reference.activation_patterns(x, net))
 
 
