@@ -76,6 +76,8 @@ def test_resume_with_other_settings_is_refused(tmp_path):
     first_run(out)
     with pytest.raises(ValueError, match="resume.*measurements.*overwrite=True"):
         monitor(out, resume=True, measurements=("regions",))
+    with pytest.raises(ValueError, match="resume.*output: None there, '4' now"):
+        monitor(out, resume=True, output="4")            # another head of the model
     assert [r["step"] for r in read_records(out)] == [0, 1]
 
 

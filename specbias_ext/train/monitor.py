@@ -304,6 +304,7 @@ class RegionMonitor:
                 "grid_shape": None if self.grid_shape is None else list(self.grid_shape),
                 "points": int(self.coords.shape[0]), "signal_freqs": self.signal_freqs,
                 "every": self.every, "at": sorted(self.at), "step_name": self.step_name,
+                "output": self._reader.output,
                 "num_pairs": {k: int(i.numel()) for k, (i, _) in self.pairs.items()},
                 "notes": list(self.notes)}
 

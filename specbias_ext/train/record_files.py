@@ -24,7 +24,8 @@ from .records import (ARRAYS, FIGURE, RECORDS, SETTINGS, TENSORBOARD, figure_byt
 
 WRITER = "RegionMonitor"
 #: Settings that change what a record holds: a resumed monitor must share them.
-CONTENT_SETTINGS = ("config", "grid_shape", "signal_freqs", "step_name", "num_pairs", "points")
+CONTENT_SETTINGS = ("config", "grid_shape", "signal_freqs", "step_name", "num_pairs", "points",
+                    "output")
 
 
 def _differences(stored: dict, new: dict) -> list[str]:
