@@ -1,6 +1,6 @@
 // Every schema of the specbias library, in one place. CPU kernels live in cpu/<op>.cpp and CUDA
 // kernels in cuda/<op>.cu; each registers itself with TORCH_LIBRARY_IMPL for its dispatch key.
-// Fake (meta) kernels for torch.compile are registered from Python (specbias_ext/ops.py).
+// Fake (meta) kernels for torch.compile are registered from Python (specbias_ext/ops/).
 #ifdef SPECBIAS_PYTHON_MODULE
 #include <Python.h>
 #endif
@@ -57,10 +57,16 @@ TORCH_LIBRARY(specbias, m) {
   m.def("build_info() -> str", &specbias::build_info);
 
   // The network description every network op takes (see common/network.h):
-  //   Tensor[] weights, Tensor?[] biases, *, float[]? slopes, bool[]? input_skip, bool[]? residual
+  //   Tensor[] weights, Tensor?[] biases, *, float[]? slopes, bool[]? input_skip, bool[]? residual,
+  //   int[]? skip_columns
   // Keyword-only lists after `*`, so the positional calls of a plain MLP keep working.
+  // skip_columns: two entries per layer, head included: the columns [start, stop) of x that
+  // layer l's input skip reads are skip_columns[2l], skip_columns[2l+1]; -1, -1 for all of x and
+  // for a layer without a skip. None: every skip reads all of x.
 #define SPECBIAS_NET "Tensor[] weights, Tensor?[] biases"
-#define SPECBIAS_KW "*, float[]? slopes=None, bool[]? input_skip=None, bool[]? residual=None"
+#define SPECBIAS_KW                                                               \
+  "*, float[]? slopes=None, bool[]? input_skip=None, bool[]? residual=None, " \
+  "int[]? skip_columns=None"
 
   // Region ops.
   m.def("activation_patterns(Tensor x, " SPECBIAS_NET ", " SPECBIAS_KW ") -> Tensor");

@@ -1,9 +1,11 @@
 // The layer plan of a described network (network.h): every forward pass (activation patterns,
 // the gradient features, the stacked forward-mode pass of the geometry ops; CPU and CUDA) reads
 // the layers through it. Layer l's weight W_l = [W_l^a, W_l^x] splits into the columns that read
-// a_{l-1} and, with an input skip, the columns that read x; a pass either runs two GEMMs into one
-// output (a_{l-1} W^a^T + x W^x^T, never forming the concatenation) or, where in_l is
-// materialised anyway (the gradient features), one GEMM with the whole W_l.
+// a_{l-1} and, with an input skip, the columns that read x_{S_l} (all of x or the slice
+// skip_columns names); a pass either runs two GEMMs into one output (a_{l-1} W^a^T +
+// x_{S_l} W^x^T, never forming the concatenation; the slice is a column view of x, read in place
+// with its row stride) or, where in_l is materialised anyway (the gradient features), one GEMM
+// with the whole W_l.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -16,10 +18,11 @@
 namespace specbias {
 
 struct LayerPlan {
-  at::Tensor weight;    // W_l [out_l, in_l] as given (in_l = [a_{l-1}, x])
+  at::Tensor weight;    // W_l [out_l, in_l] as given (in_l = [a_{l-1}, x_{S_l}])
   at::Tensor w_prev_t;  // [width of a_{l-1}, out_l]: (W_l^a)^T, the columns that read a_{l-1}
-  at::Tensor w_skip_t;  // [x columns, out_l]: (W_l^x)^T; undefined without an input skip
+  at::Tensor w_skip_t;  // [|S_l|, out_l]: (W_l^x)^T; undefined without an input skip
   at::Tensor bias;      // [out_l] contiguous; undefined for a bias-free layer
+  int64_t skip_start = 0;  // first column of x the skip reads
   double slope = 0.0;   // negative slope of the activation (hidden layers; 0 = ReLU)
   bool residual = false;
 
@@ -29,7 +32,9 @@ struct LayerPlan {
   bool has_bias() const { return bias.defined(); }
   // The columns of x (or of a block whose columns are x's, e.g. the stacked values and
   // tangents) that the skip reads.
-  at::Tensor skip_input(const at::Tensor& x) const { return x; }
+  at::Tensor skip_input(const at::Tensor& x) const {
+    return x.narrow(1, skip_start, w_skip_t.size(0));
+  }
 };
 
 // Every layer, head included (index L). With `contiguous` the transposed weight blocks are copied
@@ -44,7 +49,10 @@ inline std::vector<LayerPlan> layer_plan(const Network& net, bool contiguous) {
     LayerPlan& layer = out[l];
     layer.weight = w;
     layer.w_prev_t = w.narrow(1, 0, prev).t();
-    if (net.input_skip[l]) layer.w_skip_t = w.narrow(1, prev, w.size(1) - prev).t();
+    if (net.input_skip[l]) {
+      layer.w_skip_t = w.narrow(1, prev, w.size(1) - prev).t();
+      layer.skip_start = net.skip_start(l);
+    }
     if (contiguous) {
       layer.w_prev_t = layer.w_prev_t.contiguous();
       if (layer.w_skip_t.defined()) layer.w_skip_t = layer.w_skip_t.contiguous();

@@ -26,7 +26,8 @@ int64_t Network::total_hidden() const {
 }
 
 Network make_network(at::TensorList weights, const BiasList& biases, SlopeList slopes,
-                     const FlagList& input_skip, const FlagList& residual) {
+                     const FlagList& input_skip, const FlagList& residual,
+                     ColumnList skip_columns) {
   const size_t n = weights.size();
   TORCH_CHECK(n >= 2,
               "weights: expected at least 2 layers (one hidden layer and the linear head), got ",
@@ -67,6 +68,26 @@ Network make_network(at::TensorList weights, const BiasList& biases, SlopeList s
     for (size_t l = 0; l < hidden; ++l) net.residual.push_back(residual->get(l));
   } else {
     net.residual.assign(hidden, false);
+  }
+  if (skip_columns.has_value()) {
+    const at::IntArrayRef cols = *skip_columns;
+    TORCH_CHECK(cols.size() == 2 * n, "skip_columns: expected two entries (start, stop) per "
+                "layer, head included (", 2 * n, "), got ", cols.size());
+    for (size_t l = 0; l < n; ++l) {
+      const int64_t start = cols[2 * l], stop = cols[2 * l + 1];
+      const bool all_of_x = start == -1 && stop == -1;
+      if (!net.input_skip[l]) {
+        TORCH_CHECK(all_of_x, "skip_columns: layer ", l, " has no input skip; expected -1, -1, "
+                    "got ", start, ", ", stop);
+      } else {
+        TORCH_CHECK(all_of_x || (0 <= start && start < stop), "skip_columns: layer ", l,
+                    "'s skip reads x columns [", start, ", ", stop, "); expected 0 <= start < "
+                    "stop, or -1, -1 for all of x");
+      }
+      net.skip_columns.emplace_back(start, stop);
+    }
+  } else {
+    net.skip_columns.assign(n, {-1, -1});
   }
   return net;
 }
@@ -118,12 +139,22 @@ void check_network_structure(const at::Tensor& x, const Network& net) {
     TORCH_CHECK(w.device() == x.device(), wname, ": expected device ", x.device(),
                 " (the device of x), got ", w.device());
     const bool skip = net.input_skip[l];
-    const int64_t expect = prev + (skip ? in_dim : 0);
-    TORCH_CHECK(w.size(1) == expect, wname, ": expected ", expect, " input features (",
-                l == 0 ? "x.shape[1]"
-                       : (skip ? "the previous layer's width + x.shape[1], an input skip"
-                               : "the previous layer's width"),
-                "), got shape ", w.sizes());
+    const auto [start, stop] = net.skip_columns[l];
+    if (skip && start >= 0) {
+      TORCH_CHECK(stop <= in_dim, "skip_columns: layer ", l, "'s skip reads x columns [", start,
+                  ", ", stop, "); expected stop <= x.shape[1] = ", in_dim);
+      const int64_t expect = prev + (stop - start);
+      TORCH_CHECK(w.size(1) == expect, wname, ": expected ", expect, " input features (the "
+                  "previous layer's width + the ", stop - start, " x columns [", start, ", ",
+                  stop, ") of an input skip), got shape ", w.sizes());
+    } else {
+      const int64_t expect = prev + (skip ? in_dim : 0);
+      TORCH_CHECK(w.size(1) == expect, wname, ": expected ", expect, " input features (",
+                  l == 0 ? "x.shape[1]"
+                         : (skip ? "the previous layer's width + x.shape[1], an input skip"
+                                 : "the previous layer's width"),
+                  "), got shape ", w.sizes());
+    }
     TORCH_CHECK(w.size(0) >= 1, wname, ": expected at least one output unit");
     if (net.has_bias(l)) {
       const at::Tensor& b = *net.biases[l];

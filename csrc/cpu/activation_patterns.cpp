@@ -44,9 +44,10 @@ void pack_and_activate(scalar_t* z, int64_t rows, int64_t width, int64_t bit0, i
 
 at::Tensor activation_patterns_cpu(const at::Tensor& x_in, at::TensorList weights,
                                    const BiasList& biases, SlopeList slopes,
-                                   const FlagList& input_skip, const FlagList& residual) {
+                                   const FlagList& input_skip, const FlagList& residual,
+                                   ColumnList skip_columns) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual, skip_columns);
   check_network_inputs(x_in, net);
   const at::Tensor x = x_in.contiguous();
   const int64_t n = x.size(0);

@@ -14,9 +14,9 @@ at::Tensor coord_gradients_cpu(const at::Tensor& coords_in, const at::Tensor& en
                                const at::Tensor& enc_offset, const at::Tensor& enc_periodic,
                                at::TensorList weights,
                                const BiasList& biases, SlopeList slopes, const FlagList& input_skip,
-                               const FlagList& residual) {
+                               const FlagList& residual, ColumnList skip_columns) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual, skip_columns);
   check_coord_inputs(coords_in, enc_matrix, enc_offset, enc_periodic, net);
   const at::Tensor coords = coords_in.contiguous();
   const at::Tensor matrix = enc_matrix.contiguous();

@@ -14,9 +14,10 @@ namespace {
 at::Tensor coord_gradients_encoded_cpu(const at::Tensor& x_in, const at::Tensor& x_jacobian_in,
                                        at::TensorList weights,
                                        const BiasList& biases, SlopeList slopes,
-                                       const FlagList& input_skip, const FlagList& residual) {
+                                       const FlagList& input_skip, const FlagList& residual,
+                                       ColumnList skip_columns) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual, skip_columns);
   check_encoded_inputs(x_in, x_jacobian_in, net);
   const at::Tensor x = x_in.contiguous();
   const at::Tensor x_jacobian = x_jacobian_in.contiguous();

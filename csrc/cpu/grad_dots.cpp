@@ -21,9 +21,9 @@ using cpu::kTileRows;
 at::Tensor grad_dots_cpu(const at::Tensor& x_in, at::TensorList weights, const BiasList& biases,
                          const at::Tensor& grad_out_in, const at::Tensor& i, const at::Tensor& j,
                          SlopeList slopes, const FlagList& input_skip,
-                         const FlagList& residual) {
+                         const FlagList& residual, ColumnList skip_columns) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual, skip_columns);
   check_grad_dots_inputs(x_in, net, grad_out_in, i, j);
   const at::Tensor x = x_in.contiguous();
   const at::Tensor grad_out = grad_out_in.contiguous();

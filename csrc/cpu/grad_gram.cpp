@@ -41,9 +41,10 @@ void accumulate_layer(double* acc, const scalar_t* dd, const scalar_t* aa, int64
 at::Tensor grad_gram_cpu(const at::Tensor& x_in, at::TensorList weights, const BiasList& biases,
                          const at::Tensor& grad_out_in, const std::optional<at::Tensor>& rows,
                          const std::optional<at::Tensor>& cols, SlopeList slopes,
-                         const FlagList& input_skip, const FlagList& residual) {
+                         const FlagList& input_skip, const FlagList& residual,
+                         ColumnList skip_columns) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual, skip_columns);
   check_grad_gram_inputs(x_in, net, grad_out_in, rows, cols);
   const at::Tensor x = x_in.contiguous();
   const at::Tensor grad_out = grad_out_in.contiguous();

@@ -117,9 +117,10 @@ at::Tensor local_complexity_cpu(const at::Tensor& coords_in, const at::Tensor& e
                                 const at::Tensor& enc_offset, const at::Tensor& enc_periodic,
                                 const at::Tensor& directions, double radius, bool include_centre,
                                 at::TensorList weights, const BiasList& biases, SlopeList slopes,
-                                const FlagList& input_skip, const FlagList& residual) {
+                                const FlagList& input_skip, const FlagList& residual,
+    ColumnList skip_columns) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual, skip_columns);
   check_coord_inputs(coords_in, enc_matrix, enc_offset, enc_periodic, net);
   check_hull_inputs(coords_in, directions, radius);
   const at::Tensor coords = coords_in.contiguous();
@@ -161,9 +162,10 @@ at::Tensor local_complexity_cpu(const at::Tensor& coords_in, const at::Tensor& e
 
 at::Tensor local_complexity_encoded_cpu(const at::Tensor& vertices_in, at::TensorList weights,
                                         const BiasList& biases, SlopeList slopes,
-                                        const FlagList& input_skip, const FlagList& residual) {
+                                        const FlagList& input_skip, const FlagList& residual,
+    ColumnList skip_columns) {
   const at::NoGradGuard no_grad;
-  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual, skip_columns);
   check_vertex_inputs(vertices_in, net);
   const int64_t n = vertices_in.size(0);
   const int64_t vertices = vertices_in.size(1);

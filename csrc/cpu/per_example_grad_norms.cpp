@@ -19,9 +19,9 @@ using cpu::kTileRows;
 at::Tensor per_example_grad_norms_cpu(const at::Tensor& x_in, at::TensorList weights,
                                       const BiasList& biases, const at::Tensor& grad_out_in,
                                       SlopeList slopes, const FlagList& input_skip,
-                                      const FlagList& residual) {
+                                      const FlagList& residual, ColumnList skip_columns) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual, skip_columns);
   check_grad_op_inputs(x_in, net, grad_out_in);
   const at::Tensor x = x_in.contiguous();
   const at::Tensor grad_out = grad_out_in.contiguous();

@@ -49,10 +49,11 @@ __global__ void pack_activate_kernel(scalar_t* __restrict__ z, int64_t rows, int
 
 at::Tensor activation_patterns_cuda(const at::Tensor& x_in, at::TensorList weights,
                                     const BiasList& biases, SlopeList slopes,
-                                    const FlagList& input_skip, const FlagList& residual) {
+                                    const FlagList& input_skip, const FlagList& residual,
+                                    ColumnList skip_columns) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
   const IeeeFloat32Guard ieee;
-  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual, skip_columns);
   check_network_inputs(x_in, net);
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor x = x_in.contiguous();

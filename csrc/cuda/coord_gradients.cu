@@ -16,9 +16,10 @@ at::Tensor coord_gradients_cuda(const at::Tensor& coords_in, const at::Tensor& e
                                 const at::Tensor& enc_offset, const at::Tensor& enc_periodic,
                                 at::TensorList weights,
                                 const BiasList& biases, SlopeList slopes,
-                                const FlagList& input_skip, const FlagList& residual) {
+                                const FlagList& input_skip, const FlagList& residual,
+                                ColumnList skip_columns) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual, skip_columns);
   check_coord_inputs(coords_in, enc_matrix, enc_offset, enc_periodic, net);
   const c10::cuda::CUDAGuard guard(coords_in.device());
   const IeeeFloat32Guard ieee;  // float32 GEMMs stay IEEE whatever the TF32 settings

@@ -117,9 +117,10 @@ Triple first_order_complexity_cuda(const at::Tensor& coords_in, const at::Tensor
                                    const at::Tensor& enc_offset, const at::Tensor& enc_periodic,
                                    at::ArrayRef<double> radii, at::TensorList weights,
                                    const BiasList& biases, SlopeList slopes,
-                                   const FlagList& input_skip, const FlagList& residual) {
+                                   const FlagList& input_skip, const FlagList& residual,
+    ColumnList skip_columns) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual, skip_columns);
   check_radii(radii);
   check_coord_inputs(coords_in, enc_matrix, enc_offset, enc_periodic, net);
   const c10::cuda::CUDAGuard guard(coords_in.device());
@@ -139,9 +140,10 @@ Triple first_order_complexity_encoded_cuda(const at::Tensor& x_in, const at::Ten
                                            at::ArrayRef<double> radii, at::TensorList weights,
                                            const BiasList& biases, SlopeList slopes,
                                            const FlagList& input_skip,
-                                           const FlagList& residual) {
+                                           const FlagList& residual,
+    ColumnList skip_columns) {
   const at::NoGradGuard no_grad;
-  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual, skip_columns);
   check_radii(radii);
   check_encoded_inputs(x_in, x_jacobian_in, net);
   const c10::cuda::CUDAGuard guard(x_in.device());

@@ -17,10 +17,10 @@ namespace {
 at::Tensor grad_dots_cuda(const at::Tensor& x_in, at::TensorList weights, const BiasList& biases,
                           const at::Tensor& grad_out_in, const at::Tensor& i,
                           const at::Tensor& j, SlopeList slopes, const FlagList& input_skip,
-                          const FlagList& residual) {
+                          const FlagList& residual, ColumnList skip_columns) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
   const IeeeFloat32Guard ieee;
-  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual, skip_columns);
   check_grad_dots_inputs(x_in, net, grad_out_in, i, j);
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor x = x_in.contiguous();

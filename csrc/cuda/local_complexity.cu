@@ -104,9 +104,10 @@ at::Tensor local_complexity_cuda(const at::Tensor& coords_in, const at::Tensor& 
                                  const at::Tensor& enc_offset, const at::Tensor& enc_periodic,
                                  const at::Tensor& directions, double radius, bool include_centre,
                                  at::TensorList weights, const BiasList& biases, SlopeList slopes,
-                                 const FlagList& input_skip, const FlagList& residual) {
+                                 const FlagList& input_skip, const FlagList& residual,
+    ColumnList skip_columns) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
-  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual, skip_columns);
   check_coord_inputs(coords_in, enc_matrix, enc_offset, enc_periodic, net);
   check_hull_inputs(coords_in, directions, radius);
   const c10::cuda::CUDAGuard guard(coords_in.device());
@@ -132,9 +133,10 @@ at::Tensor local_complexity_cuda(const at::Tensor& coords_in, const at::Tensor& 
 
 at::Tensor local_complexity_encoded_cuda(const at::Tensor& vertices_in, at::TensorList weights,
                                          const BiasList& biases, SlopeList slopes,
-                                         const FlagList& input_skip, const FlagList& residual) {
+                                         const FlagList& input_skip, const FlagList& residual,
+    ColumnList skip_columns) {
   const at::NoGradGuard no_grad;
-  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual, skip_columns);
   check_vertex_inputs(vertices_in, net);
   const c10::cuda::CUDAGuard guard(vertices_in.device());
   const IeeeFloat32Guard ieee;

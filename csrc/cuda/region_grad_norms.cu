@@ -240,10 +240,10 @@ void process_large_region(const ItemContext& c, int64_t r) {
 std::tuple<at::Tensor, at::Tensor> region_grad_norms_cuda(
     const at::Tensor& x_in, at::TensorList weights, const BiasList& biases,
     const at::Tensor& grad_out_in, const at::Tensor& ids, int64_t num_regions, SlopeList slopes,
-    const FlagList& input_skip, const FlagList& residual) {
+    const FlagList& input_skip, const FlagList& residual, ColumnList skip_columns) {
   const at::NoGradGuard no_grad;  // live nn.Parameters may come in; the ops record no graph
   const IeeeFloat32Guard ieee;
-  const Network net = make_network(weights, biases, slopes, input_skip, residual);
+  const Network net = make_network(weights, biases, slopes, input_skip, residual, skip_columns);
   check_region_grad_norms_inputs(x_in, net, grad_out_in, ids, num_regions);
   const c10::cuda::CUDAGuard guard(x_in.device());
   const at::Tensor x = x_in.contiguous();

@@ -4,7 +4,6 @@ their derivatives, in-place activations, and every refusal, which names the node
 way out."""
 from __future__ import annotations
 
-import inspect
 import math
 
 import pytest
@@ -13,11 +12,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from specbias_ext.testing import published_models as pm
-from specbias_ext import ReluNetwork, activation_patterns, mlp_params, relu_network, split_model
+from specbias_ext import activation_patterns, mlp_params, relu_network, split_model
 from specbias_ext.measure import mse_grad_head, mse_grad_out
 from specbias_ext.nets.models import CoordinateMLP
 from specbias_ext.nets.reading import trace_model
 from specbias_ext.reference import network as ref_net
+from specbias_ext.reference.patterns import pack_bits
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*weight_norm.*:FutureWarning")
 
@@ -217,13 +217,17 @@ def test_deepsdf_xyz_reinjection_reads_the_xyz_columns():
     with torch.no_grad():
         torch.testing.assert_close(found.activation(_forward_with_columns(found.layers, x)),
                                    model(x))
-    if "skip_columns" in inspect.signature(ReluNetwork.of).parameters:
-        _, net = split_model(model, in_dim=8)
-        assert list(net.skip_columns) == found.layers.skip_columns
-    else:
-        with pytest.raises(NotImplementedError, match=r"layer 1 \(model.lin1\) reads "
-                                                      r"x\[\.\.\., 5:8\]"):
-            split_model(model, in_dim=8)
+    _, net = split_model(model, in_dim=8)
+    assert list(net.skip_columns) == found.layers.skip_columns
+    x32 = x.float()
+    with torch.no_grad():             # the ops read the xyz columns as the model does
+        net32 = net.to(torch.float32)
+        torch.testing.assert_close(found.activation(ref_net.forward(net32, x32)),
+                                   model.float()(x32),
+                                   rtol=1e-5, atol=1e-5)
+        signs = torch.cat([z > 0 for z in ref_net.hidden_preactivations(net32, x32)], dim=1)
+        assert torch.equal(activation_patterns(x32, net32),
+                           pack_bits(signs))
 
 
 def test_a_skip_of_something_else_is_refused():

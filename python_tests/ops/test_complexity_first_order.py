@@ -79,6 +79,22 @@ def test_encoded_matches_reference(case):
     _check_counts(counts, reference.neuron_distances_encoded(x, jac, net), net, case["dtype"])
 
 
+def test_skips_reading_part_of_x_match_the_reference():
+    """A skip that re-reads only some columns of x (DeepSDF's xyz): the same counts as the
+    reference, which concatenates exactly those columns."""
+    form = tuple(pe_form(2, 2, torch.float64))
+    net = random_network(form[0].shape[0], [12, 9], skips={1, 2},
+                         skip_columns={1: (1, 4), 2: (0, 2)}, dtype=torch.float64, seed=8)
+    coords = torch.rand(300, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    dist, arg, counts = ops_complexity.first_order_complexity(coords, net, *form, RADII)
+    bd_dist, bd_arg = ops_geometry.boundary_distance(coords, *form, net)
+    assert torch.equal(dist, bd_dist) and torch.equal(arg, bd_arg)
+    per_neuron = reference.neuron_distances_through(
+        coords, lambda c: reference.encode_affine_sine(c, *form), net)
+    _check_counts(counts, per_neuron, net, torch.float64)
+    assert counts[..., -1].sum() > 0
+
+
 def test_first_layer_raw_1d_equals_sampled():
     """On raw 1D coordinates the first layer's first-order distance is exact and the hull is the
     segment [c - r, c + r]: layer 0's first-order count equals its sampled count."""

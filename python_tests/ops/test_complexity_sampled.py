@@ -112,7 +112,8 @@ def test_edge_cases(dtype):
     for kind in (dict(hidden=[1]),
                  dict(hidden=[65, 3, 129], slopes=[0.0, 0.2, 0.0], bias=[True, False, True, True],
                       skips={1, 3}, out_dim=2),
-                 NERF_LIKE):
+                 NERF_LIKE,
+                 dict(hidden=[12, 9], skips={1, 2}, skip_columns={1: (1, 4), 2: (0, 2)})):
         net = random_network(form[0].shape[0], **kind, dtype=dtype, seed=3)
         for n in (0, 1, 257):
             coords = torch.rand(n, 2, dtype=dtype, generator=torch.Generator().manual_seed(n))

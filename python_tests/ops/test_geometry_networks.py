@@ -36,8 +36,11 @@ def _check_distance(dist, arg, coords, encode, net, dtype):
     per_neuron = reference.neuron_distances_through(coords, encode, net)
     rows = torch.nonzero(finite).squeeze(1)
     torch.testing.assert_close(per_neuron[rows, arg[rows]], ref_dist[finite], **DIST_TOL[dtype])
+    # Where no two neurons tie, float64 names the reference's neuron (a bias-free chain of
+    # width-1 layers shares one boundary between layers: a tie that rounding decides).
     if dtype == torch.float64:
-        assert torch.equal(arg, ref_arg)
+        ties = ((per_neuron - ref_dist[:, None]).abs() <= 1e-12 * ref_dist[:, None].abs()).sum(1)
+        assert torch.equal(arg[ties == 1], ref_arg[ties == 1])
 
 
 @st.composite
@@ -139,7 +142,8 @@ def _opcheck_inputs():
 
 def test_opcheck_all_geometry_ops_on_a_non_plain_network():
     coords, form, x, jac, weights, biases, keywords = _opcheck_inputs()
-    assert all(v is not None for v in keywords.values()) and None in biases
+    assert all(keywords[k] is not None for k in ("slopes", "input_skip", "residual"))
+    assert None in biases
     ops = torch.ops.specbias
     torch.library.opcheck(ops.boundary_distance.default, (coords, *form, weights, biases), keywords)
     torch.library.opcheck(ops.coord_gradients.default, (coords, *form, weights, biases), keywords)

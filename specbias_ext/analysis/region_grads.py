@@ -140,7 +140,8 @@ def norm_from_stats(net: ReluNetwork, patterns: Tensor, stats: Tensor) -> Tensor
     a = eye
     inputs = []
     for l in range(net.depth + 1):
-        inp = torch.cat([a, eye], dim=1) if net.input_skips[l] else a
+        inp = torch.cat([a, net.skip_input(l, eye.transpose(1, 2)).transpose(1, 2)], dim=1) \
+            if net.input_skips[l] else a
         inputs.append(torch.cat([inp, one], dim=1) if bias[l] else inp)
         if l == net.depth:
             break

@@ -8,7 +8,6 @@ window / patch / corner holds is a ValueError.
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass, replace
 from typing import Sequence, Union
 

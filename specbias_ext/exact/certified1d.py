@@ -145,7 +145,7 @@ class _Evaluator:
         x = torch.where(self.periodic, torch.sin(u), u)
         net, a, zs = self.net, x, []
         for l in range(net.depth):
-            inp = torch.cat([a, x], dim=1) if net.input_skips[l] else a
+            inp = torch.cat([a, net.skip_input(l, x)], dim=1) if net.input_skips[l] else a
             z = inp @ net.weights[l].T
             if net.biases[l] is not None:
                 z = z + net.biases[l]
@@ -197,8 +197,10 @@ class _Evaluator:
         constant, monotone, differ = [], [], []
         for l in range(net.depth):
             if net.input_skips[l]:
-                i_lo, i_hi = torch.cat([a_lo, x_lo], 1), torch.cat([a_hi, x_hi], 1)
-                di_lo, di_hi = torch.cat([da_lo, dx_lo], 1), torch.cat([da_hi, dx_hi], 1)
+                i_lo = torch.cat([a_lo, net.skip_input(l, x_lo)], 1)
+                i_hi = torch.cat([a_hi, net.skip_input(l, x_hi)], 1)
+                di_lo = torch.cat([da_lo, net.skip_input(l, dx_lo)], 1)
+                di_hi = torch.cat([da_hi, net.skip_input(l, dx_hi)], 1)
             else:
                 i_lo, i_hi, di_lo, di_hi = a_lo, a_hi, da_lo, da_hi
             z_lo, z_hi = self._affine_interval(l, i_lo, i_hi, bias=True)

@@ -17,7 +17,7 @@ def network_forward(net: ReluNetwork, x: Tensor) -> Tensor:
     check_input_width(net, x.shape[1])
     a = x
     for l, (w, b) in enumerate(zip(net.weights, net.biases)):
-        inp = torch.cat([a, x], dim=1) if net.input_skips[l] else a
+        inp = torch.cat([a, net.skip_input(l, x)], dim=1) if net.input_skips[l] else a
         z = torch.addmm(b, inp, w.T) if b is not None else inp @ w.T
         if l == net.depth:
             return z

@@ -2,12 +2,14 @@
 
 A ReLU coordinate network with hidden layers l = 0..L-1 and a linear head l = L:
 
-    in_l  = a_{l-1}                 or  [a_{l-1}, x]   (input skip; canonical column order)
+    in_l  = a_{l-1}                 or  [a_{l-1}, x_S]  (input skip; canonical column order)
     z_l   = W_l in_l + b_l          (b_l = 0 for a bias-free layer)
     a_l   = act_l(z_l)              or  act_l(z_l) + a_{l-1}   (residual add, equal widths)
     f(x)  = z_L
 
-with a_{-1} = x and act_l(z) = z where z > 0, slope_l * z elsewhere (slope 0: ReLU, 0 < slope:
+with a_{-1} = x, x_S = x (all its columns) or, for a skip that reads part of the input, the
+half-open column range ``skip_columns[l] = (start, stop)`` (DeepSDF re-injects only xyz, a NeRF
+trunk only the points), and act_l(z) = z where z > 0, slope_l * z elsewhere (slope 0: ReLU, 0 < slope:
 LeakyReLU). The pattern bit of a hidden neuron is 1[z_lk > 0] whatever the slope.
 
 Backward for one example (u_l = d loss / d a_l, delta_l = d loss / d z_l):
@@ -25,18 +27,18 @@ per-example gradient of layer l is delta_l in_l^T (weights) and delta_l (bias, i
 The op-level encoding of a description (every op's schema) is ``weights: Tensor[]``,
 ``biases: Tensor?[]`` (None = no bias) and three keyword-only lists, each None for the plain
 ReLU MLP: ``slopes: float[]`` (one per hidden layer), ``input_skip: bool[]`` (one per layer
-including the head; entry 0 must be False) and ``residual: bool[]`` (one per hidden layer).
+including the head; entry 0 must be False), ``residual: bool[]`` (one per hidden layer) and
+``skip_columns: int[]`` (two per layer, head included: ``start, stop`` of the x columns a skip
+reads, ``-1, -1`` for all of x or no skip).
 """
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Optional, Sequence
 
 import torch
 from torch import nn
 
-from .fx_trace import module_name
 from .reading import ModelTrace, check_no_encoding, trace_model
 
 Tensor = torch.Tensor
@@ -71,7 +73,8 @@ class ReluNetwork:
     ``weights[l]`` is ``[out_l, in_l]`` (nn.Linear layout); with ``input_skips[l]`` its columns
     are ``[a_{l-1} columns, x columns]``. ``biases[l]`` is ``[out_l]`` or None. ``slopes[l]`` is
     the negative slope of hidden layer l (0.0 for ReLU). ``residual[l]`` adds a_{l-1} to the
-    activation of hidden layer l. Build one with ``ReluNetwork.of(weights, biases, ...)`` (which
+    activation of hidden layer l. ``skip_columns[l] = (start, stop)`` makes layer l's input skip
+read ``x[..., start:stop]`` (None: all of x, or no skip). Build one with ``ReluNetwork.of(weights, biases, ...)`` (which
     fills the defaults of a plain MLP) or ``specbias_ext.relu_network(model)``.
     """
 
@@ -82,14 +85,18 @@ class ReluNetwork:
     residual: tuple[bool, ...] = field(default=())
     # sigma in f = sigma(z_L), or None: recorded for the loss gradient, ignored by every op
     output_activation: Optional[Any] = field(default=None)
+    skip_columns: tuple[Optional[tuple[int, int]], ...] = field(default=())
 
     @classmethod
     def of(cls, weights: Sequence[Tensor], biases: Optional[Sequence[Optional[Tensor]]] = None,
            slopes: Optional[Sequence[float]] = None,
            input_skips: Optional[Sequence[bool]] = None,
-           residual: Optional[Sequence[bool]] = None) -> "ReluNetwork":
+           residual: Optional[Sequence[bool]] = None,
+           skip_columns: Optional[Sequence[Optional[tuple[int, int]]]] = None) -> "ReluNetwork":
         """A description with plain-MLP defaults for every field left out (ReLU, no skip, no
-        residual; ``biases=None`` means no layer has a bias)."""
+        residual, skips reading all of x; ``biases=None`` means no layer has a bias).
+        ``skip_columns[l] = (start, stop)`` makes layer l's input skip read only the columns
+        ``x[..., start:stop]``."""
         weights = _tensors(weights, "weights")
         if len(weights) < 2:
             raise ValueError("weights: expected at least 2 layers (one hidden layer and the "
@@ -101,11 +108,15 @@ class ReluNetwork:
         input_skips = (False,) * len(weights) if input_skips is None else tuple(
             bool(s) for s in input_skips)
         residual = (False,) * hidden if residual is None else tuple(bool(r) for r in residual)
-        net = cls(weights, biases, slopes, input_skips, residual)
+        skip_columns = (None,) * len(weights) if skip_columns is None else tuple(
+            None if c is None else _column_range(c, l) for l, c in enumerate(skip_columns))
+        net = cls(weights, biases, slopes, input_skips, residual, skip_columns=skip_columns)
         net.validate_structure()
         return net
 
     def __post_init__(self) -> None:
+        if not self.skip_columns:      # left out: every skip reads all of x
+            object.__setattr__(self, "skip_columns", (None,) * len(self.weights))
         object.__setattr__(self, "_slope_text", tuple(repr(float(v)) for v in self.slopes))
         object.__setattr__(self, "_leaky", any(float(v) != 0.0 for v in self.slopes))
 
@@ -129,23 +140,35 @@ class ReluNetwork:
         if len(self.residual) != hidden:
             raise ValueError(f"residual: expected {hidden} entries (one per hidden layer), "
                              f"got {len(self.residual)}")
+        if len(self.skip_columns) != n:
+            raise ValueError(f"skip_columns: expected {n} entries (one per layer, head included; "
+                             f"None for all of x or no skip), got {len(self.skip_columns)}")
         if self.input_skips[0]:
             raise ValueError("input_skips[0]: layer 0 already reads x; an input skip needs l >= 1")
         for l, s in enumerate(self.slopes):
             if s != s or s in (float("inf"), float("-inf")):
                 raise ValueError(f"slopes[{l}]: expected a finite negative slope, got {s}")
         in_dim = int(self.weights[0].shape[1]) if self.weights[0].dim() == 2 else -1
+        for l, cols in enumerate(self.skip_columns):
+            if cols is None:
+                continue
+            if not self.input_skips[l]:
+                raise ValueError(f"skip_columns[{l}]: layer {l} has no input skip "
+                                 f"(input_skips[{l}] is False); expected None")
+            start, stop = cols
+            if not 0 <= start < stop <= in_dim:
+                raise ValueError(f"skip_columns[{l}]: expected a column range (start, stop) of x "
+                                 f"with 0 <= start < stop <= {in_dim} (x.shape[1], the width "
+                                 f"layer 0 reads), got {cols}")
         prev = in_dim
         for l, w in enumerate(self.weights):
             if w.dim() != 2:
                 raise ValueError(f"weights[{l}]: expected a 2-D tensor [out, in], got "
                                  f"{w.dim()} dimensions")
-            expect = prev + (in_dim if self.input_skips[l] else 0)
+            expect = prev + self.skip_width(l)
             if l > 0 and int(w.shape[1]) != expect:
-                what = "the previous layer's width" + (" + x.shape[1] (input skip)"
-                                                        if self.input_skips[l] else "")
-                raise ValueError(f"weights[{l}]: expected {expect} input features ({what}), "
-                                 f"got shape {tuple(w.shape)}")
+                raise ValueError(f"weights[{l}]: expected {expect} input features "
+                                 f"({self._reads(l)}), got shape {tuple(w.shape)}")
             b = self.biases[l]
             if b is not None and (b.dim() != 1 or b.shape[0] != w.shape[0]):
                 raise ValueError(f"biases[{l}]: expected shape ({int(w.shape[0])},), got "
@@ -182,6 +205,28 @@ class ReluNetwork:
         """A plain ReLU MLP with a bias in every layer (the ops' fastest path)."""
         return (all(b is not None for b in self.biases) and not any(self.slopes)
                 and not any(self.input_skips) and not any(self.residual))
+
+    def _reads(self, l: int) -> str:
+        """What layer l's input features are, in words (for errors)."""
+        if not self.input_skips[l]:
+            return "the previous layer's width"
+        cols = self.skip_columns[l]
+        if cols is None:
+            return "the previous layer's width + x.shape[1] (input skip)"
+        return (f"the previous layer's width + {cols[1] - cols[0]} (input skip of x columns "
+                f"{cols[0]}:{cols[1]})")
+
+    def skip_width(self, l: int) -> int:
+        """Number of x columns layer l's input skip reads (0 without a skip)."""
+        if not self.input_skips[l]:
+            return 0
+        cols = self.skip_columns[l]
+        return self.in_dim if cols is None else cols[1] - cols[0]
+
+    def skip_input(self, l: int, x: Tensor) -> Tensor:
+        """The columns of ``x [..., D]`` that layer l's input skip concatenates after a_{l-1}."""
+        cols = self.skip_columns[l]
+        return x if cols is None else x[..., cols[0]:cols[1]]
 
     @property
     def device(self) -> torch.device:
@@ -231,6 +276,8 @@ class ReluNetwork:
             "slopes": [float(t) for t in self._slope_text] if self._leaky else None,
             "input_skip": list(self.input_skips) if any(self.input_skips) else None,
             "residual": list(self.residual) if any(self.residual) else None,
+            "skip_columns": ([v for c in self.skip_columns for v in (c or (-1, -1))]
+                             if any(c is not None for c in self.skip_columns) else None),
         }
         return list(self.weights), list(self.biases), kwargs
 
@@ -249,8 +296,18 @@ class ReluNetwork:
                 "bias": [b is not None for b in self.biases],
                 "slopes": list(self.slopes), "input_skips": list(self.input_skips),
                 "residual": list(self.residual),
+                "skip_columns": [None if c is None else list(c) for c in self.skip_columns],
                 "output_activation": (None if self.output_activation is None
                                       else self.output_activation.description)}
+
+
+def _column_range(cols, l: int) -> tuple[int, int]:
+    try:
+        start, stop = (int(v) for v in cols)
+    except (TypeError, ValueError):
+        raise ValueError(f"skip_columns[{l}]: expected None or a (start, stop) pair of ints, got "
+                         f"{cols!r}") from None
+    return start, stop
 
 
 # How to fix an input of the wrong width: the ops' x, and the entry points taking an encoding.
@@ -286,16 +343,9 @@ def network_from(found: ModelTrace) -> ReluNetwork:
     """The description of a model's traced layers (``reading.trace_model``), with the activation
     after its head recorded."""
     layers = found.layers
-    build = dict(slopes=layers.slopes, input_skips=layers.skips, residual=layers.residual)
-    if any(c is not None for c in layers.skip_columns):
-        if "skip_columns" not in inspect.signature(ReluNetwork.of).parameters:
-            sliced = [f"layer {l} ({module_name(layers.sources[l])}) reads x[..., {c[0]}:{c[1]}]"
-                      for l, c in enumerate(layers.skip_columns) if c is not None]
-            raise NotImplementedError(
-                f"model: {'; '.join(sliced)} in its input skip, and this build's ReluNetwork "
-                "has no skip_columns to describe a skip of part of x")
-        build["skip_columns"] = layers.skip_columns
-    net = ReluNetwork.of(layers.weights, layers.biases, **build)
+    net = ReluNetwork.of(layers.weights, layers.biases, slopes=layers.slopes,
+                         input_skips=layers.skips, residual=layers.residual,
+                         skip_columns=layers.skip_columns)
     return net if found.activation is None else net.with_output_activation(found.activation)
 
 

@@ -27,8 +27,9 @@ def _same(t: Tensor, name: str, x: Tensor, what: str = "x") -> None:
 
 
 def check_network(x: Tensor, weights: Sequence[Tensor], biases: Sequence[Optional[Tensor]],
-                  slopes=None, input_skip=None, residual=None) -> None:
-    """x ``[N, D]`` float32/float64 and a described network agreeing with it."""
+                  slopes=None, input_skip=None, residual=None, skip_columns=None) -> None:
+    """x ``[N, D]`` float32/float64 and a described network agreeing with it (``skip_columns``:
+    ``start, stop`` per layer, ``-1, -1`` for all of x or no skip)."""
     if x.dim() != 2:
         raise _fail(f"x: expected a 2-D tensor [N, D], got {x.dim()} dimensions")
     if x.dtype not in _FLOATS:
@@ -58,6 +59,7 @@ def check_network(x: Tensor, weights: Sequence[Tensor], biases: Sequence[Optiona
     if residual is not None and len(residual) != hidden:
         raise _fail(f"residual: expected one flag per hidden layer ({hidden}), got "
                     f"{len(residual)}")
+    columns = _skip_columns(skip_columns, input_skip, n_layers)
     in_dim = x.shape[1]
     prev = in_dim
     for l, w in enumerate(weights):
@@ -66,10 +68,19 @@ def check_network(x: Tensor, weights: Sequence[Tensor], biases: Sequence[Optiona
             raise _fail(f"{wname}: expected a 2-D tensor [out, in], got {w.dim()} dimensions")
         _same(w, wname, x)
         skip = bool(input_skip[l]) if input_skip is not None else False
-        expect = prev + in_dim if skip else prev
-        what = ("x.shape[1]" if l == 0 else
-                "the previous layer's width + x.shape[1], an input skip" if skip else
-                "the previous layer's width")
+        start, stop = columns[l]
+        if skip and start >= 0:
+            torch._check(stop <= in_dim, lambda l=l, start=start, stop=stop: (
+                f"skip_columns: layer {l}'s skip reads x columns [{start}, {stop}); expected "
+                f"stop <= x.shape[1] = {in_dim}"))
+            expect = prev + (stop - start)
+            what = (f"the previous layer's width + the {stop - start} x columns [{start}, "
+                    f"{stop}) of an input skip")
+        else:
+            expect = prev + in_dim if skip else prev
+            what = ("x.shape[1]" if l == 0 else
+                    "the previous layer's width + x.shape[1], an input skip" if skip else
+                    "the previous layer's width")
         torch._check(w.shape[1] == expect, lambda wname=wname, w=w, expect=expect, what=what: (
             f"{wname}: expected {expect} input features ({what}), got shape {tuple(w.shape)}"))
         torch._check(w.shape[0] >= 1, lambda wname=wname: (
@@ -87,6 +98,28 @@ def check_network(x: Tensor, weights: Sequence[Tensor], biases: Sequence[Optiona
                 f"residual[{l}]: a residual add needs equal widths; layer {l} has "
                 f"{w.shape[0]} outputs and reads {prev}"))
         prev = w.shape[0]
+
+
+def _skip_columns(skip_columns, input_skip, n_layers) -> list[tuple[int, int]]:
+    """The (start, stop) pair of every layer; (-1, -1) for all of x or no skip."""
+    if skip_columns is None:
+        return [(-1, -1)] * n_layers
+    if len(skip_columns) != 2 * n_layers:
+        raise _fail(f"skip_columns: expected two entries (start, stop) per layer, head included "
+                    f"({2 * n_layers}), got {len(skip_columns)}")
+    pairs = []
+    for l in range(n_layers):
+        start, stop = int(skip_columns[2 * l]), int(skip_columns[2 * l + 1])
+        everything = start == -1 and stop == -1
+        if not (input_skip is not None and input_skip[l]):
+            if not everything:
+                raise _fail(f"skip_columns: layer {l} has no input skip; expected -1, -1, got "
+                            f"{start}, {stop}")
+        elif not (everything or 0 <= start < stop):
+            raise _fail(f"skip_columns: layer {l}'s skip reads x columns [{start}, {stop}); "
+                        "expected 0 <= start < stop, or -1, -1 for all of x")
+        pairs.append((start, stop))
+    return pairs
 
 
 def num_pattern_words(weights: Sequence[Tensor]):

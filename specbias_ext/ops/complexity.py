@@ -137,8 +137,8 @@ def _check_coords_and_encoding(coords, enc_matrix, enc_offset, enc_periodic, wei
 @torch.library.register_fake("specbias::local_complexity")
 def _local_complexity_fake(coords, enc_matrix, enc_offset, enc_periodic, directions, radius,
                            include_centre, weights, biases, *, slopes=None, input_skip=None,
-                           residual=None):
-    kw = dict(slopes=slopes, input_skip=input_skip, residual=residual)
+                           residual=None, skip_columns=None):
+    kw = dict(slopes=slopes, input_skip=input_skip, residual=residual, skip_columns=skip_columns)
     _check_coords_and_encoding(coords, enc_matrix, enc_offset, enc_periodic, weights, biases, kw)
     if directions.dim() != 2:
         raise RuntimeError(f"directions: expected shape [K, D], got {tuple(directions.shape)}")
@@ -152,20 +152,21 @@ def _local_complexity_fake(coords, enc_matrix, enc_offset, enc_periodic, directi
 
 @torch.library.register_fake("specbias::local_complexity_encoded")
 def _local_complexity_encoded_fake(vertices, weights, biases, *, slopes=None, input_skip=None,
-                                   residual=None):
+                                   residual=None, skip_columns=None):
     if vertices.dim() != 3:
         raise RuntimeError(f"vertices: expected a 3-D tensor [N, V, E], got {vertices.dim()} "
                            "dimensions")
     checks.check_network(vertices.new_empty((0, vertices.shape[2])), weights, biases,
-                         slopes, input_skip, residual)
+                         slopes, input_skip, residual, skip_columns)
     return vertices.new_empty((vertices.shape[0], len(weights) - 1), dtype=torch.int32)
 
 
 @torch.library.register_fake("specbias::first_order_complexity")
 def _first_order_complexity_fake(coords, enc_matrix, enc_offset, enc_periodic, radii, weights,
-                                 biases, *, slopes=None, input_skip=None, residual=None):
+                                 biases, *, slopes=None, input_skip=None, residual=None,
+                                 skip_columns=None):
     _check_radii(radii)
-    kw = dict(slopes=slopes, input_skip=input_skip, residual=residual)
+    kw = dict(slopes=slopes, input_skip=input_skip, residual=residual, skip_columns=skip_columns)
     _check_coords_and_encoding(coords, enc_matrix, enc_offset, enc_periodic, weights, biases, kw)
     n = coords.shape[0]
     return (coords.new_empty((n,)), coords.new_empty((n,), dtype=torch.int64),
@@ -174,9 +175,9 @@ def _first_order_complexity_fake(coords, enc_matrix, enc_offset, enc_periodic, r
 
 @torch.library.register_fake("specbias::first_order_complexity_encoded")
 def _first_order_complexity_encoded_fake(x, x_jacobian, radii, weights, biases, *, slopes=None,
-                                         input_skip=None, residual=None):
+                                         input_skip=None, residual=None, skip_columns=None):
     _check_radii(radii)
-    checks.check_network(x, weights, biases, slopes, input_skip, residual)
+    checks.check_network(x, weights, biases, slopes, input_skip, residual, skip_columns)
     if x_jacobian.device != x.device:
         raise RuntimeError(f"x_jacobian: expected device {x.device} (the device of x), got "
                            f"{x_jacobian.device}")

@@ -125,7 +125,7 @@ def _network_tensors(weights, biases):
 
 @torch.library.register_fake("specbias::boundary_distance")
 def _boundary_distance_fake(coords, enc_matrix, enc_offset, enc_periodic, weights, biases, *,
-                            slopes=None, input_skip=None, residual=None):
+                            slopes=None, input_skip=None, residual=None, skip_columns=None):
     _check_fake_devices(coords.device, "the device of coords",
                         [("enc_matrix", enc_matrix), ("enc_offset", enc_offset),
                          ("enc_periodic", enc_periodic)] + _network_tensors(weights, biases))
@@ -135,7 +135,7 @@ def _boundary_distance_fake(coords, enc_matrix, enc_offset, enc_periodic, weight
 
 @torch.library.register_fake("specbias::coord_gradients")
 def _coord_gradients_fake(coords, enc_matrix, enc_offset, enc_periodic, weights, biases, *,
-                          slopes=None, input_skip=None, residual=None):
+                          slopes=None, input_skip=None, residual=None, skip_columns=None):
     _check_fake_devices(coords.device, "the device of coords",
                         [("enc_matrix", enc_matrix), ("enc_offset", enc_offset),
                          ("enc_periodic", enc_periodic)] + _network_tensors(weights, biases))
@@ -144,7 +144,7 @@ def _coord_gradients_fake(coords, enc_matrix, enc_offset, enc_periodic, weights,
 
 @torch.library.register_fake("specbias::boundary_distance_encoded")
 def _boundary_distance_encoded_fake(x, x_jacobian, weights, biases, *, slopes=None,
-                                    input_skip=None, residual=None):
+                                    input_skip=None, residual=None, skip_columns=None):
     _check_fake_devices(x.device, "the device of x",
                         [("x_jacobian", x_jacobian)] + _network_tensors(weights, biases))
     n = x.shape[0]
@@ -153,7 +153,7 @@ def _boundary_distance_encoded_fake(x, x_jacobian, weights, biases, *, slopes=No
 
 @torch.library.register_fake("specbias::coord_gradients_encoded")
 def _coord_gradients_encoded_fake(x, x_jacobian, weights, biases, *, slopes=None,
-                                  input_skip=None, residual=None):
+                                  input_skip=None, residual=None, skip_columns=None):
     _check_fake_devices(x.device, "the device of x",
                         [("x_jacobian", x_jacobian)] + _network_tensors(weights, biases))
     return x.new_empty((x.shape[0], weights[-1].shape[0], x_jacobian.shape[2]))

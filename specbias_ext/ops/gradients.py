@@ -101,30 +101,30 @@ def region_grad_norms(x: Tensor, net: ReluNetwork, grad_out: Tensor, ids: Tensor
 # ----------------------------------------------------------------------------- fake kernels
 
 
-def _check(x, weights, biases, grad_out, slopes, input_skip, residual) -> None:
-    checks.check_network(x, weights, biases, slopes, input_skip, residual)
+def _check(x, weights, biases, grad_out, slopes, input_skip, residual, skip_columns) -> None:
+    checks.check_network(x, weights, biases, slopes, input_skip, residual, skip_columns)
     checks.check_grad_out(grad_out, x, weights)
 
 
 @torch.library.register_fake("specbias::per_example_grad_norms")
 def _per_example_grad_norms_fake(x, weights, biases, grad_out, *, slopes=None,
-                                 input_skip=None, residual=None):
-    _check(x, weights, biases, grad_out, slopes, input_skip, residual)
+                                 input_skip=None, residual=None, skip_columns=None):
+    _check(x, weights, biases, grad_out, slopes, input_skip, residual, skip_columns)
     return x.new_empty((x.shape[0], len(weights)))
 
 
 @torch.library.register_fake("specbias::grad_dots")
 def _grad_dots_fake(x, weights, biases, grad_out, i, j, *, slopes=None, input_skip=None,
-                    residual=None):
-    _check(x, weights, biases, grad_out, slopes, input_skip, residual)
+                    residual=None, skip_columns=None):
+    _check(x, weights, biases, grad_out, slopes, input_skip, residual, skip_columns)
     checks.check_pairs(i, j, x.device)
     return x.new_empty((i.shape[0],))
 
 
 @torch.library.register_fake("specbias::grad_gram")
 def _grad_gram_fake(x, weights, biases, grad_out, rows=None, cols=None, *, slopes=None,
-                    input_skip=None, residual=None):
-    _check(x, weights, biases, grad_out, slopes, input_skip, residual)
+                    input_skip=None, residual=None, skip_columns=None):
+    _check(x, weights, biases, grad_out, slopes, input_skip, residual, skip_columns)
     for name, idx in (("rows", rows), ("cols", cols)):
         if idx is not None:
             checks.check_indices(idx, name, x.device)
@@ -135,7 +135,7 @@ def _grad_gram_fake(x, weights, biases, grad_out, rows=None, cols=None, *, slope
 
 @torch.library.register_fake("specbias::region_grad_norms")
 def _region_grad_norms_fake(x, weights, biases, grad_out, ids, num_regions, *, slopes=None,
-                            input_skip=None, residual=None):
-    _check(x, weights, biases, grad_out, slopes, input_skip, residual)
+                            input_skip=None, residual=None, skip_columns=None):
+    _check(x, weights, biases, grad_out, slopes, input_skip, residual, skip_columns)
     checks.check_region_ids(ids, num_regions, x)
     return x.new_empty((num_regions,)), x.new_empty((num_regions,))

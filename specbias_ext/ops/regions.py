@@ -128,8 +128,8 @@ def bit_counts(patterns: Tensor, num_bits: int) -> Tensor:
 
 @torch.library.register_fake("specbias::activation_patterns")
 def _activation_patterns_fake(x, weights, biases, *, slopes=None, input_skip=None,
-                              residual=None):
-    checks.check_network(x, weights, biases, slopes, input_skip, residual)
+                              residual=None, skip_columns=None):
+    checks.check_network(x, weights, biases, slopes, input_skip, residual, skip_columns)
     return x.new_empty((x.shape[0], checks.num_pattern_words(weights)), dtype=torch.int64)
 
 

@@ -1,7 +1,8 @@
 """Reference forward pass and per-example gradients of any described network (ReluNetwork).
 
 Plain torch, written from the recurrences in ``specbias_ext.nets.network``: input skips concatenate
-``[a_{l-1}, x]``, a bias-free layer adds nothing, LeakyReLU is ``where(z > 0, z, slope * z)``,
+``[a_{l-1}, x_S]`` (x_S = all of x, or the columns ``skip_columns[l]`` names), a bias-free layer
+adds nothing, LeakyReLU is ``where(z > 0, z, slope * z)``,
 a residual layer adds a_{l-1}. Per-example gradients over ALL parameters come from
 ``torch.func.vmap(grad(...))`` on this forward, so nothing of the kernels' factorisation is
 reused. For tests on small networks only.
@@ -31,7 +32,7 @@ def _forward_params(net: ReluNetwork, params: Sequence[Optional[Tensor]],
     zs = []
     for l in range(net.depth + 1):
         w, b = params[2 * l], params[2 * l + 1]
-        inp = torch.cat([a, x], dim=-1) if net.input_skips[l] else a
+        inp = torch.cat([a, net.skip_input(l, x)], dim=-1) if net.input_skips[l] else a
         z = inp @ w.T
         if b is not None:
             z = z + b

@@ -1,7 +1,7 @@
 """The one random-network builder of the tests and benchmarks."""
 from __future__ import annotations
 
-from typing import Collection, Optional, Sequence, Union
+from typing import Collection, Mapping, Optional, Sequence, Union
 
 import torch
 
@@ -18,6 +18,7 @@ NERF_LIKE = dict(hidden=[16, 16, 16, 16], slopes=[0.0, 0.1, 0.0, 0.2],
 def random_network(in_dim: int, hidden: Sequence[int], out_dim: int = 1, *,
                    skips: Collection[int] = (), slopes: Optional[Sequence[float]] = None,
                    bias: Union[bool, Sequence[bool]] = True, residual: Collection[int] = (),
+                   skip_columns: Mapping[int, tuple[int, int]] = {},
                    dead_fraction: float = 0.0, zero_bias: bool = False,
                    dtype: torch.dtype = torch.float64, seed: int = 0,
                    device: Union[str, torch.device] = "cpu") -> ReluNetwork:
@@ -25,6 +26,8 @@ def random_network(in_dim: int, hidden: Sequence[int], out_dim: int = 1, *,
 
     Args:
         skips: layers (1..L, L = the head) that read ``[a_{l-1}, x]``.
+        skip_columns: for some of those layers, the half-open range of x columns the skip reads
+            (the others read all of x).
         slopes: LeakyReLU slope of each hidden layer (default: all 0, plain ReLU).
         bias: one bool for every layer or one per layer (L + 1 entries).
         residual: hidden layers that add ``a_{l-1}``; their width is made the width they read.
@@ -49,7 +52,8 @@ def random_network(in_dim: int, hidden: Sequence[int], out_dim: int = 1, *,
     weights, biases = [], []
     prev = in_dim
     for l, out in enumerate(widths + [out_dim]):
-        fan_in = prev + (in_dim if l in skips else 0)
+        cols = skip_columns.get(l)
+        fan_in = prev + ((in_dim if cols is None else cols[1] - cols[0]) if l in skips else 0)
         w = torch.randn(out, fan_in, generator=gen, dtype=torch.float64) / fan_in ** 0.5
         b = 0.1 * torch.randn(out, generator=gen, dtype=torch.float64)
         if zero_bias:
@@ -62,7 +66,8 @@ def random_network(in_dim: int, hidden: Sequence[int], out_dim: int = 1, *,
     return ReluNetwork.of(weights, biases,
                           slopes=[0.0] * depth if slopes is None else list(slopes),
                           input_skips=[l in skips for l in range(depth + 1)],
-                          residual=[l in residual for l in range(depth)])
+                          residual=[l in residual for l in range(depth)],
+                          skip_columns=[skip_columns.get(l) for l in range(depth + 1)])
 
 
 def random_mlp(in_dim: int, hidden: Sequence[int], out_dim: int = 1,

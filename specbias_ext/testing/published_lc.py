@@ -36,17 +36,19 @@ class HookedNetwork(nn.Module):
             self.linears.append(layer)
         self.preacts = nn.ModuleList(nn.Identity() for _ in range(net.depth))
         self.slopes, self.skips, self.residual = net.slopes, net.input_skips, net.residual
+        self.skip_input = net.skip_input          # the x columns a skip reads
 
     def forward(self, coords):
         x = self.encoding(coords)
         a = x
         for l, preact in enumerate(self.preacts):
-            inp = torch.cat([a, x], dim=1) if self.skips[l] else a
+            inp = torch.cat([a, self.skip_input(l, x)], dim=1) if self.skips[l] else a
             z = preact(self.linears[l](inp))
             act = torch.nn.functional.leaky_relu(z, self.slopes[l]) if self.slopes[l] else \
                 torch.relu(z)
             a = act + a if self.residual[l] else act
-        head = torch.cat([a, x], dim=1) if self.skips[-1] else a
+        head = torch.cat([a, self.skip_input(len(self.skips) - 1, x)], dim=1) \
+            if self.skips[-1] else a
         return self.linears[-1](head)
 
 

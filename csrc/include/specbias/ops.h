@@ -15,7 +15,8 @@
 //
 // A network is `weights` (nn.Linear layout [out, in]) and `biases` (one per layer, nullopt = no
 // bias); the keyword lists describe leaky slopes (per hidden layer, 0 = ReLU), input skips (per
-// layer incl. the head: layer l takes [a_{l-1}, x]) and residual hidden layers.
+// layer incl. the head: layer l takes [a_{l-1}, x]), residual hidden layers and the columns of x
+// each skip reads (start, stop per layer, -1, -1 for all of x and for layers without a skip).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -34,6 +35,7 @@ using TensorPair = std::tuple<at::Tensor, at::Tensor>;
 using BiasList = c10::List<std::optional<at::Tensor>>;  // Tensor?[] biases
 using SlopeList = std::optional<at::ArrayRef<double>>;  // float[]? slopes
 using FlagList = std::optional<c10::List<bool>>;        // bool[]? input_skip / residual
+using ColumnList = at::OptionalIntArrayRef;             // int[]? skip_columns
 
 // The operator specbias::<name> (throws c10::Error if the library has not registered it).
 c10::OperatorHandle find_op(const char* name);
@@ -69,11 +71,12 @@ inline std::string build_info() {
 inline at::Tensor activation_patterns(const at::Tensor& x, at::TensorList weights,
                                       const BiasList& biases, SlopeList slopes = std::nullopt,
                                       const FlagList& input_skip = std::nullopt,
-                                      const FlagList& residual = std::nullopt) {
+                                      const FlagList& residual = std::nullopt,
+                                      ColumnList skip_columns = std::nullopt) {
   SPECBIAS_OP("activation_patterns",
               at::Tensor(const at::Tensor&, at::TensorList, const BiasList&, SlopeList,
-                         const FlagList&, const FlagList&));
-  return op.call(x, weights, biases, slopes, input_skip, residual);
+                         const FlagList&, const FlagList&, ColumnList));
+  return op.call(x, weights, biases, slopes, input_skip, residual, skip_columns);
 }
 
 inline TensorPair region_ids(const at::Tensor& patterns) {
@@ -105,23 +108,25 @@ inline at::Tensor per_example_grad_norms(const at::Tensor& x, at::TensorList wei
                                          const BiasList& biases, const at::Tensor& grad_out,
                                          SlopeList slopes = std::nullopt,
                                          const FlagList& input_skip = std::nullopt,
-                                         const FlagList& residual = std::nullopt) {
+                                         const FlagList& residual = std::nullopt,
+                                         ColumnList skip_columns = std::nullopt) {
   SPECBIAS_OP("per_example_grad_norms",
               at::Tensor(const at::Tensor&, at::TensorList, const BiasList&, const at::Tensor&,
-                         SlopeList, const FlagList&, const FlagList&));
-  return op.call(x, weights, biases, grad_out, slopes, input_skip, residual);
+                         SlopeList, const FlagList&, const FlagList&, ColumnList));
+  return op.call(x, weights, biases, grad_out, slopes, input_skip, residual, skip_columns);
 }
 
 inline at::Tensor grad_dots(const at::Tensor& x, at::TensorList weights, const BiasList& biases,
                             const at::Tensor& grad_out, const at::Tensor& i, const at::Tensor& j,
                             SlopeList slopes = std::nullopt,
                             const FlagList& input_skip = std::nullopt,
-                            const FlagList& residual = std::nullopt) {
+                            const FlagList& residual = std::nullopt,
+                            ColumnList skip_columns = std::nullopt) {
   SPECBIAS_OP("grad_dots",
               at::Tensor(const at::Tensor&, at::TensorList, const BiasList&, const at::Tensor&,
                          const at::Tensor&, const at::Tensor&, SlopeList, const FlagList&,
-                         const FlagList&));
-  return op.call(x, weights, biases, grad_out, i, j, slopes, input_skip, residual);
+                         const FlagList&, ColumnList));
+  return op.call(x, weights, biases, grad_out, i, j, slopes, input_skip, residual, skip_columns);
 }
 
 inline at::Tensor grad_gram(const at::Tensor& x, at::TensorList weights, const BiasList& biases,
@@ -130,12 +135,13 @@ inline at::Tensor grad_gram(const at::Tensor& x, at::TensorList weights, const B
                             const std::optional<at::Tensor>& cols = std::nullopt,
                             SlopeList slopes = std::nullopt,
                             const FlagList& input_skip = std::nullopt,
-                            const FlagList& residual = std::nullopt) {
+                            const FlagList& residual = std::nullopt,
+                            ColumnList skip_columns = std::nullopt) {
   SPECBIAS_OP("grad_gram",
               at::Tensor(const at::Tensor&, at::TensorList, const BiasList&, const at::Tensor&,
                          const std::optional<at::Tensor>&, const std::optional<at::Tensor>&,
-                         SlopeList, const FlagList&, const FlagList&));
-  return op.call(x, weights, biases, grad_out, rows, cols, slopes, input_skip, residual);
+                         SlopeList, const FlagList&, const FlagList&, ColumnList));
+  return op.call(x, weights, biases, grad_out, rows, cols, slopes, input_skip, residual, skip_columns);
 }
 
 inline TensorPair region_grad_norms(const at::Tensor& x, at::TensorList weights,
@@ -143,12 +149,13 @@ inline TensorPair region_grad_norms(const at::Tensor& x, at::TensorList weights,
                                     const at::Tensor& ids, int64_t num_regions,
                                     SlopeList slopes = std::nullopt,
                                     const FlagList& input_skip = std::nullopt,
-                                    const FlagList& residual = std::nullopt) {
+                                    const FlagList& residual = std::nullopt,
+                                    ColumnList skip_columns = std::nullopt) {
   SPECBIAS_OP("region_grad_norms",
               TensorPair(const at::Tensor&, at::TensorList, const BiasList&, const at::Tensor&,
                          const at::Tensor&, int64_t, SlopeList, const FlagList&,
-                         const FlagList&));
-  return op.call(x, weights, biases, grad_out, ids, num_regions, slopes, input_skip, residual);
+                         const FlagList&, ColumnList));
+  return op.call(x, weights, biases, grad_out, ids, num_regions, slopes, input_skip, residual, skip_columns);
 }
 
 // ---- Geometry ops: forward mode from coordinates ----
@@ -158,13 +165,14 @@ inline TensorPair boundary_distance(const at::Tensor& coords, const at::Tensor& 
                                     at::TensorList weights, const BiasList& biases,
                                     SlopeList slopes = std::nullopt,
                                     const FlagList& input_skip = std::nullopt,
-                                    const FlagList& residual = std::nullopt) {
+                                    const FlagList& residual = std::nullopt,
+                                    ColumnList skip_columns = std::nullopt) {
   SPECBIAS_OP("boundary_distance",
               TensorPair(const at::Tensor&, const at::Tensor&, const at::Tensor&,
                          const at::Tensor&, at::TensorList, const BiasList&, SlopeList,
-                         const FlagList&, const FlagList&));
+                         const FlagList&, const FlagList&, ColumnList));
   return op.call(coords, enc_matrix, enc_offset, enc_periodic, weights, biases, slopes,
-                 input_skip, residual);
+                 input_skip, residual, skip_columns);
 }
 
 inline at::Tensor coord_gradients(const at::Tensor& coords, const at::Tensor& enc_matrix,
@@ -172,13 +180,14 @@ inline at::Tensor coord_gradients(const at::Tensor& coords, const at::Tensor& en
                                   at::TensorList weights, const BiasList& biases,
                                   SlopeList slopes = std::nullopt,
                                   const FlagList& input_skip = std::nullopt,
-                                  const FlagList& residual = std::nullopt) {
+                                  const FlagList& residual = std::nullopt,
+                                  ColumnList skip_columns = std::nullopt) {
   SPECBIAS_OP("coord_gradients",
               at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
                          const at::Tensor&, at::TensorList, const BiasList&, SlopeList,
-                         const FlagList&, const FlagList&));
+                         const FlagList&, const FlagList&, ColumnList));
   return op.call(coords, enc_matrix, enc_offset, enc_periodic, weights, biases, slopes,
-                 input_skip, residual);
+                 input_skip, residual, skip_columns);
 }
 
 // Through any encoding given as values x [N, E] and Jacobian x_jacobian [N, E, D] = dx_e/dc_d.
@@ -186,22 +195,24 @@ inline TensorPair boundary_distance_encoded(const at::Tensor& x, const at::Tenso
                                             at::TensorList weights, const BiasList& biases,
                                             SlopeList slopes = std::nullopt,
                                             const FlagList& input_skip = std::nullopt,
-                                            const FlagList& residual = std::nullopt) {
+                                            const FlagList& residual = std::nullopt,
+                                            ColumnList skip_columns = std::nullopt) {
   SPECBIAS_OP("boundary_distance_encoded",
               TensorPair(const at::Tensor&, const at::Tensor&, at::TensorList, const BiasList&,
-                         SlopeList, const FlagList&, const FlagList&));
-  return op.call(x, x_jacobian, weights, biases, slopes, input_skip, residual);
+                         SlopeList, const FlagList&, const FlagList&, ColumnList));
+  return op.call(x, x_jacobian, weights, biases, slopes, input_skip, residual, skip_columns);
 }
 
 inline at::Tensor coord_gradients_encoded(const at::Tensor& x, const at::Tensor& x_jacobian,
                                           at::TensorList weights, const BiasList& biases,
                                           SlopeList slopes = std::nullopt,
                                           const FlagList& input_skip = std::nullopt,
-                                          const FlagList& residual = std::nullopt) {
+                                          const FlagList& residual = std::nullopt,
+                                          ColumnList skip_columns = std::nullopt) {
   SPECBIAS_OP("coord_gradients_encoded",
               at::Tensor(const at::Tensor&, const at::Tensor&, at::TensorList, const BiasList&,
-                         SlopeList, const FlagList&, const FlagList&));
-  return op.call(x, x_jacobian, weights, biases, slopes, input_skip, residual);
+                         SlopeList, const FlagList&, const FlagList&, ColumnList));
+  return op.call(x, x_jacobian, weights, biases, slopes, input_skip, residual, skip_columns);
 }
 
 // ---- Local complexity (int32 counts per point and hidden layer) ----
@@ -215,13 +226,15 @@ inline at::Tensor local_complexity(const at::Tensor& coords, const at::Tensor& e
                                    bool include_centre, at::TensorList weights,
                                    const BiasList& biases, SlopeList slopes = std::nullopt,
                                    const FlagList& input_skip = std::nullopt,
-                                   const FlagList& residual = std::nullopt) {
+                                   const FlagList& residual = std::nullopt,
+    ColumnList skip_columns = std::nullopt) {
   SPECBIAS_OP("local_complexity",
               at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
                          const at::Tensor&, const at::Tensor&, double, bool, at::TensorList,
-                         const BiasList&, SlopeList, const FlagList&, const FlagList&));
+                         const BiasList&, SlopeList, const FlagList&, const FlagList&,
+                         ColumnList));
   return op.call(coords, enc_matrix, enc_offset, enc_periodic, directions, radius,
-                 include_centre, weights, biases, slopes, input_skip, residual);
+                 include_centre, weights, biases, slopes, input_skip, residual, skip_columns);
 }
 
 // Sampled, from encoded vertices [N, V, E].
@@ -229,11 +242,12 @@ inline at::Tensor local_complexity_encoded(const at::Tensor& vertices, at::Tenso
                                            const BiasList& biases,
                                            SlopeList slopes = std::nullopt,
                                            const FlagList& input_skip = std::nullopt,
-                                           const FlagList& residual = std::nullopt) {
+                                           const FlagList& residual = std::nullopt,
+    ColumnList skip_columns = std::nullopt) {
   SPECBIAS_OP("local_complexity_encoded",
               at::Tensor(const at::Tensor&, at::TensorList, const BiasList&, SlopeList,
-                         const FlagList&, const FlagList&));
-  return op.call(vertices, weights, biases, slopes, input_skip, residual);
+                         const FlagList&, const FlagList&, ColumnList));
+  return op.call(vertices, weights, biases, slopes, input_skip, residual, skip_columns);
 }
 
 // First order: (distance [N], argmin [N], counts [N, L, R]) with counts of |z|/||dz/dc|| <= radii.
@@ -244,13 +258,15 @@ inline TensorTriple first_order_complexity(const at::Tensor& coords, const at::T
                                            const BiasList& biases,
                                            SlopeList slopes = std::nullopt,
                                            const FlagList& input_skip = std::nullopt,
-                                           const FlagList& residual = std::nullopt) {
+                                           const FlagList& residual = std::nullopt,
+    ColumnList skip_columns = std::nullopt) {
   SPECBIAS_OP("first_order_complexity",
               TensorTriple(const at::Tensor&, const at::Tensor&, const at::Tensor&,
                            const at::Tensor&, at::ArrayRef<double>, at::TensorList,
-                           const BiasList&, SlopeList, const FlagList&, const FlagList&));
+                           const BiasList&, SlopeList, const FlagList&, const FlagList&,
+                         ColumnList));
   return op.call(coords, enc_matrix, enc_offset, enc_periodic, radii, weights, biases, slopes,
-                 input_skip, residual);
+                 input_skip, residual, skip_columns);
 }
 
 inline TensorTriple first_order_complexity_encoded(const at::Tensor& x,
@@ -259,12 +275,14 @@ inline TensorTriple first_order_complexity_encoded(const at::Tensor& x,
                                                    at::TensorList weights, const BiasList& biases,
                                                    SlopeList slopes = std::nullopt,
                                                    const FlagList& input_skip = std::nullopt,
-                                                   const FlagList& residual = std::nullopt) {
+                                                   const FlagList& residual = std::nullopt,
+    ColumnList skip_columns = std::nullopt) {
   SPECBIAS_OP("first_order_complexity_encoded",
               TensorTriple(const at::Tensor&, const at::Tensor&, at::ArrayRef<double>,
                            at::TensorList, const BiasList&, SlopeList, const FlagList&,
-                           const FlagList&));
-  return op.call(x, x_jacobian, radii, weights, biases, slopes, input_skip, residual);
+                           const FlagList&, ColumnList));
+  return op.call(x, x_jacobian, radii, weights, biases, slopes, input_skip, residual,
+                 skip_columns);
 }
 
 #undef SPECBIAS_OP
