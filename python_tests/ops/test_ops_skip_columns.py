@@ -16,6 +16,7 @@ from specbias_ext import reference
 from specbias_ext.nets.network import ReluNetwork
 from specbias_ext.reference import network as refnet
 from specbias_ext.reference.patterns import pack_bits
+from kernel_cases import call, prepared
 
 OPS = torch.ops.specbias
 
@@ -67,36 +68,6 @@ def sliced_cases(draw, max_n=40):
     x = (torch.rand(n, in_dim, generator=gen, dtype=torch.float64) * 2 - 1).to(dtype)
     go = torch.randn(n, net.out_dim, generator=gen, dtype=torch.float64).to(dtype)
     return net, x, go
-
-
-def kink_free(net, x, rel=1e-4):
-    """bool [N]: no hidden pre-activation within rel * its scale of 0 (float32 and float64 may
-    then disagree on its sign and legitimately give other results)."""
-    net64, x = net.to(torch.float64), x.double()
-    ok = torch.ones(x.shape[0], dtype=torch.bool)
-    a = x
-    for l in range(net64.depth):
-        inp = torch.cat([a, net64.skip_input(l, x)], 1) if net64.input_skips[l] else a
-        w, b = net64.weights[l], net64.biases[l]
-        z, scale = inp @ w.T, inp.abs() @ w.abs().T + 1e-30
-        if b is not None:
-            z, scale = z + b, scale + b.abs()
-        ok &= ((z.abs() / scale) > rel).all(dim=1)
-        act = torch.where(z > 0, z, z * net64.slopes[l])
-        a = act + a if net64.residual[l] else act
-    return ok
-
-
-def prepared(net, x, go):
-    if x.dtype == torch.float32:
-        keep = kink_free(net, x)
-        x, go = x[keep].contiguous(), go[keep].contiguous()
-    return x, go, net.to(torch.float64), x.double(), go.double()
-
-
-def call(op, x, net, *args):
-    weights, biases, kw = net.op_args()
-    return op(x, weights, biases, *args, **kw)
 
 
 def assert_scaled(actual, expected, scale, dtype, what):
