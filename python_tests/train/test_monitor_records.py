@@ -16,7 +16,7 @@ from specbias_ext.plots.curves import record_curves, training_curves
 from specbias_ext.stats.grid_counts import GridCount
 from specbias_ext.train.measurements import MonitorConfig
 from specbias_ext.train.monitor import RegionMonitor
-from specbias_ext.train.records import MonitorRecords, count_text
+from specbias_ext.train.records import MonitorRecords, record_count_text
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -173,5 +173,5 @@ def test_count_text_marks_saturation_and_the_grid():
     rec = {"regions": 4096, "regions_grid": {"shape": [64, 64], "points": 4096,
                                              "saturated": True,
                                              "display": ">= 4096 (saturated)"}}
-    assert count_text(rec) == ">= 4096 (saturated) on the 64x64 grid"
-    assert "finer grid" in count_text(rec, hint=True)
+    assert record_count_text(rec) == ">= 4096 (saturated) on the 64x64 grid"
+    assert "finer grid" in record_count_text(rec, hint=True)

@@ -71,7 +71,7 @@ def scalars(rec: dict, prefix: str = "") -> dict[str, Union[int, float]]:
     return out
 
 
-def count_text(rec: dict, hint: bool = False) -> str:
+def record_count_text(rec: dict, hint: bool = False) -> str:
     """A record's region count as printed: ``"123"`` or ``">= 4096 (saturated)"``, with the
     grid it was counted on and, for a saturated count with ``hint``, what to do about it."""
     grid = rec.get("regions_grid") or {}
@@ -214,7 +214,7 @@ class MonitorRecords:
         last = self.records[-1] if self.records else None
         tail = "" if last is None else (
             f", last at {self.step_name} {last.get(self.step_name)}" +
-            (f": regions {count_text(last)}" if "regions" in last else ""))
+            (f": regions {record_count_text(last)}" if "regions" in last else ""))
         return f"MonitorRecords({len(self.records)} records{where}{tail})"
 
 

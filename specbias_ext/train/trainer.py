@@ -32,7 +32,7 @@ from ..runs.output_checks import check_writable_folder
 from ..runs.provenance import with_provenance
 from .measurements import DivergedError
 from .monitor import RegionMonitor
-from .records import count_text, figure_bytes
+from .records import figure_bytes, record_count_text
 
 Tensor = torch.Tensor
 OPTIMIZERS = ("adam", "sgd")
@@ -269,7 +269,7 @@ def train(model: nn.Module, coords: Tensor, target: Tensor, config: TrainConfig,
                 raise TrainingDiverged(epoch + 1, loss_history[-1], saved["epoch"]) from None
             postfix = {"loss": f"{loss_history[-1]:.4g}"}
             if monitor is not None and monitor.history and "regions" in monitor.history[-1]:
-                postfix["regions"] = count_text(monitor.history[-1])
+                postfix["regions"] = record_count_text(monitor.history[-1])
             bar.set_postfix(postfix, refresh=False)
             bar.update(1)
             if config.checkpoint_every and (epoch + 1) % config.checkpoint_every == 0:
