@@ -99,6 +99,7 @@ def test_run_directory_contents(tmp_path):
     assert state["epoch"] == 3 and set(state) >= {"model", "optimizer", "shuffle_rng", "loss"}
     for figure in ("loss.png", "curves.png"):
         assert (tmp_path / figure).read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / "fit.png").exists()           # no fit saved: no fit figure
 
 
 def test_run_directory_draws_the_region_maps_the_monitor_saved(tmp_path):

@@ -30,7 +30,7 @@ from ..plots.curves import record_curves
 from ..plots.fits import model_label
 from ..plots.output import (ANIMATION_FORMATS, DEFAULT_DPI, FIGURE_FORMATS, check_formats,
                             refuse_existing, save_figure)
-from ..plots.run_figures import (MAX_PANELS, region_maps_over_training, region_prefixes,
+from ..plots.run_figures import (ANIMATION_STEM, MAX_PANELS, region_maps_over_training, region_prefixes,
                                  region_records, spread, train_figures)
 from ..plots.training import write_region_animation
 from ..runs.output_checks import check_writable_folder
@@ -44,7 +44,7 @@ ANALYSIS_WHAT = {"": "region-map", "_hamming": "hamming", "_neurons": "neurons",
 TRAIN_WHAT = {"loss": "loss", "fit": "fit", "region_map": "region-map",
               "region_maps_over_training": "regions-over-training", "curves": "curves"}
 #: The stems `specbias train` writes its figures under (trainer.run_files knows them too).
-TRAIN_ANIMATION = "regions_over_training"
+TRAIN_ANIMATION = ANIMATION_STEM
 RECONSTRUCTION = "reconstruction.npz"
 
 

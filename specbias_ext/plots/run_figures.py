@@ -22,6 +22,8 @@ from .training import RegionRecord, region_maps_over_training
 _ARRAY_KEY = re.compile(r"^(.*)region_ids_([a-z])(\d+)$")
 #: At most this many panels in the panel grid of region maps (records evenly spread).
 MAX_PANELS = 15
+#: The stem a run's animation of its region maps over training is written under.
+ANIMATION_STEM = "regions_over_training"
 
 
 def region_records(arrays: Mapping, prefix: str = "") -> list[RegionRecord]:
@@ -79,20 +81,34 @@ def regions_over_training_1d(records: Sequence[RegionRecord], *, grid: Optional[
     return fig
 
 
-def train_figures(*, grid: dict, label: str, records: Sequence[dict],
+def train_figures(*, grid: Optional[dict], label: str, records: Sequence[dict],
                   regions: Sequence[RegionRecord], fit=None, target=None,
-                  step_name: str = "epoch", loss: Sequence[float] = ()) -> dict:
+                  step_name: str = "epoch", loss: Sequence[float] = (),
+                  fit_figure: bool = True) -> dict:
     """``{name: Figure}`` of a run: "loss" (the loss per step with the records' MSE and PSNR),
     "fit", "region_map", "region_maps_over_training" and "curves"
-    (``plots.curves.record_curves`` of the records), each when its data is there."""
+    (``plots.curves.record_curves`` of the records), each when its data is there. ``grid``
+    may be None when there is neither a fit nor region maps; ``fit_figure=False`` leaves out
+    the 1D "fit" figure a run without a saved fit would draw from its regions alone."""
     figs = {}
     if len(loss):
         figs["loss"] = training_curves(loss, list(records), step_name=step_name)
+    if regions or fit is not None:
+        figs.update(_map_figures(grid, label, records, regions, fit, target, step_name,
+                                 fit_figure))
+    if records:
+        figs["curves"] = record_curves(list(records), step_name=step_name)
+    return figs
+
+
+def _map_figures(grid, label, records, regions, fit, target, step_name, fit_figure) -> dict:
+    """The fit and region-map figures of ``train_figures``."""
+    figs = {}
     frame = grid_frame(grid, None)
     last = regions[-1] if regions else None
     psnr = next((r["psnr"] for r in reversed(list(records)) if r.get("psnr") is not None), None)
     if len(frame.shape) == 1:
-        if fit is not None or last is not None:
+        if fit_figure and (fit is not None or last is not None):
             t = frame.extent[0] + (frame.extent[1] - frame.extent[0]) * \
                 np.arange(frame.shape[0]) / frame.shape[0]
             figs["fit"] = fit_1d(t, fit, target, None if last is None else last.ids,
@@ -109,6 +125,4 @@ def train_figures(*, grid: dict, label: str, records: Sequence[dict],
         if len(regions) > 1:
             figs["region_maps_over_training"] = region_maps_over_training(
                 spread(regions, MAX_PANELS), grid=grid, label=label, step_name=step_name)
-    if records:
-        figs["curves"] = record_curves(list(records), step_name=step_name)
     return figs

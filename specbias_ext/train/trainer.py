@@ -23,8 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .._validate import int_at_least
-from ..plots.curves import record_curves, training_curves
-from ..plots.run_figures import region_records, train_figures
+from ..plots.run_figures import ANIMATION_STEM, region_records, train_figures
 from ..plots.training import write_region_animation
 from ..runs.checkpoints import read_checkpoint, write_checkpoint
 from ..runs.files import RunDirectory, atomic_write_bytes, atomic_write_json
@@ -331,10 +330,6 @@ def write_results(run: RunDirectory, settings: dict, loss: list,
 
 
 # --- figures --------------------------------------------------------------------------------------
-#: The stem of the animation of the region maps over training.
-ANIMATION_STEM = "regions_over_training"
-
-
 def write_figures(folder: Path, loss: Sequence[float],
                   monitor: Optional[RegionMonitor]) -> list[Path]:
     """The run's figures, written at the end of training with the builders `specbias plot`
@@ -348,17 +343,9 @@ def write_figures(folder: Path, loss: Sequence[float],
     step_name = monitor.step_name if monitor is not None else "epoch"
     shape = monitor.grid_shape if monitor is not None else None
     regions = region_records(monitor.arrays) if shape else []
-    figs = {}
-    if shape:
-        grid = {"grid_shape": list(shape), "kind": "index"}
-        figs = train_figures(grid=grid, label="", records=records, regions=regions,
-                             step_name=step_name, loss=loss)
-        figs.pop("fit", None)          # the trainer saves no fit to draw
-    else:
-        if len(loss) or records:
-            figs["loss"] = training_curves(loss, records, step_name=step_name)
-        if records:
-            figs["curves"] = record_curves(records, step_name=step_name)
+    grid = {"grid_shape": list(shape), "kind": "index"} if shape else None
+    figs = train_figures(grid=grid, label="", records=records, regions=regions,
+                         step_name=step_name, loss=loss, fit_figure=False)  # no fit saved
     written = []
     for name, fig in figs.items():
         path = Path(folder) / f"{name}.png"
