@@ -107,6 +107,11 @@ TORCH_LIBRARY(specbias, m) {
         "Tensor enc_periodic, Tensor directions, float radius, bool include_centre, " SPECBIAS_NET
         ", " SPECBIAS_KW ") -> Tensor");
   m.def("local_complexity_encoded(Tensor vertices, " SPECBIAS_NET ", " SPECBIAS_KW ") -> Tensor");
+  // Sampled, on a grid whose hull vertices are grid points (steps[d] points away along axis d):
+  // from the patterns of the grid, int32 [prod(grid_shape - 2 steps), segments - 1] for the
+  // points whose whole hull is in the grid.
+  m.def("grid_complexity(Tensor patterns, SymInt[] grid_shape, int[] steps, "
+        "bool include_centre, int[] segments) -> Tensor");
   m.def("first_order_complexity(Tensor coords, Tensor enc_matrix, Tensor enc_offset, "
         "Tensor enc_periodic, float[] radii, " SPECBIAS_NET ", " SPECBIAS_KW
         ") -> (Tensor, Tensor, Tensor)");
@@ -123,6 +128,7 @@ TORCH_LIBRARY_IMPL(specbias, Autograd, m) {
         "per_example_grad_norms", "grad_dots", "grad_gram", "region_grad_norms",
         "boundary_distance", "coord_gradients", "boundary_distance_encoded",
         "coord_gradients_encoded", "local_complexity", "local_complexity_encoded",
+        "grid_complexity",
         "first_order_complexity", "first_order_complexity_encoded"}) {
     m.impl(op, torch::CppFunction::makeFallthrough());
   }

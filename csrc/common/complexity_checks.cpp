@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "pattern_checks.h"
+
 namespace specbias {
 
 void check_hull_inputs(const at::Tensor& coords, const at::Tensor& directions, double radius) {
@@ -19,6 +21,18 @@ void check_hull_inputs(const at::Tensor& coords, const at::Tensor& directions, d
   TORCH_CHECK(directions.device() == coords.device(), "directions: expected device ",
               coords.device(), " (the device of coords), got ", directions.device());
   check_all_finite({{"directions", directions}});
+}
+
+void check_grid_hull_inputs(const at::Tensor& patterns, at::IntArrayRef grid_shape,
+                            at::IntArrayRef steps, at::IntArrayRef segments) {
+  check_patterns(patterns);
+  check_grid_shape(grid_shape, patterns.size(0));
+  TORCH_CHECK(steps.size() == grid_shape.size(), "steps: expected one step per grid axis (",
+              grid_shape.size(), "), got ", steps);
+  for (int64_t s : steps) {
+    TORCH_CHECK(s >= 1, "steps: expected whole numbers of grid points >= 1, got ", steps);
+  }
+  check_segments(segments, patterns.size(1));
 }
 
 void check_vertex_inputs(const at::Tensor& vertices, const Network& net) {

@@ -18,6 +18,11 @@ void check_hull_inputs(const at::Tensor& coords, const at::Tensor& directions, d
 // whose layer 0 takes the E features.
 void check_vertex_inputs(const at::Tensor& vertices, const Network& net);
 
+// grid_complexity: patterns [N, words] int64 of a grid of grid_shape (1-3 sizes, product N),
+// steps one per axis (each >= 1) and segments as for check_segments.
+void check_grid_hull_inputs(const at::Tensor& patterns, at::IntArrayRef grid_shape,
+                            at::IntArrayRef steps, at::IntArrayRef segments);
+
 // radii: at least one radius, each finite and >= 0.
 void check_radii(at::ArrayRef<double> radii);
 

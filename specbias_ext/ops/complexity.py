@@ -10,6 +10,10 @@ the point, in COORDINATE space (before the encoding):
   first-order distance ``|z| / ||grad_c z||`` is ``<= r``, for one or several radii, computed in
   the boundary-distance pass (which also returns the distance and the nearest neuron).
 
+On a grid whose hull vertices are themselves grid points (the hull along the axes, the radius
+a whole number of steps on every axis), ``grid_complexity`` counts from the patterns of the grid
+(one forward per grid point instead of one per vertex).
+
 The affine-sine forms take coordinates and the encoding ``(enc_matrix [E, D], enc_offset [E],
 enc_periodic bool [E])`` (``encode(c) = where(periodic, sin(u), u)``, ``u = c @ matrix.T +
 offset``; raw coordinates are the identity) and encode inside the kernel. The ``*_encoded`` forms
@@ -26,7 +30,7 @@ import torch
 from .. import _loader  # noqa: F401  (registers torch.ops.specbias)
 from ..nets.network import ReluNetwork
 from . import _fake_checks as checks
-from ._schema_args import AFFINE_SINE_FORM, feature_width, network_args
+from ._schema_args import AFFINE_SINE_FORM, feature_width, network_args, size_arg
 
 Tensor = torch.Tensor
 _ops = torch.ops.specbias
@@ -71,6 +75,33 @@ def local_complexity_encoded(vertices: Tensor, net: ReluNetwork) -> Tensor:
     width = vertices.shape[2] if isinstance(vertices, Tensor) and vertices.dim() == 3 else None
     weights, biases, kw = network_args(net, width, "vertices")
     return _ops.local_complexity_encoded(vertices, weights, biases, **kw)
+
+
+def grid_complexity(patterns: Tensor, grid_shape: Sequence[int], steps: Sequence[int],
+                    segments: Sequence[int], *, include_centre: bool = False) -> Tensor:
+    """Sampled local complexity from the patterns of a grid, where each point's hull vertices
+    are the grid points ``steps[d]`` points away along each axis ``d`` (and the point itself
+    with ``include_centre``).
+
+    Args:
+        patterns: int64 ``[N, W]`` packed patterns (``activation_patterns``), rows the grid points
+            in row-major order.
+        grid_shape: 1, 2 or 3 sizes whose product is N (SymInts allowed).
+        steps: one whole number >= 1 per axis: the radius in grid points along that axis.
+        segments: bit boundaries ``[b0, b1, ..., bS]``; ``[0] + cumulative hidden widths``
+            gives the hidden layers (``ReluNetwork.layer_bit_ranges``).
+        include_centre: the point is one of its own vertices.
+
+    Returns:
+        int32 ``[prod(grid_shape - 2 * steps), S]``, the points at least ``steps`` from every
+        edge in row-major order: per segment, the bits that are not the same at all of the
+        point's vertices. Equal to ``local_complexity`` with the axes as directions and
+        ``radius = steps[d] * step_d`` whenever the grid's coordinates are exactly ``c +-
+        radius * e_d``.
+    """
+    return _ops.grid_complexity(patterns, [size_arg(s, "grid_shape") for s in grid_shape],
+                                [int(s) for s in steps], bool(include_centre),
+                                [int(b) for b in segments])
 
 
 def first_order_complexity(coords: Tensor, net: ReluNetwork, enc_matrix: Tensor,
@@ -159,6 +190,22 @@ def _local_complexity_encoded_fake(vertices, weights, biases, *, slopes=None, in
     checks.check_network(vertices.new_empty((0, vertices.shape[2])), weights, biases,
                          slopes, input_skip, residual, skip_columns)
     return vertices.new_empty((vertices.shape[0], len(weights) - 1), dtype=torch.int32)
+
+
+@torch.library.register_fake("specbias::grid_complexity")
+def _grid_complexity_fake(patterns, grid_shape, steps, include_centre, segments):
+    checks.check_patterns(patterns)
+    checks.check_grid_shape(grid_shape, patterns.shape[0])
+    if len(steps) != len(grid_shape) or any(s < 1 for s in steps):
+        raise RuntimeError(f"steps: expected one whole number >= 1 per grid axis, got "
+                           f"{list(steps)}")
+    if len(segments) < 2:
+        raise RuntimeError("segments: expected at least 2 bit boundaries [b0, b1, ...], got "
+                           f"{list(segments)}")
+    points = 1
+    for size, step in zip(grid_shape, steps):
+        points = points * torch.sym_max(size - 2 * step, 0)
+    return patterns.new_empty((points, len(segments) - 1), dtype=torch.int32)
 
 
 @torch.library.register_fake("specbias::first_order_complexity")

@@ -19,6 +19,6 @@ from .geometry import (
     neuron_distances_through,
 )
 from .complexity import (
-    first_order_complexity, first_order_complexity_encoded, local_complexity,
+    first_order_complexity, first_order_complexity_encoded, grid_complexity, local_complexity,
     local_complexity_encoded,
 )

@@ -18,6 +18,7 @@ from ..ops.hull import hull_vertices
 from .geometry import (boundary_distance_encoded, boundary_distance_through, encode_affine_sine,
                        neuron_distances_encoded, neuron_distances_through)
 from .network import hidden_preactivations
+from .patterns import unpack_bits
 
 Tensor = torch.Tensor
 
@@ -48,6 +49,31 @@ def local_complexity(coords: Tensor, matrix: Tensor, offset: Tensor, periodic: T
     n, v, d = corners.shape
     encoded = encode_affine_sine(corners.reshape(n * v, d), matrix, offset, periodic)
     return local_complexity_encoded(encoded.reshape(n, v, encoded.shape[1]), net)
+
+
+def grid_complexity(patterns: Tensor, grid_shape: Sequence[int], steps: Sequence[int],
+                    segments: Sequence[int], include_centre: bool = False) -> Tensor:
+    """int32 ``[prod(grid_shape - 2 steps), S]`` from the packed patterns of a grid: the hull of
+    grid point i is the grid points ``i +- steps[d] e_d`` (and i with include_centre), taken by
+    slicing the unpacked bit grid; a bit counts when it differs from the first vertex's."""
+    shape = [int(s) for s in grid_shape]
+    if any(n - 2 * s <= 0 for n, s in zip(shape, steps)):
+        return torch.zeros((0, len(segments) - 1), dtype=torch.int32, device=patterns.device)
+    bits = unpack_bits(patterns, int(segments[-1])).reshape(*shape, -1)
+    inner = [slice(s, n - s) for n, s in zip(shape, steps)]
+    vertices = [bits[tuple(inner)]] if include_centre else []
+    for axis, step in enumerate(steps):
+        for sign in (1, -1):
+            moved = list(inner)
+            moved[axis] = slice(step + sign * step, shape[axis] - step + sign * step)
+            vertices.append(bits[tuple(moved)])
+    points = 1
+    for n, s in zip(shape, steps):
+        points *= n - 2 * s
+    stacked = torch.stack(vertices).reshape(len(vertices), points, bits.shape[-1])
+    changed = (stacked != stacked[:1]).any(dim=0)
+    return torch.stack([changed[:, lo:hi].sum(1) for lo, hi in zip(segments[:-1], segments[1:])],
+                       dim=1).to(torch.int32)
 
 
 def _within(per_neuron: Tensor, radii: Sequence[float], net: ReluNetwork) -> Tensor:

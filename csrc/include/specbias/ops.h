@@ -250,6 +250,16 @@ inline at::Tensor local_complexity_encoded(const at::Tensor& vertices, at::Tenso
   return op.call(vertices, weights, biases, slopes, input_skip, residual, skip_columns);
 }
 
+// Sampled, on a grid whose hull vertices are grid points steps[d] points away along axis d:
+// from the patterns of the grid, int32 [prod(grid_shape - 2 steps), segments.size() - 1].
+inline at::Tensor grid_complexity(const at::Tensor& patterns, at::IntArrayRef grid_shape,
+                                  at::IntArrayRef steps, bool include_centre,
+                                  at::IntArrayRef segments) {
+  SPECBIAS_OP("grid_complexity", at::Tensor(const at::Tensor&, at::IntArrayRef, at::IntArrayRef,
+                                            bool, at::IntArrayRef));
+  return op.call(patterns, grid_shape, steps, include_centre, segments);
+}
+
 // First order: (distance [N], argmin [N], counts [N, L, R]) with counts of |z|/||dz/dc|| <= radii.
 inline TensorTriple first_order_complexity(const at::Tensor& coords, const at::Tensor& enc_matrix,
                                            const at::Tensor& enc_offset,
