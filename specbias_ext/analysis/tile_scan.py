@@ -15,7 +15,7 @@ from typing import Callable, Optional, Union
 import torch
 
 from .. import ops
-from ..measure.complexity import LocalComplexity, local_complexity
+from ..measure.complexity import LocalComplexity, local_complexity_of_grid
 from ..ops.coordinates import boundary_distance
 from .arguments import check_grad_out, check_grid, check_lc, check_tile, resolve_model
 from .pattern_table import PatternTable
@@ -97,8 +97,7 @@ class TileScanner:
         self.lc_radius, self.lc_method = check_lc(lc_radius, lc_method)
         self.lc_settings = None
         if self.lc_radius is not None:   # what every tile's counts are measured with
-            self.lc_settings = self.local_complexity(
-                torch.zeros((0, grid.dim), dtype=dtype, device=self.device)).settings()
+            self.lc_settings = self.local_complexity(0, 0).settings()
 
     # -- per tile -------------------------------------------------------------------------
     def coords(self, a: int, b: int) -> Tensor:
@@ -168,9 +167,10 @@ class TileScanner:
         return torch.stack([torch.tensor(float(d.numel()), dtype=torch.float64), d.sum(),
                             (d * d).sum(), d.min(), d.max()]).cpu()
 
-    def local_complexity(self, coords: Tensor) -> LocalComplexity:
-        return local_complexity(coords, self.encoding, self.net, self.lc_radius,
-                                method=self.lc_method)
+    def local_complexity(self, a: int, b: int) -> LocalComplexity:
+        return local_complexity_of_grid(self.grid, self.encoding, self.net, self.lc_radius,
+                                        start=a, stop=b, method=self.lc_method,
+                                        dtype=self.dtype, device=self.device)
 
     # -- a block --------------------------------------------------------------------------
     def scan(self, tile_lo: int, tile_hi: int, sink=None, keep_ids: bool = True) -> BlockScan:
@@ -214,7 +214,7 @@ class TileScanner:
                 if self.boundary:
                     boundary_rows.append(self.boundary_stats(coords))
                 if lc:
-                    counts = self.local_complexity(coords)
+                    counts = self.local_complexity(a, b)
                     lc_hist += counts.total_histogram()
                     lc_sums += counts.layer_sums()
                     if writer is None and keep_ids:

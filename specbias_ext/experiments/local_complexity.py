@@ -58,7 +58,7 @@ def _measure_model(ctx, tset, variant, seed, radius):
     final_points = None
     for k in range(len(task.record_epochs)):
         p, net = patterns_at(tset, variant, seed, k, ctx.device)
-        lc = measure.local_complexity(coords, encoding, net, radius)
+        lc = measure.local_complexity(coords, encoding, net, radius, grid_shape=task.grid_shape)
         first = measure.local_complexity(coords, encoding, net, radius, method="first_order")
         ham = measure.neighbour_hamming(p, task.grid_shape)
         total = lc.total.to(torch.float64)

@@ -10,7 +10,7 @@ from .confusion import (
 )
 from .forward import network_forward
 from .boundaries import RegionSlopes, boundary_distance, coord_slopes
-from .complexity import LocalComplexity, local_complexity
+from .complexity import LocalComplexity, local_complexity, local_complexity_of_grid
 from .grad_stats import GradNormStats, grad_norm_stats, layer_sq_norms
 from .hamming import mean_pair_hamming, neighbour_hamming, pair_hamming
 from .loss import mse, mse_grad_head, mse_grad_out, psnr, target_peak
@@ -33,8 +33,8 @@ __all__ = [
     "RegionSlopes", "RegionStats", "boundary_distance", "coherence", "coherence_stats",
     "confusion_block", "confusion_pairs", "coord_slopes", "cosine", "empirical_ntk",
     "grad_norm_stats", "grad_norms", "grad_norms_at", "histogram", "hyperplane_cosines",
-    "layer_spectral_norms", "layer_sq_norms", "local_complexity", "log2_size_histogram",
-    "mean_pair_hamming", "mse", "mse_grad_head", "mse_grad_out", "neighbour_hamming",
+    "layer_spectral_norms", "layer_sq_norms", "local_complexity", "local_complexity_of_grid",
+    "log2_size_histogram", "mean_pair_hamming", "mse", "mse_grad_head", "mse_grad_out", "neighbour_hamming",
     "network_forward", "neuron_activity", "pair_dots_and_norms", "pair_hamming", "pattern_keys",
     "patterns", "psnr", "radial_band_edges", "radial_band_index",
     "radial_band_residual_2d", "region_coherence", "region_count", "region_grads",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 
 from ..nets.network import ReluNetwork
 from ..ops.complexity_coords import first_order_complexity, sampled_complexity
 from ..ops.hull import hull_directions
+from .grid_complexity import GridAxes, grid_local_complexity, hull_steps
 from .summaries import count_summary
 
 Tensor = torch.Tensor
@@ -99,7 +100,8 @@ def check_radius(radius, name: str) -> float:
 
 def local_complexity(coords: Tensor, encoding, net: ReluNetwork, radius: float, *,
                      num_directions: Optional[int] = None, seed: int = 0,
-                     include_centre: bool = False, method: str = "sampled") -> LocalComplexity:
+                     include_centre: bool = False, method: str = "sampled",
+                     grid_shape: Optional[Sequence[int]] = None) -> LocalComplexity:
     """Local complexity of ``net`` around every point of ``coords``.
 
     Args:
@@ -115,6 +117,11 @@ def local_complexity(coords: Tensor, encoding, net: ReluNetwork, radius: float, 
             published code's default configuration.
         method: ``"sampled"`` (neurons whose sign is not the same at every hull vertex) or
             ``"first_order"`` (neurons with ``|z| / ||grad_c z|| <= radius``).
+        grid_shape: the coords are the points of a row-major grid of this shape (one size per
+            coordinate). When the hull runs along the axes and the radius is a whole number of
+            steps on every axis, the vertices are grid points, and the sampled counts come from
+            one forward per grid point instead of one per vertex (``measure.grid_complexity``);
+            otherwise, or for coords that are not such a grid, nothing changes.
 
     Returns:
         ``LocalComplexity`` with int32 counts ``[N, L]`` and ``summary()``.
@@ -127,15 +134,58 @@ def local_complexity(coords: Tensor, encoding, net: ReluNetwork, radius: float, 
     if not isinstance(coords, Tensor) or coords.dim() != 2:
         shape = list(coords.shape) if isinstance(coords, Tensor) else type(coords).__name__
         raise ValueError(f"coords: expected a 2-D tensor [N, D], got {shape}")
+    if grid_shape is not None and (len(grid_shape) != coords.shape[1]
+                                   or math.prod(int(n) for n in grid_shape) != coords.shape[0]):
+        raise ValueError(f"grid_shape: expected one size per coordinate ({coords.shape[1]}) "
+                         f"with product the number of points ({coords.shape[0]}), got "
+                         f"{list(grid_shape)}")
+    if method == "sampled" and grid_shape is not None:
+        axes = GridAxes.of_coords(coords, grid_shape)
+        steps = None if axes is None else hull_steps(axes, radius, num_directions)
+        if steps is not None:
+            counts = grid_local_complexity(axes, steps, radius, encoding, net,
+                                           include_centre=include_centre)
+            return _sampled_result(counts, net, radius, coords.shape[1], include_centre)
     if method == "sampled":
         directions = hull_directions(coords.shape[1], num_directions, seed=seed,
                                      dtype=coords.dtype, device=coords.device)
         counts = sampled_complexity(coords, encoding, net, directions, radius,
                                     include_centre=include_centre)
-        used = directions.shape[0]
-    else:
-        counts = first_order_complexity(coords, encoding, net, [radius])[2][:, :, 0].contiguous()
-        used = None
-    return LocalComplexity(counts=counts, widths=net.hidden_widths, radius=radius, method=method,
-                           num_directions=used,
-                           include_centre=bool(include_centre) if method == "sampled" else False)
+        return _sampled_result(counts, net, radius, directions.shape[0], include_centre)
+    counts = first_order_complexity(coords, encoding, net, [radius])[2][:, :, 0].contiguous()
+    return LocalComplexity(counts=counts, widths=net.hidden_widths, radius=radius,
+                           method=method, num_directions=None, include_centre=False)
+
+
+def local_complexity_of_grid(grid, encoding, net: ReluNetwork, radius: float, *,
+                             start: Optional[int] = None, stop: Optional[int] = None,
+                             num_directions: Optional[int] = None, seed: int = 0,
+                             include_centre: bool = False, method: str = "sampled",
+                             dtype: torch.dtype = torch.float32,
+                             device: torch.device | str = "cpu") -> LocalComplexity:
+    """``local_complexity`` of the points ``start..stop-1`` of a grid object (``data.grids``:
+    ``CoordinateGrid``, ``PlaneSlice``; their coordinates in ``dtype`` on ``device``).
+
+    The counts are those of ``local_complexity`` on ``grid.coords(start, stop)``. On a
+    ``CoordinateGrid`` with a radius of a whole number of steps along every axis, the vertices
+    are grid points (the neighbours of a range's edge points included) and the grid path
+    (``measure.grid_complexity``) computes them with one forward per point.
+    """
+    if method == "sampled" and float(radius) > 0:
+        axes = GridAxes.of_grid(grid, dtype, device)
+        steps = None if axes is None else hull_steps(axes, float(radius), num_directions)
+        if steps is not None:
+            counts = grid_local_complexity(axes, steps, float(radius), encoding, net,
+                                           include_centre=include_centre, start=start,
+                                           stop=stop)
+            return _sampled_result(counts, net, float(radius), grid.dim, include_centre)
+    return local_complexity(grid.coords(start, stop, dtype=dtype, device=device), encoding, net,
+                            radius, num_directions=num_directions, seed=seed,
+                            include_centre=include_centre, method=method)
+
+
+def _sampled_result(counts: Tensor, net: ReluNetwork, radius: float, num_directions: int,
+                    include_centre: bool) -> LocalComplexity:
+    return LocalComplexity(counts=counts, widths=net.hidden_widths, radius=radius,
+                           method="sampled", num_directions=num_directions,
+                           include_centre=bool(include_centre))

@@ -278,7 +278,7 @@ def lc(inputs: RecordInputs, rec: dict, arrays: dict) -> None:
     # back to it by the measurement)
     coords = inputs.coords.to(inputs.net.dtype)
     result = measure.local_complexity(coords, inputs.encoder, inputs.net, cfg.lc_radius,
-                                      method=cfg.lc_method)
+                                      method=cfg.lc_method, grid_shape=inputs.grid_shape)
     rec["lc"] = result.summary()
     if cfg.save_lc_values:
         total = result.total.to(torch.int32).cpu().numpy()
