@@ -14,9 +14,11 @@
 #include <cmath>
 #include <limits>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "../common/layer_plan.h"
+#include "activation.h"
 #include "tiling.h"
 
 namespace specbias {
@@ -76,59 +78,117 @@ inline at::Tensor stack_encoded(const at::Tensor& x, const at::Tensor& x_jacobia
   return at::cat({x, x_jacobian.permute({2, 0, 1}).reshape({dims * rows, x.size(1)})}, 0);
 }
 
+// Counts of first-order distances within radii, per row of a tile: counts[r * row_stride + q]
+// gains 1 for each distance <= radii[q] (the caller's layer and tile offsets are in `counts`).
+// r_max is the largest radius.
+template <typename scalar_t>
+struct WithinRadii {
+  const scalar_t* radii;
+  int64_t num_radii;
+  scalar_t r_max;
+  int32_t* counts;
+  int64_t row_stride;
+
+  void count(int64_t r, scalar_t dist) const {
+    int32_t* c = counts + r * row_stride;
+    for (int64_t q = 0; q < num_radii; ++q) c[q] += dist <= radii[q];
+  }
+};
+
+// Neurons per step of the distance fold: the prefilter's bound tightens after each step.
+constexpr int64_t kFoldStep = 64;
+
+// z^2 > bound * g2 with bound = t^2 (1 + 16 eps) proves the computed |z| / sqrt(g2) exceeds t,
+// the rounding of both sides included, when bound * g2 is a normal number and z^2 is finite.
+// 0 (no bound: test every neuron) when t^2 leaves the normal range (t = +inf at the first
+// neuron of a point, or a radius too small or large).
+template <typename scalar_t>
+scalar_t prefilter_bound(scalar_t t) {
+  const scalar_t bound = t * t * (scalar_t(1) + 16 * std::numeric_limits<scalar_t>::epsilon());
+  return std::isnormal(bound) ? bound : scalar_t(0);
+}
+
 // On the GEMM output z of one hidden layer (value rows, then tangent rows; width columns), in
 // place: adds the bias (if any) to the values; with `best` set, folds every neuron's first-order
 // boundary distance |z| / ||dz/dc|| into the running minimum best[r] / argmin[r] (neuron index
 // first_neuron + k; a strict < keeps the lowest index on ties, and a neuron with zero tangent,
 // distance +inf, never replaces anything); applies the activation to the values and its
 // derivative (1 where z > 0, else the slope) to the tangents; with `prev` (the stacked block of
-// a_{l-1}, same layout) adds it to values and tangents (residual layer).
+// a_{l-1}, same layout) adds it to values and tangents (residual layer). With `within` (and
+// `best`), the same distances are counted against radii: the first-order local complexity.
+// Each step is a plain loop over the neurons (vectorised by GCC at its default flags); only the
+// neurons that a bound cannot exclude (closer than the running minimum or the largest radius)
+// take the square root and division, in neuron order.
 template <typename scalar_t>
 void activate_with_tangents(scalar_t* s, int64_t rows, int64_t dims, int64_t width,
                             const scalar_t* bias, scalar_t slope, const scalar_t* prev,
-                            scalar_t* best, int64_t* argmin, int64_t first_neuron) {
+                            scalar_t* best, int64_t* argmin, int64_t first_neuron,
+                            const WithinRadii<scalar_t>* within = nullptr) {
+  using Bits = std::conditional_t<sizeof(scalar_t) == 4, uint32_t, uint64_t>;
   const int64_t tangent_stride = rows * width;
+  const scalar_t smallest = std::numeric_limits<scalar_t>::min();
+  const scalar_t largest = std::numeric_limits<scalar_t>::max();
+  std::vector<scalar_t> g2(best ? width : 0);
+  std::vector<uint8_t> test(best ? width : 0);
+  std::vector<Bits> keep(width);
   for (int64_t r = 0; r < rows; ++r) {
     scalar_t* z = s + r * width;
     scalar_t* t0 = s + tangent_stride + r * width;  // tangent d of neuron k: t0[d * stride + k]
-    scalar_t row_best = best ? best[r] : scalar_t(0);
-    int64_t row_arg = best ? argmin[r] : -1;
-    for (int64_t k = 0; k < width; ++k) {
-      const scalar_t zk = bias ? z[k] + bias[k] : z[k];
-      if (best) {
-        scalar_t g2 = 0;
-        for (int64_t d = 0; d < dims; ++d) {
-          const scalar_t t = t0[d * tangent_stride + k];
-          g2 += t * t;
+    if (bias) {
+      for (int64_t k = 0; k < width; ++k) z[k] += bias[k];
+    }
+    if (best) {
+      for (int64_t k = 0; k < width; ++k) g2[k] = 0;
+      for (int64_t d = 0; d < dims; ++d) {
+        const scalar_t* t = t0 + d * tangent_stride;
+        for (int64_t k = 0; k < width; ++k) g2[k] += t[k] * t[k];
+      }
+      scalar_t row_best = best[r];
+      int64_t row_arg = argmin[r];
+      for (int64_t k0 = 0; k0 < width; k0 += kFoldStep) {
+        const int64_t k1 = std::min(width, k0 + kFoldStep);
+        const scalar_t reach = within ? std::max(row_best, within->r_max) : row_best;
+        const scalar_t bound = prefilter_bound(reach);
+        for (int64_t k = k0; k < k1; ++k) {
+          const scalar_t zz = z[k] * z[k];
+          const scalar_t limit = bound * g2[k];
+          test[k] = !(limit >= smallest && zz > limit && zz <= largest);
         }
-        if (g2 > scalar_t(0)) {
-          const scalar_t dist = std::abs(zk) / std::sqrt(g2);
+        for (int64_t k = k0; k < k1; ++k) {
+          if (!test[k] || !(g2[k] > scalar_t(0))) continue;
+          const scalar_t dist = std::abs(z[k]) / std::sqrt(g2[k]);
           if (dist < row_best) {
             row_best = dist;
             row_arg = first_neuron + k;
           }
+          if (within) within->count(r, dist);
         }
       }
-      if (zk > scalar_t(0)) {
-        z[k] = zk;
-      } else if (slope == scalar_t(0)) {
-        z[k] = 0;
-        for (int64_t d = 0; d < dims; ++d) t0[d * tangent_stride + k] = 0;
-      } else {
-        z[k] = slope * zk;
-        for (int64_t d = 0; d < dims; ++d) t0[d * tangent_stride + k] *= slope;
-      }
-      if (prev) {
-        const scalar_t* p = prev + r * width;
-        z[k] += p[k];
-        for (int64_t d = 0; d < dims; ++d) {
-          t0[d * tangent_stride + k] += p[tangent_stride + d * tangent_stride + k];
-        }
-      }
-    }
-    if (best) {
       best[r] = row_best;
       argmin[r] = row_arg;
+    }
+    // Activation: a bitwise select, branch-free (see cpu/activation.h for why).
+    for (int64_t k = 0; k < width; ++k) keep[k] = z[k] > scalar_t(0) ? ~Bits(0) : Bits(0);
+    const Bits scaled = slope == scalar_t(0) ? Bits(0) : ~Bits(0);  // ReLU: 0, not slope * z
+    for (int64_t k = 0; k < width; ++k) {
+      z[k] = cpu::bits_as<scalar_t>((cpu::bits_as<Bits>(z[k]) & keep[k]) |
+                                    (cpu::bits_as<Bits>(slope * z[k]) & ~keep[k] & scaled));
+    }
+    for (int64_t d = 0; d < dims; ++d) {
+      scalar_t* t = t0 + d * tangent_stride;
+      for (int64_t k = 0; k < width; ++k) {
+        t[k] = cpu::bits_as<scalar_t>((cpu::bits_as<Bits>(t[k]) & keep[k]) |
+                                      (cpu::bits_as<Bits>(slope * t[k]) & ~keep[k] & scaled));
+      }
+    }
+    if (prev) {
+      const scalar_t* p = prev + r * width;
+      for (int64_t k = 0; k < width; ++k) z[k] += p[k];
+      for (int64_t d = 0; d < dims; ++d) {
+        scalar_t* t = t0 + d * tangent_stride;
+        const scalar_t* pt = prev + tangent_stride + d * tangent_stride + r * width;
+        for (int64_t k = 0; k < width; ++k) t[k] += pt[k];
+      }
     }
   }
 }

@@ -1,15 +1,14 @@
 // First-order local complexity on the CPU, in the boundary-distance pass: per tile of points the
-// stacked value+tangent forward of coord_forward.h; after each hidden layer's GEMM one sweep
-// counts, per layer and per radius, the neurons whose first-order distance |z| / ||dz/dc|| is
-// <= r, and coord_forward::activate_with_tangents then folds the distances into the running
-// minimum (distance and nearest neuron, bit-identical to boundary_distance) and applies bias,
-// activation and residual.
+// stacked value+tangent forward of coord_forward.h; after each hidden layer's GEMM,
+// coord_forward::activate_with_tangents folds every neuron's first-order distance
+// |z| / ||dz/dc|| into the running minimum (distance and nearest neuron, bit-identical to
+// boundary_distance) and counts the same distance against each radius, per layer, before it
+// applies the activation and residual.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <tuple>
@@ -26,57 +25,6 @@ namespace {
 
 using Triple = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
 
-// On the GEMM output s of one hidden layer (value rows, then tangent rows; bias not yet added):
-// adds, per row r and radius q, the number of neurons whose first-order distance |z| / ||dz/dc||
-// (the expression of coord_forward::activate_with_tangents, so the same rounding) is
-// <= radii[q] to counts[r * count_stride + q]. Zero-gradient neurons (distance +inf) never count.
-// Most neurons are far outside the largest radius: z^2 > reject * ||dz/dc||^2 with the right
-// side a normal number and reject = r_max^2 (1 + 16 eps), which covers the rounding of both
-// sides, proves the computed distance exceeds r_max without the square root and division
-// (reject = 0 turns the test off).
-template <typename scalar_t>
-void count_within(const scalar_t* s, int64_t rows, int64_t dims, int64_t width,
-                  const scalar_t* bias, const std::vector<scalar_t>& radii, scalar_t reject,
-                  int32_t* counts, int64_t count_stride) {
-  const int64_t tangent_stride = rows * width;
-  const int64_t num_radii = static_cast<int64_t>(radii.size());
-  const scalar_t smallest = std::numeric_limits<scalar_t>::min();
-  // Row buffers, so that the sum of squares and the prefilter run as plain loops over the
-  // neurons (vectorised by the compiler); the survivors take the exact test.
-  std::vector<scalar_t> g2(width), zb(width);
-  std::vector<uint8_t> maybe(width);
-  for (int64_t r = 0; r < rows; ++r) {
-    const scalar_t* z = s + r * width;
-    const scalar_t* t0 = s + tangent_stride + r * width;
-    int32_t* row_counts = counts + r * count_stride;
-    for (int64_t k = 0; k < width; ++k) g2[k] = 0;
-    for (int64_t d = 0; d < dims; ++d) {
-      const scalar_t* t = t0 + d * tangent_stride;
-      for (int64_t k = 0; k < width; ++k) g2[k] += t[k] * t[k];
-    }
-    for (int64_t k = 0; k < width; ++k) zb[k] = bias ? z[k] + bias[k] : z[k];
-    for (int64_t k = 0; k < width; ++k) {
-      const scalar_t bound = reject * g2[k];
-      maybe[k] = !(bound >= smallest && zb[k] * zb[k] > bound);
-    }
-    for (int64_t k = 0; k < width; ++k) {
-      if (!maybe[k] || !(g2[k] > scalar_t(0))) continue;
-      const scalar_t dist = std::abs(zb[k]) / std::sqrt(g2[k]);
-      for (int64_t q = 0; q < num_radii; ++q) row_counts[q] += dist <= radii[q];
-    }
-  }
-}
-
-// The prefilter bound of count_within: r_max^2 (1 + 16 eps) when it is a normal number (else 0:
-// a radius so small or large that its square leaves the normal range is always tested exactly).
-template <typename scalar_t>
-scalar_t reject_bound(const std::vector<scalar_t>& radii) {
-  const scalar_t r_max = *std::max_element(radii.begin(), radii.end());
-  const scalar_t bound =
-      r_max * r_max * (scalar_t(1) + 16 * std::numeric_limits<scalar_t>::epsilon());
-  return std::isnormal(bound) ? bound : scalar_t(0);
-}
-
 // (distance [n], argmin [n], counts [n, L, R]); stack(r0, rows) as in coord_forward.h.
 template <typename scalar_t, typename StackFn>
 Triple count_tiles(int64_t n, int64_t dims, const Network& net, at::ArrayRef<double> radii_in,
@@ -84,8 +32,8 @@ Triple count_tiles(int64_t n, int64_t dims, const Network& net, at::ArrayRef<dou
   const std::vector<LayerPlan> layers = layer_plan(net, /*contiguous=*/true);
   const int64_t hidden = static_cast<int64_t>(net.hidden_layers());
   const int64_t num_radii = static_cast<int64_t>(radii_in.size());
-  std::vector<scalar_t> radii(radii_in.begin(), radii_in.end());
-  const scalar_t reject = reject_bound(radii);
+  const std::vector<scalar_t> radii(radii_in.begin(), radii_in.end());
+  const scalar_t r_max = *std::max_element(radii.begin(), radii.end());
   at::Tensor dist = at::full({n}, std::numeric_limits<double>::infinity(), options);
   at::Tensor argmin = at::full({n}, -1, options.dtype(at::kLong));
   at::Tensor counts = at::zeros({n, hidden, num_radii}, options.dtype(at::kInt));
@@ -108,14 +56,15 @@ Triple count_tiles(int64_t n, int64_t dims, const Network& net, at::ArrayRef<dou
         if (layer.has_skip()) z.addmm_(layer.skip_input(x0), layer.w_skip_t);
         const int64_t width = z.size(1);
         const scalar_t* bias = layer.has_bias() ? layer.bias.data_ptr<scalar_t>() : nullptr;
-        count_within<scalar_t>(z.data_ptr<scalar_t>(), rows, dims, width, bias, radii, reject,
-                               count_ptr + (r0 * hidden + l) * num_radii, hidden * num_radii);
-        // Distance fold (running minimum and nearest neuron), bias, activation and residual,
-        // exactly as in boundary_distance.
+        // Bias, distance fold (running minimum and nearest neuron), activation and residual
+        // exactly as in boundary_distance, the same distances counted within the radii.
+        const coord_forward::WithinRadii<scalar_t> within{
+            radii.data(), num_radii, r_max, count_ptr + (r0 * hidden + l) * num_radii,
+            hidden * num_radii};
         coord_forward::activate_with_tangents<scalar_t>(
             z.data_ptr<scalar_t>(), rows, dims, width, bias, static_cast<scalar_t>(layer.slope),
             layer.residual ? s.data_ptr<scalar_t>() : nullptr, dist_ptr + r0, arg_ptr + r0,
-            first_neuron);
+            first_neuron, &within);
         s = z;
         first_neuron += width;
       }
