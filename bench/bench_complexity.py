@@ -1,7 +1,9 @@
-"""Local-complexity benchmarks: the fused sampled LC beside the published method (a forward hook
-per layer and one forward of every hull vertex, in plain torch) on the same network and points in
-the same run, with the counts compared; sampled LC against activation_patterns on the same
-points; first-order LC against boundary_distance.
+"""Local-complexity benchmarks: the sampled LC on a grid (``measure.local_complexity`` with the
+grid's shape: one forward per grid point, ``grid_complexity`` combines the rows) and the fused
+per-vertex kernel beside the published method (a forward hook per layer and one forward of every
+hull vertex, in plain torch) on the same network and points in the same run, with the counts
+compared and the peak memory; sampled LC against activation_patterns on the same points;
+first-order LC against boundary_distance.
 
 Run: PYTHONPATH=. python -m pytest bench/bench_complexity.py -q --benchmark-columns=min,rounds
 [--device cuda] [-k published]. Times (best of the rounds) and ratios land in each
@@ -12,8 +14,9 @@ import time
 import pytest
 import torch
 
+from peak_memory import peak_memory_bytes
 from timing import best_time, sync
-from specbias_ext import ReluNetwork, activation_patterns
+from specbias_ext import ReluNetwork, activation_patterns, measure
 from specbias_ext.ops import complexity as ops_complexity
 from specbias_ext.ops import geometry as ops_geometry
 from specbias_ext.ops.hull import hull_directions
@@ -72,14 +75,9 @@ def _timed(fn, device):
     return time.perf_counter() - wall, time.process_time() - cpu, out
 
 
-def test_sampled_vs_published(benchmark, device):
-    """512^2 grid, MLP 4x256 on raw 2D coordinates, the 2 axes (4 vertices), r = grid step; one
-    call each (after one warm-up call of ours), wall and process CPU time. Baselines: the hook
-    implementation in batches of 4096 points, and the published pipeline (DataLoader, batches of
-    256 points, torch.sign). Target on the CPU: >= 5x faster than the published method, equal
-    counts (the published sign also separates exact zeros: points where that matters are
-    counted in points_differing_published)."""
-    side = 512
+def _published_case(device, side=512):
+    """The published comparison's inputs and its three calls: the grid path, the per-vertex
+    kernel and the published pipeline on the same points."""
     coords = _grid(side, device)
     net = _net(device)
     form = _raw_form(device)
@@ -87,28 +85,49 @@ def test_sampled_vs_published(benchmark, device):
     radius = 1.0 / side
     model = HookedNetwork(net)
     hulls = ortho_hull(coords, dirs, radius)
-    ours = lambda: ops_complexity.local_complexity(coords, net, *form, dirs, radius)  # noqa: E731
-    ours()
-    t_ours, c_ours, counts = _timed(ours, device)
+    grid = lambda: measure.local_complexity(coords, None, net, radius,  # noqa: E731
+                                            grid_shape=(side, side)).counts
+    vertex = lambda: ops_complexity.local_complexity(coords, net, *form, dirs, radius)  # noqa
+    published = lambda: _published_pipeline(hulls, model)  # noqa: E731
+    return coords, net, hulls, model, grid, vertex, published
+
+
+def test_sampled_vs_published(benchmark, device):
+    """512^2 grid, MLP 4x256 on raw 2D coordinates, the 2 axes (4 vertices), r = grid step; one
+    call each (after one warm-up call of ours), wall and process CPU time. Ours: the grid path
+    (``measure.local_complexity(..., grid_shape=)``, what the monitor and the analysis run on a
+    grid) and the per-vertex kernel (``specbias::local_complexity``, any points). Baselines: the
+    hook implementation in batches of 4096 points, and the published pipeline (DataLoader,
+    batches of 256 points, torch.sign). Target on the CPU: >= 5x faster than the published
+    method, equal counts (the published sign also separates exact zeros: points where that
+    matters are counted in points_differing_published)."""
+    coords, net, hulls, model, grid, vertex, published = _published_case(device)
+    grid()
+    vertex()
+    t_grid, c_grid, counts = _timed(grid, device)
+    t_vertex, c_vertex, vertex_counts = _timed(vertex, device)
     t_hooks, c_hooks, hooked = _timed(
         lambda: intersections_for_hulls(hulls, model, batch_size=4096), device)
-    t_pub, c_pub, published = _timed(lambda: _published_pipeline(hulls, model), device)
+    t_pub, c_pub, published = _timed(published, device)
     counts = counts.to(torch.int64).cpu()
     kept = (coords.shape[0] // 256) * 256
     differing = int((counts[:kept] != published[:kept].to(torch.int64)).any(1).sum())
     benchmark.extra_info.update(
         points=coords.shape[0], mlp="4x256", vertices=4, threads=torch.get_num_threads(),
-        ours_s=round(t_ours, 3), hooks_batch4096_s=round(t_hooks, 3),
-        published_pipeline_s=round(t_pub, 3), ours_cpu_s=round(c_ours, 3),
+        grid_path_s=round(t_grid, 3), vertex_kernel_s=round(t_vertex, 3),
+        hooks_batch4096_s=round(t_hooks, 3), published_pipeline_s=round(t_pub, 3),
+        grid_path_cpu_s=round(c_grid, 3), vertex_kernel_cpu_s=round(c_vertex, 3),
         hooks_cpu_s=round(c_hooks, 3), published_cpu_s=round(c_pub, 3),
-        speedup_vs_hooks=round(t_hooks / t_ours, 2), speedup_vs_published=round(t_pub / t_ours, 2),
-        cpu_speedup_vs_hooks=round(c_hooks / c_ours, 2),
-        cpu_speedup_vs_published=round(c_pub / c_ours, 2),
+        speedup_vs_published=round(t_pub / t_grid, 2),
+        cpu_speedup_vs_published=round(c_pub / c_grid, 2),
+        speedup_vs_hooks=round(t_hooks / t_grid, 2),
+        vertex_kernel_speedup_vs_published=round(t_pub / t_vertex, 2),
         equal_counts_hooks=bool(torch.equal(counts, hooked)),
+        equal_counts_vertex_kernel=bool(torch.equal(counts, vertex_counts.to(torch.int64).cpu())),
         points_differing_published=differing,
         mean_lc=round(float(counts.sum(1).double().mean()), 3))
     assert torch.equal(counts, hooked)
-    benchmark.pedantic(ours, rounds=1, warmup_rounds=0)
+    benchmark.pedantic(lambda: None, rounds=1, warmup_rounds=0)
 
 
 def test_sampled_vs_activation_patterns(benchmark, device):
@@ -162,3 +181,15 @@ def test_first_order_vs_boundary_distance(benchmark, device):
 def _no_grad():
     with torch.no_grad():
         yield
+
+
+def test_sampled_peak_memory_vs_published(benchmark, device):
+    """Peak memory above the level before the call, same inputs as test_sampled_vs_published
+    (the hull vertices given to the published pipeline are built before)."""
+    _, _, _, _, grid, vertex, published = _published_case(device)
+    mib = 1 << 20
+    benchmark.extra_info.update(
+        grid_path_peak_mib=round(peak_memory_bytes(grid, device) / mib, 1),
+        vertex_kernel_peak_mib=round(peak_memory_bytes(vertex, device) / mib, 1),
+        published_peak_mib=round(peak_memory_bytes(published, device) / mib, 1))
+    benchmark.pedantic(lambda: None, rounds=1, warmup_rounds=0)

@@ -3,13 +3,24 @@
 CUDA: the caching allocator's peak (torch.cuda.max_memory_allocated) above what was allocated
 before the call. CPU: the process's resident-set high-water mark (VmHWM) above the resident set
 before the call; Linux lets a process reset its own high-water mark through /proc/self/clear_refs.
+Blocks that earlier calls freed stay resident in glibc's heap and would be reused without
+raising the mark, so the heap's free memory goes back to the system first (malloc_trim).
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 from typing import Callable
 
 import torch
+
+
+def _release_free_heap() -> None:
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):   # not glibc: the peak may then undercount
+        pass
 
 
 def _rss_kib(field: str) -> int:
@@ -33,6 +44,7 @@ def peak_memory_bytes(fn: Callable[[], object], device: str | torch.device = "cp
         peak = torch.cuda.max_memory_allocated(device) - before
         del result
         return int(peak)
+    _release_free_heap()
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
     before = _rss_kib("VmRSS")
