@@ -33,8 +33,8 @@ Tensor = torch.Tensor
 VERTEX_ULPS = 4
 
 #: Grid points whose patterns are held at once (with their border): bounds the memory of a
-#: large grid to a few tens of MiB of patterns.
-CHUNK_POINTS = 1 << 18
+#: large grid to about 4 MiB of patterns per 1024 hidden neurons.
+CHUNK_POINTS = 1 << 15
 
 
 @dataclass(frozen=True)

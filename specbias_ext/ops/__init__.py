@@ -5,8 +5,8 @@ counts), ``gradients`` (per-example gradient norms, inner products, Gram blocks,
 sums), ``geometry`` (the schema-level boundary distance and coordinate gradients, from
 coordinates through an encoding in affine-sine form or from encoded points with their Jacobian)
 ``coordinates`` (the same from coordinates through any encoding) and ``complexity``
-(local complexity, sampled on hull vertices and first order; ``hull`` draws the hull,
-``complexity_coords`` takes any encoding). Every op that runs the
+(local complexity, sampled on hull vertices or on a grid's own patterns, and first order;
+``hull`` draws the hull, ``complexity_coords`` takes any encoding). Every op that runs the
 network takes ``(x, net, ...)`` with a ``ReluNetwork``: ``specbias_ext.relu_network(model)``
 reads one off a module, ``ReluNetwork.of(weights, biases)`` builds one from lists in nn.Linear
 layout. ``x[N, D]`` is what enters the network's first layer (already encoded), float32 or
