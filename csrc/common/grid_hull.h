@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bit_utils.h"
+#include "complexity_checks.h"
 
 namespace specbias {
 
@@ -64,6 +65,31 @@ inline GridHullPlan grid_hull_plan(at::IntArrayRef grid_shape, at::IntArrayRef s
     }
   }
   return plan;
+}
+
+// A grid_complexity call after its checks: the contiguous patterns, the plan, and the output
+// [inner points, segments] (int32, uninitialised; zero-filled when there is nothing to count).
+struct GridComplexityCall {
+  at::Tensor patterns;
+  GridHullPlan plan;
+  int64_t segments;
+  at::Tensor out;
+
+  bool empty() const { return out.numel() == 0; }
+};
+
+inline GridComplexityCall prepare_grid_complexity(const at::Tensor& patterns,
+                                                  at::IntArrayRef grid_shape,
+                                                  at::IntArrayRef steps, bool include_centre,
+                                                  at::IntArrayRef segments) {
+  check_grid_hull_inputs(patterns, grid_shape, steps, segments);
+  GridComplexityCall call{patterns.contiguous(),
+                          grid_hull_plan(grid_shape, steps, include_centre, segments),
+                          static_cast<int64_t>(segments.size()) - 1, at::Tensor()};
+  call.out = at::empty({call.plan.inner_points(), call.segments},
+                       patterns.options().dtype(at::kInt));
+  if (call.empty()) call.out.zero_();
+  return call;
 }
 
 // The row of the grid of patterns that holds inner point e (row-major over plan.inner).

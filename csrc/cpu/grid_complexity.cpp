@@ -4,7 +4,6 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include "../common/complexity_checks.h"
 #include "../common/grid_hull.h"
 #include "tiling.h"
 
@@ -16,18 +15,16 @@ using cpu::kNeighborGrain;
 at::Tensor grid_complexity_cpu(const at::Tensor& patterns_in, at::IntArrayRef grid_shape,
                                at::IntArrayRef steps, bool include_centre,
                                at::IntArrayRef segments) {
-  check_grid_hull_inputs(patterns_in, grid_shape, steps, segments);
-  const at::Tensor patterns = patterns_in.contiguous();
-  const GridHullPlan plan = grid_hull_plan(grid_shape, steps, include_centre, segments);
-  const int64_t num_segments = static_cast<int64_t>(segments.size()) - 1;
-  const int64_t points = plan.inner_points();
-  at::Tensor out = at::empty({points, num_segments}, patterns.options().dtype(at::kInt));
-  if (points == 0 || num_segments == 0) return out.zero_();
-  const int64_t words = patterns.size(1);
-  const auto* rows = reinterpret_cast<const uint64_t*>(patterns.data_ptr<int64_t>());
-  int32_t* o = out.data_ptr<int32_t>();
+  GridComplexityCall call =
+      prepare_grid_complexity(patterns_in, grid_shape, steps, include_centre, segments);
+  if (call.empty()) return call.out;
+  const GridHullPlan& plan = call.plan;
+  const int64_t num_segments = call.segments;
+  const int64_t words = call.patterns.size(1);
+  const auto* rows = reinterpret_cast<const uint64_t*>(call.patterns.data_ptr<int64_t>());
+  int32_t* o = call.out.data_ptr<int32_t>();
   const int64_t masks = static_cast<int64_t>(plan.mask_word.size());
-  at::parallel_for(0, points, kNeighborGrain, [&](int64_t e0, int64_t e1) {
+  at::parallel_for(0, plan.inner_points(), kNeighborGrain, [&](int64_t e0, int64_t e1) {
     for (int64_t e = e0; e < e1; ++e) {
       hull_counts(rows, words, inner_point_row(e, plan.shape, plan.inner, plan.steps),
                   plan.offsets.data(), static_cast<int64_t>(plan.offsets.size()),
@@ -35,7 +32,7 @@ at::Tensor grid_complexity_cpu(const at::Tensor& patterns_in, at::IntArrayRef gr
                   o + e * num_segments, num_segments);
     }
   });
-  return out;
+  return call.out;
 }
 
 }  // namespace

@@ -5,7 +5,6 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
-#include "../common/complexity_checks.h"
 #include "../common/grid_hull.h"
 #include "tiling.cuh"
 
@@ -34,14 +33,13 @@ __global__ void grid_complexity_kernel(const uint64_t* __restrict__ rows, int64_
 at::Tensor grid_complexity_cuda(const at::Tensor& patterns_in, at::IntArrayRef grid_shape,
                                 at::IntArrayRef steps, bool include_centre,
                                 at::IntArrayRef segments) {
-  check_grid_hull_inputs(patterns_in, grid_shape, steps, segments);
   const c10::cuda::CUDAGuard guard(patterns_in.device());
-  const at::Tensor patterns = patterns_in.contiguous();
-  const GridHullPlan plan = grid_hull_plan(grid_shape, steps, include_centre, segments);
-  const int64_t num_segments = static_cast<int64_t>(segments.size()) - 1;
+  GridComplexityCall call =
+      prepare_grid_complexity(patterns_in, grid_shape, steps, include_centre, segments);
+  if (call.empty()) return call.out;
+  const GridHullPlan& plan = call.plan;
+  const at::Tensor& patterns = call.patterns;
   const int64_t points = plan.inner_points();
-  at::Tensor out = at::empty({points, num_segments}, patterns.options().dtype(at::kInt));
-  if (points == 0 || num_segments == 0) return out.zero_();
   const int64_t masks = static_cast<int64_t>(plan.mask_word.size());
   // The plan in one int64 tensor: offsets, mask words, mask segments, mask bits.
   std::vector<int64_t> host(plan.offsets);
@@ -62,10 +60,10 @@ at::Tensor grid_complexity_cuda(const at::Tensor& patterns_in, at::IntArrayRef g
                            at::cuda::getCurrentCUDAStream()>>>(
       reinterpret_cast<const uint64_t*>(patterns.data_ptr<int64_t>()), patterns.size(1), grid,
       p, vertices, p + vertices, p + vertices + masks,
-      reinterpret_cast<const uint64_t*>(p + vertices + 2 * masks), masks, points, num_segments,
-      out.data_ptr<int32_t>());
+      reinterpret_cast<const uint64_t*>(p + vertices + 2 * masks), masks, points, call.segments,
+      call.out.data_ptr<int32_t>());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
-  return out;
+  return call.out;
 }
 
 }  // namespace
