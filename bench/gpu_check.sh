@@ -137,7 +137,7 @@ fi
 
 # ---- 4. tests: every test marked `cuda`, one pytest process per file ----
 test_files_with() {  # files that have tests marked cuda (requires_cuda or pytest.mark.cuda)
-  grep -l -E "import requires_cuda|mark\.cuda\b" python_tests/test_*.py
+  find python_tests -name 'test_*.py' | sort | xargs grep -l -E "import requires_cuda|mark\.cuda\b"
 }
 if wanted tests; then
   for f in $(test_files_with); do
@@ -146,7 +146,7 @@ if wanted tests; then
   done
 fi
 if wanted cputests; then
-  for f in python_tests/test_*.py; do
+  for f in $(find python_tests -name 'test_*.py' | sort); do
     run "test_$(basename "$f" .py)" "${TEST_TIMEOUT:-150}" "$PY" -m pytest "$f" -m "not cuda" -q \
       -p no:cacheprovider -rfE
   done
@@ -155,7 +155,7 @@ fi
 # ---- 5. benchmarks: one process and one JSON per file ----
 if wanted bench; then
   : > "$OUT/bench.txt"
-  default_bench="bench/bench_region_ops.py bench/bench_grad_ops.py bench/bench_geometry.py bench/bench_recorder.py bench/bench_reproduce.py"
+  default_bench="bench/bench_region_ops.py bench/bench_grad_ops.py bench/bench_geometry.py bench/bench_complexity.py bench/bench_monitor.py bench/bench_reproduce.py"
   [ "$DRY" = 1 ] && default_bench=""
   for bench_file in ${BENCH_FILES:-$default_bench}; do
     name=$(basename "$bench_file" .py)
