@@ -15,7 +15,9 @@ from torch import nn
 import ensemble_dist_worker as W
 from output_values import provenance_of, snapshot
 from specbias_ext.stats import intervals as statistics
-from specbias_ext.analysis import MemberFailed, RankFailed, analyze_ensemble, analyze_grid
+from specbias_ext.analysis import (
+    MemberFailed, RankFailed, analyze_ensemble, analyze_grid, analyze_stream,
+)
 from specbias_ext.commands.cli import main
 from specbias_ext.commands.analyze_outputs import member_labels
 from specbias_ext.data.grids import CoordinateGrid
@@ -215,6 +217,47 @@ def test_one_process_members_match_analysis_alone_with_models_of_every_kind(tmp_
             assert files[fname] == data
 
 
+def _local_complexity_reads(depth):
+    """How to read each local-complexity quantity of ensemble.json from a member's summary."""
+    def layer(l):
+        return lambda lc: lc["layer_means"][l] if l < len(lc["layer_means"]) else None
+    return {"local_complexity_mean": lambda lc: lc["mean"],
+            "local_complexity_median": lambda lc: lc["median"],
+            "local_complexity_total_fraction_mean": lambda lc: lc["total_fraction_mean"],
+            **{f"local_complexity_layer_{l}_mean": layer(l) for l in range(depth)}}
+
+
+@pytest.mark.parametrize("method, steps", [("sampled", 1), ("first_order", 2.5)])
+def test_local_complexity_of_each_member_and_across_them(tmp_path, method, steps):
+    grid = W.grid()
+    radius = steps * grid.step
+    out = tmp_path / "ens"
+    summaries = analyze_ensemble([W.model(k) for k in range(3)], grid, out=out, tile=50,
+                                 lc_radius=radius, lc_method=method)
+    alone = [analyze_stream(W.model(k), grid, tile=50, ids="none", lc_radius=radius,
+                            lc_method=method).summary()["local_complexity"] for k in range(3)]
+    for k, lc in enumerate(alone):
+        assert summaries[k]["local_complexity"] == lc
+        assert (lc["radius"], lc["method"], lc["points"]) == (radius, method, grid.num_points)
+    assert [len(lc["layer_means"]) for lc in alone] == [2, 2, 3]   # member 2 is deeper
+    stats = json.loads((out / "ensemble.json").read_text())["statistics"]
+    reads = _local_complexity_reads(3)
+    assert {k for k in stats if k.startswith("local_complexity")} == set(reads)
+    for key, read in reads.items():
+        values = [read(lc) for lc in alone]
+        present = [v for v in values if v is not None]
+        effect = statistics.difference(present)
+        _, sd = statistics.mean_sd(present)
+        st = stats[key]
+        assert st["values"] == values and st["n"] == len(present) and st["level"] == 0.95
+        assert (st["mean"], st["low"], st["high"]) == (effect.estimate, effect.low, effect.high)
+        assert st["sd"] == (sd if len(present) > 1 else None)
+    assert stats["local_complexity_layer_2_mean"]["n"] == 1     # only member 2 has layer 2
+    assert stats["local_complexity_layer_2_mean"]["low"] is None
+    assert stats["local_complexity_mean"]["low"] < stats["local_complexity_mean"]["high"]
+    assert len(set(stats["local_complexity_mean"]["values"])) > 1   # the members do differ
+
+
 def test_one_process_failure_raises_and_writes_no_ensemble_file(tmp_path):
     out = tmp_path / "f"
     with pytest.raises(ValueError, match="broken on purpose"):
@@ -236,6 +279,8 @@ def test_api_refuses_bad_arguments(tmp_path):
         (dict(members=[m], ids="memory"), ValueError, "'none' or 'file'"),
         (dict(members=[m], tile=0), ValueError, "tile"),
         (dict(members=[m], sources=["a", "b"]), ValueError, "sources"),
+        (dict(members=[m], lc_radius=0.0), ValueError, "lc_radius"),
+        (dict(members=[m], lc_radius=0.1, lc_method="exact"), ValueError, "lc_method"),
     ]
     for kw, exc, match in cases:
         with pytest.raises(exc, match=match):

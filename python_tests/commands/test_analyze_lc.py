@@ -1,5 +1,6 @@
 """`specbias analyze --lc RADIUS`: the local-complexity summary, per-point counts and heat map,
-equal to ``measure.local_complexity`` on the whole grid; bad radii refused in one line."""
+equal to ``measure.local_complexity`` on the whole grid; with several checkpoints each one's
+summary and the statistics across them; bad radii refused in one line."""
 import contextlib
 import io
 import json
@@ -11,6 +12,7 @@ from specbias_ext import measure, relu_network
 from specbias_ext.commands.cli import main
 from specbias_ext.data.grids import CoordinateGrid
 from specbias_ext.runs.checkpoints import load_trained_model
+from specbias_ext.stats import intervals as statistics
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -76,11 +78,69 @@ def test_bad_radii_are_one_line_errors(run2d, capsys, value):
     assert not (run / "bad").exists()
 
 
-def test_lc_with_several_checkpoints_is_refused(run2d, capsys):
+@pytest.fixture(scope="module")
+def ensemble_lc(run2d, tmp_path_factory):
+    """`specbias analyze A B --grid 16x16 --lc step`: the run of run2d and one of another seed."""
     run, _ = run2d
-    ckpt = str(run / "checkpoint.pt")
-    assert main(["analyze", ckpt, ckpt, "--lc", "step", "--out", str(run / "ens")]) == 2
-    assert "--lc: one checkpoint at a time" in capsys.readouterr().err
+    root = tmp_path_factory.mktemp("lc_ens")
+    other = root / "s1"
+    out = root / "out"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["train", "--signal", "noise", "--size", "12", "--encoding", "pe:2",
+                     "--depth", "2", "--width", "12", "--epochs", "2", "--seed", "1",
+                     "--out", str(other), "--quiet"]) == 0
+        buf.truncate(0)
+        buf.seek(0)
+        ckpts = [str(run / "checkpoint.pt"), str(other / "checkpoint.pt")]
+        assert main(["analyze", *ckpts, "--grid", "16x16", "--tile", "100", "--lc", "step",
+                     "--out", str(out)]) == 0
+    return ckpts, out, buf.getvalue()
+
+
+def test_lc_of_several_checkpoints_and_its_statistics(ensemble_lc):
+    ckpts, out, printed = ensemble_lc
+    grid = CoordinateGrid((16, 16), (0.0, 1.0))
+    ens = json.loads((out / "ensemble_regions_16x16.json").read_text())
+    members = []
+    for ckpt, member in zip(ckpts, ens["members"]):
+        model, _ = load_trained_model(ckpt)
+        expected = measure.local_complexity(grid.coords(), model.encoding, relu_network(model),
+                                            grid.step).summary()
+        assert member["summary"]["local_complexity"] == expected
+        assert json.loads((out / member["files"]["summary"]).read_text())[
+            "local_complexity"] == expected
+        members.append(expected)
+    stats = ens["statistics"]
+    reads = {"local_complexity_mean": lambda lc: lc["mean"],
+             "local_complexity_median": lambda lc: lc["median"],
+             "local_complexity_total_fraction_mean": lambda lc: lc["total_fraction_mean"],
+             "local_complexity_layer_0_mean": lambda lc: lc["layer_means"][0],
+             "local_complexity_layer_1_mean": lambda lc: lc["layer_means"][1]}
+    assert {k for k in stats if k.startswith("local_complexity")} == set(reads)
+    for key, read in reads.items():
+        values = [read(lc) for lc in members]
+        effect = statistics.difference(values)
+        st = stats[key]
+        assert st["values"] == values and st["n"] == 2
+        assert (st["mean"], st["low"], st["high"]) == (effect.estimate, effect.low, effect.high)
+        assert st["sd"] == statistics.mean_sd(values)[1]
+    mean = stats["local_complexity_mean"]
+    assert (f"local complexity (sampled, r = {1 / 16:.4g}): mean {mean['mean']:.3g} "
+            f"(95% interval {mean['low']:.3g} to {mean['high']:.3g}), median "
+            f"{stats['local_complexity_median']['mean']:.3g} neurons per point on average over "
+            "2 checkpoints; layer means ") in printed
+    assert printed.count("local complexity (") == 1
+
+
+def test_several_checkpoints_refuse_a_bad_radius_in_one_line(ensemble_lc, capsys):
+    ckpts, out, _ = ensemble_lc
+    assert main(["analyze", *ckpts, "--grid", "16x16", "--lc", "0", "--out",
+                 str(out / "bad")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("specbias analyze: error: --lc: expected a radius > 0") and \
+        "\n" not in err, err
+    assert not (out / "bad").exists()
 
 
 def test_help_names_the_grid_step():

@@ -33,7 +33,7 @@ from ..nets.network import ReluNetwork
 from ..runs.files import atomic_write_json
 from ..runs.provenance import with_provenance
 from ..stats import intervals as statistics
-from .arguments import check_grad_out, check_grid, check_tile
+from .arguments import check_grad_out, check_grid, check_lc, check_tile
 from .outputs import write_outputs
 from .rank_failures import RankFailed
 from .stream import analyze_stream
@@ -43,8 +43,14 @@ Tensor = torch.Tensor
 
 DEFAULT_ENSEMBLE_NAME = "ensemble"
 
+
+def _local_complexity(summary: dict) -> dict:
+    return summary.get("local_complexity") or {}
+
+
 #: The per-member quantities summarised across the ensemble: key in ``ensemble.json`` -> how to
-#: read it from a member's summary (None where the member has none).
+#: read it from a member's summary (None where the member has none). Each hidden layer's mean
+#: local complexity is added by ``layer_complexity_quantities``.
 QUANTITIES: dict[str, Callable[[dict], Any]] = {
     "regions": lambda s: s.get("regions"),
     "largest_region_frac": lambda s: s.get("largest_region_frac"),
@@ -54,9 +60,33 @@ QUANTITIES: dict[str, Callable[[dict], Any]] = {
     "grad_norm_mean": lambda s: (s.get("grad_norm") or {}).get("mean"),
     "boundary_distance_mean": lambda s: (s.get("boundary_distance") or {}).get("mean"),
     "coherence_weighted": lambda s: (s.get("region_grads") or {}).get("coherence_weighted"),
+    "local_complexity_mean": lambda s: _local_complexity(s).get("mean"),
+    "local_complexity_median": lambda s: _local_complexity(s).get("median"),
+    "local_complexity_total_fraction_mean":
+        lambda s: _local_complexity(s).get("total_fraction_mean"),
 }
-#: Quantities that only some analyses have (left out of the statistics when no member has them).
-OPTIONAL = ("grad_norm_mean", "boundary_distance_mean", "coherence_weighted")
+#: Quantities that only some analyses have (left out of the statistics when no member has them,
+#: as are the per-layer ones of ``layer_complexity_quantities``).
+OPTIONAL = ("grad_norm_mean", "boundary_distance_mean", "coherence_weighted",
+            "local_complexity_mean", "local_complexity_median",
+            "local_complexity_total_fraction_mean")
+
+
+def _layer_complexity_reader(layer: int) -> Callable[[dict], Any]:
+    def read(summary: dict):
+        means = _local_complexity(summary).get("layer_means") or []
+        return means[layer] if layer < len(means) else None
+    return read
+
+
+def layer_complexity_quantities(summaries: Sequence[dict]) -> dict[str, Callable[[dict], Any]]:
+    """``local_complexity_layer_<l>_mean`` -> its reader, for every hidden layer l of the
+    deepest member with a local complexity (none when no member has one); a member with fewer
+    layers has None for the layers it lacks."""
+    depth = max((len(_local_complexity(s).get("layer_means") or []) for s in summaries),
+                default=0)
+    return {f"local_complexity_layer_{layer}_mean": _layer_complexity_reader(layer)
+            for layer in range(depth)}
 
 
 class MemberFailed(RankFailed):
@@ -130,17 +160,20 @@ def _materialise(member, k: int):
 
 def ensemble_statistics(summaries: Sequence[dict], level: float = statistics.DEFAULT_LEVEL
                         ) -> dict:
-    """Across the members' summaries, for each quantity of ``QUANTITIES``: the per-member
-    ``values``, their ``mean``, sample standard deviation ``sd`` (n - 1) and the Student t
-    interval ``[low, high]`` of the mean at ``level`` (``statistics.difference``); ``n`` counts
-    the members that have the quantity. With one member, ``sd``, ``low`` and ``high`` are None.
-    Gradient-norm and boundary-distance means and the size-weighted region coherence appear
-    only when some member has them."""
+    """Across the members' summaries, for each quantity of ``QUANTITIES`` and
+    ``layer_complexity_quantities``: the per-member ``values``, their ``mean``, sample standard
+    deviation ``sd`` (n - 1) and the Student t interval ``[low, high]`` of the mean at ``level``
+    (``statistics.difference``); ``n`` counts the members that have the quantity. With one
+    member, ``sd``, ``low`` and ``high`` are None. Gradient-norm and boundary-distance means,
+    the size-weighted region coherence and the local complexity (its mean, median, mean
+    fraction of all hidden neurons and each layer's mean) appear only when some member has
+    them."""
+    layer_quantities = layer_complexity_quantities(summaries)
     out = {}
-    for key, read in QUANTITIES.items():
+    for key, read in {**QUANTITIES, **layer_quantities}.items():
         values = [read(s) for s in summaries]
         present = [float(v) for v in values if v is not None]
-        if key in OPTIONAL and not present:
+        if (key in OPTIONAL or key in layer_quantities) and not present:
             continue
         entry = {"n": len(present), "mean": None, "sd": None, "low": None, "high": None,
                  "level": level, "method": None, "values": values}
@@ -157,7 +190,8 @@ def analyze_ensemble(members: Sequence, grid, *, out, names: Optional[Sequence[s
                      sources: Optional[Sequence[Optional[str]]] = None, encoding=None,
                      tile: int = DEFAULT_TILE, ids: str = "none",
                      grad_out: Union[Callable[[Tensor], Tensor], str, None] = None,
-                     boundary: bool = False, region_grads: bool = False, device="cpu",
+                     boundary: bool = False, region_grads: bool = False,
+                     lc_radius: Optional[float] = None, lc_method: str = "sampled", device="cpu",
                      dtype=torch.float32, group=None, ensemble_name: str = DEFAULT_ENSEMBLE_NAME,
                      level: float = statistics.DEFAULT_LEVEL) -> list[dict]:
     """Region analysis of every member of an ensemble on ``grid``; the list of their summaries.
@@ -165,8 +199,10 @@ def analyze_ensemble(members: Sequence, grid, *, out, names: Optional[Sequence[s
     ``members``: models (CoordinateMLP, ReluNetwork, a whole model with its encoding inside, a
     ReLU torch module) or zero-argument loaders returning one, or a pair ``(net, encoding)``
     for members with encodings of their own (called only on the rank that analyses that
-    member, so a rank loads only its own checkpoints). ``encoding`` (and ``tile``, ``grad_out``, ``boundary``,
-    ``region_grads``, ``device``, ``dtype``) apply to every member, as in ``analyze_stream``.
+    member, so a rank loads only its own checkpoints). ``encoding`` (and ``tile``, ``grad_out``,
+    ``boundary``, ``region_grads``, ``lc_radius``, ``lc_method``, ``device``, ``dtype``) apply to
+    every member, as in ``analyze_stream``: with ``lc_radius`` every member's summary holds its
+    "local_complexity", measured with the same radius and method.
 
     Inside an initialised process group (``group=None``: the default one; every rank calls this
     with the same arguments) member k is analysed on rank ``k mod P``; without one, every member
@@ -212,6 +248,7 @@ def analyze_ensemble(members: Sequence, grid, *, out, names: Optional[Sequence[s
     check_tile(tile)
     check_grid(grid)
     check_grad_out(grad_out)
+    lc_radius, lc_method = check_lc(lc_radius, lc_method)
     statistics.check_level(level)
 
     distributed = dist.is_available() and dist.is_initialized() and \
@@ -227,7 +264,8 @@ def analyze_ensemble(members: Sequence, grid, *, out, names: Optional[Sequence[s
         ids_path = os.path.join(out, f"{names[k]}_ids.npy") if ids == "file" else None
         result = analyze_stream(model, grid, encoding=member_encoding, tile=tile, ids=ids,
                                 ids_path=ids_path, grad_out=grad_out, boundary=boundary,
-                                region_grads=region_grads, device=device, dtype=dtype)
+                                region_grads=region_grads, lc_radius=lc_radius,
+                                lc_method=lc_method, device=device, dtype=dtype)
         write_outputs(result, out, names[k], device=device, processes=world)
         return result.summary()
 

@@ -60,10 +60,10 @@ def single_command(request: AnalyzeRequest, rank: int, device) -> None:
         own.record(*files)
     resolved.to(device)
     grad_options = {"grad_out": "output", "region_grads": True} if request.grads else {}
-    lc_radius = grid.step if request.lc == "step" else request.lc
     result = analyze_grid(resolved.target, grid, encoding=resolved.encoding, tile=request.tile,
                           ids=ids_mode, out=out if ids_mode == "file" else None, name=name,
-                          device=device, boundary=request.boundary, lc_radius=lc_radius,
+                          device=device, boundary=request.boundary,
+                          lc_radius=request.lc_radius(grid),
                           **grad_options)
     if rank != 0:
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from ..analysis import MemberFailed, analyze_ensemble, ensemble_statistics
+from ..analysis.ensemble import layer_complexity_quantities
 from ..runs.checkpoints import read_grid
 from ..runs.output_checks import ID_BYTES, check_writable_folder, free_disk_bytes, gib
 from .analyze_models import build_grid, resolve, user_encoding
@@ -103,18 +104,46 @@ def ensemble_command(request: AnalyzeRequest, rank: int, device) -> None:
         summaries = analyze_ensemble([loader(p) for p in paths], grid, out=out, names=names,
                                      sources=paths, tile=request.tile,
                                      ids=ids_mode, device=device, ensemble_name=ensemble_name,
-                                     boundary=request.boundary, **grad_options)
+                                     boundary=request.boundary,
+                                     lc_radius=request.lc_radius(grid), **grad_options)
     except MemberFailed as err:   # another rank's error: a user error if it was one there
         if err.user_error:
             raise ValueError(str(err)) from None
         raise
     if rank != 0:
         return
-    regions = ensemble_statistics(summaries)["regions"]
-    span = (f" (95% interval {regions['low']:.1f} to {regions['high']:.1f})"
-            if regions["low"] is not None else "")
+    stats = ensemble_statistics(summaries)
+    print(regions_line(stats, summaries, shape, os.path.join(out, ensemble_name + ".json")))
+    if "local_complexity_mean" in stats:
+        print(local_complexity_line(stats, summaries))
+
+
+def _interval_text(entry: dict, digits: str) -> str:
+    """`` (95% interval LOW to HIGH)`` of a quantity of ``ensemble_statistics``; empty when it
+    has none (one member)."""
+    if entry["low"] is None:
+        return ""
+    return (f" ({entry['level']:.0%} interval {entry['low']:{digits}} to "
+            f"{entry['high']:{digits}})")
+
+
+def regions_line(stats: dict, summaries, shape, ensemble_file: str) -> str:
+    """What an ensemble's analysis prints: the mean region count, its interval and range."""
+    regions = stats["regions"]
     counts = [s["regions"] for s in summaries]
-    print(f"{len(paths)} checkpoints on a {'x'.join(map(str, shape))} grid: "
-          f"{regions['mean']:.1f} regions on average"
-          f"{span}, {min(counts)} to {max(counts)}; numbers: "
-          f"{os.path.join(out, ensemble_name + '.json')} and one <name>.json per checkpoint")
+    return (f"{len(summaries)} checkpoints on a {'x'.join(map(str, shape))} grid: "
+            f"{regions['mean']:.1f} regions on average{_interval_text(regions, '.1f')}, "
+            f"{min(counts)} to {max(counts)}; numbers: {ensemble_file} and one <name>.json per "
+            "checkpoint")
+
+
+def local_complexity_line(stats: dict, summaries) -> str:
+    """With --lc, the mean local complexity across the checkpoints (the format of one
+    checkpoint's line): its mean and interval, the mean median, each layer's mean."""
+    settings = summaries[0]["local_complexity"]   # every member's radius and method are these
+    mean, median = stats["local_complexity_mean"], stats["local_complexity_median"]
+    layers = [stats[key]["mean"] for key in layer_complexity_quantities(summaries)]
+    return (f"local complexity ({settings['method']}, r = {settings['radius']:.4g}): mean "
+            f"{mean['mean']:.3g}{_interval_text(mean, '.3g')}, median {median['mean']:.3g} "
+            f"neurons per point on average over {len(summaries)} checkpoints; layer means "
+            + ", ".join(f"{m:.3g}" for m in layers))

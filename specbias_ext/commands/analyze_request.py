@@ -125,6 +125,11 @@ class AnalyzeRequest:
     def grid_text(self) -> str:
         return "x".join(map(str, self.grid)) if self.grid else ""
 
+    def lc_radius(self, grid) -> Optional[float]:
+        """The --lc radius on ``grid`` in coordinate units: ``grid.step`` for "step", None
+        without --lc."""
+        return grid.step if self.lc == "step" else self.lc
+
     @classmethod
     def from_args(cls, args) -> "AnalyzeRequest":
         """Parse and cross-check the flags (a ValueError naming the flag on any problem)."""
@@ -168,9 +173,6 @@ class AnalyzeRequest:
                              "dimension the grid gives; pass --grid N, HxW or DxHxW (or "
                              "--slice)")
         lc = parse_lc(args.lc) if args.lc is not None else None
-        if lc is not None and len(args.checkpoints) > 1:
-            raise ValueError("--lc: one checkpoint at a time (the ensemble statistics do not "
-                             "include the local complexity); analyse the members one by one")
         return cls(checkpoints=tuple(args.checkpoints), grid=grid, coord_range=coord_range,
                    plane=plane, model=args.model, model_args=_model_args(args.model_args),
                    whole_module=bool(args.whole_module), encoding=encoding,

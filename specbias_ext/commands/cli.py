@@ -174,7 +174,10 @@ def _parser() -> argparse.ArgumentParser:
                         "differ). Its summary (mean, quantiles, per-layer means) goes in the "
                         ".json, the histogram of totals and per-layer sums in the .npz, with "
                         "the ids in memory every point's per-layer counts (lc_counts) too, and "
-                        "a drawn 2D grid gets its heat map; one checkpoint at a time")
+                        "a drawn 2D grid gets its heat map. With several checkpoints each is "
+                        "measured with the same radius, and the ensemble file holds the mean, "
+                        "standard deviation and 95%% t interval of its mean, median, total "
+                        "fraction and per-layer means across them")
     a.add_argument("--neurons", default=None, metavar="LAYER:INDEX,...",
                    help="hidden neurons whose on/off maps a drawn 2D grid shows (layers from 0; "
                         "default: in the first and last hidden layer, the neuron on at the "
