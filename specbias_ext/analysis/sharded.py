@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 
 from .exchange import all_lengths, comm_device, exchange_rows, gather_rows, group_rank_to_global
-from .ids_file import NpyIdsWriter, RawIdsFile
+from .ids_file import NpyTileWriter, RawTileFile
 from .outputs import ids_file_path, write_outputs
 from .rank_failures import guarded
 from .region_grads import RegionRows, by_region, combine_rows, id_chunk
@@ -58,7 +58,7 @@ def analyze_sharded(model, grid, encoding, tile, ids, out, name, grad_out, bound
                               lc_radius=lc_radius, lc_method=lc_method, device=device,
                               dtype=dtype)
         lo, hi = scanner.block_tiles(world, block_tiles)[rank]
-        scratch = RawIdsFile(out) if ids == "file" else None
+        scratch = RawTileFile(out) if ids == "file" else None
         state["scanner"], state["scratch"] = scanner, scratch
         state["block"] = scanner.scan(lo, hi, sink=scratch, keep_ids=ids == "memory")
 
@@ -163,7 +163,7 @@ def collect_ids(block, scratch, mapping, scanner, ids, out, name, group, root, i
     if is_root:
         if ids == "file":
             ids_path = ids_file_path(out, name, scanner.grid.describe())
-            writer = NpyIdsWriter(ids_path, scanner.shape)
+            writer = NpyTileWriter(ids_path, scanner.shape)
         else:
             parts = []
 

@@ -36,10 +36,11 @@ from __future__ import annotations
 
 from typing import Callable, Optional, Union
 
+import numpy as np
 import torch
 
 from .arguments import check_ids
-from .ids_file import NpyIdsWriter
+from .ids_file import npy_files
 from .region_grads import region_grad_arrays
 from .result import GridAnalysis, assemble_result
 from .tile_scan import DEFAULT_TILE, TileScanner
@@ -69,15 +70,9 @@ def analyze_stream(model, grid, *, encoding=None, tile: int = DEFAULT_TILE,
     scanner = TileScanner(model, grid, encoding=encoding, tile=tile, grad_out=grad_out,
                           boundary=boundary, region_grads=region_grads, lc_radius=lc_radius,
                           lc_method=lc_method, device=device, dtype=dtype)
-    writer = NpyIdsWriter(ids_path, scanner.shape) if ids == "file" else None
-    try:
-        block = scanner.scan(0, scanner.num_tiles, sink=writer, keep_ids=ids == "memory")
-        if writer is not None:
-            writer.commit()
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
+    ids_spec = (ids_path, scanner.shape, np.int64) if ids == "file" else None
+    with npy_files(ids_spec) as (ids_writer,):
+        block = scanner.scan(0, scanner.num_tiles, sink=ids_writer, keep_ids=ids == "memory")
     arrays = None
     if block.region_rows is not None:
         arrays = region_grad_arrays(block.region_rows, block.table_patterns, scanner.net,
