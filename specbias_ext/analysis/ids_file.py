@@ -26,6 +26,17 @@ def _fsync_dir(folder: Path) -> None:
         pass
 
 
+#: The dtypes of the per-point files: region ids, and every point's local-complexity total
+#: (at most the number of hidden neurons).
+IDS_DTYPE = np.dtype(np.int64)
+LC_TOTAL_DTYPE = np.dtype(np.int32)
+
+
+def torch_dtype(dtype) -> torch.dtype:
+    """The torch dtype of the numpy ``dtype`` (for buffers that receive a file's values)."""
+    return torch.from_numpy(np.zeros(0, dtype=dtype)).dtype
+
+
 def _as_array(values: Tensor, dtype: np.dtype) -> np.ndarray:
     """``values`` on the CPU as a contiguous numpy array of ``dtype``."""
     return np.ascontiguousarray(values.detach().cpu().numpy(), dtype=dtype)
@@ -37,7 +48,7 @@ class NpyTileWriter:
     none, never a torn one), with the mode an ordinary ``open`` gives (the replaced file's, else
     0666 less the umask); ``abort()`` removes the temporary file."""
 
-    def __init__(self, path, shape: Sequence[int], dtype=np.int64):
+    def __init__(self, path, shape: Sequence[int], dtype=IDS_DTYPE):
         self.path = Path(path)
         if self.path.exists() and self.path.is_dir():
             raise ValueError(f"{str(self.path)!r} is a directory, expected a .npy file path")
@@ -112,7 +123,7 @@ class RawTileFile:
     """Scratch file of ``dtype`` values (no header), appended tile by tile and read back in
     chunks; ``close()`` removes it."""
 
-    def __init__(self, folder=None, dtype=np.int64):
+    def __init__(self, folder=None, dtype=IDS_DTYPE):
         if folder is not None:
             os.makedirs(folder, exist_ok=True)
         self.dtype = np.dtype(dtype)
