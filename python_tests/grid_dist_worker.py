@@ -29,6 +29,19 @@ def chunk_bytes(size):
         region_grads.CHUNK_BYTES = old
 
 
+@contextlib.contextmanager
+def send_chunk(size):
+    """Per-point arrays sent to rank 0 in messages of ``size`` values (small: many messages)."""
+    from specbias_ext.analysis import sharded
+
+    old = sharded.SEND_CHUNK
+    sharded.SEND_CHUNK = old if size is None else size
+    try:
+        yield
+    finally:
+        sharded.SEND_CHUNK = old
+
+
 def _random_rows(gen, k, words):
     """k random int64 rows over the full range (negative words included), all distinct."""
     rows = torch.randint(-2 ** 63, 2 ** 63 - 1, (k, words), dtype=torch.int64, generator=gen)
@@ -131,11 +144,13 @@ def run(rank, world, port, jobs, results):
                 case_kw.update(kw)
                 if case_kw.pop("fail", False):
                     case_kw["grad_out"] = fail_on_rank_1
-                with chunk_bytes(case_kw.pop("chunk_bytes", None)):
+                with chunk_bytes(case_kw.pop("chunk_bytes", None)), \
+                        send_chunk(case_kw.pop("send_chunk", None)):
                     res = analyze_grid(model, grid, group=group, **case_kw)
                 rg = res.region_grads
                 outs.append({"summary": res.summary(), "counts": res.region_counts,
                              "hist": res.neighbor_hist, "on": res.bit_counts, "ids": res.ids,
+                             "ids_path": res.ids_path, "lc_path": res.lc_path,
                              "lc": (res.lc_hist, res.lc_layer_sums, res.lc_counts),
                              "region_grads": None if rg is None else
                              (rg.norm_of_sum, rg.sum_of_norms, rg.coherence)})

@@ -65,7 +65,9 @@ TWO_RANK_JOBS = [
     ("plane", {}),
     ("tiny", {}),                            # one tile: rank 1 holds no point
     ("3d", {"block_tiles": [14, 0]}),        # empty last rank
-    ("3d", {"ids": "file", "out": "{tmp}/two", "block_tiles": [6, 8], "lc_radius": 0.2}),
+    # ids and local-complexity totals to files, streamed to rank 0 in many messages
+    ("3d", {"ids": "file", "out": "{tmp}/two", "block_tiles": [6, 8], "lc_radius": 0.2,
+            "send_chunk": 7}),
     ("2d", {"lc_radius": 2 / 23, "block_tiles": [5, 3]}),   # local complexity, per point too
     ("3d", {"lc_radius": 0.1, "lc_method": "first_order", "block_tiles": [14, 0]}),
     ("1d", {"lc_radius": 0.02, "block_tiles": [40, 3]}),
@@ -187,7 +189,12 @@ def test_outputs_on_disk_are_identical(two_ranks, tmp_path):
     single("3d", ids="file", out=str(one), lc_radius=0.2)
     names = sorted(p.name for p in one.iterdir())
     assert names == sorted(p.name for p in two.iterdir())
-    assert names == ["regions_6x5x7.json", "regions_6x5x7.npz", "regions_6x5x7_ids.npy"]
+    assert names == ["regions_6x5x7.json", "regions_6x5x7.npz", "regions_6x5x7_ids.npy",
+                     "regions_6x5x7_lc.npy"]
+    assert ranks[0][k]["lc_path"] == str(two / "regions_6x5x7_lc.npy")
+    assert ranks[1][k]["lc_path"] is None               # the file is rank 0's
+    lc = np.load(two / "regions_6x5x7_lc.npy", mmap_mode="r")
+    assert lc.dtype == np.int32 and lc.shape == (6, 5, 7) and lc.max() > 0
     for n in names:
         if n.endswith(".npz"):
             a, b = np.load(one / n), np.load(two / n)
@@ -197,7 +204,10 @@ def test_outputs_on_disk_are_identical(two_ranks, tmp_path):
         else:   # the JSON summary by its values; its provenance names the processes
             assert file_values(str(one / n)) == file_values(str(two / n))
     json_name = "regions_6x5x7.json"
-    assert json.loads(file_values(str(two / json_name)))["local_complexity"]["radius"] == 0.2
+    saved = json.loads(file_values(str(two / json_name)))
+    assert saved["local_complexity"]["radius"] == 0.2
+    assert (saved["ids_file"], saved["lc_file"]) == ("regions_6x5x7_ids.npy",
+                                                     "regions_6x5x7_lc.npy")
     assert provenance_of(one / json_name)["processes"] == 1
     assert provenance_of(two / json_name)["processes"] == 2
 

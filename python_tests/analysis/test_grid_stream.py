@@ -1,5 +1,7 @@
 """The streaming grid analysis against the in-memory path (whole grid through the ops)."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -211,3 +213,70 @@ def test_local_complexity_settings_are_checked():
             analyze_stream(model, grid, lc_radius=bad)
     with pytest.raises(ValueError, match="lc_method"):
         analyze_stream(model, grid, lc_radius=0.1, lc_method="hull")
+
+
+@pytest.mark.parametrize("name,tile", [("1d", 7), ("2d", 50), ("3d", 16)])
+def test_lc_file_is_the_row_sum_of_the_per_layer_counts(tmp_path, name, tile):
+    grid, model, _ = make_case(name)
+    radius = grid.step
+    mem = analyze_stream(model, grid, tile=tile, lc_radius=radius)
+    res = analyze_stream(model, grid, tile=tile, ids="file", lc_radius=radius,
+                         ids_path=str(tmp_path / "regions_ids.npy"))
+    assert grid.num_points > 2 * tile                  # several tiles, the last one partial
+    assert res.lc_path == str(tmp_path / "regions_lc.npy") and res.lc_counts is None
+    on_disk = np.load(res.lc_path, mmap_mode="r")
+    assert on_disk.shape == tuple(grid.shape) and on_disk.dtype == np.int32
+    assert np.array_equal(on_disk, mem.lc_counts.sum(-1).numpy())
+    assert on_disk.max() > 0                           # boundaries within the radius
+    assert res.summary() == mem.summary()
+    # no temporary left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["regions_ids.npy", "regions_lc.npy"]
+
+
+def test_no_lc_file_without_the_local_complexity(tmp_path):
+    grid, model, _ = make_case("2d")
+    res = analyze_stream(model, grid, tile=50, ids="file",
+                         ids_path=str(tmp_path / "regions_ids.npy"))
+    assert res.lc_path is None
+    assert [p.name for p in tmp_path.iterdir()] == ["regions_ids.npy"]
+
+
+def test_lc_file_is_named_from_the_ids_file():
+    from specbias_ext.analysis.outputs import ids_file_path, lc_file_path
+
+    ids_path = ids_file_path("out", None, {"shape": [8, 8]})
+    assert lc_file_path(ids_path) == os.path.join("out", "regions_8x8_lc.npy")
+    assert lc_file_path("ids.npy") == "ids_lc.npy"
+    assert lc_file_path("ids") == "ids_lc.npy"
+    assert lc_file_path("a_lc.npy") == "a_lc_lc.npy"      # never the ids file itself
+
+
+def test_an_interrupted_analysis_leaves_the_earlier_files_whole(tmp_path):
+    grid, model, _ = make_case("2d")
+    ids_path = str(tmp_path / "r_ids.npy")
+    analyze_stream(model, grid, tile=40, ids="file", ids_path=ids_path, lc_radius=grid.step)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert sorted(before) == ["r_ids.npy", "r_lc.npy"]
+    calls = []
+
+    def interrupted(coords):   # Ctrl-C in the third tile, after two tiles were written
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return coords[:, :1]
+
+    with pytest.raises(KeyboardInterrupt):
+        analyze_stream(model, grid, tile=40, ids="file", ids_path=ids_path,
+                       lc_radius=grid.step / 2, grad_out=interrupted)
+    assert len(calls) == 3
+    # hidden temporary files included: nothing torn, nothing left over
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_an_lc_file_path_taken_by_a_folder_is_refused_before_writing(tmp_path):
+    grid, model, _ = make_case("2d")
+    (tmp_path / "r_lc.npy").mkdir()
+    with pytest.raises(ValueError, match="r_lc.npy"):
+        analyze_stream(model, grid, tile=50, ids="file", ids_path=str(tmp_path / "r_ids.npy"),
+                       lc_radius=grid.step)
+    assert [p.name for p in tmp_path.iterdir()] == ["r_lc.npy"]   # the ids' temporary removed

@@ -1,6 +1,7 @@
 """`specbias analyze --lc RADIUS`: the local-complexity summary, per-point counts and heat map,
 equal to ``measure.local_complexity`` on the whole grid; with several checkpoints each one's
-summary and the statistics across them; bad radii refused in one line."""
+summary and the statistics across them; with --ids file every point's total in <name>_lc.npy,
+owned like the other outputs; bad radii refused in one line."""
 import contextlib
 import io
 import json
@@ -13,6 +14,7 @@ from specbias_ext.commands.cli import main
 from specbias_ext.data.grids import CoordinateGrid
 from specbias_ext.runs.checkpoints import load_trained_model
 from specbias_ext.stats import intervals as statistics
+from specbias_ext.runs.ownership import read_manifest
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -46,6 +48,98 @@ def test_lc_summary_counts_and_map_equal_measure_on_the_grid(run2d):
     assert (run / f"{NAME}_lc.png").read_bytes()[:4] == b"\x89PNG"
     assert (run / f"{NAME}_lc.pdf").is_file()
     assert f"local complexity (sampled, r = {1 / 24:.4g}): mean" in printed
+
+
+def analyze_to_file(checkpoint, out, *extra):
+    """`specbias analyze` of the 24x24 grid with --lc step and the ids in a file; (exit code,
+    what it printed)."""
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["analyze", str(checkpoint), "--grid", "24x24", "--tile", "100", "--lc",
+                     "step", "--ids", "file", "--out", str(out), *extra])
+    return code, buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def run2d_file(run2d, tmp_path_factory):
+    run, _ = run2d
+    out = tmp_path_factory.mktemp("lcfile") / "out"
+    code, printed = analyze_to_file(run / "checkpoint.pt", out)
+    assert code == 0
+    return out, printed
+
+
+def test_ids_file_writes_lists_and_prints_the_lc_file(run2d, run2d_file):
+    run, _ = run2d
+    out, printed = run2d_file
+    totals = np.load(out / f"{NAME}_lc.npy", mmap_mode="r")
+    in_memory = np.load(run / f"{NAME}.npz")["lc_counts"]    # the same analysis, ids in memory
+    assert totals.dtype == np.int32 and totals.shape == (24, 24)
+    assert np.array_equal(totals, in_memory.sum(axis=-1)) and totals.max() > 0
+    summary = json.loads((out / f"{NAME}.json").read_text())
+    assert summary["ids"] == "file" and summary["lc_file"] == f"{NAME}_lc.npy"
+    assert "lc_counts" not in np.load(out / f"{NAME}.npz").files
+    assert f"local complexity of every point (int32, 24x24): {out / NAME}_lc.npy" in printed
+    owned = read_manifest(out)["files"]
+    assert owned[f"{NAME}_lc.npy"] == owned[f"{NAME}_ids.npy"] == "analyze"
+
+
+def test_ids_file_draws_the_lc_map_from_the_file_alone(run2d, run2d_file):
+    run, _ = run2d
+    out, printed = run2d_file
+    # the figure the counts in memory gave, drawn from the file
+    assert (out / f"{NAME}_lc.png").read_bytes() == (run / f"{NAME}_lc.png").read_bytes()
+    assert (out / f"{NAME}_lc.pdf").is_file()
+    owned = read_manifest(out)["files"]
+    assert owned[f"{NAME}_lc.png"] == owned[f"{NAME}_lc.pdf"] == "analyze"
+    # the other maps need the ids in memory
+    assert not (out / f"{NAME}.png").exists() and not (out / f"{NAME}_maps.npz").exists()
+    assert f"maps in {out}: {NAME}_lc.png (and PDF)" in printed
+
+
+def test_ids_file_on_a_grid_too_large_to_draw_writes_the_lc_file_only(run2d, tmp_path,
+                                                                     monkeypatch):
+    from specbias_ext.commands import analyze_outputs
+
+    # the region maps' limit: one point short of this grid
+    monkeypatch.setitem(analyze_outputs.MAX_MAP_POINTS, 2, 24 * 24 - 1)
+    run, _ = run2d
+    out = tmp_path / "large"
+    code, printed = analyze_to_file(run / "checkpoint.pt", out)
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == \
+        [f"{NAME}.json", f"{NAME}.npz", f"{NAME}_ids.npy", f"{NAME}_lc.npy"]
+    assert "maps in" not in printed
+
+
+def test_the_lc_file_is_never_replaced_without_overwrite(run2d, tmp_path, capsys):
+    run, _ = run2d
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = out / f"{NAME}_lc.npy"
+    mine.write_bytes(b"my own file")
+    code, _ = analyze_to_file(run / "checkpoint.pt", out)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{NAME}_lc.npy" in err and "not by specbias" in err and "--overwrite" in err
+    assert [p.name for p in out.iterdir()] == [mine.name]      # refused before any write
+    assert mine.read_bytes() == b"my own file"
+    assert analyze_to_file(run / "checkpoint.pt", out, "--overwrite")[0] == 0
+    assert np.load(mine).shape == (24, 24)
+    assert read_manifest(out)["files"][mine.name] == "analyze"
+
+
+def test_a_rerun_from_another_checkpoint_leaves_the_lc_file(run2d, run2d_file, tmp_path,
+                                                            capsys):
+    run, _ = run2d
+    out, _ = run2d_file
+    other = tmp_path / "elsewhere" / "run"        # the same label, another checkpoint
+    other.mkdir(parents=True)
+    (other / "checkpoint.pt").write_bytes((run / "checkpoint.pt").read_bytes())
+    before = (out / f"{NAME}_lc.npy").read_bytes()
+    assert analyze_to_file(other / "checkpoint.pt", out)[0] == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / f"{NAME}_lc.npy").read_bytes() == before
 
 
 def test_plot_redraws_the_lc_map(run2d, tmp_path):
@@ -149,3 +243,4 @@ def test_help_names_the_grid_step():
         main(["analyze", "--help"])
     text = " ".join(buf.getvalue().split())
     assert "--lc RADIUS" in text and "the grid step is the natural choice" in text
+    assert "every point's total (int32, grid-shaped) in <name>_lc.npy" in text

@@ -190,6 +190,12 @@ def test_region_ids_go_to_memory_then_file_then_are_refused(tmp_path):
         choose_ids("memory", 1 << 28, str(tmp_path), available=4 * gib, free_disk=gib)
     with pytest.raises(ValueError, match="fit neither in memory"):
         choose_ids("auto", 1 << 33, str(tmp_path), available=4 * gib, free_disk=gib)
+    # 2^28 points: 2 GiB of ids fit on a 2.5 GiB disk, not with 1 GiB of int32 totals (--lc)
+    assert choose_ids("file", 1 << 28, str(tmp_path), available=gib,
+                      free_disk=gib * 5 // 2) == "file"
+    with pytest.raises(ValueError, match=r"12 bytes"):
+        choose_ids("file", 1 << 28, str(tmp_path), available=gib, free_disk=gib * 5 // 2,
+                   file_bytes_per_point=12)
 
 
 def test_version_and_list(capsys):

@@ -6,9 +6,10 @@
   what is measured, is described there); ``arguments`` checks and resolves its inputs;
 - ``tile_scan``: the scan of a block of whole tiles; ``pattern_table``: the table of distinct
   patterns a scan meets, numbered by first appearance; ``region_grads``: region gradient norms
-  exact across tiles and ranks; ``ids_file``: region ids written to disk tile by tile;
+  exact across tiles and ranks; ``ids_file``: per-point arrays (region ids, local-complexity
+  totals) written to disk tile by tile;
 - ``result``: ``GridAnalysis``, the result, and its summary; ``outputs``: its files (the
-  summary and its provenance, kept apart; the arrays; the ids);
+  summary and its provenance, kept apart; the arrays; the ids and local-complexity files);
 - ``sharded``: the analysis sharded over a group; ``table_combine``: the ranks' pattern tables
   numbered as one, hash-partitioned; ``exchange``: rows sent between ranks;
   ``rank_failures``: a failure on one rank raised on every rank;

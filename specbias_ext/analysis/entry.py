@@ -45,12 +45,15 @@ def analyze_grid(model, grid, *, encoding=None, tile: int = DEFAULT_TILE, ids: s
     ``sum_i ||g_i||`` and coherence, exact across tiles and ranks. ``lc_radius`` (coordinate
     units; the grid step ``grid.step`` is the natural choice) adds the local complexity
     (``lc_method`` "sampled" or "first_order", docs/local_complexity.md): its summary (mean,
-    quantiles, per-layer means) under "local_complexity", and with ``ids="memory"`` every
-    point's per-layer counts (``result.lc_counts``, ``[*shape, layers]``).
+    quantiles, per-layer means) under "local_complexity", with ``ids="memory"`` every
+    point's per-layer counts (``result.lc_counts``, ``[*shape, layers]``), and with
+    ``ids="file"`` every point's total in ``<out>/<name>_lc.npy`` (int32 ``[*shape]``,
+    ``result.lc_path``), written by rank 0 like the ids file.
     Collective traffic: the distinct-pattern tables (each row sent once to the rank that owns
     its pattern, see ``combine_tables``), the region sizes (to rank 0 in chunks), per-tile
     statistics, with region gradients one row per region and tile (to the rank owning the
-    region's id chunk), and, when ids are wanted, the ids (streamed to rank 0 in chunks).
+    region's id chunk), and, when ids are wanted, the ids (streamed to rank 0 in chunks), with
+    the local-complexity totals after them when they go to a file.
     """
     check_ids(ids)
     if ids == "file" and out is None:

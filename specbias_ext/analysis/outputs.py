@@ -1,6 +1,7 @@
 """The files of a grid analysis: ``<name>.json`` (the summary, and apart from it under
 "provenance" what produced it), ``<name>.npz`` (per-region and per-neuron arrays) and
-``<name>_ids.npy`` (the region id of every point), all written atomically.
+``<name>_ids.npy`` (the region id of every point) and, with the local complexity, beside it
+``<name>_lc.npy`` (every point's total, ``lc_file_path``), all written atomically.
 
 The summary and the arrays are identical whatever the number of processes; the provenance
 (``runs.provenance``: version, git commit, command, date, device, number of processes) is not,
@@ -26,6 +27,19 @@ def ids_file_path(out: str, name: Optional[str], grid: dict) -> str:
     return os.path.join(out, f"{name or output_name(grid)}_ids.npy")
 
 
+def lc_file_path(ids_path: str) -> str:
+    """The file of every point's local-complexity total beside the ids file ``ids_path``: its
+    name with ``_ids.npy`` (for another name ``.npy``, or nothing) replaced by ``_lc.npy``
+    (``regions_256x256_ids.npy`` -> ``regions_256x256_lc.npy``, ``ids.npy`` -> ``ids_lc.npy``;
+    never ``ids_path`` itself, which would then end in ``_lc_lc.npy``)."""
+    folder, base = os.path.split(os.fspath(ids_path))
+    for ending in ("_ids.npy", ".npy"):
+        if base.endswith(ending):
+            base = base[:-len(ending)]
+            break
+    return os.path.join(folder, base + "_lc.npy")
+
+
 def output_arrays(result: GridAnalysis) -> dict:
     """The per-region and per-neuron arrays of a result, by the names of the ``.npz`` file."""
     arrays = {"region_counts": result.region_counts, "neighbor_hist": result.neighbor_hist,
@@ -45,11 +59,14 @@ def write_outputs(result: GridAnalysis, out: str, name: Optional[str] = None, *,
     ``processes`` processes) and ``<name>.npz`` (region sizes, neighbour histograms, neuron
     on-counts, with region gradients ``norm_of_sum``, ``sum_of_norms``, ``coherence``, and with
     the local complexity ``lc_total_hist`` (points per total) and ``lc_layer_sums``) into
-    ``out``; return the paths."""
+    ``out``; return the paths. The summary names the ids and local-complexity files
+    (``ids_file``, ``lc_file``) when the analysis wrote them."""
     name = name or output_name(result.grid)
     summary = result.summary()
     if result.ids_path is not None:
         summary["ids_file"] = os.path.basename(result.ids_path)
+    if result.lc_path is not None:
+        summary["lc_file"] = os.path.basename(result.lc_path)
     json_path = os.path.join(out, f"{name}.json")
     npz_path = os.path.join(out, f"{name}.npz")
     atomic_save_npz(npz_path, **output_arrays(result))

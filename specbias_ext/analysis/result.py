@@ -40,6 +40,8 @@ class GridAnalysis:
     lc_layer_sums: Optional[Tensor] = None  # int64 [layers], per-layer counts summed
     lc_settings: Optional[dict] = None    # radius, method, directions, centre
     lc_counts: Optional[Tensor] = None    # int32 [*shape, layers], when the ids are in memory
+    lc_path: Optional[str] = None         # .npy of every point's total, int32 [*shape], when
+    #                                       the ids go to a file (outputs.lc_file_path)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -124,10 +126,11 @@ def boundary_summary(tiles: Tensor, n: int) -> Optional[dict]:
 
 def assemble_result(scanner: TileScanner, counts: Tensor, hist: Tensor, on: Tensor, grad_tiles,
                     boundary_tiles, ids=None, ids_path=None, region_arrays=None,
-                    lc=None) -> GridAnalysis:
+                    lc=None, lc_path=None) -> GridAnalysis:
     """The result from combined counts and statistics; ``region_arrays``: (norm_of_sum,
     sum_of_norms) [R] when the region gradients were measured; ``lc``: (histogram of totals,
-    per-layer sums, per-point counts [N, layers] or None) when the local complexity was."""
+    per-layer sums, per-point counts [N, layers] or None) when the local complexity was, and
+    ``lc_path`` the file of its per-point totals when they were written to one."""
     grads = None
     if region_arrays is not None:
         nos, son = region_arrays
@@ -141,4 +144,5 @@ def assemble_result(scanner: TileScanner, counts: Tensor, hist: Tensor, on: Tens
         region_grads=grads,
         lc_hist=None if lc is None else lc[0], lc_layer_sums=None if lc is None else lc[1],
         lc_settings=scanner.lc_settings,
-        lc_counts=None if lc is None or lc[2] is None else lc[2].reshape(scanner.shape + (-1,)))
+        lc_counts=None if lc is None or lc[2] is None else lc[2].reshape(scanner.shape + (-1,)),
+        lc_path=lc_path)

@@ -14,7 +14,8 @@ they are bit-identical to the single-process run:
   ``math.fsum`` exactly as in one process; region gradients go to the rank owning their chunk
   of global ids (``region_grads``);
 - ids are relabelled by each rank and streamed to rank 0 in chunks, which writes them (and the
-  summary) atomically.
+  summary) atomically; with the ids in a file, every point's local-complexity total is streamed
+  to rank 0 the same way (no relabelling) and written to the file beside them.
 
 Failures: every rank runs its scan inside a guard and then all ranks exchange their status, so
 a rank that fails makes every rank raise (itself with its own error, the others naming it)
@@ -29,15 +30,16 @@ import torch
 import torch.distributed as dist
 
 from .exchange import all_lengths, comm_device, exchange_rows, gather_rows, group_rank_to_global
-from .ids_file import NpyIdsWriter, RawIdsFile
-from .outputs import ids_file_path, write_outputs
+from .ids_file import IDS_DTYPE, LC_TOTAL_DTYPE, RawTileFile, npy_files, torch_dtype
+from .outputs import ids_file_path, lc_file_path, write_outputs
 from .rank_failures import guarded
 from .region_grads import RegionRows, by_region, combine_rows, id_chunk
 from .result import GridAnalysis, assemble_result
 from .table_combine import combine_tables
 from .tile_scan import TileScanner
 
-ID_CHUNK = 1 << 20
+#: Values per message when per-point arrays (ids, local-complexity totals) go to rank 0.
+SEND_CHUNK = 1 << 20
 
 
 def analyze_sharded(model, grid, encoding, tile, ids, out, name, grad_out, boundary,
@@ -58,13 +60,17 @@ def analyze_sharded(model, grid, encoding, tile, ids, out, name, grad_out, bound
                               lc_radius=lc_radius, lc_method=lc_method, device=device,
                               dtype=dtype)
         lo, hi = scanner.block_tiles(world, block_tiles)[rank]
-        scratch = RawIdsFile(out) if ids == "file" else None
-        state["scanner"], state["scratch"] = scanner, scratch
-        state["block"] = scanner.scan(lo, hi, sink=scratch, keep_ids=ids == "memory")
+        state["scanner"] = scanner
+        state["scratch"] = RawTileFile(out, IDS_DTYPE) if ids == "file" else None
+        state["lc_scratch"] = RawTileFile(out, LC_TOTAL_DTYPE) \
+            if ids == "file" and scanner.lc_radius is not None else None
+        state["block"] = scanner.scan(lo, hi, sink=state["scratch"],
+                                      keep_ids=ids == "memory", lc_sink=state["lc_scratch"])
 
     try:
         guarded(scan, group)
-        scanner, block, scratch = state["scanner"], state["block"], state["scratch"]
+        scanner, block = state["scanner"], state["block"]
+        scratch, lc_scratch = state["scratch"], state["lc_scratch"]
 
         mapping, sizes = combine_tables(block.table_patterns, block.table_counts, group)
         region_arrays = None
@@ -92,17 +98,23 @@ def analyze_sharded(model, grid, encoding, tile, ids, out, name, grad_out, bound
         if block.lc_hist is not None:
             lc = sharded_lc(block, group, root, is_root)
 
-        all_ids = ids_path = None
+        all_ids = ids_path = lc_path = None
+        if ids == "file":
+            ids_path = ids_file_path(out, name, scanner.grid.describe())
         if ids != "none":
-            all_ids, ids_path = collect_ids(block, scratch, mapping, scanner, ids, out, name,
-                                            group, root, is_root)
+            all_ids = collect_ids(block, scratch, mapping, ids_path, scanner.shape, group, root,
+                                  is_root)
+        if lc_scratch is not None:
+            lc_path = lc_file_path(ids_path)
+            write_on_root(lc_path, scanner.shape, LC_TOTAL_DTYPE,
+                          lc_scratch.chunks(SEND_CHUNK), lc_scratch.count, group, root, is_root)
 
         def conclude():   # rank 0 only, so inside the guard: if it fails, every rank fails
             if not is_root:
                 return None, None
             res = assemble_result(scanner, sizes, hist, on, grad_tiles, boundary_tiles,
                                   ids=all_ids, ids_path=ids_path, region_arrays=region_arrays,
-                                  lc=lc)
+                                  lc=lc, lc_path=lc_path)
             if out:
                 write_outputs(res, out, name, device=scanner.device, processes=world)
             return res, res.summary()
@@ -113,8 +125,9 @@ def analyze_sharded(model, grid, encoding, tile, ids, out, name, grad_out, bound
             return result
         return summary_only(scanner, summary[0])
     finally:
-        if state.get("scratch") is not None:
-            state["scratch"].close()
+        for key in ("scratch", "lc_scratch"):
+            if state.get(key) is not None:
+                state[key].close()
 
 
 def sharded_region_grads(block, mapping, net, group, root, is_root, num_regions):
@@ -151,62 +164,60 @@ def sharded_lc(block, group, root, is_root):
     return (hist.cpu(), sums.cpu(), counts) if is_root else None
 
 
-def collect_ids(block, scratch, mapping, scanner, ids, out, name, group, root, is_root
-                ) -> tuple[Optional[torch.Tensor], Optional[str]]:
-    """Relabel this rank's ids to the global numbering and stream them to rank 0, in rank
-    order, chunk by chunk (rank 0 writes them to the ids file or keeps them)."""
+def collect_ids(block, scratch, mapping, ids_path, shape, group, root, is_root
+                ) -> Optional[torch.Tensor]:
+    """Relabel this rank's ids (kept in ``block`` or in the ``scratch`` file) to the global
+    numbering and stream them to rank 0 in rank order: written to the ids file ``ids_path``
+    when given (nothing returned), else returned on rank 0."""
+    def relabelled():
+        if block.ids is not None:
+            for s in range(0, block.ids.numel(), SEND_CHUNK):
+                yield mapping[block.ids[s:s + SEND_CHUNK]]
+        elif scratch is not None:
+            for chunk in scratch.chunks(SEND_CHUNK):
+                yield mapping[chunk]
+
+    count = block.stop - block.start
+    if ids_path is not None:
+        write_on_root(ids_path, shape, IDS_DTYPE, relabelled(), count, group, root, is_root)
+        return None
+    parts = []
+    stream_to_root(relabelled(), count, IDS_DTYPE, parts.append, group, root, is_root)
+    return torch.cat(parts) if is_root else None
+
+
+def write_on_root(path, shape, dtype, chunks, count, group, root, is_root) -> None:
+    """Every rank's ``chunks`` (``count`` values on this rank) written by rank 0, in rank order,
+    to the ``.npy`` file ``path`` of ``shape`` and ``dtype``, put in place atomically when
+    complete (``ids_file.npy_files``)."""
+    with npy_files((path, shape, dtype) if is_root else None) as (writer,):
+        stream_to_root(chunks, count, dtype, None if writer is None else writer.write, group,
+                       root, is_root)
+
+
+def stream_to_root(chunks, count, dtype, take, group, root, is_root) -> None:
+    """Rank 0 passes its own ``chunks`` and then every other rank's, in rank order, to ``take``
+    chunk by chunk; the other ranks send theirs. ``count``: the values of this rank's chunks,
+    which hold ``SEND_CHUNK`` values each but the last (the receiver sizes its buffers so);
+    ``dtype``: their numpy dtype."""
     world = dist.get_world_size(group)
     dev = comm_device(group)
-    lengths = all_lengths(block.stop - block.start, group)
-    writer = parts = None
-    ids_path = None
-    if is_root:
-        if ids == "file":
-            ids_path = ids_file_path(out, name, scanner.grid.describe())
-            writer = NpyIdsWriter(ids_path, scanner.shape)
-        else:
-            parts = []
-
-    def local_chunks():
-        if block.ids is not None:
-            for s in range(0, block.ids.numel(), ID_CHUNK):
-                yield block.ids[s:s + ID_CHUNK]
-        elif scratch is not None:
-            yield from scratch.chunks(ID_CHUNK)
-
-    def take(chunk):
-        if writer is not None:
-            writer.write(chunk)
-        else:
-            parts.append(chunk)
-
-    def run():
-        if is_root:
-            for c in local_chunks():
-                take(mapping[c])
-            for r in range(1, world):
-                left = int(lengths[r])
-                src = group_rank_to_global(group, r)
-                while left > 0:
-                    k = min(ID_CHUNK, left)
-                    buf = torch.empty(k, dtype=torch.int64, device=dev)
-                    dist.recv(buf, src=src, group=group)
-                    take(buf.cpu())
-                    left -= k
-            if writer is not None:
-                writer.commit()
-        else:
-            for c in local_chunks():
-                dist.send(mapping[c].to(dev).contiguous(), dst=root, group=group)
-
-    try:
-        run()
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
-    all_ids = torch.cat(parts) if parts is not None else None
-    return all_ids, ids_path
+    lengths = all_lengths(count, group)
+    if not is_root:
+        for chunk in chunks:
+            dist.send(chunk.to(dev, torch_dtype(dtype)).contiguous(), dst=root, group=group)
+        return
+    for chunk in chunks:
+        take(chunk)
+    for r in range(1, world):
+        left = int(lengths[r])
+        src = group_rank_to_global(group, r)
+        while left > 0:
+            k = min(SEND_CHUNK, left)
+            buf = torch.empty(k, dtype=torch_dtype(dtype), device=dev)
+            dist.recv(buf, src=src, group=group)
+            take(buf.cpu())
+            left -= k
 
 
 def summary_only(scanner, summary: dict) -> GridAnalysis:

@@ -29,8 +29,9 @@ Quantities (one scan):
   the neurons whose sign is not the same at the 2 x D axis vertices at that radius around the
   point, or "first_order"; ``measure.local_complexity``, docs/local_complexity.md), computed
   tile by tile (no vertex pattern outlives its tile): the histogram of the per-point totals and
-  the per-layer sums (integers, so any split adds up to the same summary), and with the ids in
-  memory every point's per-layer counts.
+  the per-layer sums (integers, so any split adds up to the same summary), with the ids in
+  memory every point's per-layer counts, and with the ids in a file every point's total in a
+  file beside it (``outputs.lc_file_path``), written the same way.
 """
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ from typing import Callable, Optional, Union
 import torch
 
 from .arguments import check_ids
-from .ids_file import NpyIdsWriter
+from .ids_file import IDS_DTYPE, LC_TOTAL_DTYPE, npy_files
+from .outputs import lc_file_path
 from .region_grads import region_grad_arrays
 from .result import GridAnalysis, assemble_result
 from .tile_scan import DEFAULT_TILE, TileScanner
@@ -58,6 +60,11 @@ def analyze_stream(model, grid, *, encoding=None, tile: int = DEFAULT_TILE,
     ``model``: a ReluNetwork (then ``encoding`` maps coordinates to its input; None = raw) or a
     CoordinateMLP-like module. ``ids``: "memory" (a grid-shaped int64 tensor), "file" (written to
     ``ids_path``, a ``.npy`` file that ``numpy.load(..., mmap_mode="r")`` opens) or "none".
+    With ``ids="file"`` and ``lc_radius``, every point's local-complexity total (int32
+    ``[*shape]``, ``LocalComplexity.total``) is written likewise to ``result.lc_path``
+    (``outputs.lc_file_path(ids_path)``: ``<name>_ids.npy`` -> ``<name>_lc.npy``); both files
+    are put in place when the scan is complete (an existing file is replaced), neither when it
+    fails.
     Peak memory: one tile's coordinates, encoded inputs and patterns, the distinct-pattern table,
     ``stride(axis 0)`` pattern rows, and the ids if in memory; with ``region_grads``, one row of
     ``2 + out * (d + 1)`` float64 per region and tile it meets; with ``lc_radius``, one tile's
@@ -69,15 +76,15 @@ def analyze_stream(model, grid, *, encoding=None, tile: int = DEFAULT_TILE,
     scanner = TileScanner(model, grid, encoding=encoding, tile=tile, grad_out=grad_out,
                           boundary=boundary, region_grads=region_grads, lc_radius=lc_radius,
                           lc_method=lc_method, device=device, dtype=dtype)
-    writer = NpyIdsWriter(ids_path, scanner.shape) if ids == "file" else None
-    try:
-        block = scanner.scan(0, scanner.num_tiles, sink=writer, keep_ids=ids == "memory")
-        if writer is not None:
-            writer.commit()
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
+    ids_spec = lc_spec = lc_path = None
+    if ids == "file":
+        ids_spec = (ids_path, scanner.shape, IDS_DTYPE)
+        if scanner.lc_radius is not None:
+            lc_path = lc_file_path(ids_path)
+            lc_spec = (lc_path, scanner.shape, LC_TOTAL_DTYPE)
+    with npy_files(ids_spec, lc_spec) as (ids_writer, lc_writer):
+        block = scanner.scan(0, scanner.num_tiles, sink=ids_writer, keep_ids=ids == "memory",
+                             lc_sink=lc_writer)
     arrays = None
     if block.region_rows is not None:
         arrays = region_grad_arrays(block.region_rows, block.table_patterns, scanner.net,
@@ -86,4 +93,5 @@ def analyze_stream(model, grid, *, encoding=None, tile: int = DEFAULT_TILE,
                            block.grad_tiles, block.boundary_tiles, ids=block.ids,
                            ids_path=ids_path if ids == "file" else None, region_arrays=arrays,
                            lc=None if block.lc_hist is None else
-                           (block.lc_hist, block.lc_layer_sums, block.lc_counts))
+                           (block.lc_hist, block.lc_layer_sums, block.lc_counts),
+                           lc_path=lc_path)

@@ -173,9 +173,12 @@ class TileScanner:
                                         dtype=self.dtype, device=self.device)
 
     # -- a block --------------------------------------------------------------------------
-    def scan(self, tile_lo: int, tile_hi: int, sink=None, keep_ids: bool = True) -> BlockScan:
+    def scan(self, tile_lo: int, tile_hi: int, sink=None, keep_ids: bool = True,
+             lc_sink=None) -> BlockScan:
         """Scan the tiles [tile_lo, tile_hi). Ids go to ``sink.write`` tile by tile if given,
-        else they are kept in memory when ``keep_ids``."""
+        else they are kept in memory when ``keep_ids``. With the local complexity, every
+        point's total goes to ``lc_sink.write`` tile by tile if given, and its per-layer counts
+        are kept with ids kept in memory."""
         start = min(tile_lo * self.tile, self.n)
         stop = min(tile_hi * self.tile, self.n)
         table = PatternTable(self.words, self.device)
@@ -217,6 +220,8 @@ class TileScanner:
                     counts = self.local_complexity(a, b)
                     lc_hist += counts.total_histogram()
                     lc_sums += counts.layer_sums()
+                    if lc_sink is not None:
+                        lc_sink.write(counts.total)
                     if writer is None and keep_ids:
                         lc_parts.append(counts.counts.cpu())
         grad_width = 4 + len(self.weights)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..analysis import analyze_grid, launch, resolve_model
+from ..analysis.ids_file import LC_TOTAL_DTYPE
 from ..analysis.outputs import output_arrays
 from ..plots.frame import count_text
 from ..runs.devices import check_device
@@ -30,10 +31,11 @@ from ..runs.files import atomic_save_npz, atomic_write_json
 from ..runs.output_checks import ID_BYTES, check_writable_folder
 from ..runs.provenance import with_provenance
 from .analyze_ensemble import ensemble_command
-from .analyze_maps import draw_maps
+from .analyze_maps import draw_lc_map_from_file, draw_maps
 from .analyze_models import build_grid, resolve
 from .analyze_outputs import (
     check_tile, checkpoint_label, choose_ids, claim_outputs, grid_tag, output_files, will_draw,
+    will_draw_lc_from_file,
 )
 from .analyze_request import AnalyzeRequest
 
@@ -47,14 +49,20 @@ def single_command(request: AnalyzeRequest, rank: int, device) -> None:
     out = request.out or os.path.dirname(os.path.abspath(checkpoint))
     check_writable_folder(out, "--out")
     os.makedirs(out, exist_ok=True)
-    # with --lc every point's per-layer counts (int32) are kept beside ids in memory
-    lc_bytes = 0 if request.lc is None else \
+    # with --lc every point's per-layer counts (int32) are kept beside ids in memory, and its
+    # total (int32) is written beside ids in a file
+    measures_lc = request.lc is not None
+    lc_bytes = 0 if not measures_lc else \
         4 * len(resolve_model(resolved.target, resolved.encoding)[0].hidden_widths)
     ids_mode = choose_ids(request.ids, grid.num_points, out,
-                          memory_bytes_per_point=ID_BYTES + lc_bytes)
+                          memory_bytes_per_point=ID_BYTES + lc_bytes,
+                          file_bytes_per_point=ID_BYTES +
+                          (LC_TOTAL_DTYPE.itemsize if measures_lc else 0))
     name = f"{checkpoint_label(checkpoint)}_regions_{grid_tag(request, shape, resolved.saved)}"
     drawn = will_draw(ids_mode, shape)
-    files = output_files(name, ids_mode, drawn)
+    lc_map_from_file = will_draw_lc_from_file(ids_mode, shape, measures_lc)
+    files = output_files(name, ids_mode, drawn, lc=measures_lc,
+                         lc_map_from_file=lc_map_from_file)
     own = claim_outputs(request, out, files, {name: checkpoint})
     if rank == 0:
         own.record(*files)
@@ -71,6 +79,9 @@ def single_command(request: AnalyzeRequest, rank: int, device) -> None:
     stats = {"source": os.path.abspath(checkpoint), "grid": grid.describe(),
              "grid_shape": list(shape), "grads": "output" if request.grads else "none",
              **summary, "always_on": summary["always_on_neurons"], "ids": ids_mode}
+    for key, path in (("ids_file", result.ids_path), ("lc_file", result.lc_path)):
+        if path is not None:
+            stats[key] = os.path.basename(path)
     arrays = output_arrays(result)
     if result.ids is not None:
         arrays["ids"] = result.ids.reshape(shape)
@@ -83,6 +94,8 @@ def single_command(request: AnalyzeRequest, rank: int, device) -> None:
         figs, maps_line = draw_maps(request, resolved, result, stats,
                                     {k: _numpy(v) for k, v in arrays.items()}, grid, shape,
                                     device, out, name)
+    elif lc_map_from_file:
+        figs = draw_lc_map_from_file(resolved, stats, result.lc_path, out, name)
     count = count_text(result.num_regions, result.num_points)
     print(f"{count} on a {'x'.join(map(str, shape))} grid ({summary['dead_neurons']} dead, "
           f"{summary['always_on_neurons']} always-on neurons); numbers: "
@@ -92,9 +105,13 @@ def single_command(request: AnalyzeRequest, rank: int, device) -> None:
         print(f"local complexity (sampled, r = {lc['radius']:.4g}): mean {lc['mean']:.3g}, "
               f"median {lc['median']:.3g}, max {lc['max']:.0f} neurons per point; layer means "
               + ", ".join(f"{m:.3g}" for m in lc["layer_means"]))
+    if result.lc_path is not None:
+        print(f"local complexity of every point (int32, {'x'.join(map(str, shape))}): "
+              f"{result.lc_path}")
     if figs:
         pngs = [os.path.basename(p) for p in figs if p.endswith(".png")]
-        print(f"maps in {out}: {', '.join(pngs)} (and PDF); {maps_line}")
+        print(f"maps in {out}: {', '.join(pngs)} (and PDF)" +
+              (f"; {maps_line}" if maps_line else ""))
 
 
 def _numpy(value):

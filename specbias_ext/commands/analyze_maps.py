@@ -1,16 +1,21 @@
 """The maps `specbias analyze` draws for a 1D/2D grid small enough to show: the per-point maps
 (``<name>_maps.npz``) and their figures (region map, neighbour Hamming, neuron view, and with
---boundary / --grads output the boundary-distance, slope, gradient-norm and coherence maps)."""
+--boundary / --grads output / --lc the boundary-distance, slope, gradient-norm, coherence and
+local-complexity maps); with the ids in a file, the local-complexity map alone, from the file
+of every point's total."""
 from __future__ import annotations
 
 import os
+
+import numpy as np
 
 from ..analysis.point_maps import balanced_neurons, point_maps
 from ..data.grids import CoordinateGrid
 from ..data.signals import sum_of_sines
 from ..nets.encodings import Encoding
-from ..plots.analysis_figures import analysis_figures, maps_summary, meta_array
+from ..plots.analysis_figures import LC_FIGURE, analysis_figures, maps_summary, meta_array
 from ..plots.fits import encoding_label, model_label
+from ..plots.maps import local_complexity_map
 from ..plots.output import save_figure
 from ..runs.files import atomic_save_npz
 from .analyze_models import Resolved
@@ -68,3 +73,16 @@ def draw_maps(request: AnalyzeRequest, resolved: Resolved, result, stats, arrays
     for suffix, fig in analysis_figures(stats, arrays, maps).items():
         paths += save_figure(fig, os.path.join(out, name + suffix), ("png", "pdf"))
     return paths, maps_summary(stats, maps)
+
+
+def draw_lc_map_from_file(resolved: Resolved, stats: dict, lc_path: str, out: str,
+                          name: str) -> list:
+    """The local-complexity heat map ``<name>_lc.png|pdf`` of a 2D grid from every point's
+    total in ``lc_path`` (read memory-mapped), titled from the summary ``stats``; returns the
+    paths."""
+    totals = np.load(lc_path, mmap_mode="r")
+    lc = stats["local_complexity"]
+    label, _ = _label(resolved.module, resolved.encoding)
+    fig = local_complexity_map(totals, radius=lc["radius"], method=lc["method"],
+                               grid=stats["grid"], label=label)
+    return save_figure(fig, os.path.join(out, name + LC_FIGURE), ("png", "pdf"))

@@ -3,9 +3,11 @@ in its name, nothing another run or the user wrote is replaced (runs.ownership),
 to memory, a file or nowhere by what fits, and small 1D/2D grids get a region map.
 
 Names: ``<label>_regions_<grid>[_range<lo>_<hi>][_slice-<hash>][_grads][_boundary]
-[_neurons-<list>]`` with ``.json``/``.npz`` (``_ids.npy`` for region ids on disk; on a drawn
-grid ``_maps.npz`` and the maps ``<suffix>.png``/``.pdf``, the suffixes of
-``plots.analysis_figures.FIGURES``), where
+[_neurons-<list>]`` with ``.json``/``.npz`` (``_ids.npy`` for region ids on disk, and with
+--lc ``_lc.npy`` beside it for every point's local complexity, ``analysis.outputs.lc_file_path``;
+on a drawn grid ``_maps.npz`` and the maps ``<suffix>.png``/``.pdf``, the suffixes of
+``plots.analysis_figures.FIGURES``; with the ids on disk, only the local-complexity map
+``_lc.png``/``.pdf`` of a 2D grid small enough to draw), where
 ``<label>`` tells the checkpoint apart (its file name without extension, the run's folder name
 for the checkpoint.pt of a train run; for an ensemble the shortest tail of the paths that tells
 them apart), ``<grid>`` is ``N``, ``HxW`` or ``DxHxW``,
@@ -21,8 +23,9 @@ import os
 
 import numpy as np
 
+from ..analysis.outputs import lc_file_path
 from ..nets.network import ReluNetwork, relu_network
-from ..plots.analysis_figures import FIGURES
+from ..plots.analysis_figures import FIGURES, LC_FIGURE
 from ..runs.output_checks import (
     ID_BYTES, available_memory_bytes, check_memory, fits_in_memory, free_disk_bytes, gib,
 )
@@ -105,11 +108,13 @@ def checkpoint_label(path) -> str:
 
 
 def choose_ids(mode: str, points: int, folder: str, available=None, free_disk=None,
-               memory_bytes_per_point: int = ID_BYTES) -> str:
+               memory_bytes_per_point: int = ID_BYTES, file_bytes_per_point: int = ID_BYTES
+               ) -> str:
     """Where the per-point region ids go: memory when they (and what is kept per point beside
     them, ``memory_bytes_per_point`` in all) fit in a quarter of the available memory, else a
-    memory-mapped .npy file when the disk has room; refused otherwise."""
-    need = ID_BYTES * points
+    memory-mapped .npy file when the disk has room for it (and for what is written per point
+    beside it, ``file_bytes_per_point`` in all); refused otherwise."""
+    need = file_bytes_per_point * points
     in_memory = memory_bytes_per_point * points
     available = available_memory_bytes() if available is None else available
     if mode in ("memory", "auto") and fits_in_memory(in_memory, 0.25, available):
@@ -121,7 +126,8 @@ def choose_ids(mode: str, points: int, folder: str, available=None, free_disk=No
         return "none"
     free_disk = free_disk_bytes(folder) if free_disk is None else free_disk
     if need > free_disk:
-        grid_msg = f"about {gib(need)} of ids ({points} points x {ID_BYTES} bytes)"
+        what = "ids" if file_bytes_per_point == ID_BYTES else "ids and what goes beside them"
+        grid_msg = f"about {gib(need)} of {what} ({points} points x {file_bytes_per_point} bytes)"
         raise ValueError(f"--grid: {grid_msg} fit neither in memory "
                          f"({gib(available or 0)} available) nor on disk "
                          f"({gib(free_disk)} free in {folder!r}); use --ids none "
@@ -142,21 +148,38 @@ def check_tile(request: AnalyzeRequest, resolved: Resolved) -> None:
                  "use a smaller --tile")
 
 
+def small_enough_to_draw(shape) -> bool:
+    """A 1D/2D grid of at most ``MAX_MAP_POINTS`` points."""
+    return len(shape) < 3 and int(np.prod(shape)) <= MAX_MAP_POINTS.get(len(shape), 0)
+
+
 def will_draw(ids_mode: str, shape) -> bool:
     """A region map is drawn for ids kept in memory on a 1D/2D grid small enough to show."""
-    points = int(np.prod(shape))
-    return ids_mode == "memory" and len(shape) < 3 and \
-        points <= MAX_MAP_POINTS.get(len(shape), 0)
+    return ids_mode == "memory" and small_enough_to_draw(shape)
 
 
-def output_files(name: str, ids_mode: str, drawn: bool = False) -> list[str]:
-    """Every file an analysis named ``name`` may write (checked and recorded before any is)."""
+def will_draw_lc_from_file(ids_mode: str, shape, lc: bool) -> bool:
+    """With the ids in a file no map needs them, but with --lc the local-complexity heat map of
+    a 2D grid small enough to show is drawn from the file of every point's total."""
+    return lc and ids_mode == "file" and len(shape) == 2 and small_enough_to_draw(shape)
+
+
+def output_files(name: str, ids_mode: str, drawn: bool = False, lc: bool = False,
+                 lc_map_from_file: bool = False) -> list[str]:
+    """Every file an analysis named ``name`` may write (checked and recorded before any is):
+    with ``lc`` (--lc) and the ids in a file, the file of every point's local complexity too,
+    and with ``lc_map_from_file`` its heat map."""
     files = [f"{name}.json", f"{name}.npz"]
     if ids_mode == "file":
-        files.append(f"{name}_ids.npy")
+        ids_name = f"{name}_ids.npy"
+        files.append(ids_name)
+        if lc:
+            files.append(lc_file_path(ids_name))
     if drawn:
         files += [f"{name}_maps.npz"] + [f"{name}{suffix}.{ext}" for suffix in FIGURES
                                          for ext in ("png", "pdf")]
+    elif lc_map_from_file:
+        files += [f"{name}{LC_FIGURE}.{ext}" for ext in ("png", "pdf")]
     return files
 
 

@@ -95,12 +95,14 @@ def _parser() -> argparse.ArgumentParser:
                     "axis, dead/always-on neurons, as <label>_regions_<settings>.json/.npz "
                     "(the label from the checkpoint's path; the settings: the grid, and the "
                     "range, slice and grads when given). On a 1D/2D grid small enough to draw "
-                    "(and ids kept) it writes <name>_maps.npz and the maps: region map (colours "
+                    "(and ids kept in memory) it writes <name>_maps.npz and the maps: region "
+                    "map (colours "
                     "follow the activation pattern), neighbour-Hamming map, neuron view, and "
                     "with --boundary / --grads output / --lc the boundary-distance, "
                     "coordinate-slope, gradient-norm, coherence and local-complexity maps (a "
                     "1D grid: the fit over its target with "
-                    "the region boundaries); `specbias plot` redraws them from the files. Under "
+                    "the region boundaries; with --ids file only the local-complexity map, of "
+                    "a 2D grid); `specbias plot` redraws them from the files. Under "
                     "`torchrun --nproc-per-node P -m specbias_ext analyze ...` the grid is "
                     "sharded over the P processes with results identical to one. With several "
                     "checkpoints (an ensemble: seeds, encodings, ...) each is analysed alone on "
@@ -173,19 +175,23 @@ def _parser() -> argparse.ArgumentParser:
                         "is the natural choice, 'step' takes it (the smaller step when the axes "
                         "differ). Its summary (mean, quantiles, per-layer means) goes in the "
                         ".json, the histogram of totals and per-layer sums in the .npz, with "
-                        "the ids in memory every point's per-layer counts (lc_counts) too, and "
-                        "a drawn 2D grid gets its heat map. With several checkpoints each is "
-                        "measured with the same radius, and the ensemble file holds the mean, "
-                        "standard deviation and 95%% t interval of its mean, median, total "
-                        "fraction and per-layer means across them")
+                        "the ids in memory every point's per-layer counts (lc_counts) too, with "
+                        "the ids in a file every point's total (int32, grid-shaped) in "
+                        "<name>_lc.npy beside <name>_ids.npy, and a 2D grid small enough to draw "
+                        "gets its heat map (drawn from <name>_lc.npy when the ids are in a "
+                        "file). With several checkpoints each is measured with the same radius, "
+                        "and the ensemble file holds the mean, standard deviation and 95%% t "
+                        "interval of its mean, median, total fraction and per-layer means "
+                        "across them")
     a.add_argument("--neurons", default=None, metavar="LAYER:INDEX,...",
                    help="hidden neurons whose on/off maps a drawn 2D grid shows (layers from 0; "
                         "default: in the first and last hidden layer, the neuron on at the "
                         "share of points closest to one half)")
     a.add_argument("--ids", choices=["auto", "memory", "file", "none"], default="auto",
                    help="where the per-point region ids go: memory, a memory-mapped "
-                        "<name>_ids.npy file, or nowhere (default auto: memory when they fit; "
-                        "with several checkpoints: file or none, auto meaning none)")
+                        "<name>_ids.npy file (with --lc, every point's total local complexity, "
+                        "int32, goes to <name>_lc.npy beside it), or nowhere (default auto: memory when "
+                        "they fit; with several checkpoints: file or none, auto meaning none)")
     a.add_argument("--timeout", type=positive_float_arg, default=1800.0,
                    help="seconds a collective may wait under torchrun before the run fails "
                         "(with several checkpoints: longer than the slowest one's analysis)")

@@ -23,9 +23,12 @@ from .maps import (boundary_distance_map, coherence_map, grad_norm_map, hamming_
                    local_complexity_map, region_map, slope_map)
 from .neurons import neuron_view
 
+#: The suffix of the local-complexity heat map (also drawn alone, from the file of every
+#: point's total, when the ids are in a file).
+LC_FIGURE = "_lc"
 #: Figure names (file suffixes after ``<name>``), in the order they are drawn.
 FIGURES = ("", "_hamming", "_neurons", "_boundary", "_slope", "_grad_norm", "_coherence",
-           "_lc")
+           LC_FIGURE)
 
 
 def maps_meta(maps: Mapping) -> dict:
@@ -94,7 +97,7 @@ def analysis_figures(summary: Mapping, arrays: Mapping, maps: Mapping, *,
                                            **heat)
     lc = summary.get("local_complexity")
     if "lc_counts" in arrays and lc:
-        figs["_lc"] = local_complexity_map(arrays["lc_counts"], radius=lc["radius"],
+        figs[LC_FIGURE] = local_complexity_map(arrays["lc_counts"], radius=lc["radius"],
                                            method=lc["method"], grid=grid, label=label, **heat)
     return figs
 
