@@ -56,6 +56,7 @@ def train_argv(draw, place):
              "--epochs": st.one_of(st.integers(-1, 3).map(str), st.sampled_from(["10**3", "x"])),
              "--batch": any_int, "--seed": any_int, "--lr": number, "--range": coord_range,
              "--encoding": encoding, "--device": device,
+             "--lc": st.one_of(number, st.sampled_from(["step", "STEP", " step"])),
              "--signal": st.sampled_from(["sines", "noise", "nosuch", "/dev/null",
                                           str(place / "text.pt")])}
     chosen = draw(st.lists(st.sampled_from(sorted(flags)), max_size=4, unique=True))

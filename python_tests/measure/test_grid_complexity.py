@@ -121,6 +121,7 @@ def test_grids_that_do_not_give_the_hull():
     assert hull_steps(axes, 1.5 * step) is None          # not a whole number of steps
     assert hull_steps(axes, step, num_directions=1) is None   # random directions
     assert hull_steps(axes, 16 * step) is None           # no point that many steps away
+    assert hull_steps(axes, 1e308) is None               # radius / step overflows to inf
     assert hull_steps(axes, 0.0) is None
     assert hull_steps(GridAxes.of_grid(CoordinateGrid((16, 8)), torch.float32), step) is None
     uneven = grid.coords()

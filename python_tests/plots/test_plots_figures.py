@@ -11,7 +11,8 @@ from specbias_ext.plots.fits import fit_1d, reconstruction_2d
 from specbias_ext.plots.frame import count_text, grid_frame
 from specbias_ext.plots.neurons import first_layer_preactivations, neuron_view
 from specbias_ext.plots.output import mp4_available, save_figure
-from specbias_ext.plots.run_figures import region_records, regions_over_training_1d, spread
+from specbias_ext.plots.run_figures import (lc_values, region_records, regions_over_training_1d,
+                                             spread, train_figures)
 from specbias_ext.plots.training import (RegionRecord, region_maps_over_training,
                                          write_region_animation)
 
@@ -144,6 +145,51 @@ def test_local_complexity_map_colourbar_title_and_units():
     assert "first-order" in _texts(first)
     with pytest.raises(ValueError, match="counts"):
         maps.local_complexity_map(np.ones((4, 4)), radius=0.1)
+
+
+def test_local_complexity_line_holds_each_count_up_to_the_next_point():
+    counts = np.zeros((8, 2), dtype=np.int32)
+    counts[3] = (1, 2)                                        # the total is 3 at point 3 only
+    counts[7, 0] = 1                                          # and 1 at the last point
+    grid = {"grid_shape": [8], "coord_range": [-1.0, 1.0]}
+    fig = maps.local_complexity_line(counts, radius=0.25, grid=grid, label="net")
+    ax = fig.axes[0]
+    x, y = ax.lines[0].get_data()
+    assert list(x) == [-1.0 + 0.25 * i for i in range(9)]     # to the grid's end
+    assert list(y) == [0, 0, 0, 3, 0, 0, 0, 1, 1]
+    assert ax.get_xlim() == (-1.0, 1.0)
+    text = _texts(fig)
+    assert "net: local complexity (sampled, r = 0.25)" in text
+    assert "mean 0.5, max 3 neurons per point on a 8-point grid on [-1, 1)" in text
+    assert "neurons with a boundary within r" in text
+    with pytest.raises(ValueError, match="counts"):
+        maps.local_complexity_line(np.ones((4, 4, 2), dtype=np.int32), radius=0.1)
+
+
+def _lc_records(steps, radius):
+    return [{"epoch": s, "regions": 3, "lc": {"mean": 1.0, "radius": radius,
+                                              "method": "sampled"}} for s in steps]
+
+
+def test_train_figures_draw_the_last_recorded_lc_with_its_radius():
+    arrays = {"lc_e000000": np.zeros((6, 5), dtype=np.int32),
+              "lc_e000004": np.full((6, 5), 2, dtype=np.int32), "region_ids_e000004": 0}
+    lc = lc_values(arrays)
+    assert sorted(lc) == [0, 4]
+    records = _lc_records([0, 4], 0.2) + [{"epoch": 6, "regions": 3}]   # the last without lc
+    grid = {"grid_shape": [6, 5], "coord_range": [0.0, 1.0]}
+    figs = train_figures(grid=grid, label="net", records=records, regions=[], lc=lc)
+    image = next(a for a in figs["lc_map"].axes if a.images).images[0]
+    assert (image.get_array() == 2).all()                     # epoch 4's values
+    text = _texts(figs["lc_map"])
+    assert "net, epoch 4: local complexity (sampled, r = 0.2)" in text
+    line = train_figures(grid={"grid_shape": [5]}, label="", records=_lc_records([2], 0.1),
+                         regions=[], lc={2: np.arange(5, dtype=np.int32)})["lc_map"]
+    assert list(line.axes[0].lines[0].get_data()[1]) == [0, 1, 2, 3, 4, 4]
+    assert "lc_map" not in train_figures(grid=grid, label="", records=_lc_records([0], 0.2),
+                                         regions=[])
+    assert "lc_map" not in train_figures(grid=grid, label="", records=records[-1:],
+                                         regions=[], lc=lc)   # no record holds a summary
 
 
 def test_first_layer_preactivations_are_the_affine_map_on_the_display_grid():

@@ -115,6 +115,18 @@ def test_run_directory_draws_the_region_maps_the_monitor_saved(tmp_path):
     assert not (tmp_path / "fit.png").exists()          # the trainer saves no fit to draw
     with Image.open(tmp_path / "regions_over_training.gif") as gif:
         assert gif.n_frames == 3                          # one frame per record
+    assert not (tmp_path / "lc_map.png").exists()       # no local complexity recorded
+
+
+def test_run_directory_draws_the_local_complexity_the_monitor_saved(tmp_path):
+    coords = grid_coords((16, 16))
+    target = load_image("camera", 16).reshape(-1, 1)
+    model = CoordinateMLP("raw", depth=2, width=16, in_dim=2, seed=0)
+    rec = Recorder(coords, (16, 16), target, MonitorConfig(measurements=("regions", "lc")),
+                   at=[0, 2])
+    train(model, coords, target, TrainConfig(epochs=2, quiet=True), monitor=rec,
+          run_dir=tmp_path)
+    assert (tmp_path / "lc_map.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_diverging_run_stops_with_one_clear_error_before_saving_it(tmp_path):

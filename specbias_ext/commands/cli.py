@@ -79,6 +79,16 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--record-every", type=count_arg(1), default=25,
                    help="epochs between records (regions, Hamming, confusion, neurons, gradient "
                         "norms, spectral residual) and checkpoints")
+    t.add_argument("--lc", default=None, metavar="RADIUS",
+                   help="also record the local complexity at every record: per point, the "
+                        "hidden neurons whose sign is not the same at the 2 x D points at "
+                        "distance RADIUS along the coordinate axes around it (the sampled "
+                        "definition, docs/local_complexity.md). RADIUS in coordinate units, or "
+                        "'step' for the training grid's step (the natural choice). Each record "
+                        "gets its summary (the curves' LC panel) and every point's count "
+                        "(arrays.npz), the run the figure lc_map of the last record (2D: a heat "
+                        "map; 1D: a line over x) and the final line its mean; part of the run's "
+                        "configuration, so --resume needs the same --lc")
     t.add_argument("--out", default="specbias-run", help="run folder (default ./specbias-run)")
     t.add_argument("--resume", action="store_true",
                    help="continue the run in --out (same configuration, more --epochs); "

@@ -3,7 +3,7 @@
 RUN is one of (a folder may hold several, all are drawn):
 - a `specbias train` folder (run.json, results.json, arrays.npz, grid.json, reconstruction.npz):
   the loss, the fit, the last region map, the region maps over training (panels and animation), the
-  record curves;
+  record curves and, for a run recorded with --lc, the last record's local complexity;
 - a `specbias analyze` output (``regions_<grid>.json`` with its ``.npz`` and ``_maps.npz``; the
   folder that holds them or the .json itself): every map the analysis computed;
 - a monitor folder (``records.jsonl``, ``settings.json``, ``arrays/``): the record curves and
@@ -30,8 +30,9 @@ from ..plots.curves import record_curves
 from ..plots.fits import model_label
 from ..plots.output import (ANIMATION_FORMATS, DEFAULT_DPI, FIGURE_FORMATS, check_formats,
                             refuse_existing, save_figure)
-from ..plots.run_figures import (ANIMATION_STEM, MAX_PANELS, region_maps_over_training, region_prefixes,
-                                 region_records, spread, train_figures)
+from ..plots.run_figures import (ANIMATION_STEM, MAX_PANELS, last_lc_record, lc_values,
+                                 region_maps_over_training, region_prefixes, region_records,
+                                 spread, train_figures)
 from ..plots.training import write_region_animation
 from ..runs.output_checks import check_writable_folder
 
@@ -42,7 +43,8 @@ ANALYSIS_WHAT = {"": "region-map", "_hamming": "hamming", "_neurons": "neurons",
                  "_boundary": "boundary", "_slope": "slope", "_grad_norm": "grad-norm",
                  "_coherence": "coherence", "_lc": "lc"}
 TRAIN_WHAT = {"loss": "loss", "fit": "fit", "region_map": "region-map",
-              "region_maps_over_training": "regions-over-training", "curves": "curves"}
+              "region_maps_over_training": "regions-over-training", "curves": "curves",
+              "lc_map": "lc"}
 #: The stems `specbias train` writes its figures under (trainer.run_files knows them too).
 TRAIN_ANIMATION = ANIMATION_STEM
 RECONSTRUCTION = "reconstruction.npz"
@@ -108,7 +110,9 @@ def plan_train_run(folder: str, out: str, what: set, plan: Plan) -> None:
     if os.path.isfile(grid_file):
         grid.update(_json(grid_file))
     arrays_path = os.path.join(folder, "arrays.npz")
-    regions = region_records(load_npz(arrays_path)) if os.path.isfile(arrays_path) else []
+    arrays = load_npz(arrays_path) if os.path.isfile(arrays_path) else {}
+    regions = region_records(arrays)
+    lc = lc_values(arrays)
     fit = target = None
     recon = os.path.join(folder, RECONSTRUCTION)
     if os.path.isfile(recon):
@@ -121,16 +125,17 @@ def plan_train_run(folder: str, out: str, what: set, plan: Plan) -> None:
     def figures():
         if "figs" not in cache:
             cache["figs"] = train_figures(grid=grid, label=label, records=records,
-                                          regions=regions, fit=fit, target=target, loss=loss)
+                                          regions=regions, fit=fit, target=target, loss=loss,
+                                          lc=lc)
         return cache["figs"]
 
     loss = results.get("loss") or []
-    names = ["loss", "fit", "region_map", "region_maps_over_training", "curves"]
     two_d = len(grid.get("grid_shape", ())) == 2
     present = {"loss": bool(loss), "fit": fit is not None or (regions and not two_d),
                "region_map": bool(regions) and two_d,
-               "region_maps_over_training": len(regions) > 1, "curves": bool(records)}
-    for name in names:
+               "region_maps_over_training": len(regions) > 1, "curves": bool(records),
+               "lc_map": last_lc_record(records, lc) is not None}
+    for name in TRAIN_WHAT:
         if present[name] and _wanted(what, TRAIN_WHAT[name]):
             plan.add_figure(os.path.join(out, name), lambda n=name: figures()[n])
     if two_d and len(regions) > 1 and _wanted(what, "animation"):

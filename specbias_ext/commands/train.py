@@ -23,6 +23,7 @@ from ..runs.devices import check_device
 from ..runs.files import RunDirectory, atomic_save_npz, first_line, to_jsonable
 from ..runs.output_checks import ID_BYTES, check_memory, check_writable_folder
 from ..runs.ownership import claim_folder, written_by
+from ..train.measurements import DEFAULT_MEASUREMENTS
 from ..train.monitor import MonitorConfig
 from ..train.recorder import Recorder
 from ..train.trainer import (
@@ -30,6 +31,7 @@ from ..train.trainer import (
     start_run_folder, train,
 )
 from .analyze_outputs import WRITER as ANALYZE_WRITER
+from .analyze_request import parse_lc
 from .plot import RECONSTRUCTION, TRAIN_ANIMATION, TRAIN_WHAT, write_train_figures
 from .values import encoding_features, parse_range, precision_problem
 
@@ -40,6 +42,8 @@ TRAIN_FILES = (*RUN_FILE_NAMES, RECONSTRUCTION, f"{TRAIN_ANIMATION}.gif",
                *(f"{stem}.{ext}" for stem in TRAIN_WHAT for ext in ("png", "pdf")))
 #: Bytes a record keeps per grid point (region ids and sizes, int64): records stay in memory.
 RECORD_BYTES_PER_POINT = 2 * ID_BYTES
+#: Bytes a record keeps per grid point with --lc (its local complexity, int32).
+LC_BYTES_PER_POINT = 4
 
 
 def paper_freqs(n: int) -> list[int]:
@@ -56,7 +60,7 @@ def check_sizes(args, shape) -> None:
     part's flag: the encoding (an rff matrix is built in float64, the encoded points), the
     parameters with their gradients and Adam's two moments, one step's activations forward and
     backward with a full pass over the grid, and the records (region ids and sizes of every
-    point, kept for every record)."""
+    point and, with --lc, its local complexity, kept for every record)."""
     points = int(torch.tensor(shape, dtype=torch.float64).prod())
     dims = len(shape)
     features = encoding_features(args.encoding, dims)
@@ -64,6 +68,7 @@ def check_sizes(args, shape) -> None:
     params = features * width + (depth - 1) * width * width + depth * width + 3 * width + 3
     batch = min(args.batch or points, points)
     records = args.epochs // args.record_every + 2
+    per_point = RECORD_BYTES_PER_POINT + (LC_BYTES_PER_POINT if args.lc is not None else 0)
     rff = args.encoding.strip().lower().startswith("rff")
     parts = {   # flag(s) and what they size -> bytes
         f"--encoding {args.encoding!r} ({features} features of {points} points)":
@@ -74,7 +79,7 @@ def check_sizes(args, shape) -> None:
         f"({points} points, {batch} a step)":   # a step's saved activations, a full pass
             4 * width * (3 * depth * batch + 2 * points),
         f"--epochs {args.epochs} / --record-every {args.record_every} ({records} records of "
-        f"{points} points)": RECORD_BYTES_PER_POINT * records * points,
+        f"{points} points)": per_point * records * points,
     }
     largest = max(parts, key=parts.get)
     check_memory(sum(parts.values()), f"{largest}: the run",
@@ -107,6 +112,35 @@ def _model(args, shape, lo_hi, out_dim):
                          f"{problem}; use fewer levels, a smaller sigma or a smaller --range")
     return CoordinateMLP(encoding, args.depth, args.width, out_dim=out_dim, seed=args.seed,
                          in_dim=dims)
+
+
+def monitor_config(lc, shape, seed: int) -> MonitorConfig:
+    """The recorder's settings: the default measurements and, with ``lc`` (``parse_lc``'s
+    radius or "step"), the sampled local complexity at that radius ("step": None, which the
+    monitor turns into the grid step). Without ``lc`` they are those of a run recorded before
+    --lc existed, so such runs still resume."""
+    pairs = PairSampling().fitted(shape)
+    if lc is None:
+        return MonitorConfig(pairs=pairs, seed=seed)
+    return MonitorConfig(pairs=pairs, seed=seed, measurements=(*DEFAULT_MEASUREMENTS, "lc"),
+                         lc_radius=None if lc == "step" else lc, lc_method="sampled")
+
+
+def summary_line(result, shape, out: str, figures) -> str:
+    """What `specbias train` prints at the end: epochs and time, the final loss, the last
+    record's region count (and mean local complexity when recorded), the files written."""
+    last = result.records[-1] if result.records else {}
+    regions = count_text(last["regions"], math.prod(shape)) if "regions" in last else "? regions"
+    loss = f"final loss {result.loss[-1]:.4g}, " if result.loss else ""
+    lc = last.get("lc")
+    mean_lc = (f", mean local complexity {lc['mean']:.3g} neurons per point (r = "
+               f"{lc['radius']:.4g})") if lc else ""
+    stems = sorted({os.path.basename(p).split(".")[0] for p in figures})
+    grid = "x".join(map(str, shape)) if len(shape) > 1 else f"{shape[0]}-point"
+    return (f"trained {result.epochs} epochs in {result.timings['train_seconds']:.1f}s (records "
+            f"{result.timings['record_seconds']:.1f}s); {loss}{regions}{mean_lc} on the {grid} "
+            f"training grid; wrote {out}/checkpoint.pt, results.json, arrays.npz; figures: "
+            f"{', '.join(stems)}")
 
 
 def _check_initial_outputs(model, coords, target, coord_range: str) -> None:
@@ -164,6 +198,7 @@ def train_command(args) -> None:
     """One CoordinateMLP trained by specbias_ext.train.trainer with every measurement recorded."""
     check_device(args.device)
     lo_hi = parse_range(args.coord_range)
+    lc = parse_lc(args.lc) if args.lc is not None else None
     check_sizes(args, _grid_shape(args))
     check_writable_folder(args.out, "--out")
     own = claim_folder(args.out, WRITER, resume=args.resume, overwrite=args.overwrite,
@@ -178,7 +213,7 @@ def train_command(args) -> None:
     model = _model(args, shape, lo_hi, target.shape[1])
     _check_initial_outputs(model, coords, target, args.coord_range)
     freqs = paper_freqs(args.n) if args.signal == "sines" else None
-    config = MonitorConfig(pairs=PairSampling().fitted(shape), seed=args.seed)
+    config = monitor_config(lc, shape, args.seed)
     recorder = Recorder(coords, shape, target, config, signal_freqs=freqs,
                         every=args.record_every, at=[args.epochs])
     train_config = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch,
@@ -217,12 +252,4 @@ def train_command(args) -> None:
     atomic_save_npz(os.path.join(args.out, RECONSTRUCTION), fit=fit.reshape(shape + (-1,)),
                     target=target.numpy().reshape(shape + (-1,)))
     figures = write_train_figures(args.out)
-    last = result.records[-1] if result.records else {}
-    regions = count_text(last["regions"], math.prod(shape)) if "regions" in last else "? regions"
-    loss = f"final loss {result.loss[-1]:.4g}, " if result.loss else ""
-    stems = sorted({os.path.basename(p).split(".")[0] for p in figures})
-    print(f"trained {result.epochs} epochs in {result.timings['train_seconds']:.1f}s (records "
-          f"{result.timings['record_seconds']:.1f}s); {loss}{regions} on the "
-          f"{'x'.join(map(str, shape)) if len(shape) > 1 else f'{shape[0]}-point'} training "
-          f"grid; wrote {args.out}/checkpoint.pt, "
-          f"results.json, arrays.npz; figures: {', '.join(stems)}")
+    print(summary_line(result, shape, args.out, figures))

@@ -103,7 +103,10 @@ def hull_steps(axes: GridAxes, radius: float,
         spacing = (float(a[-1]) - float(a[0])) / (a.numel() - 1)
         if not spacing > 0:
             return None
-        m = round(radius / spacing)
+        steps_in_radius = radius / spacing      # inf for a radius near the float maximum
+        if not steps_in_radius < a.numel():
+            return None
+        m = round(steps_in_radius)
         if m < 1 or m >= a.numel():
             return None
         tolerance = VERTEX_ULPS * torch.finfo(a.dtype).eps * float(a.abs().max())

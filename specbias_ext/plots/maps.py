@@ -1,4 +1,5 @@
-"""2D maps of a grid, each a ``matplotlib.figure.Figure`` from arrays (nothing is recomputed):
+"""Maps of a 2D grid (and the local complexity along a 1D one), each a
+``matplotlib.figure.Figure`` from arrays (nothing is recomputed):
 
 - ``region_map``: every region in the colour of its activation pattern (``colours``), region
   boundaries darkened, axes in coordinate units, the count with its grid and saturation, and
@@ -9,7 +10,8 @@
   a region for raw coordinates), ``grad_norm_map`` (||df/dtheta|| per point) and
   ``coherence_map`` (each region's gradient coherence painted over its points);
 - ``local_complexity_map``: the number of neurons whose boundary passes within a radius of
-  each point (docs/local_complexity.md).
+  each point (docs/local_complexity.md); ``local_complexity_line`` draws the same count along a
+  1D grid.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from typing import Optional, Sequence
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import LogNorm, Normalize
+from matplotlib.ticker import MaxNLocator
 
 from .colours import palette_index, palette_uint8
 from .frame import (PANEL_WIDTH, SATURATION_NOTE, GridFrame, add_note, count_text, grid_frame,
@@ -286,6 +289,31 @@ def coherence_map(coherence, ids, *, grid: Optional[dict] = None, label: str = "
                     width, note=note)
 
 
+def _lc_totals(counts, dims: int) -> np.ndarray:
+    """int64 totals of ``counts`` on a ``dims``-D grid: the counts themselves, or their sum
+    over a last axis of hidden layers."""
+    c = np.asarray(counts)
+    if c.dtype.kind not in "iu" or c.ndim not in (dims, dims + 1):
+        grid = "[H, W]" if dims == 2 else "[N]"
+        layers = "[H, W, L]" if dims == 2 else "[N, L]"
+        raise ValueError(f"counts: expected integer counts {grid} or {layers}, got {c.dtype} "
+                         f"{list(c.shape)}")
+    return c.sum(axis=dims, dtype=np.int64) if c.ndim == dims + 1 else c.astype(np.int64)
+
+
+def _lc_title(label: str, radius: float, method: str, total: np.ndarray) -> str:
+    """What a local-complexity figure was measured with, and its mean and largest count."""
+    top = int(total.max()) if total.size else 0
+    mean = float(total.mean()) if total.size else 0.0
+    how = "first-order" if method == "first_order" else "sampled"
+    return (f"{label + ': ' if label else ''}local complexity ({how}, r = {radius:.3g})\n"
+            f"mean {mean:.3g}, max {top} neurons per point")
+
+
+#: The colourbar (2D) and y axis (1D) label of the local complexity.
+LC_UNITS = "neurons with a boundary within r"
+
+
 def local_complexity_map(counts, *, radius: float, method: str = "sampled",
                          grid: Optional[dict] = None, label: str = "", cmap: str = "magma",
                          width: float = PANEL_WIDTH):
@@ -302,15 +330,35 @@ def local_complexity_map(counts, *, radius: float, method: str = "sampled",
         a Figure: the map on a colour scale from 0 to the largest count, titled with the mean
         and largest count.
     """
-    c = np.asarray(counts)
-    if c.dtype.kind not in "iu" or c.ndim not in (2, 3):
-        raise ValueError(f"counts: expected integer counts [H, W] or [H, W, L], got {c.dtype} "
-                         f"{list(c.shape)}")
-    total = c.sum(axis=2, dtype=np.int64) if c.ndim == 3 else c.astype(np.int64)
+    total = _lc_totals(counts, 2)
     top = int(total.max()) if total.size else 0
-    mean = float(total.mean()) if total.size else 0.0
-    how = "first-order" if method == "first_order" else "sampled"
-    title = (f"{label + ': ' if label else ''}local complexity ({how}, r = {radius:.3g})\n"
-             f"mean {mean:.3g}, max {top} neurons per point")
-    return _one_map(total, grid, title, "neurons with a boundary within r", cmap,
+    return _one_map(total, grid, _lc_title(label, radius, method, total), LC_UNITS, cmap,
                     Normalize(0.0, max(top, 1)), width)
+
+
+def local_complexity_line(counts, *, radius: float, method: str = "sampled",
+                          grid: Optional[dict] = None, label: str = "", colour: str = "C3",
+                          width: float = 7.0):
+    """``local_complexity_map`` on a 1D grid: the count of every point as a step line over the
+    grid's coordinates (``counts [N]`` totals or ``[N, L]`` per layer, summed), titled like the
+    map. A Figure."""
+    total = _lc_totals(counts, 1)
+    frame = grid_frame(grid, total.shape)
+    # each point's count holds from its coordinate to the next point's (the last one's to the
+    # grid's end), as the 2D map's pixels do
+    edges = np.append(frame.centres(0), frame.extent[1])
+    held = np.append(total, total[-1:])
+    fig = new_figure(width, 2.6)
+    ax = fig.add_subplot()
+    ax.fill_between(edges, held, step="post", color=colour, alpha=0.25, lw=0)
+    ax.step(edges, held, where="post", color=colour, lw=0.9)
+    ax.set_xlim(frame.extent[0], frame.extent[1])
+    ax.set_ylim(0, max(int(total.max()) if total.size else 0, 1) * 1.05)
+    ax.yaxis.set_major_locator(MaxNLocator(5, integer=True))
+    ax.set_xlabel(frame.xlabel, fontsize=8)
+    ax.set_ylabel(LC_UNITS, fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.2, lw=0.5)
+    ax.set_title(f"{_lc_title(label, radius, method, total)} on a {frame.text}", fontsize=8,
+                 loc="left")
+    return fig

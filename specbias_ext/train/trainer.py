@@ -23,7 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .._validate import int_at_least
-from ..plots.run_figures import ANIMATION_STEM, region_records, train_figures
+from ..plots.run_figures import ANIMATION_STEM, lc_values, region_records, train_figures
 from ..plots.training import write_region_animation
 from ..runs.checkpoints import read_checkpoint, write_checkpoint
 from ..runs.files import RunDirectory, atomic_write_bytes, atomic_write_json
@@ -336,16 +336,19 @@ def write_figures(folder: Path, loss: Sequence[float],
     uses (``plots.run_figures.train_figures``): loss.png (the loss per epoch with the records'
     MSE and PSNR), curves.png (the records' curves) and, when the monitor saved region maps
     on a grid, region_map.png (2D), region_maps_over_training.png and, for a 2D grid with
-    several records, the animation regions_over_training.gif. Axes are in grid indices (the
+    several records, the animation regions_over_training.gif; lc_map.png when it saved each
+    point's local complexity on a 1D or 2D grid. Axes are in grid indices (the
     monitor does not know the coordinates' range; `specbias train` draws them in coordinate
     units). Returns the paths written."""
     records = list(monitor.history) if monitor is not None else []
     step_name = monitor.step_name if monitor is not None else "epoch"
     shape = monitor.grid_shape if monitor is not None else None
     regions = region_records(monitor.arrays) if shape else []
+    lc = lc_values(monitor.arrays) if shape else {}
     grid = {"grid_shape": list(shape), "kind": "index"} if shape else None
     figs = train_figures(grid=grid, label="", records=records, regions=regions,
-                         step_name=step_name, loss=loss, fit_figure=False)  # no fit saved
+                         step_name=step_name, loss=loss, fit_figure=False,  # no fit saved
+                         lc=lc)
     written = []
     for name, fig in figs.items():
         path = Path(folder) / f"{name}.png"
@@ -365,7 +368,7 @@ RUN_FILE_NAMES = (RUN_CONFIG, RunDirectory.CHECKPOINT, RunDirectory.RESULTS, Run
                   "grid.json")
 _RUN_FILE_PATTERN = re.compile(
     r"^(regions_[0-9]+(x[0-9]+)*(_slice)?(_[a-z_]+)?\.(png|pdf|npz|json)"
-    r"|(loss|fit|region_map|region_maps_over_training|curves)\.(png|pdf)"
+    r"|(loss|fit|region_map|region_maps_over_training|curves|lc_map)\.(png|pdf)"
     r"|regions_over_training\.(gif|mp4)|reconstruction\.npz)$")
 
 
