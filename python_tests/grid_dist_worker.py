@@ -17,29 +17,28 @@ def fail_on_rank_1(coords):
 
 
 @contextlib.contextmanager
+def _module_constant(module, name, value):
+    """``module.name`` set to ``value`` inside the block (None: left as it is)."""
+    old = getattr(module, name)
+    setattr(module, name, old if value is None else value)
+    try:
+        yield
+    finally:
+        setattr(module, name, old)
+
+
 def chunk_bytes(size):
     """Region-gradient chunks of ``size`` bytes (small: the chunks spread over the ranks)."""
     from specbias_ext.analysis import region_grads
 
-    old = region_grads.CHUNK_BYTES
-    region_grads.CHUNK_BYTES = old if size is None else size
-    try:
-        yield
-    finally:
-        region_grads.CHUNK_BYTES = old
+    return _module_constant(region_grads, "CHUNK_BYTES", size)
 
 
-@contextlib.contextmanager
 def send_chunk(size):
     """Per-point arrays sent to rank 0 in messages of ``size`` values (small: many messages)."""
     from specbias_ext.analysis import sharded
 
-    old = sharded.SEND_CHUNK
-    sharded.SEND_CHUNK = old if size is None else size
-    try:
-        yield
-    finally:
-        sharded.SEND_CHUNK = old
+    return _module_constant(sharded, "SEND_CHUNK", size)
 
 
 def _random_rows(gen, k, words):
